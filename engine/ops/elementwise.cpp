@@ -1,0 +1,224 @@
+// Element-wise ops and their backward rules. Each backward is written with the ops of this file, so it can be
+// differentiated again; broadcasting is undone with sum_to.
+#include <stdexcept>
+
+#include "engine/ops.h"
+#include "engine/ops/op_helpers.h"
+#include "kernels/elementwise.h"
+
+namespace gan {
+
+using kernels::BinaryOp;
+using kernels::UnaryOp;
+using kernels::UnaryParams;
+
+namespace {
+
+Tensor run_unary(const char* name, UnaryOp op, const Tensor& x, UnaryParams p = {}) {
+  detail::check_floating(name, x);
+  detail::check_cpu(name, x);
+  Tensor out = empty(x.shape(), x.dtype(), x.device());
+  GAN_DISPATCH_FLOATING(x.dtype(), name, [&] {
+    kernels::cpu::unary<scalar_t>(op, p, x.data<scalar_t>(), detail::layout_of(x), out.data<scalar_t>(),
+                                  detail::layout_of(out));
+  });
+  return out;
+}
+
+Tensor run_binary(const char* name, BinaryOp op, const Tensor& a, const Tensor& b) {
+  detail::check_floating(name, a);
+  detail::check_floating(name, b);
+  detail::check_same_dtype(name, a, b);
+  detail::check_same_device(name, a, b);
+  detail::check_cpu(name, a);
+  const Shape shape = broadcast_shapes(name, a.shape(), b.shape());
+  Tensor out = empty(shape, a.dtype(), a.device());
+  GAN_DISPATCH_FLOATING(a.dtype(), name, [&] {
+    kernels::cpu::binary<scalar_t>(op, a.data<scalar_t>(), detail::layout_of(a, shape), b.data<scalar_t>(),
+                                   detail::layout_of(b, shape), out.data<scalar_t>(), detail::layout_of(out));
+  });
+  return out;
+}
+
+// The gradient for input `x` only if it wants one: skips work for constants.
+bool wants(const Tensor& x) { return x.defined() && x.requires_grad(); }
+
+}  // namespace
+
+// ---- binary ----
+Tensor add(const Tensor& a, const Tensor& b) {
+  return record("add", {a, b}, run_binary("add", BinaryOp::Add, a, b),
+                [sa = a.shape(), sb = b.shape()](const Tensor& g, const Tensor&) {
+                  return std::vector<Tensor>{sum_to(g, sa), sum_to(g, sb)};
+                });
+}
+
+Tensor sub(const Tensor& a, const Tensor& b) {
+  return record("sub", {a, b}, run_binary("sub", BinaryOp::Sub, a, b),
+                [sa = a.shape(), sb = b.shape()](const Tensor& g, const Tensor&) {
+                  return std::vector<Tensor>{sum_to(g, sa), sum_to(neg(g), sb)};
+                });
+}
+
+Tensor mul(const Tensor& a, const Tensor& b) {
+  return record("mul", {a, b}, run_binary("mul", BinaryOp::Mul, a, b), [a, b](const Tensor& g, const Tensor&) {
+    return std::vector<Tensor>{wants(a) ? sum_to(mul(g, b), a.shape()) : Tensor(),
+                               wants(b) ? sum_to(mul(g, a), b.shape()) : Tensor()};
+  });
+}
+
+Tensor div(const Tensor& a, const Tensor& b) {
+  return record("div", {a, b}, run_binary("div", BinaryOp::Div, a, b), [a, b](const Tensor& g, const Tensor&) {
+    // d(a/b)/da = 1/b, d(a/b)/db = -a/b^2
+    return std::vector<Tensor>{wants(a) ? sum_to(div(g, b), a.shape()) : Tensor(),
+                               wants(b) ? sum_to(neg(div(mul(g, a), mul(b, b))), b.shape()) : Tensor()};
+  });
+}
+
+Tensor maximum(const Tensor& a, const Tensor& b) {
+  return record("maximum", {a, b}, run_binary("maximum", BinaryOp::Maximum, a, b),
+                [a, b](const Tensor& g, const Tensor&) {
+                  const Tensor pick_a = ge(a, b);
+                  return std::vector<Tensor>{sum_to(mul(g, pick_a), a.shape()),
+                                             sum_to(mul(g, rsub(pick_a, 1.0)), b.shape())};
+                });
+}
+
+Tensor minimum(const Tensor& a, const Tensor& b) {
+  return record("minimum", {a, b}, run_binary("minimum", BinaryOp::Minimum, a, b),
+                [a, b](const Tensor& g, const Tensor&) {
+                  const Tensor pick_a = le(a, b);
+                  return std::vector<Tensor>{sum_to(mul(g, pick_a), a.shape()),
+                                             sum_to(mul(g, rsub(pick_a, 1.0)), b.shape())};
+                });
+}
+
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
+  const char* name = "where";
+  detail::check_floating(name, a);
+  detail::check_same_dtype(name, a, b);
+  detail::check_same_device(name, a, b);
+  detail::check_cpu(name, a);
+  detail::check_defined(name, cond, "cond");
+  const Tensor c = cond.dtype() == a.dtype() ? cond : cond.detach().to(a.dtype());
+  const Shape shape = broadcast_shapes(name, broadcast_shapes(name, c.shape(), a.shape()), b.shape());
+  Tensor out = empty(shape, a.dtype(), a.device());
+  GAN_DISPATCH_FLOATING(a.dtype(), name, [&] {
+    kernels::cpu::where<scalar_t>(c.data<scalar_t>(), detail::layout_of(c, shape), a.data<scalar_t>(),
+                                  detail::layout_of(a, shape), b.data<scalar_t>(), detail::layout_of(b, shape),
+                                  out.data<scalar_t>(), detail::layout_of(out));
+  });
+  return record(name, {a, b}, out, [c = c.detach(), sa = a.shape(), sb = b.shape()](const Tensor& g, const Tensor&) {
+    const Tensor zero = zeros({}, g.dtype(), g.device());
+    return std::vector<Tensor>{sum_to(where(c, g, zero), sa), sum_to(where(c, zero, g), sb)};
+  });
+}
+
+// ---- with a scalar ----
+Tensor add(const Tensor& a, double s) {
+  return record("add_scalar", {a}, run_unary("add_scalar", UnaryOp::AddScalar, a, {s, 0}),
+                [](const Tensor& g, const Tensor&) { return std::vector<Tensor>{g}; });
+}
+Tensor sub(const Tensor& a, double s) { return add(a, -s); }
+Tensor mul(const Tensor& a, double s) {
+  return record("mul_scalar", {a}, run_unary("mul_scalar", UnaryOp::MulScalar, a, {s, 0}),
+                [s](const Tensor& g, const Tensor&) { return std::vector<Tensor>{mul(g, s)}; });
+}
+Tensor rsub(const Tensor& a, double s) { return add(neg(a), s); }
+Tensor div(const Tensor& a, double s) { return mul(a, 1.0 / s); }
+Tensor rdiv(const Tensor& a, double s) { return mul(pow(a, -1.0), s); }
+
+// ---- unary ----
+Tensor neg(const Tensor& x) {
+  return record("neg", {x}, run_unary("neg", UnaryOp::Neg, x),
+                [](const Tensor& g, const Tensor&) { return std::vector<Tensor>{neg(g)}; });
+}
+
+Tensor exp(const Tensor& x) {
+  return record(
+      "exp", {x}, run_unary("exp", UnaryOp::Exp, x),
+      [](const Tensor& g, const Tensor& out) { return std::vector<Tensor>{mul(g, out)}; }, {.save_output = true});
+}
+
+Tensor log(const Tensor& x) {
+  return record("log", {x}, run_unary("log", UnaryOp::Log, x),
+                [x](const Tensor& g, const Tensor&) { return std::vector<Tensor>{div(g, x)}; });
+}
+
+Tensor sqrt(const Tensor& x) {
+  return record(
+      "sqrt", {x}, run_unary("sqrt", UnaryOp::Sqrt, x),
+      [](const Tensor& g, const Tensor& out) { return std::vector<Tensor>{div(g, mul(out, 2.0))}; },
+      {.save_output = true});
+}
+
+Tensor pow(const Tensor& x, double p) {
+  return record("pow", {x}, run_unary("pow", UnaryOp::Pow, x, {p, 0}), [x, p](const Tensor& g, const Tensor&) {
+    if (p == 0.0) return std::vector<Tensor>{zeros_like(g)};
+    if (p == 1.0) return std::vector<Tensor>{g};
+    return std::vector<Tensor>{mul(g, mul(pow(x, p - 1.0), p))};
+  });
+}
+
+Tensor abs(const Tensor& x) {
+  return record("abs", {x}, run_unary("abs", UnaryOp::Abs, x),
+                [x](const Tensor& g, const Tensor&) { return std::vector<Tensor>{mul(g, sign(x))}; });
+}
+
+Tensor clamp(const Tensor& x, double lo, double hi) {
+  if (lo > hi)
+    throw std::invalid_argument("clamp: lower bound " + std::to_string(lo) + " exceeds upper bound " +
+                                std::to_string(hi));
+  return record("clamp", {x}, run_unary("clamp", UnaryOp::Clamp, x, {lo, hi}),
+                [x, lo, hi](const Tensor& g, const Tensor&) {
+                  return std::vector<Tensor>{mul(g, mul(ge(x, lo), le(x, hi)))};
+                });
+}
+
+// ---- activations ----
+Tensor relu(const Tensor& x) {
+  return record("relu", {x}, run_unary("relu", UnaryOp::Relu, x),
+                [x](const Tensor& g, const Tensor&) { return std::vector<Tensor>{mul(g, gt(x, 0.0))}; });
+}
+
+Tensor leaky_relu(const Tensor& x, double slope) {
+  return record("leaky_relu", {x}, run_unary("leaky_relu", UnaryOp::LeakyRelu, x, {slope, 0}),
+                [x, slope](const Tensor& g, const Tensor&) {
+                  // slope where x <= 0, 1 where x > 0: a constant mask, so the second derivative is zero.
+                  const Tensor m = add(mul(gt(x, 0.0), 1.0 - slope), slope);
+                  return std::vector<Tensor>{mul(g, m)};
+                });
+}
+
+Tensor tanh(const Tensor& x) {
+  return record(
+      "tanh", {x}, run_unary("tanh", UnaryOp::Tanh, x),
+      [](const Tensor& g, const Tensor& out) { return std::vector<Tensor>{mul(g, rsub(mul(out, out), 1.0))}; },
+      {.save_output = true});
+}
+
+Tensor sigmoid(const Tensor& x) {
+  return record(
+      "sigmoid", {x}, run_unary("sigmoid", UnaryOp::Sigmoid, x),
+      [](const Tensor& g, const Tensor& out) { return std::vector<Tensor>{mul(g, mul(out, rsub(out, 1.0)))}; },
+      {.save_output = true});
+}
+
+Tensor softplus(const Tensor& x) {
+  return record("softplus", {x}, run_unary("softplus", UnaryOp::Softplus, x),
+                [x](const Tensor& g, const Tensor&) { return std::vector<Tensor>{mul(g, sigmoid(x))}; });
+}
+
+// ---- comparisons (no gradient) ----
+Tensor gt(const Tensor& a, const Tensor& b) { return run_binary("gt", BinaryOp::Gt, a.detach(), b.detach()); }
+Tensor ge(const Tensor& a, const Tensor& b) { return run_binary("ge", BinaryOp::Ge, a.detach(), b.detach()); }
+Tensor lt(const Tensor& a, const Tensor& b) { return run_binary("lt", BinaryOp::Lt, a.detach(), b.detach()); }
+Tensor le(const Tensor& a, const Tensor& b) { return run_binary("le", BinaryOp::Le, a.detach(), b.detach()); }
+Tensor eq(const Tensor& a, const Tensor& b) { return run_binary("eq", BinaryOp::Eq, a.detach(), b.detach()); }
+Tensor gt(const Tensor& a, double s) { return run_unary("gt", UnaryOp::GtScalar, a.detach(), {s, 0}); }
+Tensor ge(const Tensor& a, double s) { return run_unary("ge", UnaryOp::GeScalar, a.detach(), {s, 0}); }
+Tensor lt(const Tensor& a, double s) { return run_unary("lt", UnaryOp::LtScalar, a.detach(), {s, 0}); }
+Tensor le(const Tensor& a, double s) { return run_unary("le", UnaryOp::LeScalar, a.detach(), {s, 0}); }
+Tensor sign(const Tensor& x) { return run_unary("sign", UnaryOp::Sign, x.detach()); }
+
+}  // namespace gan

@@ -1,0 +1,67 @@
+// The engine's random number generator: Philox4x32-10 keyed by (seed, stream), counter-based, so the
+// CPU and CUDA kernels produce the same numbers for the same state (kernels/philox.h documents the
+// counter layout and what "the same" means for normals).
+//
+// State is (seed, stream, offset). `offset` counts Philox blocks already handed out; every draw
+// reserves ceil(n / per_block) blocks and advances it, so draws never overlap and the state after any
+// sequence of draws is exactly reproducible. The state is what checkpoints save (with the stream).
+#pragma once
+
+#include <cstdint>
+#include <mutex>
+
+namespace gan {
+
+class Generator {
+ public:
+  struct State {
+    uint64_t seed;
+    uint64_t offset;
+    uint64_t stream;
+    friend bool operator==(const State&, const State&) = default;
+  };
+
+  explicit Generator(uint64_t seed = 0, uint64_t stream = 0);
+
+  // Holds a mutex: copy the state (state()/set_state()) rather than the object.
+  Generator(const Generator&) = delete;
+  Generator& operator=(const Generator&) = delete;
+
+  uint64_t seed() const;
+  uint64_t stream() const;
+  uint64_t offset() const;
+
+  State state() const;
+  void set_state(State s);
+
+  // New seed, offset back to 0; the stream is kept.
+  void manual_seed(uint64_t seed);
+
+  // Returns the current offset and advances it by `blocks`, atomically, so concurrent users get disjoint
+  // counter ranges. Use reserve_state() when the seed/stream must be read in the same critical section
+  // (a concurrent manual_seed would otherwise be able to slip in between).
+  uint64_t reserve(uint64_t blocks);
+
+  // Like reserve(), but returns the whole state to draw from: {seed, first block offset, stream}.
+  State reserve_state(uint64_t blocks);
+
+  // Host-buffer fills (T = float or double): reserve the blocks a draw of n needs and run the CPU kernel.
+  template <typename T>
+  void fill_uniform(T* out, int64_t n, T lo = T(0), T hi = T(1));
+  template <typename T>
+  void fill_normal(T* out, int64_t n, T mean = T(0), T stddev = T(1));
+
+ private:
+  mutable std::mutex mu_;
+  uint64_t seed_;
+  uint64_t stream_;
+  uint64_t offset_ = 0;
+};
+
+// Process-wide generator (seed 0, stream 0 until manual_seed is called).
+Generator& default_generator();
+
+// Seeds the default generator and resets its offset.
+void manual_seed(uint64_t seed);
+
+}  // namespace gan

@@ -1,0 +1,308 @@
+#include "engine/tensor.h"
+
+#include <cmath>
+#include <cstring>
+#include <iomanip>
+#include <ostream>
+#include <sstream>
+#include <stdexcept>
+
+#include "engine/autograd.h"
+#include "engine/ops.h"
+#include "engine/ops/op_helpers.h"
+#include "engine/rng.h"
+#include "kernels/elementwise.h"
+#include "kernels/random.h"
+
+namespace gan {
+
+// ---- Tensor: metadata ----
+TensorImpl* Tensor::checked() const {
+  if (!impl_) throw std::logic_error("Tensor: operation on an undefined tensor");
+  return impl_.get();
+}
+
+int64_t Tensor::size(int64_t d) const { return shape()[wrap_dim("size", d, dim(), shape())]; }
+
+bool Tensor::is_contiguous() const {
+  int64_t expected = 1;
+  for (int64_t d = dim() - 1; d >= 0; --d) {
+    if (shape()[d] != 1 && strides()[d] != expected) return false;
+    expected *= shape()[d];
+  }
+  return true;
+}
+
+void* Tensor::raw_data() const {
+  return static_cast<char*>(storage()->data()) + offset() * static_cast<int64_t>(dtype_size(dtype()));
+}
+
+template <typename T>
+T* Tensor::data() const {
+  if (dtype() != dtype_of<T>())
+    throw std::invalid_argument(std::string("Tensor::data: requested ") + dtype_name(dtype_of<T>()) +
+                                " pointer from a " + detail::describe(*this) + " tensor");
+  return static_cast<T*>(raw_data());
+}
+template float* Tensor::data<float>() const;
+template double* Tensor::data<double>() const;
+template int64_t* Tensor::data<int64_t>() const;
+
+// ---- Tensor: autograd ----
+Tensor& Tensor::requires_grad_(bool value) {
+  if (!is_leaf())
+    throw std::logic_error("requires_grad_: only leaf tensors can be marked; this tensor of shape " +
+                           shape_str(shape()) + " was produced by '" + grad_fn()->name() +
+                           "' (use detach() to make a leaf)");
+  if (value && !is_floating(dtype()))
+    throw std::invalid_argument(std::string("requires_grad_: only floating tensors can require grad, not ") +
+                                dtype_name(dtype()));
+  checked()->requires_grad = value;
+  return *this;
+}
+
+Tensor Tensor::grad() const { return Tensor(checked()->grad); }
+
+void Tensor::set_grad(const Tensor& g) const {
+  if (g.defined() && g.shape() != shape())
+    throw std::invalid_argument("set_grad: gradient of shape " + shape_str(g.shape()) +
+                                " does not match the tensor's shape " + shape_str(shape()));
+  checked()->grad = g.impl_ptr();
+}
+
+Tensor Tensor::detach() const {
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = storage();
+  impl->shape = shape();
+  impl->strides = strides();
+  impl->offset = offset();
+  impl->dtype = dtype();
+  return Tensor(std::move(impl));
+}
+
+void Tensor::backward(const Tensor& gradient, bool retain_graph, bool create_graph) const {
+  gan::backward({*this}, {gradient}, retain_graph, create_graph);
+}
+
+// ---- Tensor: data access ----
+Tensor Tensor::contiguous() const { return gan::contiguous(*this); }
+Tensor Tensor::clone() const { return gan::clone(*this); }
+Tensor Tensor::to(DType t) const { return gan::to_dtype(*this, t); }
+
+double Tensor::item() const {
+  if (numel() != 1)
+    throw std::invalid_argument("item: tensor of shape " + shape_str(shape()) + " has " +
+                                std::to_string(numel()) + " elements, expected exactly one");
+  return GAN_DISPATCH_ALL(dtype(), "item", [&] { return static_cast<double>(*data<scalar_t>()); });
+}
+
+template <typename T>
+std::vector<T> Tensor::to_vector() const {
+  detail::check_cpu("to_vector", *this);
+  std::vector<T> out(static_cast<size_t>(numel()));
+  kernels::Layout dst;
+  dst.ndim = static_cast<int>(dim());
+  const Shape st = contiguous_strides(shape());
+  for (int d = 0; d < dst.ndim; ++d) {
+    dst.shape[d] = shape()[d];
+    dst.strides[d] = st[d];
+  }
+  GAN_DISPATCH_ALL(dtype(), "to_vector", [&] {
+    kernels::cpu::copy<scalar_t, T>(data<scalar_t>(), detail::layout_of(*this), out.data(), dst);
+  });
+  return out;
+}
+template std::vector<float> Tensor::to_vector<float>() const;
+template std::vector<double> Tensor::to_vector<double>() const;
+template std::vector<int64_t> Tensor::to_vector<int64_t>() const;
+
+// ---- printing ----
+namespace {
+
+// Prints like PyTorch: nested brackets, 4 decimals (scientific when the range calls for it), and "..." past
+// 1000 elements, keeping the first and last 3 of every dim.
+void print_rec(std::ostream& os, const std::vector<double>& v, const Shape& shape, const Shape& strides, size_t dim,
+               int64_t base, bool summarize, bool integral, bool sci, int indent) {
+  if (dim == shape.size()) {
+    const double x = v[base];
+    if (integral) os << static_cast<int64_t>(x);
+    else if (sci) os << std::scientific << std::setprecision(4) << x << std::defaultfloat;
+    else os << std::fixed << std::setprecision(4) << x << std::defaultfloat;
+    return;
+  }
+  os << '[';
+  const int64_t n = shape[dim];
+  for (int64_t i = 0; i < n; ++i) {
+    if (summarize && n > 6 && i == 3) {
+      os << "...";
+      i = n - 4;
+      if (dim + 1 < shape.size()) os << ",\n" << std::string(indent + 1, ' ');
+      else os << ", ";
+      continue;
+    }
+    print_rec(os, v, shape, strides, dim + 1, base + i * strides[dim], summarize, integral, sci, indent + 1);
+    if (i + 1 < n) {
+      os << ',';
+      if (dim + 1 < shape.size()) os << std::string(shape.size() - dim - 1, '\n') << std::string(indent + 1, ' ');
+      else os << ' ';
+    }
+  }
+  os << ']';
+}
+
+}  // namespace
+
+std::string Tensor::str() const {
+  if (!defined()) return "tensor(undefined)";
+  std::ostringstream os;
+  const std::vector<double> v = to_vector<double>();
+  const bool integral = dtype() == DType::Int64;
+  double lo = INFINITY, hi = 0;
+  for (double x : v)
+    if (std::isfinite(x) && x != 0) {
+      lo = std::min(lo, std::abs(x));
+      hi = std::max(hi, std::abs(x));
+    }
+  const bool sci = !integral && hi > 0 && (hi >= 1e8 || lo < 1e-4 || hi / lo > 1e5);
+  os << "tensor(";
+  print_rec(os, v, shape(), contiguous_strides(shape()), 0, 0, numel() > 1000, integral, sci, 7);
+  os << ", dtype=" << dtype_name(dtype());
+  if (!device().is_cpu()) os << ", device=" << device().str();
+  if (grad_fn()) os << ", grad_fn=<" << grad_fn()->name() << ">";
+  else if (requires_grad()) os << ", requires_grad=true";
+  os << ")";
+  return os.str();
+}
+
+std::ostream& operator<<(std::ostream& os, const Tensor& t) { return os << t.str(); }
+
+// ---- sugar ----
+Tensor Tensor::reshape(const Shape& s) const { return gan::reshape(*this, s); }
+Tensor Tensor::view(const Shape& s) const { return gan::view(*this, s); }
+Tensor Tensor::flatten(int64_t s, int64_t e) const { return gan::flatten(*this, s, e); }
+Tensor Tensor::narrow(int64_t d, int64_t s, int64_t l) const { return gan::narrow(*this, d, s, l); }
+Tensor Tensor::permute(const std::vector<int64_t>& d) const { return gan::permute(*this, d); }
+Tensor Tensor::transpose(int64_t a, int64_t b) const { return gan::transpose(*this, a, b); }
+Tensor Tensor::t() const {
+  if (dim() != 2) throw std::invalid_argument("t: expected a 2-D tensor, got shape " + shape_str(shape()));
+  return gan::transpose(*this, 0, 1);
+}
+Tensor Tensor::unsqueeze(int64_t d) const { return gan::unsqueeze(*this, d); }
+Tensor Tensor::squeeze() const { return gan::squeeze(*this); }
+Tensor Tensor::squeeze(int64_t d) const { return gan::squeeze(*this, d); }
+Tensor Tensor::expand(const Shape& s) const { return gan::expand(*this, s); }
+Tensor Tensor::sum() const { return gan::sum(*this); }
+Tensor Tensor::sum(const std::vector<int64_t>& d, bool k) const { return gan::sum(*this, d, k); }
+Tensor Tensor::mean() const { return gan::mean(*this); }
+Tensor Tensor::mean(const std::vector<int64_t>& d, bool k) const { return gan::mean(*this, d, k); }
+Tensor Tensor::pow(double e) const { return gan::pow(*this, e); }
+Tensor Tensor::exp() const { return gan::exp(*this); }
+Tensor Tensor::log() const { return gan::log(*this); }
+Tensor Tensor::sqrt() const { return gan::sqrt(*this); }
+Tensor Tensor::abs() const { return gan::abs(*this); }
+Tensor Tensor::matmul(const Tensor& o) const { return gan::matmul(*this, o); }
+
+// ---- creation ----
+Tensor empty(const Shape& shape, DType dtype, Device device) {
+  for (int64_t d : shape)
+    if (d < 0) throw std::invalid_argument("empty: negative dimension in shape " + shape_str(shape));
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = std::make_shared<Storage>(static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype), device);
+  impl->shape = shape;
+  impl->strides = contiguous_strides(shape);
+  impl->dtype = dtype;
+  return Tensor(std::move(impl));
+}
+
+void fill_(const Tensor& dst, double value) {
+  detail::check_cpu("fill_", dst);
+  const kernels::Layout l = detail::layout_of(dst);
+  GAN_DISPATCH_ALL(dst.dtype(), "fill_", [&] {
+    if constexpr (std::is_same_v<scalar_t, int64_t>) {
+      const int64_t v = static_cast<int64_t>(value);
+      kernels::cpu::copy<int64_t, int64_t>(&v, kernels::Layout{l.ndim, {}, {}}, dst.data<int64_t>(), l);
+    } else {
+      scalar_t* p = dst.data<scalar_t>();
+      kernels::cpu::unary<scalar_t>(kernels::UnaryOp::Fill, {value, 0}, p, l, p, l);
+    }
+  });
+}
+
+Tensor full(const Shape& shape, double value, DType dtype, Device device) {
+  Tensor t = empty(shape, dtype, device);
+  fill_(t, value);
+  return t;
+}
+Tensor zeros(const Shape& shape, DType dtype, Device device) { return full(shape, 0.0, dtype, device); }
+Tensor ones(const Shape& shape, DType dtype, Device device) { return full(shape, 1.0, dtype, device); }
+Tensor scalar_tensor(double value, DType dtype, Device device) { return full({}, value, dtype, device); }
+Tensor empty_like(const Tensor& t) { return empty(t.shape(), t.dtype(), t.device()); }
+Tensor zeros_like(const Tensor& t) { return zeros(t.shape(), t.dtype(), t.device()); }
+Tensor ones_like(const Tensor& t) { return ones(t.shape(), t.dtype(), t.device()); }
+Tensor full_like(const Tensor& t, double v) { return full(t.shape(), v, t.dtype(), t.device()); }
+
+Tensor arange(double end, DType dtype) { return arange(0.0, end, 1.0, dtype); }
+Tensor arange(double start, double end, double step, DType dtype) {
+  if (step == 0) throw std::invalid_argument("arange: step must be non-zero");
+  const double n = std::ceil((end - start) / step);
+  const int64_t count = n > 0 ? static_cast<int64_t>(n) : 0;
+  Tensor t = empty({count}, dtype);
+  GAN_DISPATCH_ALL(dtype, "arange", [&] {
+    scalar_t* p = t.data<scalar_t>();
+    for (int64_t i = 0; i < count; ++i) p[i] = static_cast<scalar_t>(start + static_cast<double>(i) * step);
+  });
+  return t;
+}
+
+Tensor rand(const Shape& shape, DType dtype, Generator* gen, double lo, double hi) {
+  Generator& g = gen ? *gen : default_generator();
+  Tensor t = empty(shape, dtype);
+  GAN_DISPATCH_FLOATING(dtype, "rand", [&] {
+    g.fill_uniform<scalar_t>(t.data<scalar_t>(), t.numel(), static_cast<scalar_t>(lo), static_cast<scalar_t>(hi));
+  });
+  return t;
+}
+
+Tensor randn(const Shape& shape, DType dtype, Generator* gen, double mean, double stddev) {
+  Generator& g = gen ? *gen : default_generator();
+  Tensor t = empty(shape, dtype);
+  GAN_DISPATCH_FLOATING(dtype, "randn", [&] {
+    g.fill_normal<scalar_t>(t.data<scalar_t>(), t.numel(), static_cast<scalar_t>(mean),
+                            static_cast<scalar_t>(stddev));
+  });
+  return t;
+}
+
+template <typename T>
+Tensor from_vector(const std::vector<T>& values, const Shape& shape) {
+  if (static_cast<int64_t>(values.size()) != shape_numel(shape))
+    throw std::invalid_argument("from_vector: " + std::to_string(values.size()) + " values do not fill shape " +
+                                shape_str(shape) + " (" + std::to_string(shape_numel(shape)) + " elements)");
+  return from_buffer(values.data(), shape, dtype_of<T>());
+}
+template Tensor from_vector<float>(const std::vector<float>&, const Shape&);
+template Tensor from_vector<double>(const std::vector<double>&, const Shape&);
+template Tensor from_vector<int64_t>(const std::vector<int64_t>&, const Shape&);
+
+Tensor from_buffer(const void* data, const Shape& shape, DType dtype) {
+  Tensor t = empty(shape, dtype);
+  if (t.numel() > 0) std::memcpy(t.raw_data(), data, static_cast<size_t>(t.numel()) * dtype_size(dtype));
+  return t;
+}
+
+void copy_(const Tensor& dst, const Tensor& src) {
+  detail::check_cpu("copy_", dst);
+  detail::check_cpu("copy_", src);
+  if (dst.shape() != src.shape())
+    throw std::invalid_argument("copy_: source shape " + shape_str(src.shape()) + " does not match destination " +
+                                shape_str(dst.shape()));
+  const kernels::Layout sl = detail::layout_of(src), dl = detail::layout_of(dst);
+  GAN_DISPATCH_ALL(src.dtype(), "copy_", [&] {
+    using S = scalar_t;
+    GAN_DISPATCH_ALL(dst.dtype(), "copy_", [&] {
+      kernels::cpu::copy<S, scalar_t>(src.data<S>(), sl, dst.data<scalar_t>(), dl);
+    });
+  });
+}
+
+}  // namespace gan

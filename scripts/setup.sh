@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Installs the Debian packages gan-engine needs to build and test. Idempotent: prints nothing and exits 0 when
+# everything is already installed; otherwise runs `apt-get update` once and installs only what is missing.
+# (The CUDA toolkit is not a Debian package here; CMake finds it in /usr/local/cuda when present.)
+set -euo pipefail
+
+packages=(
+  cmake make g++ pkg-config         # build tools (make: CMake's default generator; not pulled in by cmake
+                                    # itself without recommends)
+  libopenblas-dev                   # BLAS for CPU GEMM
+  libomp-dev                        # OpenMP
+  libgtest-dev libbenchmark-dev     # tests and benchmarks
+  zlib1g-dev                        # gzip'd IDX datasets
+  nlohmann-json3-dev                # configs, metrics, safetensors headers
+  libcli11-dev                      # the `gan` command line
+  libstb-dev                        # image read/write
+)
+
+die() { echo "setup.sh: error: $*" >&2; exit 1; }
+
+command -v dpkg-query >/dev/null 2>&1 ||
+  die "dpkg-query not found: this script supports Debian/Ubuntu only. Install the equivalents of: ${packages[*]}
+       by hand, then run scripts/test.sh with GAN_SKIP_SETUP=1."
+
+missing=()
+for pkg in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)
+  [[ "$status" == installed ]] || missing+=("$pkg")
+done
+(( ${#missing[@]} == 0 )) && exit 0
+
+command -v apt-get >/dev/null 2>&1 ||
+  die "apt-get not found; cannot install the missing packages: ${missing[*]}"
+
+sudo=()
+if (( EUID != 0 )); then
+  command -v sudo >/dev/null 2>&1 ||
+    die "not root and sudo not found; as root run: apt-get install -y ${missing[*]}"
+  sudo=(sudo)
+  # With no terminal (CI), fail instead of hanging on a password prompt.
+  [[ -t 0 ]] || sudo+=(-n)
+fi
+
+echo "setup.sh: installing missing packages: ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update ||
+  die "apt-get update failed"
+"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" ||
+  die "apt-get install failed for: ${missing[*]}"
