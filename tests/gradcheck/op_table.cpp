@@ -161,10 +161,23 @@ std::vector<OpCase> build() {
   return t;
 }
 
+std::vector<std::function<void(std::vector<OpCase>&)>>& registered_adders() {
+  static std::vector<std::function<void(std::vector<OpCase>&)>> adders;
+  return adders;
+}
+
 }  // namespace
 
+OpCaseRegistrar::OpCaseRegistrar(std::function<void(std::vector<OpCase>&)> add) {
+  registered_adders().push_back(std::move(add));
+}
+
 const std::vector<OpCase>& op_table() {
-  static const std::vector<OpCase> table = build();
+  static const std::vector<OpCase> table = [] {
+    std::vector<OpCase> t = build();
+    for (const auto& add : registered_adders()) add(t);
+    return t;
+  }();
   return table;
 }
 

@@ -21,6 +21,13 @@ struct OpCase {
 
 const std::vector<OpCase>& op_table();
 
+// Other files add their entries with a registrar at namespace scope (the table is built when first used, after
+// static initialization, so the order of files does not matter):
+//   static const OpCaseRegistrar conv_cases([](std::vector<OpCase>& t) { t.push_back({...}); });
+struct OpCaseRegistrar {
+  explicit OpCaseRegistrar(std::function<void(std::vector<OpCase>&)> add);
+};
+
 // Input generators (float64, requires_grad unless noted) that keep values inside each op's smooth domain.
 Tensor uniform_input(Generator& g, const Shape& shape, double lo = -1.0, double hi = 1.0);
 Tensor positive_input(Generator& g, const Shape& shape);     // in [0.5, 2]: log, sqrt, pow, div denominators
