@@ -1,0 +1,172 @@
+#include "engine/nn/layers.h"
+
+#include <sstream>
+#include <stdexcept>
+
+#include "engine/autograd.h"
+#include "engine/nn/init.h"
+
+namespace gan::nn {
+
+namespace F = functional;
+
+namespace {
+std::string fmt(double v) {
+  std::ostringstream os;
+  os << v;
+  return os.str();
+}
+}  // namespace
+
+// ---- Linear ----
+Linear::Linear(int64_t in, int64_t out, bool with_bias, DType dtype) : in_features(in), out_features(out) {
+  if (in <= 0 || out <= 0)
+    throw std::invalid_argument("Linear: features must be positive, got in=" + std::to_string(in) +
+                                " out=" + std::to_string(out));
+  weight = register_parameter("weight", empty({out, in}, dtype));
+  init::default_weight_(weight);
+  if (with_bias) {
+    bias = register_parameter("bias", empty({out}, dtype));
+    init::default_bias_(bias, in);
+  }
+}
+Tensor Linear::forward(const Tensor& x) { return F::linear(x, weight, bias); }
+std::string Linear::describe() const {
+  return "Linear(in_features=" + std::to_string(in_features) + ", out_features=" + std::to_string(out_features) +
+         ", bias=" + (bias.defined() ? "true" : "false") + ")";
+}
+
+// ---- Conv2d ----
+Conv2d::Conv2d(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t padding, bool with_bias, DType dtype)
+    : in_channels(in), out_channels(out), kernel_size(k) {
+  if (in <= 0 || out <= 0 || k <= 0 || stride <= 0 || padding < 0)
+    throw std::invalid_argument("Conv2d: invalid arguments in=" + std::to_string(in) + " out=" +
+                                std::to_string(out) + " kernel_size=" + std::to_string(k) + " stride=" +
+                                std::to_string(stride) + " padding=" + std::to_string(padding));
+  args.stride = stride;
+  args.padding = padding;
+  weight = register_parameter("weight", empty({out, in, k, k}, dtype));
+  init::default_weight_(weight);
+  if (with_bias) {
+    bias = register_parameter("bias", empty({out}, dtype));
+    init::default_bias_(bias, init::fan_in(weight));
+  }
+}
+Tensor Conv2d::forward(const Tensor& x) { return F::conv2d(x, weight, bias, args); }
+std::string Conv2d::describe() const {
+  return "Conv2d(" + std::to_string(in_channels) + ", " + std::to_string(out_channels) + ", kernel_size=" +
+         std::to_string(kernel_size) + ", stride=" + std::to_string(args.stride) + ", padding=" +
+         std::to_string(args.padding) + (bias.defined() ? "" : ", bias=false") + ")";
+}
+
+// ---- ConvTranspose2d ----
+ConvTranspose2d::ConvTranspose2d(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t padding,
+                                 int64_t output_padding, bool with_bias, DType dtype)
+    : in_channels(in), out_channels(out), kernel_size(k) {
+  if (in <= 0 || out <= 0 || k <= 0 || stride <= 0 || padding < 0 || output_padding < 0 ||
+      output_padding >= stride)
+    throw std::invalid_argument("ConvTranspose2d: invalid arguments in=" + std::to_string(in) + " out=" +
+                                std::to_string(out) + " kernel_size=" + std::to_string(k) + " stride=" +
+                                std::to_string(stride) + " padding=" + std::to_string(padding) +
+                                " output_padding=" + std::to_string(output_padding) +
+                                " (output_padding must be smaller than stride)");
+  args.stride = stride;
+  args.padding = padding;
+  args.output_padding = output_padding;
+  weight = register_parameter("weight", empty({in, out, k, k}, dtype));
+  init::default_weight_(weight);
+  if (with_bias) {
+    bias = register_parameter("bias", empty({out}, dtype));
+    init::default_bias_(bias, init::fan_in(weight));
+  }
+}
+Tensor ConvTranspose2d::forward(const Tensor& x) { return F::conv_transpose2d(x, weight, bias, args); }
+std::string ConvTranspose2d::describe() const {
+  return "ConvTranspose2d(" + std::to_string(in_channels) + ", " + std::to_string(out_channels) +
+         ", kernel_size=" + std::to_string(kernel_size) + ", stride=" + std::to_string(args.stride) +
+         ", padding=" + std::to_string(args.padding) +
+         (args.output_padding ? ", output_padding=" + std::to_string(args.output_padding) : "") +
+         (bias.defined() ? "" : ", bias=false") + ")";
+}
+
+// ---- BatchNorm ----
+BatchNorm::BatchNorm(int64_t n, int dims, double eps, double momentum, bool affine, bool track,
+                     F::ActivationArgs act, DType dtype)
+    : num_features(n), expected_dims(dims), eps(eps), momentum(momentum), activation(act) {
+  if (n <= 0) throw std::invalid_argument("BatchNorm: num_features must be positive, got " + std::to_string(n));
+  if (affine) {
+    weight = register_parameter("weight", ones({n}, dtype));
+    bias = register_parameter("bias", zeros({n}, dtype));
+  }
+  if (track) {
+    running_mean = register_buffer("running_mean", zeros({n}, dtype));
+    running_var = register_buffer("running_var", ones({n}, dtype));
+    num_batches_tracked = register_buffer("num_batches_tracked", zeros({}, DType::Int64));
+  }
+}
+
+Tensor BatchNorm::forward(const Tensor& x) {
+  const char* name = expected_dims == 2 ? "BatchNorm1d" : "BatchNorm2d";
+  if (x.dim() != expected_dims || x.shape()[1] != num_features)
+    throw std::invalid_argument(std::string(name) + "(" + std::to_string(num_features) + "): expected input [N, " +
+                                std::to_string(num_features) + (expected_dims == 4 ? ", H, W]" : "]") +
+                                ", got " + shape_str(x.shape()));
+  const bool use_batch_stats = is_training() || !running_mean.defined();
+  if (is_training() && num_batches_tracked.defined()) {
+    fill_(num_batches_tracked, num_batches_tracked.item() + 1);
+  }
+  return F::batch_norm(x, running_mean, running_var, weight, bias, use_batch_stats,
+                       momentum, eps, activation);
+}
+
+std::string BatchNorm::describe() const {
+  std::string s = std::string(expected_dims == 2 ? "BatchNorm1d(" : "BatchNorm2d(") + std::to_string(num_features) +
+                  ", eps=" + fmt(eps) + ", momentum=" + fmt(momentum);
+  if (activation.kind == F::Activation::ReLU) s += ", fused=ReLU";
+  if (activation.kind == F::Activation::LeakyReLU) s += ", fused=LeakyReLU(" + fmt(activation.negative_slope) + ")";
+  return s + ")";
+}
+
+// ---- LayerNorm ----
+LayerNorm::LayerNorm(Shape shape, double eps, bool affine, DType dtype) : normalized_shape(std::move(shape)), eps(eps) {
+  if (affine) {
+    weight = register_parameter("weight", ones(normalized_shape, dtype));
+    bias = register_parameter("bias", zeros(normalized_shape, dtype));
+  }
+}
+Tensor LayerNorm::forward(const Tensor& x) { return F::layer_norm(x, normalized_shape, weight, bias, eps); }
+std::string LayerNorm::describe() const { return "LayerNorm(" + shape_str(normalized_shape) + ", eps=" + fmt(eps) + ")"; }
+
+// ---- Embedding ----
+Embedding::Embedding(int64_t num, int64_t dim, DType dtype) {
+  weight = register_parameter("weight", empty({num, dim}, dtype));
+  init::normal_(weight, 0.0, 1.0);
+}
+Tensor Embedding::forward(const Tensor& indices) { return F::embedding(indices, weight); }
+std::string Embedding::describe() const {
+  return "Embedding(" + std::to_string(weight.shape()[0]) + ", " + std::to_string(weight.shape()[1]) + ")";
+}
+
+std::string Dropout::describe() const { return "Dropout(p=" + fmt(p) + ")"; }
+std::string LeakyReLU::describe() const { return "LeakyReLU(negative_slope=" + fmt(negative_slope) + ")"; }
+
+// ---- Unflatten ----
+Tensor Unflatten::forward(const Tensor& x) {
+  Shape s = {x.shape()[0]};
+  s.insert(s.end(), shape.begin(), shape.end());
+  return reshape(x, s);
+}
+std::string Unflatten::describe() const { return "Unflatten(" + shape_str(shape) + ")"; }
+
+// ---- Sequential ----
+Sequential::Sequential(std::vector<std::shared_ptr<Module>> modules) {
+  for (auto& m : modules) add(std::move(m));
+}
+
+Tensor Sequential::forward(const Tensor& x) {
+  Tensor h = x;
+  for (auto& m : layers_) h = m->forward(h);
+  return h;
+}
+
+}  // namespace gan::nn
