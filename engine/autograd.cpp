@@ -21,6 +21,24 @@ GradModeGuard::~GradModeGuard() { g_grad_enabled = previous_; }
 Node::Node(std::string name, std::vector<Edge> next_edges, std::vector<InputMeta> input_meta)
     : name_(std::move(name)), next_edges_(std::move(next_edges)), input_meta_(std::move(input_meta)) {}
 
+Node::~Node() {
+  // Dropping the last reference to a node would otherwise destroy its inputs' nodes recursively (one nested
+  // destructor per graph level). Instead, take over the edges of every node we hold the last reference to and free
+  // them from a loop. release() first drops what the node's closure captured (its inputs, whose nodes are also
+  // its edges), so those captures are never the last reference either.
+  std::vector<std::shared_ptr<Node>> pending;
+  for (Edge& e : next_edges_)
+    if (e.fn) pending.push_back(std::move(e.fn));
+  while (!pending.empty()) {
+    std::shared_ptr<Node> node = std::move(pending.back());
+    pending.pop_back();
+    if (node.use_count() != 1) continue;  // still used elsewhere: dropping our reference frees nothing
+    node->release();
+    for (Edge& e : node->next_edges_)
+      if (e.fn) pending.push_back(std::move(e.fn));
+  }  // `node` dies here with no edges left, so its destructor does not recurse
+}
+
 AccumulateGrad::AccumulateGrad(std::shared_ptr<TensorImpl> leaf)
     : Node("AccumulateGrad", {}, {}), leaf_(std::move(leaf)) {}
 

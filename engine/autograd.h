@@ -52,7 +52,8 @@ struct InputMeta {
 class Node : public std::enable_shared_from_this<Node> {
  public:
   Node(std::string name, std::vector<Edge> next_edges, std::vector<InputMeta> input_meta);
-  virtual ~Node() = default;
+  // Frees the chain of nodes only this one keeps alive iteratively, so a very deep graph cannot overflow the stack.
+  virtual ~Node();
 
   const std::string& name() const { return name_; }
   const std::vector<Edge>& next_edges() const { return next_edges_; }

@@ -5,6 +5,7 @@
 // keepdim. Operands of a binary op must share dtype and device (no implicit promotion: call .to(dtype)).
 #pragma once
 
+#include <concepts>
 #include <limits>
 #include <vector>
 
@@ -67,7 +68,13 @@ Tensor mean(const Tensor& x);
 Tensor mean(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim = false);
 // Variance over dims; unbiased divides by N - 1 (Bessel), else by N.
 Tensor var(const Tensor& x, const std::vector<int64_t>& dims, bool unbiased = true, bool keepdim = false);
-Tensor var(const Tensor& x, bool unbiased = true);
+// Over all elements. The `unbiased` overload takes exactly a bool (a template cannot be deduced from a braced list),
+// so var(x, {1}) means dim 1 and var(x, {}) all dims, unbiased, instead of converting the list to `unbiased`.
+Tensor var(const Tensor& x);
+template <std::same_as<bool> Bool>
+Tensor var(const Tensor& x, Bool unbiased) {
+  return var(x, std::vector<int64_t>{}, unbiased, false);
+}
 Tensor max(const Tensor& x);  // all elements -> scalar
 Tensor max(const Tensor& x, int64_t dim, bool keepdim = false);
 Tensor argmax(const Tensor& x, int64_t dim, bool keepdim = false);  // int64, not differentiable

@@ -220,7 +220,9 @@ void fill_(const Tensor& dst, double value) {
   GAN_DISPATCH_ALL(dst.dtype(), "fill_", [&] {
     if constexpr (std::is_same_v<scalar_t, int64_t>) {
       const int64_t v = static_cast<int64_t>(value);
-      kernels::cpu::copy<int64_t, int64_t>(&v, kernels::Layout{l.ndim, {}, {}}, dst.data<int64_t>(), l);
+      kernels::Layout src = l;  // the one value broadcast to dst's shape (stride 0 everywhere)
+      for (int d = 0; d < src.ndim; ++d) src.strides[d] = 0;
+      kernels::cpu::copy<int64_t, int64_t>(&v, src, dst.data<int64_t>(), l);
     } else {
       scalar_t* p = dst.data<scalar_t>();
       kernels::cpu::unary<scalar_t>(kernels::UnaryOp::Fill, {value, 0}, p, l, p, l);

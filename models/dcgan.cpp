@@ -71,4 +71,28 @@ std::shared_ptr<SequentialNet> dcgan_discriminator(const DcganConfig& c) {
   return d;
 }
 
+DcganStepLosses dcgan_train_step(nn::Module& G, nn::Module& D, optim::Optimizer& opt_g, optim::Optimizer& opt_d,
+                                 const Tensor& real, const Tensor& z) {
+  DcganStepLosses out;
+  // Discriminator: real -> 1, fake -> 0. The fake batch is detached so this step leaves G's graph alone.
+  opt_d.zero_grad();
+  const Tensor real_logits = D(real);
+  const Tensor loss_real = F::bce_with_logits(real_logits, ones_like(real_logits));
+  const Tensor fake = G(z);
+  const Tensor fake_logits = D(fake.detach());
+  const Tensor loss_fake = F::bce_with_logits(fake_logits, zeros_like(fake_logits));
+  (loss_real + loss_fake).backward();
+  opt_d.step();
+  // Generator: make D call the fakes real, through the updated D.
+  opt_g.zero_grad();
+  const Tensor logits = D(fake);
+  const Tensor loss_g = F::bce_with_logits(logits, ones_like(logits));
+  loss_g.backward();
+  opt_g.step();
+  out.d_real = loss_real.item();
+  out.d_fake = loss_fake.item();
+  out.g = loss_g.item();
+  return out;
+}
+
 }  // namespace gan::models

@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "engine/nn/layers.h"
+#include "engine/optim/optimizer.h"
 
 namespace gan::models {
 
@@ -47,5 +48,17 @@ class SequentialNet : public nn::Module {
 std::shared_ptr<SequentialNet> dcgan_generator(const DcganConfig& cfg);
 // images [N, nc, S, S] -> logits [N].
 std::shared_ptr<SequentialNet> dcgan_discriminator(const DcganConfig& cfg);
+
+// The losses of one DCGAN iteration (Radford 2015, with the non-saturating generator loss).
+struct DcganStepLosses {
+  double d_real = 0;  // BCE(D(x), 1)
+  double d_fake = 0;  // BCE(D(G(z)), 0)
+  double g = 0;       // BCE(D(G(z)), 1)
+};
+
+// One full iteration: a discriminator step on real and fake (fake detached), then a generator step through the
+// updated discriminator, each with its own optimizer. `real` is [N, nc, S, S] in [-1, 1], `z` is [N, nz, 1, 1].
+DcganStepLosses dcgan_train_step(nn::Module& G, nn::Module& D, optim::Optimizer& opt_g, optim::Optimizer& opt_d,
+                                 const Tensor& real, const Tensor& z);
 
 }  // namespace gan::models

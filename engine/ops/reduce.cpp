@@ -89,7 +89,7 @@ Tensor var(const Tensor& x, const std::vector<int64_t>& dims_in, bool unbiased, 
   return mul(sum(mul(centered, centered), dims, keepdim), 1.0 / static_cast<double>(denom));
 }
 
-Tensor var(const Tensor& x, bool unbiased) { return var(x, {}, unbiased, false); }
+Tensor var(const Tensor& x) { return var(x, std::vector<int64_t>{}, true, false); }
 
 // ---- max along a dim ----
 namespace {

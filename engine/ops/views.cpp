@@ -208,7 +208,7 @@ Tensor expand(const Tensor& x, const Shape& shape_in) {
     } else if (want == -1 || want == x.shape()[src]) {
       shape[d] = x.shape()[src];
       strides[d] = x.strides()[src];
-    } else if (x.shape()[src] == 1) {
+    } else if (x.shape()[src] == 1 && want >= 0) {
       shape[d] = want;
       strides[d] = 0;
     } else {

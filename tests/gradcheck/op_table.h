@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,9 @@ struct OpCase {
 };
 
 const std::vector<OpCase>& op_table();
+
+// GoogleTest prints parameters in test names; the case name keeps them short and stable.
+inline void PrintTo(const OpCase& c, std::ostream* os) { *os << c.name; }
 
 // Other files add their entries with a registrar at namespace scope (the table is built when first used, after
 // static initialization, so the order of files does not matter):

@@ -23,11 +23,23 @@ TEST_P(OpTable, Gradcheck) {
   EXPECT_TRUE(r.ok) << c.name << ": " << r.message;
 }
 
-TEST_P(OpTable, Gradgradcheck) {
+TEST_P(OpTable, GradgradcheckOrRefusal) {
   const OpCase& c = GetParam();
-  if (!c.double_backward) GTEST_SKIP() << c.name << " is not expected in a double-backward path";
-  const GradcheckResult r = gradgradcheck(c.fn, inputs());
-  EXPECT_TRUE(r.ok) << c.name << ": " << r.message;
+  if (c.double_backward) {
+    const GradcheckResult r = gradgradcheck(c.fn, inputs());
+    EXPECT_TRUE(r.ok) << c.name << ": " << r.message;
+    return;
+  }
+  // An op without double backward must refuse loudly, naming itself, instead of returning a wrong second derivative.
+  const std::string op = c.name.substr(0, c.name.find('/'));
+  try {
+    (void)gradgradcheck(c.fn, inputs());
+    ADD_FAILURE() << c.name << ": double backward through an op without double-backward support did not throw";
+  } catch (const std::runtime_error& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("does not support double backward"), std::string::npos) << c.name << ": " << what;
+    EXPECT_NE(what.find(op), std::string::npos) << c.name << ": the error does not name the op: " << what;
+  }
 }
 
 // backward() adds into a prefilled .grad: afterwards .grad == prefill + d<v, f>/dx.

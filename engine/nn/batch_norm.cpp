@@ -1,0 +1,119 @@
+// batch_norm with a fused activation: the op around kernels/batch_norm.h. The backward is the fused one-pass
+// kernel, not engine ops, so it is recorded without double backward (the WGAN-GP critic has no batch norm).
+#include <stdexcept>
+#include <string>
+
+#include "engine/nn/functional.h"
+#include "engine/ops/op_helpers.h"
+#include "kernels/batch_norm.h"
+
+namespace gan::nn::functional {
+
+namespace {
+
+// A per-channel tensor (weight, bias, running stats): [C], the input's dtype and device.
+void check_channel_param(const Tensor& t, const char* what, const Tensor& x, int64_t C) {
+  if (!t.defined()) return;
+  if (t.dim() != 1 || t.shape()[0] != C)
+    throw std::invalid_argument(std::string("batch_norm: ") + what + " of shape " + shape_str(t.shape()) +
+                                " does not match input of shape " + shape_str(x.shape()) + " with " +
+                                std::to_string(C) + " channels; expected [" + std::to_string(C) + "]");
+  if (t.dtype() != x.dtype())
+    throw std::invalid_argument(std::string("batch_norm: ") + what + " is " + detail::describe(t) +
+                                " but the input is " + detail::describe(x) + "; convert one with .to(dtype)");
+  detail::check_same_device("batch_norm", x, t);
+}
+
+kernels::BnActivationParams to_kernel(const ActivationArgs& a) {
+  switch (a.kind) {
+    case Activation::Identity: return {kernels::BnActivation::Identity, 0.0};
+    case Activation::ReLU: return {kernels::BnActivation::ReLU, 0.0};
+    case Activation::LeakyReLU:
+      if (!(a.negative_slope >= 0.0))
+        throw std::invalid_argument("batch_norm: fused LeakyReLU needs negative_slope >= 0 (the backward recovers "
+                                    "the activation mask from the output), got " +
+                                    std::to_string(a.negative_slope) + "; apply leaky_relu separately");
+      return {kernels::BnActivation::LeakyReLU, a.negative_slope};
+  }
+  throw std::invalid_argument("batch_norm: unknown activation");
+}
+
+bool wants(const Tensor& t) { return t.defined() && t.requires_grad(); }
+
+}  // namespace
+
+Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
+                  const Tensor& bias, bool training, double momentum, double eps, ActivationArgs activation) {
+  const char* name = "batch_norm";
+  detail::check_floating(name, x);
+  detail::check_cpu(name, x);
+  if (x.dim() < 2)
+    throw std::invalid_argument("batch_norm: expected an input of shape [N, C] or [N, C, H, W], got " +
+                                detail::describe(x));
+  const int64_t N = x.shape()[0], C = x.shape()[1];
+  int64_t S = 1;
+  for (int64_t d = 2; d < x.dim(); ++d) S *= x.shape()[d];
+  check_channel_param(weight, "weight", x, C);
+  check_channel_param(bias, "bias", x, C);
+  check_channel_param(running_mean, "running_mean", x, C);
+  check_channel_param(running_var, "running_var", x, C);
+  if (running_mean.defined() != running_var.defined())
+    throw std::invalid_argument(std::string("batch_norm: running_mean is ") +
+                                (running_mean.defined() ? "defined" : "undefined") + " but running_var is " +
+                                (running_var.defined() ? "defined" : "undefined") + "; pass both or neither");
+  for (const Tensor* t : {&running_mean, &running_var})
+    if (t->defined() && !t->is_contiguous())
+      throw std::invalid_argument("batch_norm: running statistics must be contiguous (they are updated in place)");
+  if (!training && !running_mean.defined())
+    throw std::invalid_argument("batch_norm: eval mode (training=false) needs running_mean and running_var");
+  if (training && N * S <= 1)
+    throw std::invalid_argument("batch_norm: expected more than 1 value per channel when training, got input of "
+                                "shape " + shape_str(x.shape()));
+  if (!(eps >= 0.0)) throw std::invalid_argument("batch_norm: eps must be >= 0, got " + std::to_string(eps));
+  const kernels::BnActivationParams act = to_kernel(activation);
+
+  const Tensor xc = x.detach().contiguous();
+  const Tensor wc = weight.defined() ? weight.detach().contiguous() : Tensor();
+  const Tensor bc = bias.defined() ? bias.detach().contiguous() : Tensor();
+  const kernels::BatchNormShape shape{N, C, S};
+  Tensor y = empty(x.shape(), x.dtype(), x.device());
+  Tensor save_mean = empty({C}, x.dtype(), x.device());
+  Tensor save_inv_std = empty({C}, x.dtype(), x.device());
+  GAN_DISPATCH_FLOATING(x.dtype(), name, [&] {
+    const scalar_t* pw = wc.defined() ? wc.data<scalar_t>() : nullptr;
+    const scalar_t* pb = bc.defined() ? bc.data<scalar_t>() : nullptr;
+    if (training) {
+      kernels::cpu::batch_norm_forward_train<scalar_t>(
+          xc.data<scalar_t>(), shape, pw, pb, eps, act, y.data<scalar_t>(), save_mean.data<scalar_t>(),
+          save_inv_std.data<scalar_t>(), running_mean.defined() ? running_mean.data<scalar_t>() : nullptr,
+          running_var.defined() ? running_var.data<scalar_t>() : nullptr, momentum);
+    } else {
+      kernels::cpu::batch_norm_forward_eval<scalar_t>(
+          xc.data<scalar_t>(), shape, running_mean.data<scalar_t>(), running_var.data<scalar_t>(), pw, pb, eps, act,
+          y.data<scalar_t>(), save_mean.data<scalar_t>(), save_inv_std.data<scalar_t>());
+    }
+  });
+
+  const bool want_x = wants(x), want_w = wants(weight), want_b = wants(bias);
+  return record(
+      name, {x, weight, bias}, y,
+      [xc, wc, save_mean, save_inv_std, shape, training, act, want_x, want_w, want_b](const Tensor& g_in,
+                                                                                      const Tensor& out) {
+        const Tensor g = g_in.detach().contiguous();
+        const Tensor yc = out.detach().contiguous();
+        Tensor gx = want_x ? empty(xc.shape(), xc.dtype(), xc.device()) : Tensor();
+        Tensor gw = want_w ? empty({shape.C}, xc.dtype(), xc.device()) : Tensor();
+        Tensor gb = want_b ? empty({shape.C}, xc.dtype(), xc.device()) : Tensor();
+        GAN_DISPATCH_FLOATING(xc.dtype(), "batch_norm_backward", [&] {
+          kernels::cpu::batch_norm_backward<scalar_t>(
+              g.data<scalar_t>(), xc.data<scalar_t>(), yc.data<scalar_t>(), shape, save_mean.data<scalar_t>(),
+              save_inv_std.data<scalar_t>(), wc.defined() ? wc.data<scalar_t>() : nullptr, training, act,
+              gx.defined() ? gx.data<scalar_t>() : nullptr, gw.defined() ? gw.data<scalar_t>() : nullptr,
+              gb.defined() ? gb.data<scalar_t>() : nullptr);
+        });
+        return std::vector<Tensor>{gx, gw, gb};
+      },
+      {.save_output = true, .supports_double_backward = false});
+}
+
+}  // namespace gan::nn::functional

@@ -1,0 +1,60 @@
+// layer_norm (composed from engine ops, so it has double backward) and dropout (a constant Philox mask times x).
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+#include "engine/nn/functional.h"
+#include "engine/ops/op_helpers.h"
+
+namespace gan::nn::functional {
+
+// ---- layer_norm ----
+Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight, const Tensor& bias,
+                  double eps) {
+  const char* name = "layer_norm";
+  detail::check_floating(name, x);
+  const int64_t k = static_cast<int64_t>(normalized_shape.size());
+  bool match = k >= 1 && k <= x.dim();
+  for (int64_t i = 0; match && i < k; ++i) match = x.shape()[x.dim() - k + i] == normalized_shape[i];
+  if (!match)
+    throw std::invalid_argument("layer_norm: normalized_shape " + shape_str(normalized_shape) +
+                                " does not match the trailing dims of input of shape " + shape_str(x.shape()));
+  for (const auto& [t, what] : {std::pair{&weight, "weight"}, std::pair{&bias, "bias"}})
+    if (t->defined() && t->shape() != normalized_shape)
+      throw std::invalid_argument(std::string("layer_norm: ") + what + " of shape " + shape_str(t->shape()) +
+                                  " does not match normalized_shape " + shape_str(normalized_shape));
+  if (!(eps >= 0.0)) throw std::invalid_argument("layer_norm: eps must be >= 0, got " + std::to_string(eps));
+  std::vector<int64_t> dims;
+  for (int64_t i = x.dim() - k; i < x.dim(); ++i) dims.push_back(i);
+  // y = (x - mean) / sqrt(var + eps), biased variance, over the trailing dims.
+  const Tensor centered = sub(x, mean(x, dims, true));
+  const Tensor var_b = mean(mul(centered, centered), dims, true);
+  Tensor y = mul(centered, pow(add(var_b, eps), -0.5));
+  if (weight.defined()) y = mul(y, weight);
+  if (bias.defined()) y = add(y, bias);
+  return y;
+}
+
+// ---- dropout ----
+Tensor dropout(const Tensor& x, double p, bool training, Generator* gen) {
+  const char* name = "dropout";
+  detail::check_floating(name, x);
+  detail::check_cpu(name, x);
+  if (!(p >= 0.0 && p <= 1.0))
+    throw std::invalid_argument("dropout: probability has to be between 0 and 1, but got " + std::to_string(p));
+  if (!training || p == 0.0) return x;
+  if (p == 1.0) return mul(x, 0.0);
+  Generator& g = gen ? *gen : default_generator();
+  // mask = (u < 1 - p) / (1 - p) with u ~ U[0, 1): keeps an element with probability 1 - p.
+  Tensor mask = empty(x.shape(), x.dtype(), x.device());
+  GAN_DISPATCH_FLOATING(x.dtype(), name, [&] {
+    scalar_t* m = mask.data<scalar_t>();
+    const int64_t n = mask.numel();
+    g.fill_uniform<scalar_t>(m, n);
+    const scalar_t keep = static_cast<scalar_t>(1.0 - p), scale = static_cast<scalar_t>(1.0 / (1.0 - p));
+    for (int64_t i = 0; i < n; ++i) m[i] = m[i] < keep ? scale : scalar_t(0);
+  });
+  return mul(x, mask);
+}
+
+}  // namespace gan::nn::functional

@@ -1,0 +1,135 @@
+// SGD, Adam, RMSprop: option checks as in PyTorch, state slots, and the hand-off of every parameter with a gradient
+// to one fused kernel call per dtype.
+#include "engine/optim/optimizers.h"
+
+#include <cmath>
+#include <type_traits>
+
+#include "kernels/optim.h"
+
+namespace gan::optim {
+
+namespace {
+
+// Kernel slots grouped by dtype: one kernel call per group.
+template <template <typename> class Slot>
+struct SlotLists {
+  std::vector<Slot<float>> f32;
+  std::vector<Slot<double>> f64;
+  template <typename T>
+  std::vector<Slot<T>>& of() {
+    if constexpr (std::is_same_v<T, float>) return f32;
+    else return f64;
+  }
+};
+
+void check_non_negative(const std::string& opt, const char* what, double v) {
+  if (!(v >= 0.0)) throw std::invalid_argument(opt + ": invalid " + what + " value " + std::to_string(v));
+}
+
+}  // namespace
+
+// ---- SGD ----
+
+SGD::SGD(NamedTensors params, SGDOptions o) : Optimizer("SGD", std::move(params), o.lr), options_(o) {
+  check_non_negative(name(), "momentum", o.momentum);
+  check_non_negative(name(), "weight_decay", o.weight_decay);
+  if (o.nesterov && (o.momentum <= 0.0 || o.dampening != 0.0))
+    fail("Nesterov momentum requires a momentum and zero dampening");
+}
+
+std::vector<std::string> SGD::slot_names() const {
+  if (options_.momentum != 0.0) return {"momentum_buffer"};
+  return {};
+}
+
+void SGD::update(const std::vector<Work>& work) {
+  kernels::SgdHyper h{lr(), options_.momentum, options_.dampening, options_.weight_decay, options_.nesterov};
+  SlotLists<kernels::SgdSlot> lists;
+  for (const Work& w : work) {
+    GAN_DISPATCH_FLOATING(w.param.dtype(), "SGD", [&] {
+      kernels::SgdSlot<scalar_t> s;
+      s.param = w.param.data<scalar_t>();
+      s.grad = w.grad.data<scalar_t>();
+      s.numel = w.param.numel();
+      if (h.momentum != 0.0) {
+        s.first_step = !has_state(w.index);  // PyTorch: buf = clone(g) when the buffer does not exist yet
+        s.momentum_buffer = slot(w.index, "momentum_buffer").data<scalar_t>();
+      }
+      lists.of<scalar_t>().push_back(s);
+    });
+  }
+  kernels::cpu::sgd_step(lists.f32.data(), static_cast<int64_t>(lists.f32.size()), h);
+  kernels::cpu::sgd_step(lists.f64.data(), static_cast<int64_t>(lists.f64.size()), h);
+}
+
+// ---- Adam ----
+
+Adam::Adam(NamedTensors params, AdamOptions o) : Optimizer("Adam", std::move(params), o.lr), options_(o) {
+  check_non_negative(name(), "epsilon", o.eps);
+  if (!(o.beta1 >= 0.0 && o.beta1 < 1.0)) fail("invalid beta parameter at index 0: " + std::to_string(o.beta1));
+  if (!(o.beta2 >= 0.0 && o.beta2 < 1.0)) fail("invalid beta parameter at index 1: " + std::to_string(o.beta2));
+  check_non_negative(name(), "weight_decay", o.weight_decay);
+}
+
+std::vector<std::string> Adam::slot_names() const { return {"exp_avg", "exp_avg_sq", "step"}; }
+
+void Adam::update(const std::vector<Work>& work) {
+  kernels::AdamHyper h{lr(), options_.beta1, options_.beta2, options_.eps, options_.weight_decay};
+  SlotLists<kernels::AdamSlot> lists;
+  for (const Work& w : work) {
+    GAN_DISPATCH_FLOATING(w.param.dtype(), "Adam", [&] {
+      kernels::AdamSlot<scalar_t> s;
+      s.param = w.param.data<scalar_t>();
+      s.grad = w.grad.data<scalar_t>();
+      s.numel = w.param.numel();
+      s.exp_avg = slot(w.index, "exp_avg").data<scalar_t>();
+      s.exp_avg_sq = slot(w.index, "exp_avg_sq").data<scalar_t>();
+      int64_t& step = *slot(w.index, "step").data<int64_t>();
+      s.step = ++step;
+      lists.of<scalar_t>().push_back(s);
+    });
+  }
+  kernels::cpu::adam_step(lists.f32.data(), static_cast<int64_t>(lists.f32.size()), h);
+  kernels::cpu::adam_step(lists.f64.data(), static_cast<int64_t>(lists.f64.size()), h);
+}
+
+// ---- RMSprop ----
+
+RMSprop::RMSprop(NamedTensors params, RMSpropOptions o)
+    : Optimizer("RMSprop", std::move(params), o.lr), options_(o) {
+  check_non_negative(name(), "epsilon", o.eps);
+  check_non_negative(name(), "momentum", o.momentum);
+  check_non_negative(name(), "weight_decay", o.weight_decay);
+  check_non_negative(name(), "alpha", o.alpha);
+}
+
+std::vector<std::string> RMSprop::slot_names() const {
+  std::vector<std::string> names = {"square_avg", "step"};
+  if (options_.momentum > 0.0) names.push_back("momentum_buffer");
+  if (options_.centered) names.push_back("grad_avg");
+  return names;
+}
+
+void RMSprop::update(const std::vector<Work>& work) {
+  kernels::RmspropHyper h{lr(), options_.alpha, options_.eps, options_.weight_decay, options_.momentum,
+                          options_.centered};
+  SlotLists<kernels::RmspropSlot> lists;
+  for (const Work& w : work) {
+    GAN_DISPATCH_FLOATING(w.param.dtype(), "RMSprop", [&] {
+      kernels::RmspropSlot<scalar_t> s;
+      s.param = w.param.data<scalar_t>();
+      s.grad = w.grad.data<scalar_t>();
+      s.numel = w.param.numel();
+      s.square_avg = slot(w.index, "square_avg").data<scalar_t>();
+      if (h.momentum > 0.0) s.momentum_buffer = slot(w.index, "momentum_buffer").data<scalar_t>();
+      if (h.centered) s.grad_avg = slot(w.index, "grad_avg").data<scalar_t>();
+      ++*slot(w.index, "step").data<int64_t>();
+      lists.of<scalar_t>().push_back(s);
+    });
+  }
+  kernels::cpu::rmsprop_step(lists.f32.data(), static_cast<int64_t>(lists.f32.size()), h);
+  kernels::cpu::rmsprop_step(lists.f64.data(), static_cast<int64_t>(lists.f64.size()), h);
+}
+
+}  // namespace gan::optim

@@ -1,0 +1,68 @@
+// Batch normalization over [N, C, S] (NCHW with S = H * W; S = 1 for [N, C]), fused with the activation that
+// follows it. Per channel c, over the M = N * S values x[n, c, s]:
+//
+//   mean_c    = (1/M) sum x                       var_c = (1/M) sum (x - mean_c)^2   (biased, used to normalize)
+//   inv_std_c = 1 / sqrt(var_c + eps)
+//   xhat      = (x - mean_c) inv_std_c
+//   z         = w_c xhat + b_c                    (w = 1, b = 0 without affine)
+//   y         = act(z)                            act: identity, relu (max(z, 0)), leaky_relu (z > 0 ? z : slope z)
+//
+// Running statistics (training only, when given), as PyTorch:
+//   running_mean = (1 - momentum) running_mean + momentum mean_c
+//   running_var  = (1 - momentum) running_var  + momentum var_c M / (M - 1)      (unbiased)
+// Eval mode normalizes with the running statistics instead: mean_c = running_mean, inv_std_c = 1/sqrt(rv + eps).
+//
+// Backward, one channel at a time, given dy. The activation's derivative is recovered from the output:
+// act'(z) = 1 where y > 0, else 0 (relu) or slope (leaky_relu; needs slope >= 0 so that y > 0 <=> z > 0).
+//   gz       = dy act'(z)
+//   db_c     = sum gz                              dw_c = sum gz xhat
+//   training (through the batch statistics):  dx = w_c inv_std_c (gz - db_c / M - xhat dw_c / M)
+//   eval     (statistics are constants):      dx = w_c inv_std_c gz
+//
+// Reductions accumulate in double in a fixed order that depends only on the shape (never on the thread
+// count), so results are bit-identical from run to run. Variance uses two passes (mean, then squared
+// deviations), which stays accurate when |mean| >> std. All arrays are contiguous; x, y, dy, dx are [N, C, S];
+// per-channel arrays are [C]. Optional arrays (weight, bias, running stats, grad outputs) may be null.
+#pragma once
+
+#include <cstdint>
+
+namespace gan::kernels {
+
+struct BatchNormShape {
+  int64_t N = 0, C = 0, S = 1;  // batch, channels, spatial size (H * W)
+};
+
+enum class BnActivation { Identity, ReLU, LeakyReLU };
+
+struct BnActivationParams {
+  BnActivation kind = BnActivation::Identity;
+  double slope = 0.0;  // LeakyReLU only, >= 0
+};
+
+namespace cpu {
+
+// Training forward: batch statistics, normalized + affine + activation output, saved mean and inv_std ([C],
+// for the backward), and the running-statistics update when running_mean/running_var are not null.
+// Needs M = N * S > 1 when the running statistics are updated (the unbiased variance divides by M - 1).
+template <typename T>
+void batch_norm_forward_train(const T* x, BatchNormShape shape, const T* weight, const T* bias, double eps,
+                              BnActivationParams act, T* y, T* save_mean, T* save_inv_std, T* running_mean,
+                              T* running_var, double momentum);
+
+// Eval forward: normalizes with the running statistics. save_mean/save_inv_std (may be null) receive the
+// statistics used, in the form the backward takes.
+template <typename T>
+void batch_norm_forward_eval(const T* x, BatchNormShape shape, const T* running_mean, const T* running_var,
+                             const T* weight, const T* bias, double eps, BnActivationParams act, T* y,
+                             T* save_mean, T* save_inv_std);
+
+// Backward for either mode (`training` picks the formula for dx). y is the forward output (for the activation
+// mask); mean/inv_std are what the forward saved. grad_x, grad_weight, grad_bias may each be null (not wanted).
+template <typename T>
+void batch_norm_backward(const T* grad_y, const T* x, const T* y, BatchNormShape shape, const T* mean,
+                         const T* inv_std, const T* weight, bool training, BnActivationParams act, T* grad_x,
+                         T* grad_weight, T* grad_bias);
+
+}  // namespace cpu
+}  // namespace gan::kernels

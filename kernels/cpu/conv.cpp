@@ -1,0 +1,238 @@
+// CPU convolution: im2col / col2im around one OpenBLAS GEMM per batch chunk (see kernels/conv.h for the maths).
+#include "kernels/conv.h"
+
+#include <algorithm>
+#include <cstring>
+#include <memory>
+
+#include "kernels/gemm.h"
+#include "kernels/strided.h"
+
+namespace gan::kernels::cpu {
+namespace {
+
+// The column buffer holds at most this many elements (16 MiB of float) unless a single image needs more: enough
+// columns for an efficient GEMM, small enough to stay near the caches.
+constexpr int64_t kColBudget = int64_t(1) << 22;
+
+// Output columns [lo, hi) whose input column ow s - p + j falls inside [0, W).
+struct ValidRange {
+  int64_t lo, hi;
+};
+inline ValidRange valid_range(int64_t out_size, int64_t in_size, int64_t stride, int64_t pad, int64_t j) {
+  const int64_t first = pad - j;  // ow s >= p - j
+  int64_t lo = first <= 0 ? 0 : (first + stride - 1) / stride;
+  const int64_t last = in_size - 1 + pad - j;  // ow s <= W - 1 + p - j
+  int64_t hi = last < 0 ? 0 : last / stride + 1;
+  lo = std::min(lo, out_size);
+  hi = std::clamp(hi, lo, out_size);
+  return {lo, hi};
+}
+
+// col rows (ci, i, j) for one image channel xc [H, W]: row r starts at col + r * ld and holds Ho * Wo values.
+template <typename T>
+void im2col_channel(const Conv2dShape& s, const T* xc, T* col, int64_t ld) {
+  for (int64_t i = 0; i < s.kh; ++i) {
+    for (int64_t j = 0; j < s.kw; ++j) {
+      T* row = col + (i * s.kw + j) * ld;
+      const ValidRange r = valid_range(s.Wo, s.W, s.stride, s.pad, j);
+      for (int64_t oh = 0; oh < s.Ho; ++oh) {
+        T* dst = row + oh * s.Wo;
+        const int64_t ih = oh * s.stride - s.pad + i;
+        if (ih < 0 || ih >= s.H) {
+          std::fill(dst, dst + s.Wo, T(0));
+          continue;
+        }
+        std::fill(dst, dst + r.lo, T(0));
+        const int64_t base = ih * s.W - s.pad + j;  // xc[base + ow s] = x[ih, ow s - p + j]
+        if (s.stride == 1) {
+          for (int64_t ow = r.lo; ow < r.hi; ++ow) dst[ow] = xc[base + ow];
+        } else {
+          for (int64_t ow = r.lo; ow < r.hi; ++ow) dst[ow] = xc[base + ow * s.stride];
+        }
+        std::fill(dst + r.hi, dst + s.Wo, T(0));
+      }
+    }
+  }
+}
+
+// The adjoint of im2col_channel: adds every column entry back into the image channel xc [H, W] (pre-filled).
+template <typename T>
+void col2im_channel(const Conv2dShape& s, const T* col, int64_t ld, T* xc) {
+  for (int64_t i = 0; i < s.kh; ++i) {
+    for (int64_t j = 0; j < s.kw; ++j) {
+      const T* row = col + (i * s.kw + j) * ld;
+      const ValidRange r = valid_range(s.Wo, s.W, s.stride, s.pad, j);
+      for (int64_t oh = 0; oh < s.Ho; ++oh) {
+        const int64_t ih = oh * s.stride - s.pad + i;
+        if (ih < 0 || ih >= s.H) continue;
+        const T* src = row + oh * s.Wo;
+        const int64_t base = ih * s.W - s.pad + j;
+        if (s.stride == 1) {
+          for (int64_t ow = r.lo; ow < r.hi; ++ow) xc[base + ow] += src[ow];
+        } else {
+          for (int64_t ow = r.lo; ow < r.hi; ++ow) xc[base + ow * s.stride] += src[ow];
+        }
+      }
+    }
+  }
+}
+
+// Images [n0, n0 + nb) of x lowered into col [K, nb L] (leading dimension ld = nb L).
+template <typename T>
+void im2col_chunk(const Conv2dShape& s, const T* x, int64_t n0, int64_t nb, T* col) {
+  const int64_t L = s.Ho * s.Wo, ld = nb * L, KK = s.kh * s.kw, plane = s.H * s.W;
+  const int64_t pairs = nb * s.Cin;
+#pragma omp parallel for schedule(static) if (pairs > 1 && pairs * KK * L > kParallelGrain)
+  for (int64_t q = 0; q < pairs; ++q) {
+    const int64_t b = q / s.Cin, ci = q % s.Cin;
+    im2col_channel(s, x + ((n0 + b) * s.Cin + ci) * plane, col + ci * KK * ld + b * L, ld);
+  }
+}
+
+// col [K, nb L] summed into images [n0, n0 + nb) of gx, each channel first set to bias[ci] (or 0).
+template <typename T>
+void col2im_chunk(const Conv2dShape& s, const T* col, const T* bias, int64_t n0, int64_t nb, T* gx) {
+  const int64_t L = s.Ho * s.Wo, ld = nb * L, KK = s.kh * s.kw, plane = s.H * s.W;
+  const int64_t pairs = nb * s.Cin;
+#pragma omp parallel for schedule(static) if (pairs > 1 && pairs * KK * L > kParallelGrain)
+  for (int64_t q = 0; q < pairs; ++q) {
+    const int64_t b = q / s.Cin, ci = q % s.Cin;
+    T* xc = gx + ((n0 + b) * s.Cin + ci) * plane;
+    std::fill(xc, xc + plane, bias ? bias[ci] : T(0));
+    col2im_channel(s, col + ci * KK * ld + b * L, ld, xc);
+  }
+}
+
+// [nb, C, L] (images n0.. of an NCHW tensor) <-> [C, nb L].
+template <typename T>
+void gather_chunk(const T* src, int64_t C, int64_t L, int64_t n0, int64_t nb, T* dst) {
+  const int64_t ld = nb * L, pairs = nb * C;
+#pragma omp parallel for schedule(static) if (pairs > 1 && pairs * L > kParallelGrain)
+  for (int64_t q = 0; q < pairs; ++q) {
+    const int64_t b = q / C, c = q % C;
+    std::memcpy(dst + c * ld + b * L, src + ((n0 + b) * C + c) * L, sizeof(T) * L);
+  }
+}
+
+// dst images n0.. [nb, C, L] = src [C, nb L] + bias[c] (bias may be null).
+template <typename T>
+void scatter_chunk(const T* src, const T* bias, int64_t C, int64_t L, int64_t n0, int64_t nb, T* dst) {
+  const int64_t ld = nb * L, pairs = nb * C;
+#pragma omp parallel for schedule(static) if (pairs > 1 && pairs * L > kParallelGrain)
+  for (int64_t q = 0; q < pairs; ++q) {
+    const int64_t b = q / C, c = q % C;
+    const T* ps = src + c * ld + b * L;
+    T* pd = dst + ((n0 + b) * C + c) * L;
+    const T bc = bias ? bias[c] : T(0);
+    for (int64_t l = 0; l < L; ++l) pd[l] = ps[l] + bc;
+  }
+}
+
+// Images per chunk: as many as fit the column budget, at least one.
+int64_t chunk_images(const Conv2dShape& s) {
+  const int64_t per_image = std::max<int64_t>(1, s.Cin * s.kh * s.kw * s.Ho * s.Wo);
+  return std::clamp<int64_t>(kColBudget / per_image, 1, std::max<int64_t>(s.N, 1));
+}
+
+template <typename T>
+std::unique_ptr<T[]> uninitialized(int64_t n) {
+  return std::unique_ptr<T[]>(new T[static_cast<size_t>(std::max<int64_t>(n, 1))]);
+}
+
+}  // namespace
+
+template <typename T>
+void conv2d_forward(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y) {
+  const int64_t K = s.Cin * s.kh * s.kw, L = s.Ho * s.Wo;
+  if (s.N == 0 || s.Cout == 0 || L == 0) return;
+  if (K == 0) {  // no input channels: the output is the bias
+    for (int64_t n = 0; n < s.N; ++n)
+      for (int64_t c = 0; c < s.Cout; ++c)
+        std::fill(y + (n * s.Cout + c) * L, y + (n * s.Cout + c + 1) * L, bias ? bias[c] : T(0));
+    return;
+  }
+  const int64_t nb_max = chunk_images(s);
+  // One allocation: the column buffer, then (when a chunk holds several images) the [Cout, nb L] GEMM result.
+  const int64_t col_size = K * nb_max * L, tmp_size = nb_max > 1 ? s.Cout * nb_max * L : 0;
+  auto buf = uninitialized<T>(col_size + tmp_size);
+  T* col = buf.get();
+  T* tmp = col + col_size;
+  for (int64_t n0 = 0; n0 < s.N; n0 += nb_max) {
+    const int64_t nb = std::min(nb_max, s.N - n0), ld = nb * L;
+    im2col_chunk(s, x, n0, nb, col);
+    if (nb == 1) {
+      T* yn = y + n0 * s.Cout * L;
+      gemm<T>(false, false, s.Cout, L, K, T(1), w, K, col, L, T(0), yn, L);
+      if (bias)
+        for (int64_t c = 0; c < s.Cout; ++c)
+          for (int64_t l = 0; l < L; ++l) yn[c * L + l] += bias[c];
+    } else {
+      gemm<T>(false, false, s.Cout, ld, K, T(1), w, K, col, ld, T(0), tmp, ld);
+      scatter_chunk(tmp, bias, s.Cout, L, n0, nb, y);
+    }
+  }
+}
+
+template <typename T>
+void conv2d_backward_data(const Conv2dShape& s, const T* gy, const T* w, const T* bias, T* gx) {
+  const int64_t K = s.Cin * s.kh * s.kw, L = s.Ho * s.Wo, plane = s.H * s.W;
+  if (s.N == 0 || s.Cin == 0 || plane == 0) return;
+  if (s.Cout == 0 || L == 0) {  // nothing flows back: gx is the bias
+    for (int64_t n = 0; n < s.N; ++n)
+      for (int64_t c = 0; c < s.Cin; ++c)
+        std::fill(gx + (n * s.Cin + c) * plane, gx + (n * s.Cin + c + 1) * plane, bias ? bias[c] : T(0));
+    return;
+  }
+  const int64_t nb_max = chunk_images(s);
+  const int64_t col_size = K * nb_max * L, g_size = nb_max > 1 ? s.Cout * nb_max * L : 0;
+  auto buf = uninitialized<T>(col_size + g_size);
+  T* col = buf.get();
+  T* g = col + col_size;
+  for (int64_t n0 = 0; n0 < s.N; n0 += nb_max) {
+    const int64_t nb = std::min(nb_max, s.N - n0), ld = nb * L;
+    const T* gchunk = gy + n0 * s.Cout * L;  // a single image is already [Cout, L]
+    if (nb > 1) {
+      gather_chunk(gy, s.Cout, L, n0, nb, g);
+      gchunk = g;
+    }
+    gemm<T>(true, false, K, ld, s.Cout, T(1), w, K, gchunk, ld, T(0), col, ld);
+    col2im_chunk(s, col, bias, n0, nb, gx);
+  }
+}
+
+template <typename T>
+void conv2d_backward_weight(const Conv2dShape& s, const T* x, const T* gy, T* gw) {
+  const int64_t K = s.Cin * s.kh * s.kw, L = s.Ho * s.Wo;
+  if (s.Cout == 0 || K == 0) return;
+  if (s.N == 0 || L == 0) {
+    std::fill(gw, gw + s.Cout * K, T(0));
+    return;
+  }
+  const int64_t nb_max = chunk_images(s);
+  const int64_t col_size = K * nb_max * L, g_size = nb_max > 1 ? s.Cout * nb_max * L : 0;
+  auto buf = uninitialized<T>(col_size + g_size);
+  T* col = buf.get();
+  T* g = col + col_size;
+  for (int64_t n0 = 0; n0 < s.N; n0 += nb_max) {
+    const int64_t nb = std::min(nb_max, s.N - n0), ld = nb * L;
+    im2col_chunk(s, x, n0, nb, col);
+    const T* gchunk = gy + n0 * s.Cout * L;
+    if (nb > 1) {
+      gather_chunk(gy, s.Cout, L, n0, nb, g);
+      gchunk = g;
+    }
+    // gW[Cout, K] (+)= G[Cout, nb L] * col^T: the first chunk overwrites, the rest accumulate.
+    gemm<T>(false, true, s.Cout, K, ld, T(1), gchunk, ld, col, ld, n0 == 0 ? T(0) : T(1), gw, K);
+  }
+}
+
+#define GAN_INSTANTIATE_CONV(T)                                                                   \
+  template void conv2d_forward<T>(const Conv2dShape&, const T*, const T*, const T*, T*);          \
+  template void conv2d_backward_data<T>(const Conv2dShape&, const T*, const T*, const T*, T*);    \
+  template void conv2d_backward_weight<T>(const Conv2dShape&, const T*, const T*, T*);
+GAN_INSTANTIATE_CONV(float)
+GAN_INSTANTIATE_CONV(double)
+#undef GAN_INSTANTIATE_CONV
+
+}  // namespace gan::kernels::cpu

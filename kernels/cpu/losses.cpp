@@ -1,0 +1,145 @@
+#include "kernels/losses.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numbers>
+#include <vector>
+
+#include "kernels/strided.h"
+
+namespace gan::kernels::cpu {
+namespace {
+
+// Elements per chunk of a loss reduction. Fixed, so the partial sums and their order depend on n only.
+constexpr int64_t kChunk = 4096;
+
+// sum over chunks [c * chunk, min(count, (c + 1) * chunk)) of f(begin, end), each chunk's partial in double,
+// combined in chunk order. `count` counts units (elements, or groups of elements for gaussian_nll).
+template <typename F>
+double chunked_sum(int64_t count, int64_t chunk, int64_t work, F f) {
+  if (count <= 0) return 0.0;
+  const int64_t chunks = (count + chunk - 1) / chunk;
+  if (chunks == 1) return f(int64_t{0}, count);
+  std::vector<double> partial(static_cast<size_t>(chunks));
+#pragma omp parallel for schedule(static) if (work > kParallelGrain)
+  for (int64_t c = 0; c < chunks; ++c) partial[c] = f(c * chunk, std::min(count, (c + 1) * chunk));
+  double acc = 0.0;
+  for (double p : partial) acc += p;
+  return acc;
+}
+
+template <typename T>
+T stable_sigmoid(T x) {
+  if (x >= T(0)) return T(1) / (T(1) + std::exp(-x));
+  const T e = std::exp(x);
+  return e / (T(1) + e);
+}
+
+}  // namespace
+
+template <typename T>
+T bce_with_logits(const T* x, const T* t, int64_t n, T* grad_x, T* grad_t) {
+  const T inv_n = static_cast<T>(1.0 / static_cast<double>(n));
+  const double total = chunked_sum(n, kChunk, n, [&](int64_t i0, int64_t i1) {
+    double acc = 0.0;
+    for (int64_t i = i0; i < i1; ++i) {
+      const T xi = x[i], ti = t[i];
+      // max(x, 0) - x t + log(1 + e^-|x|): no overflow of exp for large |x|.
+      acc += static_cast<double>(std::max(xi, T(0)) - xi * ti + std::log1p(std::exp(-std::abs(xi))));
+      if (grad_x) grad_x[i] = (stable_sigmoid(xi) - ti) * inv_n;
+      if (grad_t) grad_t[i] = -xi * inv_n;
+    }
+    return acc;
+  });
+  return static_cast<T>(total / static_cast<double>(n));
+}
+
+template <typename T>
+T mse(const T* x, const T* t, int64_t n, T* grad_x, T* grad_t) {
+  const T two_inv_n = static_cast<T>(2.0 / static_cast<double>(n));
+  const double total = chunked_sum(n, kChunk, n, [&](int64_t i0, int64_t i1) {
+    double acc = 0.0;
+    for (int64_t i = i0; i < i1; ++i) {
+      const T d = x[i] - t[i];
+      acc += static_cast<double>(d * d);
+      if (grad_x) grad_x[i] = d * two_inv_n;
+      if (grad_t) grad_t[i] = -d * two_inv_n;
+    }
+    return acc;
+  });
+  return static_cast<T>(total / static_cast<double>(n));
+}
+
+template <typename T>
+T gaussian_nll(const T* x, const T* t, const T* var, int64_t n, int64_t group, bool full, double eps, T* grad_x,
+               T* grad_t, T* grad_var) {
+  const T inv_n = static_cast<T>(1.0 / static_cast<double>(n));
+  const T eps_t = static_cast<T>(eps);
+  const int64_t groups = n / group;
+  const int64_t groups_per_chunk = std::max<int64_t>(1, kChunk / group);
+  const double total = chunked_sum(groups, groups_per_chunk, n, [&](int64_t m0, int64_t m1) {
+    double acc = 0.0;
+    for (int64_t m = m0; m < m1; ++m) {
+      const T v = std::max(var[m], eps_t);  // the clamp is invisible to autograd, as in PyTorch
+      const T inv_v = T(1) / v;
+      const T log_v = std::log(v);
+      double gv = 0.0;
+      for (int64_t i = m * group; i < (m + 1) * group; ++i) {
+        const T d = x[i] - t[i];
+        const T d2_v = d * d * inv_v;
+        acc += static_cast<double>(T(0.5) * (log_v + d2_v));
+        if (grad_x) grad_x[i] = d * inv_v * inv_n;
+        if (grad_t) grad_t[i] = -d * inv_v * inv_n;
+        if (grad_var) gv += static_cast<double>(T(0.5) * (inv_v - d2_v * inv_v) * inv_n);
+      }
+      if (grad_var) grad_var[m] = static_cast<T>(gv);
+    }
+    return acc;
+  });
+  double loss = total / static_cast<double>(n);
+  if (full) loss += 0.5 * std::log(2.0 * std::numbers::pi);
+  return static_cast<T>(loss);
+}
+
+template <typename T>
+T kl_normal(const T* mu, const T* logvar, int64_t n, int64_t batch, T* grad_mu, T* grad_logvar) {
+  const T inv_b = static_cast<T>(1.0 / static_cast<double>(batch));
+  const double total = chunked_sum(n, kChunk, n, [&](int64_t i0, int64_t i1) {
+    double acc = 0.0;
+    for (int64_t i = i0; i < i1; ++i) {
+      const T m = mu[i], lv = logvar[i];
+      const T e = std::exp(lv);
+      acc += static_cast<double>(T(-0.5) * (T(1) + lv - m * m - e));
+      if (grad_mu) grad_mu[i] = m * inv_b;
+      if (grad_logvar) grad_logvar[i] = T(0.5) * (e - T(1)) * inv_b;
+    }
+    return acc;
+  });
+  return static_cast<T>(total / static_cast<double>(batch));
+}
+
+template <typename T>
+T wasserstein(const T* real, int64_t n_real, const T* fake, int64_t n_fake) {
+  auto mean_of = [](const T* p, int64_t n) {
+    if (!p || n == 0) return 0.0;
+    const double s = chunked_sum(n, kChunk, n, [p](int64_t i0, int64_t i1) {
+      double acc = 0.0;
+      for (int64_t i = i0; i < i1; ++i) acc += static_cast<double>(p[i]);
+      return acc;
+    });
+    return s / static_cast<double>(n);
+  };
+  return static_cast<T>(mean_of(fake, n_fake) - mean_of(real, n_real));
+}
+
+#define GAN_INSTANTIATE(T)                                                                                    \
+  template T bce_with_logits<T>(const T*, const T*, int64_t, T*, T*);                                         \
+  template T mse<T>(const T*, const T*, int64_t, T*, T*);                                                     \
+  template T gaussian_nll<T>(const T*, const T*, const T*, int64_t, int64_t, bool, double, T*, T*, T*);       \
+  template T kl_normal<T>(const T*, const T*, int64_t, int64_t, T*, T*);                                      \
+  template T wasserstein<T>(const T*, int64_t, const T*, int64_t);
+GAN_INSTANTIATE(float)
+GAN_INSTANTIATE(double)
+#undef GAN_INSTANTIATE
+
+}  // namespace gan::kernels::cpu

@@ -1,0 +1,22 @@
+// Row indexing over a table [num_rows, row_len] (row-major, contiguous): the kernels behind embedding.
+//
+//   gather_rows:     out[i, :] = table[idx[i], :]              i = 0..n-1, out is [n, row_len]
+//   index_add_rows:  out[idx[i], :] += src[i, :]               i = 0..n-1, out is [num_rows, row_len]
+//
+// index_add_rows is the adjoint of gather_rows (embedding's weight gradient: rows hit by the same index are
+// summed). It adds into `out` (the caller zeroes it first) and is deterministic: every output element receives
+// its contributions in increasing i, whatever the thread count (threads split the columns, never the indices).
+// Indices are not checked here; the engine validates them (0 <= idx[i] < num_rows) before calling.
+#pragma once
+
+#include <cstdint>
+
+namespace gan::kernels::cpu {
+
+template <typename T>
+void gather_rows(const T* table, int64_t row_len, const int64_t* idx, int64_t n, T* out);
+
+template <typename T>
+void index_add_rows(const T* src, const int64_t* idx, int64_t n, int64_t row_len, T* out);
+
+}  // namespace gan::kernels::cpu

@@ -1,0 +1,426 @@
+#!/usr/bin/python3
+"""Dump golden values from PyTorch for the engine's golden tests (tests/core/test_golden.cpp).
+
+Regenerate (only needed when a case is added or changed; the files are committed):
+
+    /usr/bin/python3 tests/golden/make_golden.py        # Debian's python3-torch (CPU), run from anywhere
+
+It writes tests/golden/data/{conv,batchnorm,losses,optim,dcgan_tiny}.safetensors. CI and the C++ tests only read
+those files: they need neither torch nor Python. Everything is seeded (torch.manual_seed) and computed in float32
+on the CPU, so a rerun with the same PyTorch gives the same bytes (up to PyTorch's own kernel changes).
+
+The safetensors files are written by hand below (no safetensors package needed): an 8-byte little-endian header
+length, a JSON header {name: {"dtype", "shape", "data_offsets"}, "__metadata__": {str: str}} padded with spaces to
+a multiple of 8, then the raw little-endian row-major data. Scalars are stored with shape [] (one element).
+Hyper-parameters are in "__metadata__" (for readers) and, where a test needs them, as I64/F64 tensors too.
+"""
+
+import json
+import os
+import struct
+import sys
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OUT_DIR = os.path.join(HERE, "data")
+
+_DTYPES = {np.dtype("float32"): "F32", np.dtype("float64"): "F64", np.dtype("int64"): "I64"}
+
+
+def write_safetensors(path, tensors, metadata=None):
+    """tensors: dict name -> torch.Tensor or numpy array (float32, float64 or int64)."""
+    header = {}
+    blobs = []
+    offset = 0
+    for name, value in tensors.items():
+        if isinstance(value, torch.Tensor):
+            value = value.detach().cpu().contiguous().numpy()
+        arr = np.array(value, order="C")  # (np.ascontiguousarray would turn a 0-d scalar into shape [1])
+        if arr.dtype not in _DTYPES:
+            raise TypeError(f"{name}: unsupported dtype {arr.dtype}")
+        data = arr.astype(arr.dtype.newbyteorder("<"), copy=False).tobytes(order="C")
+        header[name] = {"dtype": _DTYPES[arr.dtype], "shape": list(arr.shape),
+                        "data_offsets": [offset, offset + len(data)]}
+        blobs.append(data)
+        offset += len(data)
+    if metadata:
+        header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
+    text = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    text += b" " * ((8 - len(text) % 8) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)))
+        f.write(text)
+        for b in blobs:
+            f.write(b)
+    return os.path.getsize(path)
+
+
+def leaf(t):
+    return t.detach().clone().requires_grad_(True)
+
+
+def i64(*values):
+    return torch.tensor(list(values), dtype=torch.int64)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# a. convolution and transposed convolution: forward and the three gradients for a random grad_out
+# ---------------------------------------------------------------------------------------------------------------
+def make_conv():
+    torch.manual_seed(1)
+    out, meta = {}, {}
+    cases = [
+        # name, transposed, x shape, w shape, stride, padding, output_padding, bias
+        ("c1", False, [2, 3, 7, 5], [4, 3, 3, 3], 2, 1, 0, True),     # odd spatial sizes, stride 2, pad 1
+        ("c2", False, [2, 3, 9, 8], [5, 3, 4, 4], 2, 1, 0, False),    # DCGAN-like k4 s2 p1, no bias, odd H
+        ("t1", True, [2, 4, 3, 4], [4, 3, 4, 4], 2, 1, 1, True),      # transposed, output_padding 1
+        ("t2", True, [2, 6, 1, 1], [6, 5, 4, 4], 1, 0, 0, False),     # DCGAN's first layer: 1x1 -> 4x4
+    ]
+    for name, transposed, xs, ws, s, p, op, has_bias in cases:
+        x = leaf(torch.randn(xs))
+        w = leaf(torch.randn(ws) * 0.5)
+        b = leaf(torch.randn(ws[1] if transposed else ws[0])) if has_bias else None
+        if transposed:
+            y = F.conv_transpose2d(x, w, b, stride=s, padding=p, output_padding=op)
+        else:
+            y = F.conv2d(x, w, b, stride=s, padding=p)
+        g = torch.randn_like(y)
+        y.backward(g)
+        out[f"{name}.x"] = x
+        out[f"{name}.w"] = w
+        if has_bias:
+            out[f"{name}.b"] = b
+            out[f"{name}.grad_b"] = b.grad
+        out[f"{name}.y"] = y
+        out[f"{name}.grad_y"] = g
+        out[f"{name}.grad_x"] = x.grad
+        out[f"{name}.grad_w"] = w.grad
+        # [stride, padding, output_padding, has_bias, transposed]
+        out[f"{name}.args"] = i64(s, p, op, int(has_bias), int(transposed))
+        meta[name] = (f"{'conv_transpose2d' if transposed else 'conv2d'} x{xs} w{ws} stride={s} padding={p} "
+                      f"output_padding={op} bias={has_bias}")
+    meta["args"] = "<case>.args = [stride, padding, output_padding, has_bias, transposed]"
+    return out, meta
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# b. batch norm
+# ---------------------------------------------------------------------------------------------------------------
+def make_batchnorm():
+    torch.manual_seed(2)
+    out, meta = {}, {}
+    C = 3
+    x1 = torch.randn(4, C, 5, 5) * 1.5 + 0.3
+    x2 = torch.randn(4, C, 5, 5) * 0.7 - 0.2
+    x3 = torch.randn(4, C, 5, 5)
+    w0 = torch.randn(C) * 0.5 + 1.0
+    b0 = torch.randn(C) * 0.5
+
+    # BatchNorm2d, train mode, two steps; gradients of the second call.
+    bn = nn.BatchNorm2d(C)
+    with torch.no_grad():
+        bn.weight.copy_(w0)
+        bn.bias.copy_(b0)
+    bn.train()
+    y1 = bn(x1)
+    out["bn2d.running_mean1"] = bn.running_mean.clone()
+    out["bn2d.running_var1"] = bn.running_var.clone()
+    x2l = leaf(x2)
+    y2 = bn(x2l)
+    g2 = torch.randn_like(y2)
+    y2.backward(g2)
+    out.update({
+        "bn2d.weight": w0, "bn2d.bias": b0, "bn2d.x1": x1, "bn2d.y1": y1.detach(),
+        "bn2d.x2": x2, "bn2d.y2": y2.detach(), "bn2d.grad_y2": g2,
+        "bn2d.running_mean2": bn.running_mean.clone(), "bn2d.running_var2": bn.running_var.clone(),
+        "bn2d.num_batches_tracked": bn.num_batches_tracked.clone(),
+        "bn2d.grad_x2": x2l.grad, "bn2d.grad_weight": bn.weight.grad, "bn2d.grad_bias": bn.bias.grad,
+    })
+    bn.eval()
+    with torch.no_grad():
+        out["bn2d.x3"] = x3
+        out["bn2d.y3_eval"] = bn(x3)
+    meta["bn2d"] = ("BatchNorm2d(3) eps=1e-5 momentum=0.1, running stats start 0/1; train: y1=bn(x1), "
+                    "y2=bn(x2), grads of <grad_y2, y2>; eval: y3_eval=bn(x3) with running stats after step 2")
+
+    # BN + activation, unfused as PyTorch computes it: one train step from fresh running stats on x1.
+    for act_name, act in (("relu", nn.ReLU()), ("lrelu", nn.LeakyReLU(0.2))):
+        bn = nn.BatchNorm2d(C)
+        with torch.no_grad():
+            bn.weight.copy_(w0)
+            bn.bias.copy_(b0)
+        xl = leaf(x1)
+        y = act(bn(xl))
+        g = torch.randn_like(y)
+        y.backward(g)
+        p = f"bn2d_{act_name}"
+        out.update({
+            f"{p}.y": y.detach(), f"{p}.grad_y": g, f"{p}.grad_x": xl.grad,
+            f"{p}.grad_weight": bn.weight.grad, f"{p}.grad_bias": bn.bias.grad,
+            f"{p}.running_mean": bn.running_mean.clone(), f"{p}.running_var": bn.running_var.clone(),
+        })
+        meta[p] = (f"{act} after BatchNorm2d(3) (weight/bias = bn2d.weight/bias), train, one step on bn2d.x1 "
+                   "from fresh running stats")
+
+    # BatchNorm1d, train, one step.
+    bn = nn.BatchNorm1d(4)
+    w = torch.randn(4) * 0.5 + 1.0
+    b = torch.randn(4) * 0.5
+    with torch.no_grad():
+        bn.weight.copy_(w)
+        bn.bias.copy_(b)
+    x = leaf(torch.randn(6, 4) * 2.0 + 0.5)
+    y = bn(x)
+    g = torch.randn_like(y)
+    y.backward(g)
+    out.update({
+        "bn1d.weight": w, "bn1d.bias": b, "bn1d.x": x, "bn1d.y": y.detach(), "bn1d.grad_y": g,
+        "bn1d.grad_x": x.grad, "bn1d.grad_weight": bn.weight.grad, "bn1d.grad_bias": bn.bias.grad,
+        "bn1d.running_mean": bn.running_mean.clone(), "bn1d.running_var": bn.running_var.clone(),
+    })
+    meta["bn1d"] = "BatchNorm1d(4) train, one step on x [6,4] from running stats 0/1"
+    meta["eps"] = "1e-5"
+    meta["momentum"] = "0.1"
+    return out, meta
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# c. losses
+# ---------------------------------------------------------------------------------------------------------------
+def make_losses():
+    torch.manual_seed(3)
+    out, meta = {}, {}
+
+    # BCE with logits, hard targets.
+    x = leaf(torch.randn(8) * 3.0)
+    t = (torch.rand(8) > 0.5).float()
+    v = F.binary_cross_entropy_with_logits(x, t)
+    v.backward()
+    out.update({"bce_hard.logits": x, "bce_hard.targets": t, "bce_hard.value": v.detach(),
+                "bce_hard.grad_logits": x.grad})
+
+    # BCE with logits, soft targets (label smoothing), gradient w.r.t. the targets too. A few large logits test
+    # the stable form.
+    x = leaf(torch.cat([torch.randn(18) * 2.0, torch.tensor([30.0, -30.0])]).reshape(4, 5))
+    t = leaf(torch.rand(4, 5))
+    v = F.binary_cross_entropy_with_logits(x, t)
+    v.backward()
+    out.update({"bce_soft.logits": x, "bce_soft.targets": t, "bce_soft.value": v.detach(),
+                "bce_soft.grad_logits": x.grad, "bce_soft.grad_targets": t.grad})
+
+    # MSE.
+    x = leaf(torch.randn(3, 4))
+    t = leaf(torch.randn(3, 4))
+    v = F.mse_loss(x, t)
+    v.backward()
+    out.update({"mse.x": x, "mse.target": t, "mse.value": v.detach(), "mse.grad_x": x.grad,
+                "mse.grad_target": t.grad})
+
+    # Gaussian NLL (full=False, eps=1e-6, mean).
+    x = leaf(torch.randn(5, 3))
+    t = leaf(torch.randn(5, 3))
+    var = leaf(torch.rand(5, 3) * 2.0 + 0.05)
+    v = F.gaussian_nll_loss(x, t, var, full=False, eps=1e-6, reduction="mean")
+    v.backward()
+    out.update({"gnll.input": x, "gnll.target": t, "gnll.var": var, "gnll.value": v.detach(),
+                "gnll.grad_input": x.grad, "gnll.grad_target": t.grad, "gnll.grad_var": var.grad})
+
+    # KL(N(mu, exp(logvar)) || N(0, 1)): mean over batch of the sum over the other dims.
+    mu = leaf(torch.randn(4, 6))
+    logvar = leaf(torch.randn(4, 6) * 0.5)
+    v = (-0.5 * (1 + logvar - mu.pow(2) - logvar.exp())).sum(dim=1).mean()
+    v.backward()
+    out.update({"kl.mu": mu, "kl.logvar": logvar, "kl.value": v.detach(), "kl.grad_mu": mu.grad,
+                "kl.grad_logvar": logvar.grad})
+
+    # Cross entropy.
+    x = leaf(torch.randn(5, 7) * 2.0)
+    t = torch.randint(0, 7, (5,), dtype=torch.int64)
+    v = F.cross_entropy(x, t)
+    v.backward()
+    out.update({"ce.logits": x, "ce.targets": t, "ce.value": v.detach(), "ce.grad_logits": x.grad})
+
+    # log_softmax along the last dim, gradient for a random grad_out.
+    x = leaf(torch.randn(4, 6) * 3.0)
+    y = F.log_softmax(x, dim=1)
+    g = torch.randn_like(y)
+    y.backward(g)
+    out.update({"log_softmax.x": x, "log_softmax.y": y.detach(), "log_softmax.grad_y": g,
+                "log_softmax.grad_x": x.grad})
+
+    # Wasserstein critic mean(fake) - mean(real) and generator -mean(fake).
+    real = leaf(torch.randn(6))
+    fake = leaf(torch.randn(6))
+    v = fake.mean() - real.mean()
+    v.backward()
+    out.update({"wgan.real": real, "wgan.fake": fake, "wgan.critic_value": v.detach(),
+                "wgan.critic_grad_real": real.grad, "wgan.critic_grad_fake": fake.grad})
+    fake2 = leaf(fake)
+    v = -fake2.mean()
+    v.backward()
+    out.update({"wgan.generator_value": v.detach(), "wgan.generator_grad_fake": fake2.grad})
+
+    meta["reduction"] = "mean everywhere"
+    meta["gnll"] = "gaussian_nll_loss full=False eps=1e-6"
+    meta["kl"] = "mean over dim 0 of sum over dim 1 of -0.5(1 + logvar - mu^2 - exp(logvar))"
+    meta["log_softmax"] = "dim=1"
+    return out, meta
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# d. optimizers: fixed gradients (independent of the parameters), three steps each
+# ---------------------------------------------------------------------------------------------------------------
+def make_optim():
+    torch.manual_seed(4)
+    out, meta = {}, {}
+    p0 = torch.randn(3, 4)
+    grads = [torch.randn(3, 4) for _ in range(3)]
+    out["param0"] = p0
+    for k, g in enumerate(grads, 1):
+        out[f"grad{k}"] = g
+    configs = {
+        "sgd_nesterov": (torch.optim.SGD, dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-2)),
+        "sgd": (torch.optim.SGD, dict(lr=0.1)),
+        "adam": (torch.optim.Adam, dict(lr=1e-2, betas=(0.5, 0.999), weight_decay=1e-2)),
+        "rmsprop": (torch.optim.RMSprop, dict(lr=1e-2, alpha=0.99, momentum=0.9)),
+    }
+    for name, (cls, kw) in configs.items():
+        p = nn.Parameter(p0.clone())
+        opt = cls([p], **kw)
+        for k, g in enumerate(grads, 1):
+            opt.zero_grad()
+            p.grad = g.clone()
+            opt.step()
+            out[f"{name}.step{k}"] = p.detach().clone()
+        full = {key: val for key, val in opt.param_groups[0].items() if key != "params"}
+        meta[name] = f"{cls.__name__}({json.dumps(full, default=str)})"
+    meta["layout"] = "param0 [3,4]; grad<k> is the gradient fed at step k; <opt>.step<k> the parameter after it"
+    return out, meta
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# e. tiny DCGAN, two full training iterations
+# ---------------------------------------------------------------------------------------------------------------
+class Net(nn.Module):
+    def __init__(self, layers):
+        super().__init__()
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.net(x)
+
+
+def dcgan_init(m):
+    for mod in m.modules():
+        if isinstance(mod, (nn.Conv2d, nn.ConvTranspose2d)):
+            nn.init.normal_(mod.weight, 0.0, 0.02)
+        elif isinstance(mod, nn.BatchNorm2d):
+            nn.init.normal_(mod.weight, 1.0, 0.02)
+            nn.init.zeros_(mod.bias)
+
+
+def state(prefix, module):
+    return {f"{prefix}.{k}": v.detach().clone() for k, v in module.state_dict().items()}
+
+
+def grads(prefix, module):
+    return {f"{prefix}.{k}": p.grad.detach().clone() for k, p in module.named_parameters()}
+
+
+def make_dcgan():
+    torch.manual_seed(5)
+    nz, ngf, ndf, nc, batch = 16, 8, 8, 1, 4
+    G = Net([
+        nn.ConvTranspose2d(nz, ngf * 4, 4, 1, 0, bias=False), nn.BatchNorm2d(ngf * 4), nn.ReLU(True),
+        nn.ConvTranspose2d(ngf * 4, ngf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf * 2), nn.ReLU(True),
+        nn.ConvTranspose2d(ngf * 2, ngf, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf), nn.ReLU(True),
+        nn.ConvTranspose2d(ngf, nc, 4, 2, 1, bias=False), nn.Tanh(),
+    ])
+    D = Net([
+        nn.Conv2d(nc, ndf, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, inplace=True),
+        nn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 2), nn.LeakyReLU(0.2, inplace=True),
+        nn.Conv2d(ndf * 2, ndf * 4, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 4), nn.LeakyReLU(0.2, inplace=True),
+        nn.Conv2d(ndf * 4, 1, 4, 1, 0, bias=False),
+    ])
+    dcgan_init(G)
+    dcgan_init(D)
+    G.train()
+    D.train()
+    out = {}
+    out.update(state("init.G", G))
+    out.update(state("init.D", D))
+    real = torch.rand(batch, nc, 32, 32) * 2.0 - 1.0
+    out["real"] = real
+    zs = [torch.randn(batch, nz, 1, 1) for _ in range(2)]
+    optD = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    optG = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    bce = nn.BCEWithLogitsLoss()
+
+    def d_logits(x):
+        return D(x).view(-1)
+
+    for it, z in enumerate(zs, 1):
+        out[f"iter{it}.z"] = z
+        # D step.
+        optD.zero_grad()
+        out_real = d_logits(real)
+        loss_real = bce(out_real, torch.ones(batch))
+        fake = G(z)
+        out_fake = d_logits(fake.detach())
+        loss_fake = bce(out_fake, torch.zeros(batch))
+        (loss_real + loss_fake).backward()
+        if it == 1:
+            out.update(grads("iter1.D.grad", D))
+        optD.step()
+        # G step.
+        optG.zero_grad()
+        out_g = d_logits(fake)
+        loss_g = bce(out_g, torch.ones(batch))
+        loss_g.backward()
+        if it == 1:
+            out.update(grads("iter1.G.grad", G))
+        optG.step()
+        out.update({
+            f"iter{it}.loss_real": loss_real.detach(), f"iter{it}.loss_fake": loss_fake.detach(),
+            f"iter{it}.loss_G": loss_g.detach(), f"iter{it}.fake": fake.detach(),
+            f"iter{it}.D_real": out_real.detach(), f"iter{it}.D_fake": out_fake.detach(),
+            f"iter{it}.D_fake_for_G": out_g.detach(),
+        })
+    out.update(state("final.G", G))
+    out.update(state("final.D", D))
+    meta = {
+        "config": "nc=1 nz=16 ngf=8 ndf=8 image 32x32 batch 4, bias-free convs, both nets in train mode throughout",
+        "optim": "Adam(lr=2e-4, betas=(0.5, 0.999)) for G and D; BCEWithLogitsLoss (mean)",
+        "iteration": ("optD.zero_grad; loss_real = bce(D(real), 1); fake = G(z); loss_fake = bce(D(fake.detach()), "
+                      "0); (loss_real + loss_fake).backward; optD.step; optG.zero_grad; loss_G = bce(D(fake), 1); "
+                      "loss_G.backward; optG.step"),
+        "G": repr(G.net).replace("\n", " "),
+        "D": repr(D.net).replace("\n", " ") + " -> flattened to [N]",
+        "names": ("init.{G,D}.<state_dict key>, final.{G,D}.<key> after iteration 2; iter1.{D,G}.grad.<param> after "
+                  "that net's backward in iteration 1; iter<k>.{z,fake,loss_real,loss_fake,loss_G,D_real,D_fake,"
+                  "D_fake_for_G}"),
+    }
+    return out, meta
+
+
+def main():
+    os.makedirs(OUT_DIR, exist_ok=True)
+    torch.set_num_threads(1)  # the same summation order on every machine
+    common = {"generator": "tests/golden/make_golden.py", "torch": torch.__version__}
+    total = 0
+    for name, fn in (("conv", make_conv), ("batchnorm", make_batchnorm), ("losses", make_losses),
+                     ("optim", make_optim), ("dcgan_tiny", make_dcgan)):
+        tensors, meta = fn()
+        size = write_safetensors(os.path.join(OUT_DIR, f"{name}.safetensors"), tensors, {**common, **meta})
+        total += size
+        print(f"{name}.safetensors: {len(tensors)} tensors, {size} bytes")
+    print(f"total: {total} bytes ({total / 1024:.1f} KiB)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
