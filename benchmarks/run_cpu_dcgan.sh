@@ -12,7 +12,7 @@ bin="$build/benchmarks/cpu_dcgan_step"
 out=benchmarks/results/cpu-dcgan32.md
 ours=$(OMP_NUM_THREADS=$threads "$bin" --benchmark_format=csv 2>/dev/null | grep '^"BM_')
 peer=$(/usr/bin/python3 benchmarks/pytorch_cpu_dcgan_step.py --threads "$threads" --batch 64 --iters 10)
-ms_of() { echo "$ours" | grep "fused_bn:$1\"" | cut -d, -f3 | awk '{printf "%.1f", $1}'; }
+ms_of() { echo "$ours" | grep "fused_bn:$1/" | cut -d, -f3 | awk '{printf "%.1f", $1}'; }
 peer_ms=$(echo "$peer" | sed -E 's/.*ms_per_iter=([0-9.]+).*/\1/')
 fused=$(ms_of 1); unfused=$(ms_of 0)
 {

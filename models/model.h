@@ -1,0 +1,96 @@
+// The interface every zoo model implements, and the registry the `gan` program reads.
+//
+// A model owns its networks, optimizers and loss recipe; the shared trainer (apps/) owns data, logging, sample
+// grids, checkpoints and resume. One train_step is one iteration as the paper defines it (WGAN: n_critic critic
+// steps then one generator step, each critic step taking its own batch from `next_batch`).
+//
+// Settings are model flags with paper defaults, resolved into a JSON object (written to the run's config.json and
+// read back on resume): `gan train --model wgan --clip 0.02` overrides "clip".
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/data/dataset.h"
+#include "engine/device.h"
+#include "engine/rng.h"
+#include "engine/tensor.h"
+
+namespace gan::models {
+
+using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
+using Metrics = std::vector<std::pair<std::string, double>>;  // ordered: "loss_d", "loss_g", ... as logged
+
+// One model flag: --name VALUE on the command line. `default_value` is JSON (number, bool or string).
+struct FlagSpec {
+  std::string name;
+  nlohmann::json default_value;
+  std::string help;
+};
+
+// What sample() should lay out: `rows` x `cols` images; `row_labels` names each row (class names for cgan,
+// "code 3" for infogan sweeps) or is empty.
+struct SampleGrid {
+  Tensor images;  // [rows * cols, C, S, S] in [-1, 1] (or [n, point_dim] for point data), on the CPU
+  int64_t rows = 0;
+  int64_t cols = 0;
+  std::vector<std::string> row_labels;
+};
+
+class GanModel {
+ public:
+  virtual ~GanModel() = default;
+  virtual std::string name() const = 0;
+
+  // One training iteration. `next_batch` returns the next batch of real data (examples, labels) on the model's
+  // device; models taking several critic steps call it several times. Returns the losses to log.
+  virtual Metrics train_step(const std::function<std::pair<Tensor, Tensor>()>& next_batch) = 0;
+
+  // A grid of about n samples from noise drawn with `gen` (same gen state -> same grid: the trainer uses a
+  // fixed seed so grids from different steps are comparable). Runs in eval mode and no-grad; restores the mode.
+  virtual SampleGrid sample(int64_t n, Generator& gen) = 0;
+  // Latent interpolation for `gan sample --interpolate`: `steps` images walking from one noise draw to another.
+  virtual SampleGrid interpolate(int64_t rows, int64_t steps, Generator& gen) = 0;
+
+  // Everything a checkpoint needs besides the trainer's own state: networks as "G.<name>", "D.<name>" (also
+  // "Q.", "E." where the model has them), optimizer state as "opt_g.<name>", "opt_d.<name>", and the model's
+  // RNG state. load_state checks names and shapes and throws listing what is missing or unexpected.
+  virtual NamedTensors state() const = 0;
+  virtual void load_state(const NamedTensors& state) = 0;
+
+  // Parameter counts per network, for the summary line at start ("G 3.6M, D 2.8M").
+  virtual Metrics parameter_counts() const = 0;
+};
+
+struct ModelContext {
+  data::DataSpec data;      // what the real data looks like (sizes the networks)
+  Device device;            // where parameters live
+  uint64_t seed = 0;        // initial weights and the model's own noise
+  nlohmann::json config;    // resolved flags: every FlagSpec name present
+};
+
+struct ModelEntry {
+  std::string name;         // --model value
+  std::string description;  // one line: paper, what it shows
+  std::vector<FlagSpec> flags;
+  // Data kinds the model accepts (e.g. cgan and infogan need labels or images); return "" when fine, else a
+  // one-line reason that the CLI prints with exit code 2.
+  std::function<std::string(const data::DataSpec&)> check_data;
+  std::function<std::unique_ptr<GanModel>(const ModelContext&)> create;
+};
+
+// All zoo models, in the order `gan models` lists them.
+const std::vector<ModelEntry>& model_registry();
+// nullptr when unknown.
+const ModelEntry* find_model(const std::string& name);
+
+// Defaults of an entry's flags overlaid with `overrides` (unknown keys are an error naming the key and the model).
+nlohmann::json resolve_config(const ModelEntry& entry, const nlohmann::json& overrides);
+
+}  // namespace gan::models
