@@ -65,4 +65,32 @@ void batch_norm_backward(const T* grad_y, const T* x, const T* y, BatchNormShape
                          T* grad_weight, T* grad_bias);
 
 }  // namespace cpu
+
+// CUDA twin: same contract, device pointers, launched on kernels::cuda::stream() (kernels/cuda/runtime.h).
+// Defined in kernels/cuda/batch_norm.cu, built only with the CUDA backend.
+namespace cuda {
+
+// Training forward: batch statistics, normalized + affine + activation output, saved mean and inv_std ([C],
+// for the backward), and the running-statistics update when running_mean/running_var are not null.
+// Needs M = N * S > 1 when the running statistics are updated (the unbiased variance divides by M - 1).
+template <typename T>
+void batch_norm_forward_train(const T* x, BatchNormShape shape, const T* weight, const T* bias, double eps,
+                              BnActivationParams act, T* y, T* save_mean, T* save_inv_std, T* running_mean,
+                              T* running_var, double momentum);
+
+// Eval forward: normalizes with the running statistics. save_mean/save_inv_std (may be null) receive the
+// statistics used, in the form the backward takes.
+template <typename T>
+void batch_norm_forward_eval(const T* x, BatchNormShape shape, const T* running_mean, const T* running_var,
+                             const T* weight, const T* bias, double eps, BnActivationParams act, T* y,
+                             T* save_mean, T* save_inv_std);
+
+// Backward for either mode (`training` picks the formula for dx). y is the forward output (for the activation
+// mask); mean/inv_std are what the forward saved. grad_x, grad_weight, grad_bias may each be null (not wanted).
+template <typename T>
+void batch_norm_backward(const T* grad_y, const T* x, const T* y, BatchNormShape shape, const T* mean,
+                         const T* inv_std, const T* weight, bool training, BnActivationParams act, T* grad_x,
+                         T* grad_weight, T* grad_bias);
+
+}  // namespace cuda
 }  // namespace gan::kernels

@@ -57,3 +57,22 @@ template <typename T>
 void conv2d_backward_weight(const Conv2dShape& s, const T* x, const T* gy, T* gw);
 
 }  // namespace gan::kernels::cpu
+
+// CUDA twin: same contract, device pointers, launched on kernels::cuda::stream() (kernels/cuda/runtime.h).
+// Defined in kernels/cuda/conv.cu, built only with the CUDA backend.
+namespace gan::kernels::cuda {
+
+// y [N, Cout, Ho, Wo] = conv(x [N, Cin, H, W], w [Cout, Cin, kh, kw]) + bias [Cout] (bias may be null).
+template <typename T>
+void conv2d_forward(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y);
+
+// gx [N, Cin, H, W] = conv^T(gy [N, Cout, Ho, Wo], w [Cout, Cin, kh, kw]) + bias [Cin] (bias may be null).
+// This is the transposed convolution's forward pass.
+template <typename T>
+void conv2d_backward_data(const Conv2dShape& s, const T* gy, const T* w, const T* bias, T* gx);
+
+// gw [Cout, Cin, kh, kw] = sum over the batch of gy [N, Cout, Ho, Wo] correlated with x [N, Cin, H, W].
+template <typename T>
+void conv2d_backward_weight(const Conv2dShape& s, const T* x, const T* gy, T* gw);
+
+}  // namespace gan::kernels::cuda

@@ -54,4 +54,27 @@ template <typename S, typename D>
 void copy(const S* src, const Layout& src_layout, D* dst, const Layout& dst_layout);
 
 }  // namespace cpu
+
+// CUDA twin: same contract, device pointers, launched on kernels::cuda::stream() (kernels/cuda/runtime.h).
+// Defined in kernels/cuda/elementwise.cu, built only with the CUDA backend.
+namespace cuda {
+
+template <typename T>
+void unary(UnaryOp op, UnaryParams params, const T* in, const Layout& in_layout, T* out,
+           const Layout& out_layout);
+
+template <typename T>
+void binary(BinaryOp op, const T* a, const Layout& a_layout, const T* b, const Layout& b_layout, T* out,
+            const Layout& out_layout);
+
+// out = cond != 0 ? a : b
+template <typename T>
+void where(const T* cond, const Layout& cond_layout, const T* a, const Layout& a_layout, const T* b,
+           const Layout& b_layout, T* out, const Layout& out_layout);
+
+// dst = static_cast<D>(src), element by element over a shared shape.
+template <typename S, typename D>
+void copy(const S* src, const Layout& src_layout, D* dst, const Layout& dst_layout);
+
+}  // namespace cuda
 }  // namespace gan::kernels

@@ -20,3 +20,15 @@ template <typename T>
 void index_add_rows(const T* src, const int64_t* idx, int64_t n, int64_t row_len, T* out);
 
 }  // namespace gan::kernels::cpu
+
+// CUDA twin: same contract, device pointers, launched on kernels::cuda::stream() (kernels/cuda/runtime.h).
+// Defined in kernels/cuda/index.cu, built only with the CUDA backend.
+namespace gan::kernels::cuda {
+
+template <typename T>
+void gather_rows(const T* table, int64_t row_len, const int64_t* idx, int64_t n, T* out);
+
+template <typename T>
+void index_add_rows(const T* src, const int64_t* idx, int64_t n, int64_t row_len, T* out);
+
+}  // namespace gan::kernels::cuda

@@ -49,3 +49,28 @@ template <typename T>
 T wasserstein(const T* real, int64_t n_real, const T* fake, int64_t n_fake);
 
 }  // namespace gan::kernels::cpu
+
+// CUDA twin: same contract, device pointers, launched on kernels::cuda::stream() (kernels/cuda/runtime.h).
+// Defined in kernels/cuda/losses.cu, built only with the CUDA backend.
+namespace gan::kernels::cuda {
+
+template <typename T>
+T bce_with_logits(const T* x, const T* t, int64_t n, T* grad_x, T* grad_t);
+
+template <typename T>
+T mse(const T* x, const T* t, int64_t n, T* grad_x, T* grad_t);
+
+// var holds n / group entries; element i uses var[i / group].
+template <typename T>
+T gaussian_nll(const T* x, const T* t, const T* var, int64_t n, int64_t group, bool full, double eps, T* grad_x,
+               T* grad_t, T* grad_var);
+
+// n elements over a batch of `batch` rows.
+template <typename T>
+T kl_normal(const T* mu, const T* logvar, int64_t n, int64_t batch, T* grad_mu, T* grad_logvar);
+
+// mean(fake) - mean(real); a null array contributes zero.
+template <typename T>
+T wasserstein(const T* real, int64_t n_real, const T* fake, int64_t n_fake);
+
+}  // namespace gan::kernels::cuda

@@ -89,4 +89,22 @@ template <typename T>
 void clamp_inplace(T* x, int64_t n, double lo, double hi);
 
 }  // namespace cpu
+
+// CUDA twin: same contract, device pointers, launched on kernels::cuda::stream() (kernels/cuda/runtime.h).
+// Defined in kernels/cuda/optim.cu, built only with the CUDA backend.
+namespace cuda {
+
+template <typename T>
+void sgd_step(const SgdSlot<T>* slots, int64_t count, const SgdHyper& h);
+
+template <typename T>
+void adam_step(const AdamSlot<T>* slots, int64_t count, const AdamHyper& h);
+
+template <typename T>
+void rmsprop_step(const RmspropSlot<T>* slots, int64_t count, const RmspropHyper& h);
+
+template <typename T>
+void clamp_inplace(T* x, int64_t n, double lo, double hi);
+
+}  // namespace cuda
 }  // namespace gan::kernels

@@ -53,4 +53,17 @@ template <typename T>
 void normal(T* out, int64_t n, uint64_t seed, uint64_t stream, uint64_t offset, T mean, T stddev);
 
 }  // namespace cpu
+
+// CUDA twin: same contract, device pointers, launched on kernels::cuda::stream() (kernels/cuda/runtime.h).
+// Defined in kernels/cuda/random.cu, built only with the CUDA backend.
+namespace cuda {
+
+// Device buffers, contiguous; bit-identical to the CPU fills for the same (seed, stream, offset).
+template <typename T>
+void uniform(T* out, int64_t n, uint64_t seed, uint64_t stream, uint64_t offset, T lo, T hi);
+
+template <typename T>
+void normal(T* out, int64_t n, uint64_t seed, uint64_t stream, uint64_t offset, T mean, T stddev);
+
+}  // namespace cuda
 }  // namespace gan::kernels

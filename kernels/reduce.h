@@ -30,3 +30,21 @@ template <typename T>
 void scatter_add_along(const T* src, const int64_t* idx, int64_t outer, int64_t R, int64_t inner, T* out);
 
 }  // namespace gan::kernels::cpu
+
+// CUDA twin: same contract, device pointers, launched on kernels::cuda::stream() (kernels/cuda/runtime.h).
+// Defined in kernels/cuda/reduce.cu, built only with the CUDA backend.
+namespace gan::kernels::cuda {
+
+template <typename T>
+void sum(const T* in, const Layout& kept, const Layout& reduced, T* out);
+
+template <typename T>
+void max_along(const T* x, int64_t outer, int64_t R, int64_t inner, T* values, int64_t* indices);
+
+template <typename T>
+void gather_along(const T* x, const int64_t* idx, int64_t outer, int64_t R, int64_t inner, T* out);
+
+template <typename T>
+void scatter_add_along(const T* src, const int64_t* idx, int64_t outer, int64_t R, int64_t inner, T* out);
+
+}  // namespace gan::kernels::cuda

@@ -85,6 +85,18 @@ struct ModelEntry {
   std::function<std::unique_ptr<GanModel>(const ModelContext&)> create;
 };
 
+// One entry per zoo model, each defined in its own models/<name>.cpp; models/registry.cpp lists them in order.
+ModelEntry gan_entry();
+ModelEntry dcgan_entry();
+ModelEntry cgan_entry();
+ModelEntry wgan_entry();
+ModelEntry wgan_gp_entry();
+ModelEntry lsgan_entry();
+ModelEntry infogan_entry();
+ModelEntry unrolled_entry();
+ModelEntry vae_entry();
+ModelEntry ae_entry();
+
 // All zoo models, in the order `gan models` lists them.
 const std::vector<ModelEntry>& model_registry();
 // nullptr when unknown.
