@@ -19,4 +19,13 @@ struct Device {
   bool operator==(const Device&) const = default;
 };
 
+// The device to compute on when the user names none: CUDA when this build has the CUDA backend and a device is
+// present, else the CPU. GAN_DEVICE=cpu forces the CPU; GAN_DEVICE=cuda (or cuda:N) requires a GPU and throws
+// saying why there is none. Decided once per process.
+Device default_device();
+
+// Parses "cpu", "cuda", "cuda:N"; throws std::invalid_argument naming the text and the accepted forms, and
+// std::runtime_error when a CUDA device is asked for but this build or machine has none.
+Device parse_device(const std::string& text);
+
 }  // namespace gan

@@ -102,6 +102,7 @@ Tensor expand(const Tensor& x, const Shape& shape);  // broadcast view, stride 0
 Tensor contiguous(const Tensor& x);
 Tensor clone(const Tensor& x);
 Tensor to_dtype(const Tensor& x, DType dtype);
+Tensor to_device(const Tensor& x, Device device);
 Tensor concat(const std::vector<Tensor>& xs, int64_t dim);
 Tensor stack(const std::vector<Tensor>& xs, int64_t dim);
 // The adjoint of slice(): zeros of `shape` with g placed at the slice.

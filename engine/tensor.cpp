@@ -88,6 +88,7 @@ void Tensor::backward(const Tensor& gradient, bool retain_graph, bool create_gra
 Tensor Tensor::contiguous() const { return gan::contiguous(*this); }
 Tensor Tensor::clone() const { return gan::clone(*this); }
 Tensor Tensor::to(DType t) const { return gan::to_dtype(*this, t); }
+Tensor Tensor::to(Device d) const { return gan::to_device(*this, d); }
 
 double Tensor::item() const {
   if (numel() != 1)

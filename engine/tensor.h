@@ -79,6 +79,9 @@ class Tensor {
   Tensor contiguous() const;
   Tensor clone() const;
   Tensor to(DType dtype) const;
+  // A copy on `device` (this tensor itself when already there). Differentiable: the gradient flows back to the
+  // source device.
+  Tensor to(Device device) const;
   double item() const;  // the value of a one-element tensor
   template <typename T>
   std::vector<T> to_vector() const;  // all elements in row-major order, converted to T

@@ -244,4 +244,15 @@ Tensor to_dtype(const Tensor& x, DType dtype) {
   });
 }
 
+Tensor to_device(const Tensor& x, Device device) {
+  detail::check_defined("to", x);
+  if (x.device() == device) return x;
+  Tensor out = empty(x.shape(), x.dtype(), device);
+  copy_(out, x);  // copy_ moves data between devices
+  if (!is_floating(x.dtype())) return out;
+  return record("to_device", {x}, out, [from = x.device()](const Tensor& g, const Tensor&) {
+    return std::vector<Tensor>{to_device(g, from)};
+  });
+}
+
 }  // namespace gan

@@ -1,0 +1,54 @@
+#include "engine/device.h"
+
+#include <cstdlib>
+#include <stdexcept>
+
+#include "kernels/cuda_query.h"
+
+namespace gan {
+
+namespace {
+
+Device require_cuda(int index, const std::string& asked_by) {
+  if (!kernels::cuda_compiled())
+    throw std::runtime_error(asked_by + " asks for a CUDA device, but this build has no CUDA backend; rebuild with "
+                             "-DGAN_CUDA=ON on a machine with the CUDA toolkit, or use the CPU (GAN_DEVICE=cpu)");
+  const int count = kernels::cuda_device_count();
+  if (count == 0)
+    throw std::runtime_error(asked_by + " asks for a CUDA device, but none is usable on this machine (no GPU or no "
+                             "driver); use the CPU (GAN_DEVICE=cpu)");
+  if (index < 0 || index >= count)
+    throw std::runtime_error(asked_by + " asks for cuda:" + std::to_string(index) + ", but this machine has " +
+                             std::to_string(count) + " CUDA device(s)");
+  return Device::cuda(index);
+}
+
+Device choose_default_device() {
+  const char* env = std::getenv("GAN_DEVICE");
+  if (env != nullptr && *env != '\0') {
+    try {
+      return parse_device(env);
+    } catch (const std::exception& e) {
+      throw std::runtime_error(std::string("GAN_DEVICE=") + env + ": " + e.what());
+    }
+  }
+  return kernels::cuda_device_count() > 0 ? Device::cuda(0) : Device::cpu();
+}
+
+}  // namespace
+
+Device parse_device(const std::string& text) {
+  if (text == "cpu") return Device::cpu();
+  if (text == "cuda") return require_cuda(0, "device '" + text + "'");
+  if (text.rfind("cuda:", 0) == 0 && text.size() > 5 &&
+      text.find_first_not_of("0123456789", 5) == std::string::npos && text.size() < 10)
+    return require_cuda(std::stoi(text.substr(5)), "device '" + text + "'");
+  throw std::invalid_argument("unknown device '" + text + "'; expected cpu, cuda or cuda:N");
+}
+
+Device default_device() {
+  static const Device device = choose_default_device();
+  return device;
+}
+
+}  // namespace gan
