@@ -10,6 +10,8 @@ bin="$build/benchmarks/cpu_dcgan_step"
 [[ -x /usr/bin/python3 ]] && /usr/bin/python3 -c 'import torch' 2>/dev/null ||
   { echo "error: Debian's python3-torch is needed for the peer: apt-get install python3-torch" >&2; exit 2; }
 out=benchmarks/results/cpu-dcgan32.md
+load=$(cut -d' ' -f1-3 /proc/loadavg)  # other work on the machine skews both timings: recorded with them
+blas=$(ldd "$bin" | awk '/libopenblas/ {print $3}')
 ours=$(OMP_NUM_THREADS=$threads "$bin" --benchmark_format=csv 2>/dev/null | grep '^"BM_')
 peer=$(/usr/bin/python3 benchmarks/pytorch_cpu_dcgan_step.py --threads "$threads" --batch 64 --iters 10)
 ms_of() { echo "$ours" | grep "fused_bn:$1/" | cut -d, -f3 | awk '{printf "%.1f", $1}'; }
@@ -20,6 +22,7 @@ fused=$(ms_of 1); unfused=$(ms_of 0)
   echo
   echo "- commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown), date: $(date -u +%Y-%m-%d)"
   echo "- machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), threads: $threads"
+  echo "- load average before the run: $load; our OpenBLAS: ${blas:-?} (PyTorch uses its own build's BLAS)"
   echo "- model: nz 100, ngf = ndf = 64, 3 channels, Adam (2e-4, 0.5, 0.999), BCE-with-logits; D on real + fake, then G"
   echo
   echo "| implementation | ms / iteration | images / s | ratio to PyTorch |"

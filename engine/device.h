@@ -1,4 +1,5 @@
-// Where a tensor's memory lives. The CPU is always there; CUDA arrives with the CUDA backend issue.
+// Where a tensor's memory lives: the CPU, always there, or a CUDA device (in a build with the CUDA backend; its
+// streams, copies and caching allocator are in kernels/cuda/runtime.h and kernels/cuda/allocator.h).
 #pragma once
 
 #include <string>

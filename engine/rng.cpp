@@ -1,5 +1,6 @@
 #include "engine/rng.h"
 
+#include "engine/ops/dispatch.h"
 #include "kernels/random.h"
 
 namespace gan {
@@ -62,10 +63,28 @@ void Generator::fill_normal(T* out, int64_t n, T mean, T stddev) {
   kernels::cpu::normal<T>(out, n, s.seed, s.stream, s.offset, mean, stddev);
 }
 
+template <typename T>
+void Generator::fill_uniform(T* out, int64_t n, T lo, T hi, Device device) {
+  if (n <= 0) return;
+  const State s = reserve_state(kernels::philox_blocks_uniform<T>(n));
+  GAN_KERNEL(device, "rand", uniform<T>, out, n, s.seed, s.stream, s.offset, lo, hi);
+}
+
+template <typename T>
+void Generator::fill_normal(T* out, int64_t n, T mean, T stddev, Device device) {
+  if (n <= 0) return;
+  const State s = reserve_state(kernels::philox_blocks_normal<T>(n));
+  GAN_KERNEL(device, "randn", normal<T>, out, n, s.seed, s.stream, s.offset, mean, stddev);
+}
+
 template void Generator::fill_uniform<float>(float*, int64_t, float, float);
 template void Generator::fill_uniform<double>(double*, int64_t, double, double);
 template void Generator::fill_normal<float>(float*, int64_t, float, float);
 template void Generator::fill_normal<double>(double*, int64_t, double, double);
+template void Generator::fill_uniform<float>(float*, int64_t, float, float, Device);
+template void Generator::fill_uniform<double>(double*, int64_t, double, double, Device);
+template void Generator::fill_normal<float>(float*, int64_t, float, float, Device);
+template void Generator::fill_normal<double>(double*, int64_t, double, double, Device);
 
 Generator& default_generator() {
   // Function-local static: initialized once, thread-safely, on first use (no static-order problems).

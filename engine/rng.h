@@ -10,6 +10,8 @@
 #include <cstdint>
 #include <mutex>
 
+#include "engine/device.h"
+
 namespace gan {
 
 class Generator {
@@ -50,6 +52,12 @@ class Generator {
   void fill_uniform(T* out, int64_t n, T lo = T(0), T hi = T(1));
   template <typename T>
   void fill_normal(T* out, int64_t n, T mean = T(0), T stddev = T(1));
+
+  // The same fills into a buffer on `device`: on a GPU the CUDA kernel draws exactly the numbers the CPU would.
+  template <typename T>
+  void fill_uniform(T* out, int64_t n, T lo, T hi, Device device);
+  template <typename T>
+  void fill_normal(T* out, int64_t n, T mean, T stddev, Device device);
 
  private:
   mutable std::mutex mu_;

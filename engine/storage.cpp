@@ -4,6 +4,10 @@
 #include <stdexcept>
 #include <string>
 
+#include "kernels/cuda/allocator.h"
+#include "kernels/cuda/runtime.h"
+#include "kernels/cuda_query.h"
+
 namespace gan {
 
 namespace {
@@ -12,14 +16,27 @@ constexpr std::align_val_t kAlignment{64};
 }  // namespace
 
 Storage::Storage(size_t nbytes, Device device) : nbytes_(nbytes), device_(device) {
-  if (!device.is_cpu())
-    throw std::runtime_error("Storage: device " + device.str() +
-                             " is not available in this build yet (CUDA tensors arrive with the CUDA backend)");
+  if (device.is_cuda()) {
+    if (!kernels::cuda_compiled())
+      throw std::runtime_error("Storage: cannot allocate on " + device.str() +
+                               ": this build has no CUDA backend; rebuild with -DGAN_CUDA=ON or use the CPU");
+    static const int count = kernels::cuda_device_count();  // fixed for the life of the process
+    if (device.index < 0 || device.index >= count)
+      throw std::runtime_error("Storage: cannot allocate on " + device.str() + ": this machine has " +
+                               std::to_string(count) + " usable CUDA device(s)" +
+                               (count == 0 ? " (no GPU or no driver); use the CPU (GAN_DEVICE=cpu)" : ""));
+    // Device memory comes from the caching allocator (kernels/cuda/allocator.h), on the tensor's device.
+    kernels::cuda::DeviceGuard guard(device.index);
+    data_ = kernels::cuda::device_alloc(nbytes);
+    return;
+  }
   if (nbytes > 0) data_ = ::operator new(nbytes, kAlignment);
 }
 
 Storage::~Storage() {
-  if (data_) ::operator delete(data_, kAlignment);
+  if (data_ == nullptr) return;
+  if (device_.is_cuda()) kernels::cuda::device_free(data_);  // the block records its device
+  else ::operator delete(data_, kAlignment);
 }
 
 }  // namespace gan

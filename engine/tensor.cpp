@@ -11,6 +11,7 @@
 #include "engine/ops.h"
 #include "engine/ops/op_helpers.h"
 #include "engine/rng.h"
+#include "kernels/cuda/runtime.h"
 #include "kernels/elementwise.h"
 #include "kernels/random.h"
 
@@ -94,12 +95,13 @@ double Tensor::item() const {
   if (numel() != 1)
     throw std::invalid_argument("item: tensor of shape " + shape_str(shape()) + " has " +
                                 std::to_string(numel()) + " elements, expected exactly one");
-  return GAN_DISPATCH_ALL(dtype(), "item", [&] { return static_cast<double>(*data<scalar_t>()); });
+  const Tensor host = detail::to_host(*this);
+  return GAN_DISPATCH_ALL(dtype(), "item", [&] { return static_cast<double>(*host.data<scalar_t>()); });
 }
 
 template <typename T>
 std::vector<T> Tensor::to_vector() const {
-  detail::check_cpu("to_vector", *this);
+  if (!device().is_cpu()) return detail::to_host(*this).to_vector<T>();
   std::vector<T> out(static_cast<size_t>(numel()));
   kernels::Layout dst;
   dst.ndim = static_cast<int>(dim());
@@ -215,18 +217,59 @@ Tensor empty(const Shape& shape, DType dtype, Device device) {
   return Tensor(std::move(impl));
 }
 
+namespace {
+
+// dst = static_cast<D>(src) over a shared shape, both on `device`: the strided copy kernel of that device.
+template <typename S, typename D>
+void copy_kernel(const Device& device, const S* src, const kernels::Layout& sl, D* dst, const kernels::Layout& dl) {
+#if defined(GAN_WITH_CUDA) && GAN_WITH_CUDA
+  if (device.is_cuda()) {
+    kernels::cuda::DeviceGuard guard(device.index);
+    kernels::cuda::copy<S, D>(src, sl, dst, dl);
+    return;
+  }
+#endif
+  if (device.is_cuda()) throw detail::no_cuda_error("copy_", device);
+  kernels::cpu::copy<S, D>(src, sl, dst, dl);
+}
+
+// Moves `bytes` contiguous bytes between devices (at least one of them a GPU).
+void transfer(void* dst, const Device& dd, const void* src, const Device& sd, size_t bytes) {
+  namespace kc = kernels::cuda;
+  if (sd.is_cpu()) {
+    kc::DeviceGuard guard(dd.index);
+    kc::memcpy_h2d(dst, src, bytes);
+  } else if (dd.is_cpu()) {
+    kc::DeviceGuard guard(sd.index);
+    kc::memcpy_d2h(dst, src, bytes);
+  } else {
+    kc::memcpy_peer(dst, dd.index, src, sd.index, bytes);
+  }
+}
+
+}  // namespace
+
 void fill_(const Tensor& dst, double value) {
-  detail::check_cpu("fill_", dst);
+  detail::check_defined("fill_", dst);
+  if (dst.numel() == 0) return;
   const kernels::Layout l = detail::layout_of(dst);
   GAN_DISPATCH_ALL(dst.dtype(), "fill_", [&] {
     if constexpr (std::is_same_v<scalar_t, int64_t>) {
+      // The one value broadcast to dst's shape (stride 0 everywhere) through the copy kernel; a GPU reads it
+      // from device memory, so it is uploaded first.
       const int64_t v = static_cast<int64_t>(value);
-      kernels::Layout src = l;  // the one value broadcast to dst's shape (stride 0 everywhere)
+      kernels::Layout src = l;
       for (int d = 0; d < src.ndim; ++d) src.strides[d] = 0;
-      kernels::cpu::copy<int64_t, int64_t>(&v, src, dst.data<int64_t>(), l);
+      if (dst.device().is_cpu()) {
+        kernels::cpu::copy<int64_t, int64_t>(&v, src, dst.data<int64_t>(), l);
+      } else {
+        const Tensor one = from_buffer(&v, {}, DType::Int64, dst.device());
+        copy_kernel<int64_t, int64_t>(dst.device(), one.data<int64_t>(), src, dst.data<int64_t>(), l);
+      }
     } else {
       scalar_t* p = dst.data<scalar_t>();
-      kernels::cpu::unary<scalar_t>(kernels::UnaryOp::Fill, {value, 0}, p, l, p, l);
+      GAN_KERNEL(dst.device(), "fill_", unary<scalar_t>, kernels::UnaryOp::Fill, kernels::UnaryParams{value, 0}, p,
+                 l, p, l);
     }
   });
 }
@@ -244,68 +287,92 @@ Tensor zeros_like(const Tensor& t) { return zeros(t.shape(), t.dtype(), t.device
 Tensor ones_like(const Tensor& t) { return ones(t.shape(), t.dtype(), t.device()); }
 Tensor full_like(const Tensor& t, double v) { return full(t.shape(), v, t.dtype(), t.device()); }
 
-Tensor arange(double end, DType dtype) { return arange(0.0, end, 1.0, dtype); }
-Tensor arange(double start, double end, double step, DType dtype) {
+Tensor arange(double end, DType dtype, Device device) { return arange(0.0, end, 1.0, dtype, device); }
+Tensor arange(double start, double end, double step, DType dtype, Device device) {
   if (step == 0) throw std::invalid_argument("arange: step must be non-zero");
   const double n = std::ceil((end - start) / step);
   const int64_t count = n > 0 ? static_cast<int64_t>(n) : 0;
-  Tensor t = empty({count}, dtype);
+  Tensor t = empty({count}, dtype);  // computed on the host (a one-off), then moved
   GAN_DISPATCH_ALL(dtype, "arange", [&] {
     scalar_t* p = t.data<scalar_t>();
     for (int64_t i = 0; i < count; ++i) p[i] = static_cast<scalar_t>(start + static_cast<double>(i) * step);
   });
-  return t;
+  return device.is_cpu() ? t : t.to(device);
 }
 
-Tensor rand(const Shape& shape, DType dtype, Generator* gen, double lo, double hi) {
+Tensor rand(const Shape& shape, DType dtype, Generator* gen, double lo, double hi, Device device) {
   Generator& g = gen ? *gen : default_generator();
-  Tensor t = empty(shape, dtype);
+  Tensor t = empty(shape, dtype, device);
   GAN_DISPATCH_FLOATING(dtype, "rand", [&] {
-    g.fill_uniform<scalar_t>(t.data<scalar_t>(), t.numel(), static_cast<scalar_t>(lo), static_cast<scalar_t>(hi));
+    g.fill_uniform<scalar_t>(t.data<scalar_t>(), t.numel(), static_cast<scalar_t>(lo), static_cast<scalar_t>(hi),
+                             device);
   });
   return t;
 }
 
-Tensor randn(const Shape& shape, DType dtype, Generator* gen, double mean, double stddev) {
+Tensor randn(const Shape& shape, DType dtype, Generator* gen, double mean, double stddev, Device device) {
   Generator& g = gen ? *gen : default_generator();
-  Tensor t = empty(shape, dtype);
+  Tensor t = empty(shape, dtype, device);
   GAN_DISPATCH_FLOATING(dtype, "randn", [&] {
     g.fill_normal<scalar_t>(t.data<scalar_t>(), t.numel(), static_cast<scalar_t>(mean),
-                            static_cast<scalar_t>(stddev));
+                            static_cast<scalar_t>(stddev), device);
   });
   return t;
 }
 
 template <typename T>
-Tensor from_vector(const std::vector<T>& values, const Shape& shape) {
+Tensor from_vector(const std::vector<T>& values, const Shape& shape, Device device) {
   if (static_cast<int64_t>(values.size()) != shape_numel(shape))
     throw std::invalid_argument("from_vector: " + std::to_string(values.size()) + " values do not fill shape " +
                                 shape_str(shape) + " (" + std::to_string(shape_numel(shape)) + " elements)");
-  return from_buffer(values.data(), shape, dtype_of<T>());
+  return from_buffer(values.data(), shape, dtype_of<T>(), device);
 }
-template Tensor from_vector<float>(const std::vector<float>&, const Shape&);
-template Tensor from_vector<double>(const std::vector<double>&, const Shape&);
-template Tensor from_vector<int64_t>(const std::vector<int64_t>&, const Shape&);
+template Tensor from_vector<float>(const std::vector<float>&, const Shape&, Device);
+template Tensor from_vector<double>(const std::vector<double>&, const Shape&, Device);
+template Tensor from_vector<int64_t>(const std::vector<int64_t>&, const Shape&, Device);
 
-Tensor from_buffer(const void* data, const Shape& shape, DType dtype) {
-  Tensor t = empty(shape, dtype);
-  if (t.numel() > 0) std::memcpy(t.raw_data(), data, static_cast<size_t>(t.numel()) * dtype_size(dtype));
+Tensor from_buffer(const void* data, const Shape& shape, DType dtype, Device device) {
+  Tensor t = empty(shape, dtype, device);
+  const size_t bytes = static_cast<size_t>(t.numel()) * dtype_size(dtype);
+  if (bytes == 0) return t;
+  if (device.is_cpu()) std::memcpy(t.raw_data(), data, bytes);
+  else transfer(t.raw_data(), device, data, Device::cpu(), bytes);
   return t;
 }
 
 void copy_(const Tensor& dst, const Tensor& src) {
-  detail::check_cpu("copy_", dst);
-  detail::check_cpu("copy_", src);
+  detail::check_defined("copy_", dst, "destination");
+  detail::check_defined("copy_", src, "source");
   if (dst.shape() != src.shape())
     throw std::invalid_argument("copy_: source shape " + shape_str(src.shape()) + " does not match destination " +
                                 shape_str(dst.shape()));
-  const kernels::Layout sl = detail::layout_of(src), dl = detail::layout_of(dst);
-  GAN_DISPATCH_ALL(src.dtype(), "copy_", [&] {
-    using S = scalar_t;
-    GAN_DISPATCH_ALL(dst.dtype(), "copy_", [&] {
-      kernels::cpu::copy<S, scalar_t>(src.data<S>(), sl, dst.data<scalar_t>(), dl);
+  if (dst.numel() == 0) return;
+  const Device dd = dst.device(), sd = src.device();
+  if (dd == sd) {
+    // One device: the strided copy kernel converts dtype and layout in one pass.
+    const kernels::Layout sl = detail::layout_of(src), dl = detail::layout_of(dst);
+    GAN_DISPATCH_ALL(src.dtype(), "copy_", [&] {
+      using S = scalar_t;
+      GAN_DISPATCH_ALL(dst.dtype(), "copy_", [&] {
+        copy_kernel<S, scalar_t>(dd, src.data<S>(), sl, dst.data<scalar_t>(), dl);
+      });
     });
-  });
+    return;
+  }
+  // Across devices only contiguous bytes travel: pack src on its own device into a contiguous tensor of dst's
+  // dtype (unless it already is one), move the bytes straight into dst when dst is contiguous (else into a
+  // contiguous tensor on dst's device), then scatter into dst's strides there. Strided views, broadcasts and
+  // dtype changes thus cost one kernel on each side at most, never an element-by-element transfer.
+  const Tensor s = src.detach();
+  Tensor packed = s;
+  if (!s.is_contiguous() || s.dtype() != dst.dtype()) {
+    packed = empty(s.shape(), dst.dtype(), sd);
+    copy_(packed, s);
+  }
+  const bool direct = dst.is_contiguous();
+  const Tensor landing = direct ? dst : empty(dst.shape(), dst.dtype(), dd);
+  transfer(landing.raw_data(), dd, packed.raw_data(), sd, static_cast<size_t>(dst.numel()) * dtype_size(dst.dtype()));
+  if (!direct) copy_(dst, landing);
 }
 
 }  // namespace gan

@@ -127,19 +127,24 @@ Tensor zeros_like(const Tensor& t);
 Tensor ones_like(const Tensor& t);
 Tensor full_like(const Tensor& t, double value);
 Tensor empty_like(const Tensor& t);
-Tensor arange(double end, DType dtype = DType::Float32);
-Tensor arange(double start, double end, double step = 1.0, DType dtype = DType::Float32);
-// Uniform in [lo, hi) and normal(mean, std) from the engine's Philox generator (the default one if null).
+Tensor arange(double end, DType dtype = DType::Float32, Device device = Device::cpu());
+Tensor arange(double start, double end, double step = 1.0, DType dtype = DType::Float32,
+              Device device = Device::cpu());
+// Uniform in [lo, hi) and normal(mean, std) from the engine's Philox generator (the default one if null). The
+// numbers depend only on the generator's state, not on the device: a CUDA tensor gets the same bits as a CPU one.
 Tensor rand(const Shape& shape, DType dtype = DType::Float32, Generator* gen = nullptr, double lo = 0.0,
-            double hi = 1.0);
+            double hi = 1.0, Device device = Device::cpu());
 Tensor randn(const Shape& shape, DType dtype = DType::Float32, Generator* gen = nullptr, double mean = 0.0,
-             double stddev = 1.0);
-// Copies a host buffer (row-major) into a new tensor.
+             double stddev = 1.0, Device device = Device::cpu());
+// Copies a host buffer (row-major) into a new tensor on `device`. To a GPU from pageable memory the upload goes
+// through a pinned staging buffer and the call returns once `data` may be reused; from pinned memory
+// (kernels::cuda::pinned_alloc) it is asynchronous on the device's stream: keep `data` unchanged until that
+// stream has run past it (kernels::cuda::synchronize()).
 template <typename T>
-Tensor from_vector(const std::vector<T>& values, const Shape& shape);
-Tensor from_buffer(const void* data, const Shape& shape, DType dtype);
+Tensor from_vector(const std::vector<T>& values, const Shape& shape, Device device = Device::cpu());
+Tensor from_buffer(const void* data, const Shape& shape, DType dtype, Device device = Device::cpu());
 
-// Copies src into dst element-wise (shapes must match; dtypes may differ). dst may be a strided view.
+// Copies src into dst element-wise (shapes must match; dtypes and devices may differ). dst may be a strided view.
 void copy_(const Tensor& dst, const Tensor& src);
 // Fills a tensor (or a strided view) with a value, in place, outside autograd.
 void fill_(const Tensor& dst, double value);

@@ -30,12 +30,18 @@
 //
 // Box-Muller: for u1 in (0,1] and u2 in [0,1), r = sqrt(-2 ln u1) and theta = 2 pi u2 give two
 // independent N(0,1) values r cos(theta), r sin(theta). u1 comes from the open-at-zero conversion so
-// ln never sees 0.
+// ln never sees 0. Both float and double normals evaluate r, cos and sin in double (float normals
+// round r cos / r sin to float, then apply the affine map in float).
 //
-// CPU/GPU identity: the integer part (Philox, the uniform conversions, the fma-based affine map) is
-// exact IEEE arithmetic and therefore bit-identical on both. Normals go through log/sqrt/sin/cos,
-// whose last-ulp rounding differs between glibc and CUDA's libdevice, so CPU and GPU normals agree
-// to a few ulp, not bit for bit. Determinism on one device is exact.
+// CPU/GPU identity: every output, uniform and normal, float and double, is bit-identical on the CPU
+// and the GPU. The integer part (Philox, the uniform conversions) is exact, and the affine maps are
+// explicit fma's (correctly rounded on both). libm's log/sin/cos would not do: glibc and CUDA's
+// libdevice round their last ulp differently. So Box-Muller uses its own ln and sin/cos below
+// (philox_log, philox_sincos_2pi), built only from operations IEEE 754 rounds correctly (+, -, *, /,
+// sqrt, fma), exact scalings (frexp, ldexp) and integer arithmetic, with every multiply-add written as
+// an explicit fma so that compiler contraction (nvcc's default -fmad=true, or -ffp-contract on an
+// FMA-capable host target) finds nothing to fuse. Their accuracy (a few double ulp) is checked against
+// libm in tests/core/test_philox_math.cpp; the CPU/GPU identity in tests/gpu/test_cuda_kernels.cpp.
 #pragma once
 
 #include <cstdint>
@@ -160,30 +166,103 @@ GAN_HOST_DEVICE inline void uniform_from_block(const Philox4x32& r, double lo, d
   out[1] = unit_to_range(u32x2_to_unit_double(r.v[2], r.v[3]), lo, hi);
 }
 
-// Box-Muller in float (u1 in (0,1] from the first word, u2 in [0,1) from the second).
-GAN_HOST_DEVICE inline void box_muller(uint32_t a, uint32_t b, float& z0, float& z1) {
-  const float u1 = u32_to_open_unit_float(a);
-  const float u2 = u32_to_unit_float(b);
-  const float r = ::sqrtf(-2.0f * ::logf(u1));
-  const float theta = 6.28318530717958647692f * u2;
-  z0 = r * ::cosf(theta);
-  z1 = r * ::sinf(theta);
+// ---- reproducible ln and sin/cos for Box-Muller (see "CPU/GPU identity" above) ----------------------
+
+// ln(x) for a normal x in (0, 1]. x = m 2^e with m in [sqrt(1/2), sqrt(2)) (frexp and the doubling are
+// exact), ln m = 2 atanh(s) with s = (m - 1)/(m + 1), |s| < 0.172, summed as 2s (1 + s^2/3 + ... + s^24/25)
+// (the next term is below 2^-64 relative), and ln x = e ln2_hi + (e ln2_lo + ln m) with ln2_hi's low 32
+// bits zero so e ln2_hi is exact. Error: a few ulp.
+GAN_HOST_DEVICE inline double philox_log(double x) {
+  int e = 0;
+  double m = ::frexp(x, &e);  // m in [0.5, 1)
+  if (m < 0x1.6a09e667f3bcdp-1) {  // sqrt(1/2)
+    m = m * 2.0;
+    e -= 1;
+  }
+  const double s = (m - 1.0) / (m + 1.0);
+  const double z = s * s;
+  double p = 0x1.47ae147ae147bp-5;       // 1/25
+  p = ::fma(p, z, 0x1.642c8590b2164p-5);  // 1/23
+  p = ::fma(p, z, 0x1.8618618618618p-5);  // 1/21
+  p = ::fma(p, z, 0x1.af286bca1af28p-5);  // 1/19
+  p = ::fma(p, z, 0x1.e1e1e1e1e1e1ep-5);  // 1/17
+  p = ::fma(p, z, 0x1.1111111111111p-4);  // 1/15
+  p = ::fma(p, z, 0x1.3b13b13b13b14p-4);  // 1/13
+  p = ::fma(p, z, 0x1.745d1745d1746p-4);  // 1/11
+  p = ::fma(p, z, 0x1.c71c71c71c71cp-4);  // 1/9
+  p = ::fma(p, z, 0x1.2492492492492p-3);  // 1/7
+  p = ::fma(p, z, 0x1.999999999999ap-3);  // 1/5
+  p = ::fma(p, z, 0x1.5555555555555p-2);  // 1/3
+  const double s2 = s + s;
+  const double ln_m = ::fma(s2 * z, p, s2);
+  const double de = static_cast<double>(e);
+  return ::fma(de, 0x1.62e42fee00000p-1, ::fma(de, 0x1.a39ef35793c76p-33, ln_m));  // ln2 = hi + lo
 }
 
+// sin and cos of 2 pi k / 2^bits for an integer k in [0, 2^bits), 3 <= bits <= 53. The quadrant is split
+// off in integer arithmetic, exactly: 2 pi k / 2^bits = (pi/2)(q + f) with q = round(4k / 2^bits) and
+// f in [-1/2, 1/2), so no rounded multiple of pi ever enters. sin/cos((pi/2) f) are Taylor polynomials
+// in f (|(pi/2) f| <= pi/4; the first omitted terms are below 2^-60), then rotated by q quarter turns.
+GAN_HOST_DEVICE inline void philox_sincos_2pi(uint64_t k, int bits, double& sin_out, double& cos_out) {
+  const uint64_t q = (k + (uint64_t{1} << (bits - 3))) >> (bits - 2);  // 0..4
+  const int64_t rem = static_cast<int64_t>(k) - static_cast<int64_t>(q << (bits - 2));
+  const double f = ::ldexp(static_cast<double>(rem), 2 - bits);  // exact: |rem| <= 2^(bits-3)
+  const double f2 = f * f;
+  double sp = -0x1.8a404211f9547p-45;       // (-1)^j (pi/2)^(2j+1) / (2j+1)!, j = 9 .. 0
+  sp = ::fma(sp, f2, 0x1.aaec32af93359p-38);
+  sp = ::fma(sp, f2, -0x1.6fadb9f155744p-31);
+  sp = ::fma(sp, f2, 0x1.e8f434d018d63p-25);
+  sp = ::fma(sp, f2, -0x1.e3074fde8871fp-19);
+  sp = ::fma(sp, f2, 0x1.50783487ee782p-13);
+  sp = ::fma(sp, f2, -0x1.32d2cce62bd86p-8);
+  sp = ::fma(sp, f2, 0x1.466bc6775aae2p-4);
+  sp = ::fma(sp, f2, -0x1.4abbce625be53p-1);
+  sp = ::fma(sp, f2, 0x1.921fb54442d18p+0);
+  const double s = f * sp;
+  double cp = -0x1.2a0c591af8314p-41;       // (-1)^j (pi/2)^(2j) / (2j)!, j = 9 .. 1, then 1
+  cp = ::fma(cp, f2, 0x1.20c62c2f2d7f5p-34);
+  cp = ::fma(cp, f2, -0x1.b6e24f44b128fp-28);
+  cp = ::fma(cp, f2, 0x1.f9d38a3763cc3p-22);
+  cp = ::fma(cp, f2, -0x1.a6d1f2a204a8cp-16);
+  cp = ::fma(cp, f2, 0x1.e1f506891babbp-11);
+  cp = ::fma(cp, f2, -0x1.55d3c7e3cbffap-6);
+  cp = ::fma(cp, f2, 0x1.03c1f081b5ac4p-2);
+  cp = ::fma(cp, f2, -0x1.3bd3cc9be45dep+0);
+  const double c = ::fma(cp, f2, 1.0);
+  switch (q & 3u) {
+    case 0: sin_out = s; cos_out = c; break;
+    case 1: sin_out = c; cos_out = -s; break;
+    case 2: sin_out = -s; cos_out = -c; break;
+    default: sin_out = -c; cos_out = s; break;
+  }
+}
+
+// Box-Muller on one pair of uniform integers: u1 = k1 / 2^bits in (0, 1], u2 = k2 / 2^bits in [0, 1).
+GAN_HOST_DEVICE inline void box_muller_pair(uint64_t k1, uint64_t k2, int bits, double& z0, double& z1) {
+  const double u1 = ::ldexp(static_cast<double>(k1), -bits);  // exact: k1 <= 2^bits <= 2^53
+  const double r = ::sqrt(-2.0 * philox_log(u1));
+  double s = 0.0, c = 0.0;
+  philox_sincos_2pi(k2, bits, s, c);
+  z0 = r * c;
+  z1 = r * s;
+}
+
+// Float normals: the words' top 24 bits, as in u32_to_open_unit_float (u1) and u32_to_unit_float (u2).
 GAN_HOST_DEVICE inline void normal_from_block(const Philox4x32& r, float mean, float stddev, float out[4]) {
-  float z[4];
-  box_muller(r.v[0], r.v[1], z[0], z[1]);
-  box_muller(r.v[2], r.v[3], z[2], z[3]);
-  for (int j = 0; j < 4; ++j) out[j] = ::fmaf(z[j], stddev, mean);
+  for (int p = 0; p < 2; ++p) {
+    double z0 = 0.0, z1 = 0.0;
+    box_muller_pair((r.v[2 * p] >> 8) + 1u, r.v[2 * p + 1] >> 8, 24, z0, z1);
+    out[2 * p] = ::fmaf(static_cast<float>(z0), stddev, mean);
+    out[2 * p + 1] = ::fmaf(static_cast<float>(z1), stddev, mean);
+  }
 }
 
+// Double normals: 53-bit integers as in u32x2_to_open_unit_double (u1) and u32x2_to_unit_double (u2).
 GAN_HOST_DEVICE inline void normal_from_block(const Philox4x32& r, double mean, double stddev, double out[2]) {
-  const double u1 = u32x2_to_open_unit_double(r.v[0], r.v[1]);
-  const double u2 = u32x2_to_unit_double(r.v[2], r.v[3]);
-  const double rad = ::sqrt(-2.0 * ::log(u1));
-  const double theta = 6.28318530717958647692 * u2;
-  out[0] = ::fma(rad * ::cos(theta), stddev, mean);
-  out[1] = ::fma(rad * ::sin(theta), stddev, mean);
+  double z0 = 0.0, z1 = 0.0;
+  box_muller_pair(u32x2_to_u53(r.v[0], r.v[1]) + 1u, u32x2_to_u53(r.v[2], r.v[3]), 53, z0, z1);
+  out[0] = ::fma(z0, stddev, mean);
+  out[1] = ::fma(z1, stddev, mean);
 }
 
 }  // namespace gan::kernels

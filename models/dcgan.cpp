@@ -3,6 +3,9 @@
 #include <stdexcept>
 
 #include "engine/nn/init.h"
+#include "models/adversarial.h"
+#include "models/common.h"
+#include "models/model.h"
 
 namespace gan::models {
 
@@ -11,62 +14,25 @@ namespace F = nn::functional;
 namespace {
 
 void check(const DcganConfig& c) {
-  if (c.image_size != 32 && c.image_size != 64)
-    throw std::invalid_argument("dcgan: image_size must be 32 or 64, got " + std::to_string(c.image_size));
+  if (c.image_size != 28 && c.image_size != 32 && c.image_size != 64)
+    throw std::invalid_argument("dcgan: image_size must be 28, 32 or 64, got " + std::to_string(c.image_size));
   if (c.nz <= 0 || c.ngf <= 0 || c.ndf <= 0 || c.nc <= 0)
     throw std::invalid_argument("dcgan: nz, ngf, ndf and nc must be positive");
 }
 
-// BatchNorm2d followed by its activation, fused or as a separate module (same indices either way).
-void bn_act(nn::Sequential& net, int64_t ch, F::ActivationArgs act, DType dtype, bool fuse) {
-  const bool relu = act.kind == F::Activation::ReLU;
-  if (fuse) {
-    net.add(std::make_shared<nn::BatchNorm2d>(ch, 1e-5, 0.1, true, true, act, dtype));
-    net.add(std::make_shared<FusedActivation>(relu ? "ReLU" : "LeakyReLU(0.2)"));
-  } else {
-    net.add(std::make_shared<nn::BatchNorm2d>(ch, 1e-5, 0.1, true, true, F::ActivationArgs{}, dtype));
-    if (relu) net.add(std::make_shared<nn::ReLU>());
-    else net.add(std::make_shared<nn::LeakyReLU>(act.negative_slope));
-  }
-}
-
 }  // namespace
 
+// The builders live in models/common.cpp (shared by the zoo); with batch norm they produce exactly these layers.
 std::shared_ptr<SequentialNet> dcgan_generator(const DcganConfig& c) {
   check(c);
-  auto g = std::make_shared<SequentialNet>("DCGAN generator");
-  nn::Sequential& net = *g->net;
-  const F::ActivationArgs relu{F::Activation::ReLU};
-  // 1x1 -> 4x4, then doubling to the image size; widths halve on the way.
-  int64_t width = c.ngf * (c.image_size == 64 ? 8 : 4);
-  net.add(std::make_shared<nn::ConvTranspose2d>(c.nz, width, 4, 1, 0, 0, false, c.dtype));
-  bn_act(net, width, relu, c.dtype, c.fuse_bn_activation);
-  for (int64_t size = 4; size * 2 < c.image_size; size *= 2) {
-    net.add(std::make_shared<nn::ConvTranspose2d>(width, width / 2, 4, 2, 1, 0, false, c.dtype));
-    bn_act(net, width / 2, relu, c.dtype, c.fuse_bn_activation);
-    width /= 2;
-  }
-  net.add(std::make_shared<nn::ConvTranspose2d>(width, c.nc, 4, 2, 1, 0, false, c.dtype));
-  net.add(std::make_shared<nn::Tanh>());
+  auto g = conv_generator(c.nz, c.nc, c.image_size, c.ngf, Norm::Batch, true, c.fuse_bn_activation, c.dtype);
   nn::init::dcgan_(*g);
   return g;
 }
 
 std::shared_ptr<SequentialNet> dcgan_discriminator(const DcganConfig& c) {
   check(c);
-  auto d = std::make_shared<SequentialNet>("DCGAN discriminator");
-  nn::Sequential& net = *d->net;
-  const F::ActivationArgs leaky{F::Activation::LeakyReLU, 0.2};
-  int64_t width = c.ndf;
-  net.add(std::make_shared<nn::Conv2d>(c.nc, width, 4, 2, 1, false, c.dtype));
-  net.add(std::make_shared<nn::LeakyReLU>(0.2));
-  for (int64_t size = c.image_size / 2; size > 4; size /= 2) {
-    net.add(std::make_shared<nn::Conv2d>(width, width * 2, 4, 2, 1, false, c.dtype));
-    bn_act(net, width * 2, leaky, c.dtype, c.fuse_bn_activation);
-    width *= 2;
-  }
-  net.add(std::make_shared<nn::Conv2d>(width, 1, 4, 1, 0, false, c.dtype));
-  net.add(std::make_shared<nn::Flatten>());
+  auto d = conv_discriminator(c.nc, c.image_size, c.ndf, Norm::Batch, true, c.fuse_bn_activation, c.dtype);
   nn::init::dcgan_(*d);
   return d;
 }
@@ -93,6 +59,56 @@ DcganStepLosses dcgan_train_step(nn::Module& G, nn::Module& D, optim::Optimizer&
   out.d_fake = loss_fake.item();
   out.g = loss_g.item();
   return out;
+}
+
+// ---- the zoo entry ----
+namespace {
+
+// Radford 2015: the networks above, Adam 2e-4 (beta1 0.5), N(0, 0.02) init, the non-saturating BCE loss.
+class DcganModel : public AdversarialModel {
+ public:
+  explicit DcganModel(const ModelContext& ctx) : AdversarialModel("dcgan", ctx) {
+    setup([this] { return standard_generator(nz_); }, standard_discriminator(0, Norm::Batch), Init::Dcgan, true);
+    set_optimizers(adam(prefixed_parameters("G", *G_), cfg_num(cfg_, "lr_g")),
+                   adam(prefixed_parameters("D", *D_), cfg_num(cfg_, "lr_d")));
+  }
+
+  Metrics train_step(const std::function<std::pair<Tensor, Tensor>()>& next_batch) override {
+    const Tensor real = next_batch().first;
+    const Tensor z = latent(real.shape()[0], rng_);
+    // Discriminator: real -> 1 (or 1 - smoothing), fake -> 0; the fakes are detached.
+    opt_d_->zero_grad();
+    const Tensor real_logits = (*D_)(d_in(real));
+    const Tensor fake = generate(z);
+    const Tensor fake_logits = (*D_)(d_in(fake.detach()));
+    const Tensor loss_d = F::bce_with_logits(real_logits, real_targets(real_logits, smoothing_)) +
+                          F::bce_with_logits(fake_logits, zeros_like(fake_logits));
+    loss_d.backward();
+    opt_d_->step();
+    // Generator: make the updated D call the fakes real.
+    opt_g_->zero_grad();
+    const Tensor logits = (*D_)(d_in(fake));
+    const Tensor loss_g = F::bce_with_logits(logits, ones_like(logits));
+    loss_g.backward();
+    opt_g_->step();
+    after_g_step();
+    return {{"loss_d", loss_d.item()},
+            {"loss_g", loss_g.item()},
+            {"d_real", mean_probability(real_logits)},
+            {"d_fake", mean_probability(fake_logits)}};
+  }
+};
+
+}  // namespace
+
+ModelEntry dcgan_entry() {
+  ModelEntry e;
+  e.name = "dcgan";
+  e.description = "DCGAN (Radford 2015): transposed-conv G, strided-conv D with batch norm, Adam 2e-4; 28/32/64 px";
+  e.flags = adversarial_flags({.nz = 100, .lr_g = 2e-4, .lr_d = 2e-4, .beta1 = 0.5, .beta2 = 0.999});
+  e.check_data = [](const data::DataSpec& s) { return check_images("dcgan", s); };
+  e.create = [](const ModelContext& ctx) -> std::unique_ptr<GanModel> { return std::make_unique<DcganModel>(ctx); };
+  return e;
 }
 
 }  // namespace gan::models

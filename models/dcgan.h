@@ -16,7 +16,7 @@ struct DcganConfig {
   int64_t ngf = 64;          // generator width
   int64_t ndf = 64;          // discriminator width
   int64_t nc = 3;            // image channels
-  int64_t image_size = 64;   // 32 or 64 (28-pixel data is padded or resized to 32 by the data layer)
+  int64_t image_size = 64;   // 28 (7x7 start: 7 -> 14 -> 28), 32 or 64 (4x4 start)
   bool fuse_bn_activation = true;
   DType dtype = DType::Float32;
 };

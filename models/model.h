@@ -5,12 +5,19 @@
 // steps then one generator step, each critic step taking its own batch from `next_batch`).
 //
 // Settings are model flags with paper defaults, resolved into a JSON object (written to the run's config.json and
-// read back on resume): `gan train --model wgan --clip 0.02` overrides "clip".
+// read back on resume): `gan train --model wgan --clip 0.02` overrides "clip". Flag names are snake_case
+// ("n_critic"); resolve_config also accepts them with dashes ("n-critic").
+//
+// Image sizes: image models build their conv nets for 28, 32 or 64-pixel square images (28: a 7x7 start doubled
+// twice, the usual MNIST layout; 32 and 64: a 4x4 start), so Fashion-MNIST trains at its native 28 pixels; other
+// sizes are refused by check_data, and preferred_image_size() says what to ask the data layer for instead.
+// Point data (ExampleKind::Points) gets MLPs in gan, wgan, wgan-gp, unrolled, lsgan, cgan, vae and ae.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -59,13 +66,24 @@ class GanModel {
   virtual SampleGrid interpolate(int64_t rows, int64_t steps, Generator& gen) = 0;
 
   // Everything a checkpoint needs besides the trainer's own state: networks as "G.<name>", "D.<name>" (also
-  // "Q.", "E." where the model has them), optimizer state as "opt_g.<name>", "opt_d.<name>", and the model's
-  // RNG state. load_state checks names and shapes and throws listing what is missing or unexpected.
+  // "Q.", "E." where the model has them, "G_ema." with --ema), optimizer state as "opt_g.<name>", "opt_d.<name>"
+  // ("opt." for vae/ae, whose one optimizer holds E and G), the model's RNG state ("rng.seed", "rng.offset",
+  // "rng.stream") and a marker "model.<name>". state() returns copies. load_state checks names and shapes before
+  // changing anything and throws std::invalid_argument listing what is missing or unexpected (or naming the model
+  // whose state it is).
   virtual NamedTensors state() const = 0;
   virtual void load_state(const NamedTensors& state) = 0;
 
   // Parameter counts per network, for the summary line at start ("G 3.6M, D 2.8M").
   virtual Metrics parameter_counts() const = 0;
+
+  // Autoencoders (vae, ae) also show reconstructions: `examples` [n, ...] (real data on the model's device) ->
+  // a 2-row grid, the inputs over their reconstructions (row_labels "input", "reconstruction"), on the CPU.
+  virtual bool can_reconstruct() const { return false; }
+  virtual SampleGrid reconstruct(const Tensor& examples) {
+    (void)examples;
+    throw std::logic_error(name() + " does not reconstruct examples");
+  }
 };
 
 struct ModelContext {
@@ -103,6 +121,12 @@ const std::vector<ModelEntry>& model_registry();
 const ModelEntry* find_model(const std::string& name);
 
 // Defaults of an entry's flags overlaid with `overrides` (unknown keys are an error naming the key and the model).
+// An override must have its default's type; strings are converted ("0.02", "true") so command-line text may be
+// passed as is. Throws std::invalid_argument.
 nlohmann::json resolve_config(const ModelEntry& entry, const nlohmann::json& overrides);
+
+// The image size to ask the data layer for, given a dataset's native size: the native size when it is 28, 32 or
+// 64, else 32 for smaller images and 64 for larger ones.
+int64_t preferred_image_size(int64_t native_size);
 
 }  // namespace gan::models

@@ -8,13 +8,20 @@ packages=(
   cmake make g++ pkg-config         # build tools (make: CMake's default generator; not pulled in by cmake
                                     # itself without recommends)
   libopenblas-dev                   # BLAS for CPU GEMM
+  libopenblas-openmp-dev            # its OpenMP flavour, which CMake prefers: one thread pool with our kernels'
+                                    # (installs beside the default pthread flavour; the system default stays)
   libomp-dev                        # OpenMP
   libgtest-dev libbenchmark-dev     # tests and benchmarks
   zlib1g-dev                        # gzip'd IDX datasets
   nlohmann-json3-dev                # configs, metrics, safetensors headers
   libcli11-dev                      # the `gan` command line
   libstb-dev                        # image read/write
+  dataset-fashion-mnist             # the fashion-mnist dataset (/usr/share/datasets/fashion-mnist)
+  librsvg2-bin                      # rsvg-convert, for scripts/fetch-pokemon.sh
 )
+# npm (scripts/fetch-pokemon.sh): Debian's package, unless an npm is already there (NodeSource's nodejs bundles one
+# and conflicts with Debian's npm package).
+command -v npm >/dev/null 2>&1 || packages+=(npm)
 
 die() { echo "setup.sh: error: $*" >&2; exit 1; }
 

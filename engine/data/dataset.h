@@ -3,12 +3,24 @@
 //
 // Images are float CHW in [-1, 1] (the tanh range generators produce), square, resized to the size the model
 // asks for; 2-D toy data ("points") are float [point_dim]. Labels are class indices, -1 when the set has none.
+//
+// The sets (list_datasets() says the same in one line each; each file's top comment says more):
+//   fashion-mnist  Debian's dataset-fashion-mnist (IDX, engine/data/idx.h); 28x28 gray, 10 classes; sizes up to 32
+//                  pad with black (exact pixels), larger ones resize            engine/data/fashion_mnist.cpp
+//   pokemon        1524 RGB 64x64 images made by scripts/fetch-pokemon.sh       engine/data/folder.cpp
+//   folder:PATH    PNG/JPEG/BMP/GIF under PATH, centre-cropped, resized (default 64), gray if all are gray
+//   ring8, grid25  2-D Gaussian mixtures with their centres as reference_points()  engine/data/mixtures.cpp
+//   synthetic      256 16x16 gray shapes in 3 classes, for tests               engine/data/synthetic.cpp
+// Fetched data lives under $GAN_DATA_DIR (default ~/.cache/gan-engine); $GAN_DATA_DIR/fashion-mnist, when it
+// exists, is read instead of the package's /usr/share/datasets/fashion-mnist.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include "engine/tensor.h"
 
 namespace gan::data {
 
@@ -27,7 +39,7 @@ struct DataSpec {
 };
 
 struct DatasetOptions {
-  int64_t image_size = 0;  // 0: the set's native size; else resize (area/bilinear) to S x S
+  int64_t image_size = 0;  // 0: the set's native size (folders: 64); else resize (area/bilinear) to S x S
   bool train_split = true; // sets with a test split (fashion-mnist) pick it with false
   uint64_t seed = 0;       // generated sets (ring8, grid25, synthetic) draw from it
   int64_t size = 0;        // generated sets: number of examples (0: the set's default)
@@ -43,6 +55,9 @@ class Dataset {
   virtual int64_t get(int64_t i, float* out) const = 0;
   // One line: name, count, shape, where it came from.
   virtual std::string describe() const = 0;
+  // Points that plots draw behind samples: for the Gaussian mixtures (ring8, grid25) their centres, a float CPU
+  // tensor [modes, point_dim]; undefined for sets that have none (engine/image/plots.h draws it).
+  virtual Tensor reference_points() const { return Tensor(); }
 };
 
 struct DatasetInfo {

@@ -3,7 +3,11 @@
 //
 // Epoch e's order is a permutation drawn from (seed, e) alone, so the cursor (epoch, position) is the loader's
 // whole state. Batches are full (the tail of an epoch that does not fill one is dropped, as drop_last=True).
-// On a CUDA device the batch is assembled in pinned host memory and copied asynchronously.
+// The permutation is a Fisher-Yates shuffle driven by Philox keyed by (seed, epoch), so it is the same on every
+// machine and build. A background thread assembles the next batches (up to 2 ahead) on the CPU; next() copies the
+// batch to the loader's device with Tensor::to, which on a GPU stages through pinned host memory.
+// An exception thrown while building a batch (by the dataset's get) is rethrown by the next() that would have
+// returned that batch; the cursor stays, so calling next() again retries it.
 #pragma once
 
 #include <cstdint>

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "engine/nn/functional.h"
+#include "engine/ops/dispatch.h"
 #include "engine/ops/op_helpers.h"
 #include "kernels/batch_norm.h"
 
@@ -46,7 +47,6 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
                   const Tensor& bias, bool training, double momentum, double eps, ActivationArgs activation) {
   const char* name = "batch_norm";
   detail::check_floating(name, x);
-  detail::check_cpu(name, x);
   if (x.dim() < 2)
     throw std::invalid_argument("batch_norm: expected an input of shape [N, C] or [N, C, H, W], got " +
                                 detail::describe(x));
@@ -83,14 +83,14 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
     const scalar_t* pw = wc.defined() ? wc.data<scalar_t>() : nullptr;
     const scalar_t* pb = bc.defined() ? bc.data<scalar_t>() : nullptr;
     if (training) {
-      kernels::cpu::batch_norm_forward_train<scalar_t>(
-          xc.data<scalar_t>(), shape, pw, pb, eps, act, y.data<scalar_t>(), save_mean.data<scalar_t>(),
-          save_inv_std.data<scalar_t>(), running_mean.defined() ? running_mean.data<scalar_t>() : nullptr,
-          running_var.defined() ? running_var.data<scalar_t>() : nullptr, momentum);
+      GAN_KERNEL(x.device(), name, batch_norm_forward_train<scalar_t>, xc.data<scalar_t>(), shape, pw, pb, eps, act,
+                 y.data<scalar_t>(), save_mean.data<scalar_t>(), save_inv_std.data<scalar_t>(),
+                 running_mean.defined() ? running_mean.data<scalar_t>() : nullptr,
+                 running_var.defined() ? running_var.data<scalar_t>() : nullptr, momentum);
     } else {
-      kernels::cpu::batch_norm_forward_eval<scalar_t>(
-          xc.data<scalar_t>(), shape, running_mean.data<scalar_t>(), running_var.data<scalar_t>(), pw, pb, eps, act,
-          y.data<scalar_t>(), save_mean.data<scalar_t>(), save_inv_std.data<scalar_t>());
+      GAN_KERNEL(x.device(), name, batch_norm_forward_eval<scalar_t>, xc.data<scalar_t>(), shape,
+                 running_mean.data<scalar_t>(), running_var.data<scalar_t>(), pw, pb, eps, act, y.data<scalar_t>(),
+                 save_mean.data<scalar_t>(), save_inv_std.data<scalar_t>());
     }
   });
 
@@ -105,11 +105,11 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
         Tensor gw = want_w ? empty({shape.C}, xc.dtype(), xc.device()) : Tensor();
         Tensor gb = want_b ? empty({shape.C}, xc.dtype(), xc.device()) : Tensor();
         GAN_DISPATCH_FLOATING(xc.dtype(), "batch_norm_backward", [&] {
-          kernels::cpu::batch_norm_backward<scalar_t>(
-              g.data<scalar_t>(), xc.data<scalar_t>(), yc.data<scalar_t>(), shape, save_mean.data<scalar_t>(),
-              save_inv_std.data<scalar_t>(), wc.defined() ? wc.data<scalar_t>() : nullptr, training, act,
-              gx.defined() ? gx.data<scalar_t>() : nullptr, gw.defined() ? gw.data<scalar_t>() : nullptr,
-              gb.defined() ? gb.data<scalar_t>() : nullptr);
+          GAN_KERNEL(xc.device(), "batch_norm_backward", batch_norm_backward<scalar_t>, g.data<scalar_t>(),
+                     xc.data<scalar_t>(), yc.data<scalar_t>(), shape, save_mean.data<scalar_t>(),
+                     save_inv_std.data<scalar_t>(), wc.defined() ? wc.data<scalar_t>() : nullptr, training, act,
+                     gx.defined() ? gx.data<scalar_t>() : nullptr, gw.defined() ? gw.data<scalar_t>() : nullptr,
+                     gb.defined() ? gb.data<scalar_t>() : nullptr);
         });
         return std::vector<Tensor>{gx, gw, gb};
       },

@@ -25,7 +25,7 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets) {
   const char* name = "cross_entropy";
   detail::check_floating(name, logits);
   detail::check_defined(name, targets, "targets");
-  detail::check_cpu(name, logits);
+  detail::check_same_device(name, logits, targets);
   if (logits.dim() < 2)
     throw std::invalid_argument("cross_entropy: logits must be [N, C] (or [N, C, d1, ...]), got " +
                                 detail::describe(logits));
@@ -40,7 +40,8 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets) {
                                 shape_str(expected));
   const int64_t C = logits.shape()[1];
   const Tensor t = targets.detach().contiguous();
-  const int64_t* p = t.data<int64_t>();
+  const Tensor t_host = detail::to_host(t);  // validated on the host: a bad target must not reach a kernel
+  const int64_t* p = t_host.data<int64_t>();
   for (int64_t i = 0; i < t.numel(); ++i)
     if (p[i] < 0 || p[i] >= C)
       throw std::out_of_range("cross_entropy: target " + std::to_string(p[i]) + " (at flat position " +

@@ -1,6 +1,7 @@
 // The convolution family as differentiable ops: conv2d, conv_transpose2d and conv2d_weight_grad, each running one
-// kernel of kernels/conv.h. Their backward rules are written with each other, so the family is closed under
-// differentiation and any number of backward passes works (WGAN-GP's critic):
+// kernel of kernels/conv.h (the CPU or the CUDA twin, by the tensors' device). Their backward rules are written
+// with each other, so the family is closed under differentiation and any number of backward passes works (WGAN-GP's
+// critic):
 //
 //   y = conv2d(x, w, b)              dx = conv_transpose2d(g, w)        dw = conv2d_weight_grad(x, g)   db = sum(g)
 //   y = conv_transpose2d(x, w, b)    dx = conv2d(g, w)                  dw = conv2d_weight_grad(g, x)   db = sum(g)
@@ -64,7 +65,6 @@ void check_common(const char* op, const char* a_name, const Tensor& a, const cha
   detail::check_floating(op, b);
   detail::check_same_dtype(op, a, b);
   detail::check_same_device(op, a, b);
-  detail::check_cpu(op, a);
   const std::string call = call_str(a_name, a, b_name, b, bias, p);
   if (a.dim() != 4) fail(op, std::string(a_name) + " must be 4-D [N, C, H, W]", call);
   if (b.dim() != 4) fail(op, std::string(b_name) + " must be 4-D", call);
@@ -130,8 +130,8 @@ Tensor conv2d_impl(const Tensor& x, const Tensor& weight, const Tensor& bias, co
   Tensor out = empty({N, Cout, Ho, Wo}, x.dtype(), x.device());
   const kernels::Conv2dShape s = make_shape(N, Cin, H, W, Cout, kh, kw, Ho, Wo, p);
   GAN_DISPATCH_FLOATING(x.dtype(), op, [&] {
-    kernels::cpu::conv2d_forward<scalar_t>(s, xc.data<scalar_t>(), wc.data<scalar_t>(),
-                                           bc.defined() ? bc.data<scalar_t>() : nullptr, out.data<scalar_t>());
+    GAN_KERNEL(x.device(), op, conv2d_forward<scalar_t>, s, xc.data<scalar_t>(), wc.data<scalar_t>(),
+               bc.defined() ? bc.data<scalar_t>() : nullptr, out.data<scalar_t>());
   });
   return record(op, {x, weight, bias}, out, [x, weight, bias, p, H, W, kh, kw](const Tensor& g, const Tensor&) {
     Tensor gx, gw, gb;
@@ -172,8 +172,8 @@ Tensor conv_transpose2d_impl(const Tensor& x, const Tensor& weight, const Tensor
   // The adjoint of a conv from `out` ([N, Cout, Ho, Wo]) to `x` ([N, Cin, Hi, Wi]) with weight [Cin, Cout, kh, kw].
   const kernels::Conv2dShape s = make_shape(N, Cout, Ho, Wo, Cin, kh, kw, Hi, Wi, p);
   GAN_DISPATCH_FLOATING(x.dtype(), op, [&] {
-    kernels::cpu::conv2d_backward_data<scalar_t>(s, xc.data<scalar_t>(), wc.data<scalar_t>(),
-                                                 bc.defined() ? bc.data<scalar_t>() : nullptr, out.data<scalar_t>());
+    GAN_KERNEL(x.device(), op, conv2d_backward_data<scalar_t>, s, xc.data<scalar_t>(), wc.data<scalar_t>(),
+               bc.defined() ? bc.data<scalar_t>() : nullptr, out.data<scalar_t>());
   });
   return record(op, {x, weight, bias}, out, [x, weight, bias, p, kh, kw](const Tensor& g, const Tensor&) {
     const ConvParams cp{p.stride, p.pad, 0, 0};
@@ -202,8 +202,8 @@ Tensor conv2d_weight_grad_impl(const Tensor& x, const Tensor& g, int64_t kh, int
   Tensor out = empty({Cout, Cin, kh, kw}, x.dtype(), x.device());
   const kernels::Conv2dShape s = make_shape(N, Cin, H, W, Cout, kh, kw, Ho, Wo, p);
   GAN_DISPATCH_FLOATING(x.dtype(), op, [&] {
-    kernels::cpu::conv2d_backward_weight<scalar_t>(s, xc.data<scalar_t>(), gc.data<scalar_t>(),
-                                                   out.data<scalar_t>());
+    GAN_KERNEL(x.device(), op, conv2d_backward_weight<scalar_t>, s, xc.data<scalar_t>(), gc.data<scalar_t>(),
+               out.data<scalar_t>());
   });
   return record(op, {x, g}, out, [x, g, p, H, W, kh, kw](const Tensor& gg, const Tensor&) {
     // <gg, dW(x, g)> = <conv2d(x, gg), g>: differentiate that bilinear form in x and in g.

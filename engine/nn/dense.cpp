@@ -40,7 +40,8 @@ namespace {
 void check_indices(const char* name, const Tensor& indices, int64_t num_rows, const Tensor& weight) {
   if (indices.dtype() != DType::Int64)
     throw std::invalid_argument(std::string(name) + ": indices must be int64, got " + detail::describe(indices));
-  const Tensor idx = indices.contiguous();
+  // Validated on the host, so a bad index is an exception here rather than an out-of-bounds read in a kernel.
+  const Tensor idx = detail::to_host(indices).contiguous();
   const int64_t* p = idx.data<int64_t>();
   for (int64_t i = 0; i < idx.numel(); ++i)
     if (p[i] < 0 || p[i] >= num_rows)
@@ -59,7 +60,8 @@ Tensor gather_rows(const Tensor& table_in, const Tensor& idx) {
   const int64_t num_rows = table.shape()[0], D = table.shape()[1], n = idx.numel();
   Tensor out = empty({n, D}, table.dtype(), table.device());
   GAN_DISPATCH_FLOATING(table.dtype(), name, [&] {
-    kernels::cpu::gather_rows<scalar_t>(table.data<scalar_t>(), D, idx.data<int64_t>(), n, out.data<scalar_t>());
+    GAN_KERNEL(table.device(), name, gather_rows<scalar_t>, table.data<scalar_t>(), D, idx.data<int64_t>(), n,
+               out.data<scalar_t>());
   });
   return record(name, {table_in}, out, [idx, num_rows](const Tensor& g, const Tensor&) {
     return std::vector<Tensor>{index_add_rows(g, idx, num_rows)};
@@ -70,12 +72,12 @@ Tensor gather_rows(const Tensor& table_in, const Tensor& idx) {
 Tensor index_add_rows(const Tensor& src_in, const Tensor& idx, int64_t num_rows) {
   const char* name = "embedding_backward";
   detail::check_floating(name, src_in);
-  detail::check_cpu(name, src_in);
   const Tensor src = src_in.detach().contiguous();
   const int64_t n = idx.numel(), D = src.shape()[1];
   Tensor out = zeros({num_rows, D}, src.dtype(), src.device());
   GAN_DISPATCH_FLOATING(src.dtype(), name, [&] {
-    kernels::cpu::index_add_rows<scalar_t>(src.data<scalar_t>(), idx.data<int64_t>(), n, D, out.data<scalar_t>());
+    GAN_KERNEL(src.device(), name, index_add_rows<scalar_t>, src.data<scalar_t>(), idx.data<int64_t>(), n, D,
+               out.data<scalar_t>());
   });
   return record(name, {src_in}, out,
                 [idx](const Tensor& g, const Tensor&) { return std::vector<Tensor>{gather_rows(g, idx)}; });
@@ -87,8 +89,7 @@ Tensor embedding(const Tensor& indices, const Tensor& weight) {
   const char* name = "embedding";
   detail::check_defined(name, indices, "indices");
   detail::check_floating(name, weight);
-  detail::check_cpu(name, weight);
-  detail::check_cpu(name, indices);
+  detail::check_same_device(name, weight, indices);
   if (weight.dim() != 2)
     throw std::invalid_argument("embedding: weight must be [num_embeddings, embedding_dim], got " +
                                 detail::describe(weight));
@@ -104,10 +105,10 @@ Tensor embedding(const Tensor& indices, const Tensor& weight) {
 Tensor one_hot(const Tensor& labels, int64_t num_classes, DType dtype) {
   const char* name = "one_hot";
   detail::check_defined(name, labels, "labels");
-  detail::check_cpu(name, labels);
   if (labels.dtype() != DType::Int64)
     throw std::invalid_argument("one_hot: labels must be int64, got " + detail::describe(labels));
-  const Tensor lab = labels.detach().contiguous();
+  // Built on the host (labels are few and validated there anyway), then moved to the labels' device.
+  const Tensor lab = detail::to_host(labels.detach()).contiguous();
   const int64_t* p = lab.data<int64_t>();
   const int64_t n = lab.numel();
   if (num_classes < 0) {  // as PyTorch's num_classes=-1: one more than the largest label
@@ -122,12 +123,12 @@ Tensor one_hot(const Tensor& labels, int64_t num_classes, DType dtype) {
                               "; expected 0 <= label < " + std::to_string(num_classes));
   Shape out_shape = labels.shape();
   out_shape.push_back(num_classes);
-  Tensor out = zeros(out_shape, dtype, labels.device());
+  Tensor out = zeros(out_shape, dtype);
   GAN_DISPATCH_ALL(dtype, name, [&] {
     scalar_t* o = out.data<scalar_t>();
     for (int64_t i = 0; i < n; ++i) o[i * num_classes + p[i]] = scalar_t(1);
   });
-  return out;
+  return labels.device().is_cpu() ? out : out.to(labels.device());
 }
 
 }  // namespace gan::nn::functional

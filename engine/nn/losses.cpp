@@ -7,6 +7,7 @@
 #include <string>
 
 #include "engine/nn/functional.h"
+#include "engine/ops/dispatch.h"
 #include "engine/ops/op_helpers.h"
 #include "kernels/losses.h"
 
@@ -17,7 +18,6 @@ namespace {
 void check_input(const char* op, const Tensor& t, const char* what) {
   detail::check_defined(op, t, what);
   detail::check_floating(op, t);
-  detail::check_cpu(op, t);
   if (t.numel() == 0)
     throw std::invalid_argument(std::string(op) + ": " + what + " of shape " + shape_str(t.shape()) +
                                 " is empty; a mean over zero elements is undefined");
@@ -55,6 +55,13 @@ BackwardFn scale_saved(std::vector<Tensor> saved) {
   };
 }
 
+// The loss value as a 0-d tensor on `device`. The kernels return it to the host (the CUDA twins reduce on the
+// device and copy the scalar back), so a CUDA loss is one small upload away from its tensor.
+template <typename T>
+Tensor scalar_out(T value, DType dtype, const Device& device) {
+  return full({}, static_cast<double>(value), dtype, device);
+}
+
 constexpr RecordOptions kFused{.save_output = false, .supports_double_backward = false};
 
 }  // namespace
@@ -67,10 +74,11 @@ Tensor bce_with_logits(const Tensor& logits, const Tensor& targets) {
   check_same_shape(name, "logits", logits, "targets", targets);
   const Tensor x = data_of(logits), t = data_of(targets);
   Tensor gx = grad_buffer(logits), gt = grad_buffer(targets);
-  Tensor out = empty({}, logits.dtype(), logits.device());
+  Tensor out;
   GAN_DISPATCH_FLOATING(x.dtype(), name, [&] {
-    *out.data<scalar_t>() = kernels::cpu::bce_with_logits<scalar_t>(
-        x.data<scalar_t>(), t.data<scalar_t>(), x.numel(), ptr_or_null<scalar_t>(gx), ptr_or_null<scalar_t>(gt));
+    out = scalar_out(GAN_KERNEL(x.device(), name, bce_with_logits<scalar_t>, x.data<scalar_t>(), t.data<scalar_t>(),
+                                x.numel(), ptr_or_null<scalar_t>(gx), ptr_or_null<scalar_t>(gt)),
+                     x.dtype(), x.device());
   });
   return record(name, {logits, targets}, out, scale_saved({gx, gt}), kFused);
 }
@@ -83,10 +91,11 @@ Tensor mse_loss(const Tensor& input, const Tensor& target) {
   check_same_shape(name, "input", input, "target", target);
   const Tensor x = data_of(input), t = data_of(target);
   Tensor gx = grad_buffer(input), gt = grad_buffer(target);
-  Tensor out = empty({}, input.dtype(), input.device());
+  Tensor out;
   GAN_DISPATCH_FLOATING(x.dtype(), name, [&] {
-    *out.data<scalar_t>() = kernels::cpu::mse<scalar_t>(x.data<scalar_t>(), t.data<scalar_t>(), x.numel(),
-                                                        ptr_or_null<scalar_t>(gx), ptr_or_null<scalar_t>(gt));
+    out = scalar_out(GAN_KERNEL(x.device(), name, mse<scalar_t>, x.data<scalar_t>(), t.data<scalar_t>(), x.numel(),
+                                ptr_or_null<scalar_t>(gx), ptr_or_null<scalar_t>(gt)),
+                     x.dtype(), x.device());
   });
   return record(name, {input, target}, out, scale_saved({gx, gt}), kFused);
 }
@@ -123,11 +132,12 @@ Tensor gaussian_nll_loss(const Tensor& input, const Tensor& target, const Tensor
   }
   const Tensor x = data_of(input), t = data_of(target), v = data_of(var);
   Tensor gx = grad_buffer(input), gt = grad_buffer(target), gv = grad_buffer(var);
-  Tensor out = empty({}, input.dtype(), input.device());
+  Tensor out;
   GAN_DISPATCH_FLOATING(x.dtype(), name, [&] {
-    *out.data<scalar_t>() = kernels::cpu::gaussian_nll<scalar_t>(
-        x.data<scalar_t>(), t.data<scalar_t>(), v.data<scalar_t>(), x.numel(), group, full, eps,
-        ptr_or_null<scalar_t>(gx), ptr_or_null<scalar_t>(gt), ptr_or_null<scalar_t>(gv));
+    out = scalar_out(GAN_KERNEL(x.device(), name, gaussian_nll<scalar_t>, x.data<scalar_t>(), t.data<scalar_t>(),
+                                v.data<scalar_t>(), x.numel(), group, full, eps, ptr_or_null<scalar_t>(gx),
+                                ptr_or_null<scalar_t>(gt), ptr_or_null<scalar_t>(gv)),
+                     x.dtype(), x.device());
   });
   return record(name, {input, target, var}, out, scale_saved({gx, gt, gv}), kFused);
 }
@@ -143,11 +153,11 @@ Tensor kl_normal(const Tensor& mu, const Tensor& logvar) {
                                 " needs a leading batch dim");
   const Tensor m = data_of(mu), lv = data_of(logvar);
   Tensor gm = grad_buffer(mu), glv = grad_buffer(logvar);
-  Tensor out = empty({}, mu.dtype(), mu.device());
+  Tensor out;
   GAN_DISPATCH_FLOATING(m.dtype(), name, [&] {
-    *out.data<scalar_t>() =
-        kernels::cpu::kl_normal<scalar_t>(m.data<scalar_t>(), lv.data<scalar_t>(), m.numel(), mu.size(0),
-                                          ptr_or_null<scalar_t>(gm), ptr_or_null<scalar_t>(glv));
+    out = scalar_out(GAN_KERNEL(m.device(), name, kl_normal<scalar_t>, m.data<scalar_t>(), lv.data<scalar_t>(),
+                                m.numel(), mu.size(0), ptr_or_null<scalar_t>(gm), ptr_or_null<scalar_t>(glv)),
+                     m.dtype(), m.device());
   });
   return record(name, {mu, logvar}, out, scale_saved({gm, glv}), kFused);
 }
@@ -162,10 +172,11 @@ Tensor wasserstein_critic_loss(const Tensor& real_scores, const Tensor& fake_sco
   check_compatible(name, real_scores, fake_scores);
   // real and fake batches may differ in size: each term is its own mean.
   const Tensor r = data_of(real_scores), f = data_of(fake_scores);
-  Tensor out = empty({}, r.dtype(), r.device());
+  Tensor out;
   GAN_DISPATCH_FLOATING(r.dtype(), name, [&] {
-    *out.data<scalar_t>() =
-        kernels::cpu::wasserstein<scalar_t>(r.data<scalar_t>(), r.numel(), f.data<scalar_t>(), f.numel());
+    out = scalar_out(GAN_KERNEL(r.device(), name, wasserstein<scalar_t>, r.data<scalar_t>(), r.numel(),
+                                f.data<scalar_t>(), f.numel()),
+                     r.dtype(), r.device());
   });
   return record(name, {real_scores, fake_scores}, out,
                 [sr = r.shape(), sf = f.shape(), nr = r.numel(), nf = f.numel()](const Tensor& g, const Tensor&) {
@@ -178,10 +189,12 @@ Tensor wasserstein_generator_loss(const Tensor& fake_scores) {
   const char* name = "wasserstein_generator_loss";
   check_input(name, fake_scores, "fake_scores");
   const Tensor f = data_of(fake_scores);
-  Tensor out = empty({}, f.dtype(), f.device());
+  Tensor out;
   GAN_DISPATCH_FLOATING(f.dtype(), name, [&] {
     // -mean(fake): the fakes take the place of the real scores in mean(fake) - mean(real).
-    *out.data<scalar_t>() = kernels::cpu::wasserstein<scalar_t>(f.data<scalar_t>(), f.numel(), nullptr, 0);
+    out = scalar_out(GAN_KERNEL(f.device(), name, wasserstein<scalar_t>, f.data<scalar_t>(), f.numel(),
+                                static_cast<const scalar_t*>(nullptr), int64_t{0}),
+                     f.dtype(), f.device());
   });
   return record(name, {fake_scores}, out, [sf = f.shape(), nf = f.numel()](const Tensor& g, const Tensor&) {
     return std::vector<Tensor>{expand(mul(g, -1.0 / static_cast<double>(nf)), sf)};

@@ -2,6 +2,7 @@
 #include <cmath>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 #include "engine/nn/functional.h"
 #include "engine/ops/op_helpers.h"
@@ -39,21 +40,23 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
 Tensor dropout(const Tensor& x, double p, bool training, Generator* gen) {
   const char* name = "dropout";
   detail::check_floating(name, x);
-  detail::check_cpu(name, x);
   if (!(p >= 0.0 && p <= 1.0))
     throw std::invalid_argument("dropout: probability has to be between 0 and 1, but got " + std::to_string(p));
   if (!training || p == 0.0) return x;
   if (p == 1.0) return mul(x, 0.0);
   Generator& g = gen ? *gen : default_generator();
-  // mask = (u < 1 - p) / (1 - p) with u ~ U[0, 1): keeps an element with probability 1 - p.
-  Tensor mask = empty(x.shape(), x.dtype(), x.device());
-  GAN_DISPATCH_FLOATING(x.dtype(), name, [&] {
-    scalar_t* m = mask.data<scalar_t>();
-    const int64_t n = mask.numel();
-    g.fill_uniform<scalar_t>(m, n);
-    const scalar_t keep = static_cast<scalar_t>(1.0 - p), scale = static_cast<scalar_t>(1.0 / (1.0 - p));
-    for (int64_t i = 0; i < n; ++i) m[i] = m[i] < keep ? scale : scalar_t(0);
-  });
+  // mask = (u < 1 - p) / (1 - p) with u ~ U[0, 1): keeps an element with probability 1 - p. Both constants are
+  // rounded to x's dtype first, so the mask is the same on every device and in every dtype's own arithmetic. The
+  // uniforms are the same on the CPU and the GPU (engine/rng.h), hence so is the mask.
+  Tensor mask;
+  {
+    NoGradGuard no_grad;
+    const Tensor u = rand(x.shape(), x.dtype(), &g, 0.0, 1.0, x.device());
+    const auto [keep, scale] = GAN_DISPATCH_FLOATING(x.dtype(), name, [&] {
+      return std::pair<double, double>{static_cast<scalar_t>(1.0 - p), static_cast<scalar_t>(1.0 / (1.0 - p))};
+    });
+    mask = mul(lt(u, keep), scale);
+  }
   return mul(x, mask);
 }
 

@@ -16,6 +16,7 @@
 #include <string>
 
 #include "engine/device.h"
+#include "kernels/cuda/runtime.h"
 
 namespace gan::detail {
 
@@ -28,8 +29,11 @@ inline std::runtime_error no_cuda_error(const char* op, const Device& device) {
 }  // namespace gan::detail
 
 #if defined(GAN_WITH_CUDA) && GAN_WITH_CUDA
+// The CUDA branch makes the tensor's device current for the call (a temporary DeviceGuard lives until the end of
+// the full expression), so the kernel runs on that device's stream (kernels/cuda/runtime.h).
 #define GAN_KERNEL(DEVICE, OPNAME, FN, ...)                                                     \
-  ((DEVICE).is_cuda() ? ::gan::kernels::cuda::FN(__VA_ARGS__) : ::gan::kernels::cpu::FN(__VA_ARGS__))
+  ((DEVICE).is_cuda() ? (::gan::kernels::cuda::DeviceGuard((DEVICE).index), ::gan::kernels::cuda::FN(__VA_ARGS__)) \
+                      : ::gan::kernels::cpu::FN(__VA_ARGS__))
 #else
 #define GAN_KERNEL(DEVICE, OPNAME, FN, ...)                                                     \
   ((DEVICE).is_cuda() ? throw ::gan::detail::no_cuda_error(OPNAME, DEVICE) : ::gan::kernels::cpu::FN(__VA_ARGS__))

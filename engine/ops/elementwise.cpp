@@ -16,11 +16,10 @@ namespace {
 
 Tensor run_unary(const char* name, UnaryOp op, const Tensor& x, UnaryParams p = {}) {
   detail::check_floating(name, x);
-  detail::check_cpu(name, x);
   Tensor out = empty(x.shape(), x.dtype(), x.device());
   GAN_DISPATCH_FLOATING(x.dtype(), name, [&] {
-    kernels::cpu::unary<scalar_t>(op, p, x.data<scalar_t>(), detail::layout_of(x), out.data<scalar_t>(),
-                                  detail::layout_of(out));
+    GAN_KERNEL(x.device(), name, unary<scalar_t>, op, p, x.data<scalar_t>(), detail::layout_of(x),
+               out.data<scalar_t>(), detail::layout_of(out));
   });
   return out;
 }
@@ -30,12 +29,11 @@ Tensor run_binary(const char* name, BinaryOp op, const Tensor& a, const Tensor& 
   detail::check_floating(name, b);
   detail::check_same_dtype(name, a, b);
   detail::check_same_device(name, a, b);
-  detail::check_cpu(name, a);
   const Shape shape = broadcast_shapes(name, a.shape(), b.shape());
   Tensor out = empty(shape, a.dtype(), a.device());
   GAN_DISPATCH_FLOATING(a.dtype(), name, [&] {
-    kernels::cpu::binary<scalar_t>(op, a.data<scalar_t>(), detail::layout_of(a, shape), b.data<scalar_t>(),
-                                   detail::layout_of(b, shape), out.data<scalar_t>(), detail::layout_of(out));
+    GAN_KERNEL(a.device(), name, binary<scalar_t>, op, a.data<scalar_t>(), detail::layout_of(a, shape),
+               b.data<scalar_t>(), detail::layout_of(b, shape), out.data<scalar_t>(), detail::layout_of(out));
   });
   return out;
 }
@@ -98,15 +96,15 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   detail::check_floating(name, a);
   detail::check_same_dtype(name, a, b);
   detail::check_same_device(name, a, b);
-  detail::check_cpu(name, a);
   detail::check_defined(name, cond, "cond");
+  detail::check_same_device(name, cond, a);
   const Tensor c = cond.dtype() == a.dtype() ? cond : cond.detach().to(a.dtype());
   const Shape shape = broadcast_shapes(name, broadcast_shapes(name, c.shape(), a.shape()), b.shape());
   Tensor out = empty(shape, a.dtype(), a.device());
   GAN_DISPATCH_FLOATING(a.dtype(), name, [&] {
-    kernels::cpu::where<scalar_t>(c.data<scalar_t>(), detail::layout_of(c, shape), a.data<scalar_t>(),
-                                  detail::layout_of(a, shape), b.data<scalar_t>(), detail::layout_of(b, shape),
-                                  out.data<scalar_t>(), detail::layout_of(out));
+    GAN_KERNEL(a.device(), name, where<scalar_t>, c.data<scalar_t>(), detail::layout_of(c, shape),
+               a.data<scalar_t>(), detail::layout_of(a, shape), b.data<scalar_t>(), detail::layout_of(b, shape),
+               out.data<scalar_t>(), detail::layout_of(out));
   });
   return record(name, {a, b}, out, [c = c.detach(), sa = a.shape(), sb = b.shape()](const Tensor& g, const Tensor&) {
     const Tensor zero = zeros({}, g.dtype(), g.device());

@@ -51,8 +51,8 @@ Tensor gemm_batched(const char* name, const Tensor& a_in, const Tensor& b_in, in
     const scalar_t* pb = b.data<scalar_t>();
     scalar_t* po = out.data<scalar_t>();
     for (int64_t i = 0; i < B; ++i)
-      kernels::cpu::gemm<scalar_t>(aa.trans, ba.trans, M, N, K, scalar_t(1), pa + i * a_bs, aa.ld, pb + i * b_bs,
-                                   ba.ld, scalar_t(0), po + i * M * N, std::max<int64_t>(N, 1));
+      GAN_KERNEL(a.device(), name, gemm<scalar_t>, aa.trans, ba.trans, M, N, K, scalar_t(1), pa + i * a_bs, aa.ld,
+                 pb + i * b_bs, ba.ld, scalar_t(0), po + i * M * N, std::max<int64_t>(N, 1));
   });
   return out;
 }
@@ -65,7 +65,6 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   detail::check_floating(name, b);
   detail::check_same_dtype(name, a, b);
   detail::check_same_device(name, a, b);
-  detail::check_cpu(name, a);
   const bool ok_dims = (a.dim() == 2 || a.dim() == 3) && (b.dim() == 2 || b.dim() == 3) &&
                        !(a.dim() == 2 && b.dim() == 3);
   if (!ok_dims)

@@ -58,6 +58,8 @@ void check_cpu(const char* op, const Tensor& t) {
     throw std::runtime_error(std::string(op) + ": " + describe(t) + " is not supported yet (CPU only)");
 }
 
+Tensor to_host(const Tensor& t) { return t.device().is_cpu() ? t : t.detach().to(Device::cpu()); }
+
 std::string describe(const Tensor& t) {
   return std::string(dtype_name(t.dtype())) + shape_str(t.shape()) + " on " + t.device().str();
 }

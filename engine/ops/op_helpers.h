@@ -4,6 +4,7 @@
 #include <string>
 
 #include "engine/ops.h"
+#include "engine/ops/dispatch.h"
 #include "kernels/strided.h"
 
 namespace gan::detail {
@@ -17,6 +18,9 @@ void check_floating(const char* op, const Tensor& t);
 void check_same_dtype(const char* op, const Tensor& a, const Tensor& b);
 void check_same_device(const char* op, const Tensor& a, const Tensor& b);
 void check_cpu(const char* op, const Tensor& t);
+
+// t's values on the host: t itself when it is on the CPU, else a copy (for checks that read indices or labels).
+Tensor to_host(const Tensor& t);
 
 std::string describe(const Tensor& t);  // "float32[2, 3] on cpu"
 

@@ -43,7 +43,6 @@ Tensor sum(const Tensor& x) { return sum(x, {}, false); }
 Tensor sum(const Tensor& x, const std::vector<int64_t>& dims_in, bool keepdim) {
   const char* name = "sum";
   detail::check_floating(name, x);
-  detail::check_cpu(name, x);
   const std::vector<int64_t> dims = normalize_dims(name, x, dims_in);
   kernels::Layout kept, red;
   for (int64_t d = 0; d < x.dim(); ++d) {
@@ -54,7 +53,7 @@ Tensor sum(const Tensor& x, const std::vector<int64_t>& dims_in, bool keepdim) {
   }
   Tensor out = empty(reduced_shape(x, dims, keepdim), x.dtype(), x.device());
   GAN_DISPATCH_FLOATING(x.dtype(), name, [&] {
-    kernels::cpu::sum<scalar_t>(x.data<scalar_t>(), kept, red, out.data<scalar_t>());
+    GAN_KERNEL(x.device(), name, sum<scalar_t>, x.data<scalar_t>(), kept, red, out.data<scalar_t>());
   });
   return record(name, {x}, out, [shape = x.shape(), dims](const Tensor& g, const Tensor&) {
     // Put the reduced dims back as size 1, then broadcast.
@@ -100,7 +99,6 @@ struct MaxResult {
 
 MaxResult max_impl(const char* name, const Tensor& x_in, int64_t dim) {
   detail::check_floating(name, x_in);
-  detail::check_cpu(name, x_in);
   dim = wrap_dim(name, dim, x_in.dim(), x_in.shape());
   if (x_in.dim() > 0 && x_in.shape()[dim] == 0)
     throw std::invalid_argument(std::string(name) + ": cannot reduce an empty dim " + std::to_string(dim) +
@@ -114,8 +112,8 @@ MaxResult max_impl(const char* name, const Tensor& x_in, int64_t dim) {
   if (x.dim() > 0) out_shape.erase(out_shape.begin() + dim);
   MaxResult r{empty(out_shape, x.dtype(), x.device()), empty(out_shape, DType::Int64, x.device())};
   GAN_DISPATCH_FLOATING(x.dtype(), name, [&] {
-    kernels::cpu::max_along<scalar_t>(x.data<scalar_t>(), outer, R, inner, r.values.data<scalar_t>(),
-                                      r.indices.data<int64_t>());
+    GAN_KERNEL(x.device(), name, max_along<scalar_t>, x.data<scalar_t>(), outer, R, inner,
+               r.values.data<scalar_t>(), r.indices.data<int64_t>());
   });
   return r;
 }
@@ -149,14 +147,17 @@ void outer_inner(const Shape& shape, int64_t dim, int64_t& outer, int64_t& R, in
   for (int64_t d = dim + 1; d < static_cast<int64_t>(shape.size()); ++d) inner *= shape[d];
 }
 
-void check_index(const char* name, const Tensor& index, int64_t outer, int64_t R, int64_t inner) {
+void check_index(const char* name, const Tensor& index, const Tensor& x, int64_t outer, int64_t R,
+                 int64_t inner) {
   if (index.dtype() != DType::Int64)
     throw std::invalid_argument(std::string(name) + ": index must be int64, got " + dtype_name(index.dtype()));
   if (index.numel() != outer * inner)
     throw std::invalid_argument(std::string(name) + ": index of shape " + shape_str(index.shape()) + " has " +
                                 std::to_string(index.numel()) + " elements, expected " +
                                 std::to_string(outer * inner));
-  const Tensor idx = index.contiguous();
+  detail::check_same_device(name, x, index);
+  // Validated on the host, so a bad index is an exception here rather than an out-of-bounds access in a kernel.
+  const Tensor idx = detail::to_host(index).contiguous();
   const int64_t* p = idx.data<int64_t>();
   for (int64_t i = 0; i < idx.numel(); ++i)
     if (p[i] < 0 || p[i] >= R)
@@ -169,19 +170,19 @@ void check_index(const char* name, const Tensor& index, int64_t outer, int64_t R
 Tensor gather_along(const Tensor& x_in, int64_t dim, const Tensor& index) {
   const char* name = "gather_along";
   detail::check_floating(name, x_in);
-  detail::check_cpu(name, x_in);
+  detail::check_defined(name, index, "index");
   dim = wrap_dim(name, dim, x_in.dim(), x_in.shape());
   int64_t outer, R, inner;
   outer_inner(x_in.shape(), dim, outer, R, inner);
-  check_index(name, index, outer, R, inner);
+  check_index(name, index, x_in, outer, R, inner);
   const Tensor x = x_in.detach().contiguous();
   const Tensor idx = index.contiguous();
   Shape out_shape = x.shape();
   if (x.dim() > 0) out_shape.erase(out_shape.begin() + dim);
   Tensor out = empty(out_shape, x.dtype(), x.device());
   GAN_DISPATCH_FLOATING(x.dtype(), name, [&] {
-    kernels::cpu::gather_along<scalar_t>(x.data<scalar_t>(), idx.data<int64_t>(), outer, R, inner,
-                                         out.data<scalar_t>());
+    GAN_KERNEL(x.device(), name, gather_along<scalar_t>, x.data<scalar_t>(), idx.data<int64_t>(), outer, R, inner,
+               out.data<scalar_t>());
   });
   return record(name, {x_in}, out, [dim, idx, shape = x_in.shape()](const Tensor& g, const Tensor&) {
     return std::vector<Tensor>{scatter_along(g, dim, idx, shape)};
@@ -191,11 +192,11 @@ Tensor gather_along(const Tensor& x_in, int64_t dim, const Tensor& index) {
 Tensor scatter_along(const Tensor& src_in, int64_t dim, const Tensor& index, const Shape& shape) {
   const char* name = "scatter_along";
   detail::check_floating(name, src_in);
-  detail::check_cpu(name, src_in);
+  detail::check_defined(name, index, "index");
   dim = wrap_dim(name, dim, static_cast<int64_t>(shape.size()), shape);
   int64_t outer, R, inner;
   outer_inner(shape, dim, outer, R, inner);
-  check_index(name, index, outer, R, inner);
+  check_index(name, index, src_in, outer, R, inner);
   if (src_in.numel() != outer * inner)
     throw std::invalid_argument(std::string(name) + ": source of shape " + shape_str(src_in.shape()) +
                                 " does not match index of shape " + shape_str(index.shape()));
@@ -203,8 +204,8 @@ Tensor scatter_along(const Tensor& src_in, int64_t dim, const Tensor& index, con
   const Tensor idx = index.contiguous();
   Tensor out = zeros(shape, src.dtype(), src.device());
   GAN_DISPATCH_FLOATING(src.dtype(), name, [&] {
-    kernels::cpu::scatter_add_along<scalar_t>(src.data<scalar_t>(), idx.data<int64_t>(), outer, R, inner,
-                                              out.data<scalar_t>());
+    GAN_KERNEL(src.device(), name, scatter_add_along<scalar_t>, src.data<scalar_t>(), idx.data<int64_t>(), outer, R,
+               inner, out.data<scalar_t>());
   });
   return record(name, {src_in}, out, [dim, idx, src_shape = src_in.shape()](const Tensor& g, const Tensor&) {
     return std::vector<Tensor>{reshape(gather_along(g, dim, idx), src_shape)};

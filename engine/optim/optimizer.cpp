@@ -7,6 +7,7 @@
 
 #include "engine/autograd.h"
 #include "engine/ops.h"
+#include "engine/ops/dispatch.h"
 #include "engine/ops/op_helpers.h"
 #include "kernels/optim.h"
 
@@ -21,8 +22,9 @@ std::pair<std::string, std::string> split_state_name(const std::string& key) {
   return {key.substr(0, dot), key.substr(dot + 1)};
 }
 
+// Step counts live on the host whatever the parameters' device: the host computes Adam's bias corrections.
 Tensor step_count_tensor(int64_t value) {
-  Tensor t = zeros({}, DType::Int64);
+  Tensor t = zeros({}, DType::Int64, Device::cpu());
   *t.data<int64_t>() = value;
   return t;
 }
@@ -42,7 +44,6 @@ Optimizer::Optimizer(std::string name, NamedTensors params, double lr)
       fail("parameter '" + pname + "' has dtype " + dtype_name(p.dtype()) +
            "; only float32 and float64 can be optimized");
     if (!p.is_leaf()) fail("parameter '" + pname + "' is not a leaf tensor; cannot optimize a computed tensor");
-    detail::check_cpu(name_.c_str(), p);
     if (!names.insert(pname).second) fail("parameter name '" + pname + "' appears twice");
     if (!tensors.insert(p.impl()).second) fail("parameter '" + pname + "' is the same tensor as an earlier one");
   }
@@ -67,7 +68,7 @@ void Optimizer::step() {
     const auto& [pname, p] = params_[i];
     const Tensor g = p.grad();
     if (!g.defined()) continue;  // no gradient: skipped, as in PyTorch
-    if (g.shape() != p.shape() || g.dtype() != p.dtype())
+    if (g.shape() != p.shape() || g.dtype() != p.dtype() || g.device() != p.device())
       fail("gradient " + detail::describe(g) + " of parameter '" + pname + "' does not match the parameter " +
            detail::describe(p));
     work.push_back({i, p.is_contiguous() ? p.detach() : p.detach().contiguous(), g.detach().contiguous()});
@@ -153,10 +154,9 @@ void clip_weights_(const std::vector<Tensor>& params, double c) {
   NoGradGuard no_grad;
   for (const Tensor& p : params) {
     detail::check_floating("clip_weights_", p);
-    detail::check_cpu("clip_weights_", p);
     const Tensor work = p.is_contiguous() ? p.detach() : p.detach().contiguous();
     GAN_DISPATCH_FLOATING(work.dtype(), "clip_weights_", [&] {
-      kernels::cpu::clamp_inplace<scalar_t>(work.data<scalar_t>(), work.numel(), -c, c);
+      GAN_KERNEL(work.device(), "clip_weights_", clamp_inplace<scalar_t>, work.data<scalar_t>(), work.numel(), -c, c);
     });
     if (!p.is_contiguous()) copy_(p.detach(), work);
   }

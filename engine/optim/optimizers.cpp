@@ -1,25 +1,44 @@
 // SGD, Adam, RMSprop: option checks as in PyTorch, state slots, and the hand-off of every parameter with a gradient
-// to one fused kernel call per dtype.
+// to one fused kernel call per device and dtype.
 #include "engine/optim/optimizers.h"
 
+#include <algorithm>
 #include <cmath>
 #include <type_traits>
 
+#include "engine/ops/dispatch.h"
 #include "kernels/optim.h"
 
 namespace gan::optim {
 
 namespace {
 
-// Kernel slots grouped by dtype: one kernel call per group.
+// Kernel slots grouped by device and dtype: one fused kernel call per group (a multi-tensor launch on a GPU).
 template <template <typename> class Slot>
 struct SlotLists {
-  std::vector<Slot<float>> f32;
-  std::vector<Slot<double>> f64;
+  struct Group {
+    Device device;
+    std::vector<Slot<float>> f32;
+    std::vector<Slot<double>> f64;
+  };
+  std::vector<Group> groups;  // in order of first appearance
+
   template <typename T>
-  std::vector<Slot<T>>& of() {
-    if constexpr (std::is_same_v<T, float>) return f32;
-    else return f64;
+  std::vector<Slot<T>>& of(const Device& device) {
+    auto it = std::find_if(groups.begin(), groups.end(), [&](const Group& g) { return g.device == device; });
+    if (it == groups.end()) it = groups.insert(groups.end(), Group{device, {}, {}});
+    if constexpr (std::is_same_v<T, float>) return it->f32;
+    else return it->f64;
+  }
+
+  // run(device, slots, count) once per non-empty list; run is a generic lambda (slots is Slot<float>* or
+  // Slot<double>*).
+  template <typename Run>
+  void for_each(Run run) {
+    for (Group& g : groups) {
+      if (!g.f32.empty()) run(g.device, g.f32.data(), static_cast<int64_t>(g.f32.size()));
+      if (!g.f64.empty()) run(g.device, g.f64.data(), static_cast<int64_t>(g.f64.size()));
+    }
   }
 };
 
@@ -56,11 +75,13 @@ void SGD::update(const std::vector<Work>& work) {
         s.first_step = !has_state(w.index);  // PyTorch: buf = clone(g) when the buffer does not exist yet
         s.momentum_buffer = slot(w.index, "momentum_buffer").data<scalar_t>();
       }
-      lists.of<scalar_t>().push_back(s);
+      lists.of<scalar_t>(w.param.device()).push_back(s);
     });
   }
-  kernels::cpu::sgd_step(lists.f32.data(), static_cast<int64_t>(lists.f32.size()), h);
-  kernels::cpu::sgd_step(lists.f64.data(), static_cast<int64_t>(lists.f64.size()), h);
+  lists.for_each([&](const Device& device, auto* slots, int64_t count) {
+    using T = std::remove_const_t<std::remove_pointer_t<decltype(slots->param)>>;
+    GAN_KERNEL(device, "SGD", sgd_step<T>, slots, count, h);
+  });
 }
 
 // ---- Adam ----
@@ -87,11 +108,13 @@ void Adam::update(const std::vector<Work>& work) {
       s.exp_avg_sq = slot(w.index, "exp_avg_sq").data<scalar_t>();
       int64_t& step = *slot(w.index, "step").data<int64_t>();
       s.step = ++step;
-      lists.of<scalar_t>().push_back(s);
+      lists.of<scalar_t>(w.param.device()).push_back(s);
     });
   }
-  kernels::cpu::adam_step(lists.f32.data(), static_cast<int64_t>(lists.f32.size()), h);
-  kernels::cpu::adam_step(lists.f64.data(), static_cast<int64_t>(lists.f64.size()), h);
+  lists.for_each([&](const Device& device, auto* slots, int64_t count) {
+    using T = std::remove_const_t<std::remove_pointer_t<decltype(slots->param)>>;
+    GAN_KERNEL(device, "Adam", adam_step<T>, slots, count, h);
+  });
 }
 
 // ---- RMSprop ----
@@ -125,11 +148,13 @@ void RMSprop::update(const std::vector<Work>& work) {
       if (h.momentum > 0.0) s.momentum_buffer = slot(w.index, "momentum_buffer").data<scalar_t>();
       if (h.centered) s.grad_avg = slot(w.index, "grad_avg").data<scalar_t>();
       ++*slot(w.index, "step").data<int64_t>();
-      lists.of<scalar_t>().push_back(s);
+      lists.of<scalar_t>(w.param.device()).push_back(s);
     });
   }
-  kernels::cpu::rmsprop_step(lists.f32.data(), static_cast<int64_t>(lists.f32.size()), h);
-  kernels::cpu::rmsprop_step(lists.f64.data(), static_cast<int64_t>(lists.f64.size()), h);
+  lists.for_each([&](const Device& device, auto* slots, int64_t count) {
+    using T = std::remove_const_t<std::remove_pointer_t<decltype(slots->param)>>;
+    GAN_KERNEL(device, "RMSprop", rmsprop_step<T>, slots, count, h);
+  });
 }
 
 }  // namespace gan::optim

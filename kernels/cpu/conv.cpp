@@ -11,9 +11,10 @@
 namespace gan::kernels::cpu {
 namespace {
 
-// The column buffer holds at most this many elements (16 MiB of float) unless a single image needs more: enough
-// columns for an efficient GEMM, small enough to stay near the caches.
-constexpr int64_t kColBudget = int64_t(1) << 22;
+// The column buffer holds at most this many elements (4 MiB of float) unless a single image needs more: enough
+// columns for an efficient GEMM, small enough to stay in the last-level cache between im2col and the GEMM
+// (measured on the DCGAN-32 layers, 2 cores: ~8% faster than 16 MiB; 2 MiB was no better).
+constexpr int64_t kColBudget = int64_t(1) << 20;
 
 // Output columns [lo, hi) whose input column ow s - p + j falls inside [0, W).
 struct ValidRange {
@@ -29,28 +30,47 @@ inline ValidRange valid_range(int64_t out_size, int64_t in_size, int64_t stride,
   return {lo, hi};
 }
 
+// dst[k] = src[k * stride] for k < n, with the common strides as their own loops (the compiler vectorizes them).
+template <typename T>
+inline void strided_copy(T* dst, const T* src, int64_t n, int64_t stride) {
+  if (stride == 1) {
+    for (int64_t k = 0; k < n; ++k) dst[k] = src[k];
+  } else if (stride == 2) {
+    for (int64_t k = 0; k < n; ++k) dst[k] = src[2 * k];
+  } else {
+    for (int64_t k = 0; k < n; ++k) dst[k] = src[k * stride];
+  }
+}
+
+// dst[k * stride] += src[k] for k < n.
+template <typename T>
+inline void strided_add(T* dst, const T* src, int64_t n, int64_t stride) {
+  if (stride == 1) {
+    for (int64_t k = 0; k < n; ++k) dst[k] += src[k];
+  } else if (stride == 2) {
+    for (int64_t k = 0; k < n; ++k) dst[2 * k] += src[k];
+  } else {
+    for (int64_t k = 0; k < n; ++k) dst[k * stride] += src[k];
+  }
+}
+
 // col rows (ci, i, j) for one image channel xc [H, W]: row r starts at col + r * ld and holds Ho * Wo values.
+// Output rows oh in rh and columns ow in rw read inside the image; a col row with any padding in its window is
+// zeroed first with one memset (cheaper than many short fills), then its inside part is copied.
 template <typename T>
 void im2col_channel(const Conv2dShape& s, const T* xc, T* col, int64_t ld) {
   for (int64_t i = 0; i < s.kh; ++i) {
+    const ValidRange rh = valid_range(s.Ho, s.H, s.stride, s.pad, i);
     for (int64_t j = 0; j < s.kw; ++j) {
       T* row = col + (i * s.kw + j) * ld;
-      const ValidRange r = valid_range(s.Wo, s.W, s.stride, s.pad, j);
-      for (int64_t oh = 0; oh < s.Ho; ++oh) {
-        T* dst = row + oh * s.Wo;
-        const int64_t ih = oh * s.stride - s.pad + i;
-        if (ih < 0 || ih >= s.H) {
-          std::fill(dst, dst + s.Wo, T(0));
-          continue;
-        }
-        std::fill(dst, dst + r.lo, T(0));
-        const int64_t base = ih * s.W - s.pad + j;  // xc[base + ow s] = x[ih, ow s - p + j]
-        if (s.stride == 1) {
-          for (int64_t ow = r.lo; ow < r.hi; ++ow) dst[ow] = xc[base + ow];
-        } else {
-          for (int64_t ow = r.lo; ow < r.hi; ++ow) dst[ow] = xc[base + ow * s.stride];
-        }
-        std::fill(dst + r.hi, dst + s.Wo, T(0));
+      const ValidRange rw = valid_range(s.Wo, s.W, s.stride, s.pad, j);
+      if (rh.lo > 0 || rh.hi < s.Ho || rw.lo > 0 || rw.hi < s.Wo)
+        std::memset(static_cast<void*>(row), 0, sizeof(T) * static_cast<size_t>(s.Ho * s.Wo));
+      const int64_t n = rw.hi - rw.lo;
+      if (n <= 0) continue;
+      for (int64_t oh = rh.lo; oh < rh.hi; ++oh) {
+        const int64_t ih = oh * s.stride - s.pad + i, iw = rw.lo * s.stride - s.pad + j;
+        strided_copy(row + oh * s.Wo + rw.lo, xc + ih * s.W + iw, n, s.stride);
       }
     }
   }
@@ -60,19 +80,15 @@ void im2col_channel(const Conv2dShape& s, const T* xc, T* col, int64_t ld) {
 template <typename T>
 void col2im_channel(const Conv2dShape& s, const T* col, int64_t ld, T* xc) {
   for (int64_t i = 0; i < s.kh; ++i) {
+    const ValidRange rh = valid_range(s.Ho, s.H, s.stride, s.pad, i);
     for (int64_t j = 0; j < s.kw; ++j) {
       const T* row = col + (i * s.kw + j) * ld;
-      const ValidRange r = valid_range(s.Wo, s.W, s.stride, s.pad, j);
-      for (int64_t oh = 0; oh < s.Ho; ++oh) {
-        const int64_t ih = oh * s.stride - s.pad + i;
-        if (ih < 0 || ih >= s.H) continue;
-        const T* src = row + oh * s.Wo;
-        const int64_t base = ih * s.W - s.pad + j;
-        if (s.stride == 1) {
-          for (int64_t ow = r.lo; ow < r.hi; ++ow) xc[base + ow] += src[ow];
-        } else {
-          for (int64_t ow = r.lo; ow < r.hi; ++ow) xc[base + ow * s.stride] += src[ow];
-        }
+      const ValidRange rw = valid_range(s.Wo, s.W, s.stride, s.pad, j);
+      const int64_t n = rw.hi - rw.lo;
+      if (n <= 0) continue;
+      for (int64_t oh = rh.lo; oh < rh.hi; ++oh) {
+        const int64_t ih = oh * s.stride - s.pad + i, iw = rw.lo * s.stride - s.pad + j;
+        strided_add(xc + ih * s.W + iw, row + oh * s.Wo + rw.lo, n, s.stride);
       }
     }
   }

@@ -71,7 +71,13 @@ constexpr double kDcganGradTol = 2e-5;
 constexpr double kDcganTrainTol = 2e-5;
 
 // ---- data ----
-std::string data_path(const std::string& file) { return std::string(GAN_TEST_DATA_DIR) + "/golden/data/" + file; }
+// The tests/ folder: the build's GAN_TEST_DATA_DIR, unless the environment variable of that name points elsewhere
+// (a test binary run away from its source tree, e.g. from the GPU check bundle, scripts/gpu-bundle.sh).
+std::string data_path(const std::string& file) {
+  const char* env = std::getenv("GAN_TEST_DATA_DIR");
+  const std::string dir = env != nullptr && env[0] != '\0' ? env : GAN_TEST_DATA_DIR;
+  return dir + "/golden/data/" + file;
+}
 
 const gan::NamedTensors& golden(const std::string& file) {
   static std::map<std::string, gan::NamedTensors> cache;

@@ -44,9 +44,10 @@ Tensor bn_weight(Generator& g, int64_t C) {
 }
 
 Tensor bn_train(const Inputs& x, F::ActivationArgs act) {
-  // Fresh running stats every evaluation: they are updated in place and are not inputs.
+  // Fresh running stats every evaluation: they are updated in place and are not inputs. In x's dtype and on x's
+  // device, so the gpu suite can run the entry in float32 on both devices.
   const int64_t C = x[0].shape()[1];
-  Tensor rm = zeros({C}, DType::Float64), rv = ones({C}, DType::Float64);
+  Tensor rm = zeros({C}, x[0].dtype(), x[0].device()), rv = ones({C}, x[0].dtype(), x[0].device());
   return F::batch_norm(x[0], rm, rv, x.size() > 1 ? x[1] : Tensor(), x.size() > 2 ? x[2] : Tensor(), true, 0.1,
                        1e-5, act);
 }
@@ -103,8 +104,8 @@ const OpCaseRegistrar nn_cases([](std::vector<OpCase>& t) {
              return Inputs{away_from_zero(g, {2, 3, 2, 2}), bn_weight(g, 3), uniform_input(g, {3}, -0.01, 0.01)};
            },
            [](const Inputs& x) {
-             Tensor rm = zeros({3}, DType::Float64);
-             Tensor rv = from_vector<double>({0.5, 1.0, 1.5}, {3});
+             Tensor rm = zeros({3}, x[0].dtype(), x[0].device());
+             Tensor rv = from_vector<double>({0.5, 1.0, 1.5}, {3}).to(x[0].dtype()).to(x[0].device());
              return F::batch_norm(x[0], rm, rv, x[1], x[2], false, 0.1, 1e-5, {Activation::LeakyReLU, 0.1});
            },
            false);

@@ -1,0 +1,131 @@
+// `gan sample` (a grid, class rows or code sweeps as the model lays them out, or latent interpolations) and
+// `gan report` (rewrite a run's report.html).
+#include <algorithm>
+#include <memory>
+
+#include "apps/commands.h"
+#include "apps/report.h"
+#include "apps/run_config.h"
+#include "apps/run_dir.h"
+#include "apps/sample_image.h"
+#include "apps/trainer.h"
+#include "engine/rng.h"
+
+namespace gan::apps {
+
+namespace {
+
+RunConfig read_run(const std::string& run) {
+  const RunPaths paths{fs::path(run)};
+  if (!fs::exists(paths.config()))
+    throw UsageError("no run at " + run + " (no config.json there); train one with gan train --model M --data D "
+                     "--out " + run);
+  try {
+    return RunConfig::from_json(read_json_file(paths.config()).at("settings"));
+  } catch (const std::exception& e) {
+    throw UsageError("cannot read the run's settings in " + paths.config().string() + ": " + e.what());
+  }
+}
+
+}  // namespace
+
+int sample_command(const SampleArgs& a, const Catalog& catalog, const CliStreams& io) {
+  const RunPaths paths{fs::path(a.run)};
+  RunConfig c = read_run(a.run);
+  const models::ModelEntry* entry = catalog.find_model(c.model);
+  if (!entry)
+    throw UsageError("run " + a.run + " trains model '" + c.model + "', which this program does not know; known "
+                     "models: " + catalog.model_names());
+  c.model_config = resolve_model_config(*entry, c.model_config);
+  Device device;
+  try {
+    device = a.device.empty() ? default_device() : parse_device(a.device);
+  } catch (const std::exception& e) {
+    throw UsageError(std::string("--device: ") + e.what());
+  }
+  const fs::path checkpoint = a.checkpoint.empty() ? paths.latest_checkpoint() : fs::path(a.checkpoint);
+  if (!fs::exists(checkpoint))
+    throw UsageError(a.checkpoint.empty()
+                         ? "run " + a.run + " has no checkpoint yet; train it first (gan train --resume " + a.run + ")"
+                         : "no checkpoint at " + a.checkpoint + "; pass an existing file to --checkpoint");
+
+  std::unique_ptr<models::GanModel> model;
+  try {
+    model = entry->create(models::ModelContext{c.spec, device, c.seed, c.model_config});
+  } catch (const std::exception& e) {
+    throw UsageError("cannot build model " + c.model + " from the run's settings: " + e.what());
+  }
+  const NamedTensors file = load_checkpoint_file(checkpoint);
+  const CheckpointInfo info = read_checkpoint_info(file, checkpoint.string(), c.model);
+  try {
+    model->load_state(file.tensors);
+  } catch (const std::exception& e) {
+    throw UsageError("checkpoint " + checkpoint.string() + " does not fit model " + c.model + ": " + e.what());
+  }
+
+  const fs::path out(a.out);
+  if (out.extension() != ".png") throw UsageError("--out must name a .png file, got '" + a.out + "'");
+  make_writable_dir(out.has_parent_path() ? out.parent_path() : fs::path("."));
+
+  // Point data: the data's reference points behind the samples, when the data can still be opened (optional).
+  Tensor reference;
+  if (c.spec.kind == data::ExampleKind::Points) {
+    try {
+      reference = plot_reference(*catalog.open_dataset(c.data, data::DatasetOptions{c.image_size, true, c.seed,
+                                                                                      c.data_size}));
+    } catch (const std::exception&) {
+      reference = Tensor();
+    }
+  }
+
+  Generator gen(a.seed, 0);
+  models::SampleGrid grid;
+  if (a.reconstruct) {
+    if (!model->can_reconstruct())
+      throw UsageError("model " + c.model + " does not reconstruct examples; --reconstruct is for vae and ae");
+    std::unique_ptr<data::Dataset> dataset;
+    try {
+      dataset = catalog.open_dataset(c.data, data::DatasetOptions{c.image_size, true, c.seed, c.data_size});
+    } catch (const std::exception& e) {
+      throw UsageError("--reconstruct needs the run's data: cannot open dataset '" + c.data + "': " + e.what());
+    }
+    // The first n examples of the training set: the same ones every time, so reconstructions compare.
+    const int64_t n = std::min(a.n, dataset->size());
+    Shape shape = {n};
+    if (c.spec.kind == data::ExampleKind::Image)
+      shape.insert(shape.end(), {c.spec.channels, c.spec.image_size, c.spec.image_size});
+    else
+      shape.push_back(c.spec.point_dim);
+    Tensor x = empty(shape);
+    for (int64_t i = 0; i < n; ++i) dataset->get(i, x.data<float>() + i * c.spec.example_numel());
+    grid = model->reconstruct(x.to(device));
+  } else {
+    grid = a.interpolate ? model->interpolate(a.rows, a.steps, gen) : model->sample(a.n, gen);
+  }
+  write_sample_png(out, grid, c.spec, reference);
+  *io.out << "wrote " << out.string() << ": " << grid.rows << " x " << grid.cols
+          << (a.interpolate ? " interpolation" : a.reconstruct ? " reconstruction" : " samples") << " from step "
+          << info.step << " of " << a.run
+          << std::endl;
+  if (!grid.row_labels.empty()) {
+    *io.out << "rows:";
+    for (size_t i = 0; i < grid.row_labels.size(); ++i) *io.out << (i ? ", " : " ") << grid.row_labels[i];
+    *io.out << std::endl;
+  }
+  return kExitOk;
+}
+
+int report_command(const std::string& run, const CliStreams& io) {
+  const RunConfig c = read_run(run);
+  const RunPaths paths{fs::path(run)};
+  const auto metrics = read_metrics(paths.metrics());
+  const int64_t last = metrics.empty() ? 0 : metrics.back().value("step", int64_t{0});
+  const std::string status = last >= c.steps ? "finished: " + std::to_string(c.steps) + " steps"
+                                             : "stopped at step " + std::to_string(last) + " of " +
+                                                   std::to_string(c.steps);
+  write_report(paths, ReportStatus{status, false});
+  *io.out << "wrote " << paths.report().string() << std::endl;
+  return kExitOk;
+}
+
+}  // namespace gan::apps

@@ -1,0 +1,45 @@
+// The subcommands behind apps/cli.h, each given its parsed arguments. They throw UsageError for mistakes the user
+// can fix (the CLI prints the message on one line and exits 2) and return an exit code otherwise.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "apps/catalog.h"
+#include "apps/cli.h"
+
+namespace gan::apps {
+
+struct TrainArgs {
+  std::string command_line;            // as typed, for config.json
+  std::string resume;                  // --resume RUN, or empty for a new run
+  std::string model, data, out, device;
+  std::optional<int64_t> steps, epochs, batch, data_size, image_size;
+  std::optional<uint64_t> seed;
+  std::optional<int64_t> log_every, sample_every, checkpoint_every, samples;
+  nlohmann::json model_flags = nlohmann::json::object();  // overrides of the model's flag defaults
+  double progress_every_s = 10.0;
+};
+
+struct SampleArgs {
+  std::string run, out, checkpoint, device;
+  int64_t n = 64;
+  uint64_t seed = 0;
+  bool interpolate = false;
+  bool reconstruct = false;  // vae/ae: real examples over their reconstructions
+  int64_t rows = 8, steps = 10;
+};
+
+int train_command(const TrainArgs& args, const Catalog& catalog, const CliStreams& io);
+int sample_command(const SampleArgs& args, const Catalog& catalog, const CliStreams& io);
+int report_command(const std::string& run, const CliStreams& io);
+
+// Model flags overlaid on the entry's defaults; an unknown key is a UsageError naming the model's flags.
+nlohmann::json resolve_model_config(const models::ModelEntry& entry, const nlohmann::json& overrides);
+// "--nz, --ngf, --lr" for messages.
+std::string flag_list(const models::ModelEntry& entry);
+
+}  // namespace gan::apps

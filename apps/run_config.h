@@ -1,0 +1,43 @@
+// The resolved settings of a training run: what config.json holds and what `--resume` reads back.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/data/dataset.h"
+
+namespace gan::apps {
+
+struct RunConfig {
+  std::string model;               // --model
+  std::string data;                // --data
+  nlohmann::json model_config;     // the model's flags, defaults overlaid with the command line
+  int64_t steps = 0;               // total iterations the run trains for
+  int64_t epochs = 0;              // when given as --epochs (steps = epochs x batches per epoch), else 0
+  int64_t batch = 64;
+  uint64_t seed = 0;
+  std::string device;              // as resolved at start ("cpu", "cuda:0"); a resume may pick another
+  int64_t image_size = 0;          // what the dataset was asked to resize to (0: native)
+  int64_t data_size = 0;           // generated datasets: number of examples (0: the set's default)
+  int64_t log_every = 10;          // metrics.jsonl line every N steps
+  int64_t sample_every = 500;      // sample grid every N steps (and at the end)
+  int64_t checkpoint_every = 1000; // kept checkpoint every N steps (and latest at the end and on a signal)
+  int64_t sample_n = 64;           // samples per grid (points: per scatter plot)
+  data::DataSpec spec;             // what the data looked like (sizes the networks; `gan sample` needs no data)
+  std::string data_description;    // the dataset's describe() line
+
+  nlohmann::json to_json() const;
+  // Throws std::runtime_error naming the missing or mistyped field.
+  static RunConfig from_json(const nlohmann::json& j);
+};
+
+nlohmann::json spec_to_json(const data::DataSpec& spec);
+data::DataSpec spec_from_json(const nlohmann::json& j);
+
+// The engine version this program was built from ("0.1.0").
+std::string gan_version();
+
+}  // namespace gan::apps

@@ -1,0 +1,255 @@
+#include "apps/trainer.h"
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <map>
+
+#include "apps/progress.h"
+#include "apps/report.h"
+#include "apps/sample_image.h"
+#include "engine/rng.h"
+
+namespace gan::apps {
+
+namespace {
+
+constexpr const char* kCheckpointFormat = "gan-engine-checkpoint";
+// Fixed noise for sample grids: its own generator, never the model's, so sampling does not change training.
+constexpr uint64_t kSampleStream = 0x73616d706c6573ULL;  // "samples"
+
+// Set by SIGINT/SIGTERM; read at step boundaries. Only this flag is touched in the handler.
+volatile std::sig_atomic_t g_stop_signal = 0;
+
+extern "C" void on_stop_signal(int signo) { g_stop_signal = signo; }
+
+// Installs the stop handlers for the lifetime of a training loop and restores the previous ones after. The
+// handlers are one-shot (SA_RESETHAND): a second Ctrl-C while a checkpoint is written kills the process at once.
+class StopSignals {
+ public:
+  StopSignals() {
+    g_stop_signal = 0;
+    struct sigaction sa {};
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESETHAND;
+    sigaction(SIGINT, &sa, &old_int_);
+    sigaction(SIGTERM, &sa, &old_term_);
+  }
+  ~StopSignals() {
+    sigaction(SIGINT, &old_int_, nullptr);
+    sigaction(SIGTERM, &old_term_, nullptr);
+    g_stop_signal = 0;
+  }
+  StopSignals(const StopSignals&) = delete;
+  StopSignals& operator=(const StopSignals&) = delete;
+
+ private:
+  struct sigaction old_int_ {};
+  struct sigaction old_term_ {};
+};
+
+int64_t meta_int(const std::map<std::string, std::string>& meta, const std::string& key, const std::string& path) {
+  const auto it = meta.find(key);
+  if (it == meta.end())
+    throw UsageError("checkpoint " + path + " has no '" + key + "' in its metadata; it is not a complete "
+                     "gan-engine checkpoint");
+  try {
+    size_t used = 0;
+    const long long v = std::stoll(it->second, &used);
+    if (used != it->second.size() || v < 0) throw std::invalid_argument("");
+    return v;
+  } catch (const std::exception&) {
+    throw UsageError("checkpoint " + path + " has a bad '" + key + "' (\"" + it->second + "\") in its metadata");
+  }
+}
+
+}  // namespace
+
+CheckpointInfo read_checkpoint_info(const NamedTensors& file, const std::string& path, const std::string& model) {
+  const auto& meta = file.metadata;
+  const auto format = meta.find("format");
+  if (format == meta.end() || format->second != kCheckpointFormat)
+    throw UsageError("checkpoint " + path + " is not a gan-engine training checkpoint (no format tag)");
+  CheckpointInfo info;
+  const auto m = meta.find("model");
+  info.model = m == meta.end() ? "" : m->second;
+  if (info.model != model)
+    throw UsageError("checkpoint " + path + " is from model '" + info.model + "', but this run trains '" + model +
+                     "'; use a checkpoint of this run or start a new run with --model " + info.model);
+  info.step = meta_int(meta, "step", path);
+  info.cursor.epoch = meta_int(meta, "loader_epoch", path);
+  info.cursor.position = meta_int(meta, "loader_position", path);
+  const auto e = meta.find("elapsed_s");
+  if (e != meta.end()) info.elapsed_s = std::strtod(e->second.c_str(), nullptr);
+  return info;
+}
+
+Trainer::Trainer(std::unique_ptr<data::Dataset> dataset, std::unique_ptr<models::GanModel> model, RunConfig config,
+                 RunPaths paths, Device device, TrainOutput output)
+    : dataset_(std::move(dataset)),
+      model_(std::move(model)),
+      config_(std::move(config)),
+      paths_(std::move(paths)),
+      device_(device),
+      output_(output) {
+  loader_ = std::make_unique<data::Loader>(*dataset_, config_.batch, config_.seed, device_);
+  real_points_ = plot_reference(*dataset_);
+}
+
+Trainer::~Trainer() = default;
+
+NamedTensors load_checkpoint_file(const fs::path& path) {
+  try {
+    return load_safetensors(path.string());
+  } catch (const std::exception& e) {
+    throw UsageError(std::string(e.what()) + "; delete or replace it (earlier checkpoints are kept beside it as "
+                     "step_NNNNNN.safetensors), or start a new run");
+  }
+}
+
+void Trainer::restore(const NamedTensors& file, const fs::path& checkpoint) {
+  const std::string path = checkpoint.string();
+  const CheckpointInfo info = read_checkpoint_info(file, path, config_.model);
+  try {
+    model_->load_state(file.tensors);
+  } catch (const std::exception& e) {
+    throw UsageError("checkpoint " + path + " does not fit model '" + config_.model + "' with this run's "
+                     "settings: " + e.what());
+  }
+  loader_->set_cursor(info.cursor);
+  step_ = info.step;
+  elapsed_before_ = info.elapsed_s;
+  last_checkpoint_step_ = info.step;
+  // What was logged or sampled after the checkpoint is redone, so drop it: no duplicated metrics lines.
+  truncate_metrics(paths_.metrics(), step_, config_.log_every);
+  std::error_code ec;
+  if (fs::is_directory(paths_.samples_dir(), ec))
+    for (const auto& entry : fs::directory_iterator(paths_.samples_dir(), ec))
+      if (RunPaths::step_of(entry.path()) > step_) fs::remove(entry.path(), ec);
+}
+
+void Trainer::save_checkpoint(bool keep) {
+  std::vector<std::pair<std::string, Tensor>> tensors;
+  for (const auto& [name, t] : model_->state()) tensors.emplace_back(name, t.to(Device::cpu()));
+  const data::LoaderCursor cursor = loader_->cursor();
+  char elapsed[32];
+  std::snprintf(elapsed, sizeof elapsed, "%.3f", elapsed_before_ + session_s_);
+  const std::map<std::string, std::string> meta = {
+      {"format", kCheckpointFormat},
+      {"model", config_.model},
+      {"data", config_.data},
+      {"step", std::to_string(step_)},
+      {"loader_epoch", std::to_string(cursor.epoch)},
+      {"loader_position", std::to_string(cursor.position)},
+      {"elapsed_s", elapsed},
+      {"model_config", config_.model_config.dump()},
+      {"gan_version", gan_version()}};
+  const fs::path latest = paths_.latest_checkpoint();
+  if (keep) {
+    // The kept file and latest share their bytes: a hard link, renamed over latest so it switches atomically.
+    const fs::path kept = paths_.checkpoint(step_);
+    save_safetensors(kept.string(), tensors, meta);
+    const fs::path tmp = latest.string() + ".link";
+    std::error_code ec;
+    fs::remove(tmp, ec);
+    fs::create_hard_link(kept, tmp, ec);
+    if (!ec) fs::rename(tmp, latest, ec);
+    if (ec) save_safetensors(latest.string(), tensors, meta);  // no hard links here: write it again
+  } else {
+    save_safetensors(latest.string(), tensors, meta);
+  }
+  last_checkpoint_step_ = step_;
+}
+
+void Trainer::save_samples() {
+  Generator gen(config_.seed, kSampleStream);
+  const models::SampleGrid grid = model_->sample(config_.sample_n, gen);
+  write_sample_png(paths_.sample(step_), grid, config_.spec, real_points_);
+}
+
+void Trainer::refresh_report(const std::string& status, bool running) {
+  write_report(paths_, ReportStatus{status, running});
+}
+
+int Trainer::run() {
+  using clock = std::chrono::steady_clock;
+  std::ostream& out = *output_.out;
+  std::ostream& err = output_.err ? *output_.err : out;
+  StopSignals signals;
+  MetricsWriter metrics(paths_.metrics());
+  const int64_t total = config_.steps;
+  const std::string progress_of = " of " + std::to_string(total);
+
+  if (step_ == 0) save_samples();  // the untrained generator, for comparison
+  refresh_report("training: step " + std::to_string(step_) + progress_of, true);
+
+  int64_t images = 0;  // examples handed to the model since the last metrics line
+  int64_t session_images = 0;
+  const auto next_batch = [&]() {
+    data::Batch b = loader_->next();
+    images += b.examples.size(0);
+    session_images += b.examples.size(0);
+    return std::make_pair(b.examples, b.labels);
+  };
+
+  Progress progress(out, output_.terminal, total, output_.plain_every_s);
+  const auto start = clock::now();
+  auto last_log = start;
+  const int64_t first_step = step_;
+  while (step_ < total) {
+    const models::Metrics losses = model_->train_step(next_batch);
+    const int64_t step = step_ + 1;
+    for (const auto& [name, value] : losses) {
+      if (std::isfinite(value)) continue;
+      progress.finish();
+      const std::string where = last_checkpoint_step_ >= 0
+                                    ? "the last good checkpoint, " + paths_.latest_checkpoint().string() +
+                                          " (step " + std::to_string(last_checkpoint_step_) + "), is kept"
+                                    : "no checkpoint had been written yet";
+      err << "gan train: error: " << name << " is " << value << " at step " << step << "; training stopped and "
+          << where << ". Try a smaller learning rate or another seed." << std::endl;
+      refresh_report("stopped: " + name + " became non-finite at step " + std::to_string(step), false);
+      return kExitFailed;
+    }
+    step_ = step;
+    const auto now = clock::now();
+    session_s_ = std::chrono::duration<double>(now - start).count();
+
+    if (step % config_.log_every == 0 || step == total) {
+      const double dt = std::chrono::duration<double>(now - last_log).count();
+      nlohmann::ordered_json line = {{"step", step}};  // ordered: step first, then the losses as the model lists them
+      for (const auto& [name, value] : losses) line[name] = value;
+      line["epoch"] = loader_->cursor().epoch;
+      line["time"] = std::round((elapsed_before_ + session_s_) * 1000.0) / 1000.0;
+      line["images_per_s"] = dt > 0 ? std::round(static_cast<double>(images) / dt * 10.0) / 10.0 : 0.0;
+      metrics.write(line);
+      last_log = now;
+      images = 0;
+    }
+    const double per_step = session_s_ / static_cast<double>(step - first_step);
+    progress.update(step, losses, static_cast<double>(session_images) / std::max(session_s_, 1e-9), per_step);
+
+    const bool stop = g_stop_signal != 0;
+    const bool sample = step % config_.sample_every == 0 || step == total;
+    const bool keep = step % config_.checkpoint_every == 0;
+    if (sample) save_samples();
+    if (keep || step == total || stop) save_checkpoint(keep);
+    if (stop) {
+      progress.finish();
+      refresh_report("interrupted at step " + std::to_string(step) + progress_of, false);
+      err << "gan train: interrupted at step " << step << "; checkpoint saved. Continue with: gan train --resume "
+          << paths_.root.string() << std::endl;
+      return kExitInterrupted;
+    }
+    if (sample || keep) refresh_report("training: step " + std::to_string(step) + progress_of, true);
+  }
+  progress.finish();
+  refresh_report("finished: " + std::to_string(total) + " steps", false);
+  out << "finished " << total << " steps in " << Progress::format_duration(elapsed_before_ + session_s_)
+      << "; report: " << paths_.report().string() << std::endl;
+  return kExitOk;
+}
+
+}  // namespace gan::apps

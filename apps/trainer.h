@@ -1,0 +1,88 @@
+// The shared training loop every zoo model runs under: data, metrics, progress, sample grids, checkpoints, the
+// report, resume, signals and the non-finite-loss stop. The model owns what one iteration is (models/model.h).
+//
+// Determinism: the loader's order depends only on (seed, cursor), the model's noise only on its RNG state, and
+// both go into every checkpoint, so on the CPU a run stopped at step k and resumed reaches the same weights and
+// logs the same metrics (bar timing fields) as a run that never stopped.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <ostream>
+#include <string>
+
+#include "apps/run_config.h"
+#include "apps/run_dir.h"
+#include "engine/data/dataset.h"
+#include "engine/data/loader.h"
+#include "engine/device.h"
+#include "engine/safetensors.h"
+#include "models/model.h"
+
+namespace gan::apps {
+
+// Exit codes of the `gan` program.
+enum ExitCode : int {
+  kExitOk = 0,
+  kExitFailed = 1,       // the run itself failed (non-finite loss, I/O error mid-run)
+  kExitUsage = 2,        // a mistake the user can fix; nothing was written
+  kExitInterrupted = 130 // SIGINT/SIGTERM: checkpointed, resumable
+};
+
+struct TrainOutput {
+  std::ostream* out = nullptr;  // progress and summary lines
+  std::ostream* err = nullptr;  // the non-finite-loss message
+  bool terminal = false;        // an updating progress line instead of periodic plain lines
+  double plain_every_s = 10.0;  // plain progress line interval
+};
+
+// What a checkpoint's metadata holds besides the model's own tensors.
+struct CheckpointInfo {
+  std::string model;
+  int64_t step = 0;
+  data::LoaderCursor cursor;
+  double elapsed_s = 0;  // training time before this checkpoint, summed over sessions
+};
+
+// Reads and checks a checkpoint for `model`: throws UsageError when the file is unreadable or corrupt, or when
+// it is not a gan-engine checkpoint or belongs to another model.
+CheckpointInfo read_checkpoint_info(const NamedTensors& file, const std::string& path, const std::string& model);
+// load_safetensors with its errors turned into a UsageError saying what to do.
+NamedTensors load_checkpoint_file(const fs::path& path);
+
+class Trainer {
+ public:
+  Trainer(std::unique_ptr<data::Dataset> dataset, std::unique_ptr<models::GanModel> model, RunConfig config,
+          RunPaths paths, Device device, TrainOutput output);
+  ~Trainer();
+
+  // Continues from a checkpoint of this run (as read by load_checkpoint_file): loads the model state, the data
+  // cursor and the step, and drops metrics lines and samples made after it. Throws UsageError when the checkpoint
+  // is from another model or does not fit this one.
+  void restore(const NamedTensors& file, const fs::path& path);
+  int64_t step() const { return step_; }
+
+  // Trains up to config.steps. Returns kExitOk, kExitFailed (non-finite loss: the last good checkpoint stays)
+  // or kExitInterrupted (SIGINT/SIGTERM: checkpointed at the step boundary after the signal).
+  int run();
+
+ private:
+  void save_checkpoint(bool keep);
+  void save_samples();
+  void refresh_report(const std::string& status, bool running);
+
+  std::unique_ptr<data::Dataset> dataset_;
+  std::unique_ptr<models::GanModel> model_;
+  RunConfig config_;
+  RunPaths paths_;
+  Device device_;
+  TrainOutput output_;
+  std::unique_ptr<data::Loader> loader_;
+  Tensor real_points_;       // point data: what scatter plots draw behind the samples (plot_reference)
+  int64_t step_ = 0;
+  double elapsed_before_ = 0;  // seconds trained in earlier sessions
+  double session_s_ = 0;       // seconds trained in this session (up to the last finished step)
+  int64_t last_checkpoint_step_ = -1;
+};
+
+}  // namespace gan::apps

@@ -1,0 +1,294 @@
+// Our CUDA convolutions (kernels/cuda/conv.cu) against cuDNN on every conv layer of DCGAN-64 at batch 128:
+// forward, backward-data and backward-weight of each, from the layer's point of view. For a transposed conv the
+// forward pass is our conv2d_backward_data (cuDNN's BackwardData) and its backward-data pass is conv2d_forward.
+//
+// Baseline: for each call cuDNN's fastest algorithm as cudnnFindConvolution*AlgorithmEx measures it, then timed
+// here exactly like ours (CUDA events, L2 flushed before every repeat; see cuda_bench_util.h). Same math for both:
+// FP32 with FMA only. The conv descriptor asks for CUDNN_FMA_MATH rather than CUDNN_DEFAULT_MATH because on
+// Ampere and later DEFAULT permits TF32 tensor cores for FP32 data, which would compare different arithmetic;
+// results that report a tensor-op math type are skipped anyway. The label names cuDNN's algorithm and marks a
+// non-deterministic one (atomics in backward-weight): ours is always deterministic.
+//
+// Every benchmark also compares our output with cuDNN's and fails (SkipWithError) when the largest difference
+// exceeds 1e-4 of the largest value, so a run on a GPU doubles as a correctness check at full size.
+//
+// Run: build/benchmarks/cuda_conv_bench [--benchmark_filter=...]; on a machine without a GPU it prints one line
+// and exits with status 0.
+#include <cudnn.h>
+
+#include <cmath>
+#include <iterator>
+#include <cstdio>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "benchmarks/cuda_bench_util.h"
+#include "kernels/conv.h"
+
+namespace {
+
+using gan::kernels::Conv2dShape;
+namespace kc = gan::kernels::cuda;
+namespace bench = gan::bench;
+
+// ---- the layers ---------------------------------------------------------------------------------------------
+
+struct Layer {
+  std::string name;  // e.g. "D 64->128" or "G 512->256 (T)"
+  bool transposed;   // a ConvTranspose2d: `conv` is its adjoint conv (its output is the conv's input)
+  Conv2dShape conv;  // the convolution's view (see kernels/conv.h)
+};
+
+Conv2dShape conv_shape(int64_t N, int64_t Cin, int64_t H, int64_t Cout, int64_t k, int64_t s, int64_t p) {
+  Conv2dShape c;
+  c.N = N, c.Cin = Cin, c.H = H, c.W = H, c.Cout = Cout, c.kh = k, c.kw = k, c.stride = s, c.pad = p;
+  c.Ho = (H + 2 * p - k) / s + 1, c.Wo = c.Ho;
+  return c;
+}
+
+std::vector<Layer> dcgan64_layers(int64_t batch) {
+  std::vector<Layer> layers;
+  // Discriminator: conv Cin -> Cout, k4 s2 p1 halves the size; the last conv k4 s1 p0 maps 4x4 to 1x1.
+  const int64_t d[][3] = {{3, 64, 64}, {64, 128, 32}, {128, 256, 16}, {256, 512, 8}};
+  for (const auto& l : d)
+    layers.push_back({"D " + std::to_string(l[0]) + "->" + std::to_string(l[1]), false,
+                      conv_shape(batch, l[0], l[2], l[1], 4, 2, 1)});
+  layers.push_back({"D 512->1", false, conv_shape(batch, 512, 4, 1, 4, 1, 0)});
+  // Generator: ConvTranspose2d Cin_t -> Cout_t is the adjoint of a conv Cout_t -> Cin_t on the larger image.
+  layers.push_back({"G 100->512 (T)", true, conv_shape(batch, 512, 4, 100, 4, 1, 0)});
+  const int64_t g[][3] = {{512, 256, 8}, {256, 128, 16}, {128, 64, 32}, {64, 3, 64}};  // Cin_t, Cout_t, out size
+  for (const auto& l : g)
+    layers.push_back({"G " + std::to_string(l[0]) + "->" + std::to_string(l[1]) + " (T)", true,
+                      conv_shape(batch, l[1], l[2], l[0], 4, 2, 1)});
+  return layers;
+}
+
+enum class Pass { Forward, BackwardData, BackwardWeight };  // the layer's passes
+enum class Kernel { Fwd, Dgrad, Wgrad };                     // the conv kernels
+
+const char* pass_name(Pass p) {
+  return p == Pass::Forward ? "fwd" : p == Pass::BackwardData ? "bwd_data" : "bwd_weight";
+}
+
+Kernel kernel_of(const Layer& l, Pass p) {
+  if (p == Pass::BackwardWeight) return Kernel::Wgrad;
+  return (p == Pass::Forward) != l.transposed ? Kernel::Fwd : Kernel::Dgrad;
+}
+
+// ---- device buffers and cuDNN -------------------------------------------------------------------------------
+
+struct DeviceBuffer {
+  float* ptr = nullptr;
+  size_t count = 0;
+  explicit DeviceBuffer(size_t n) : count(n) {
+    GAN_CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&ptr), std::max<size_t>(n, 1) * sizeof(float)));
+  }
+  ~DeviceBuffer() { cudaFree(ptr); }
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+
+  void fill_random(uint32_t seed) {
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<float> u(-1.f, 1.f);
+    std::vector<float> h(count);
+    for (float& v : h) v = u(rng);
+    GAN_CUDA_CHECK(cudaMemcpy(ptr, h.data(), count * sizeof(float), cudaMemcpyHostToDevice));
+  }
+  std::vector<float> to_host() const {
+    std::vector<float> h(count);
+    GAN_CUDA_CHECK(cudaStreamSynchronize(kc::stream()));
+    GAN_CUDA_CHECK(cudaMemcpy(h.data(), ptr, count * sizeof(float), cudaMemcpyDeviceToHost));
+    return h;
+  }
+};
+
+cudnnHandle_t cudnn() {
+  static cudnnHandle_t handle = [] {
+    cudnnHandle_t h = nullptr;
+    GAN_CUDNN_CHECK(cudnnCreate(&h));
+    GAN_CUDNN_CHECK(cudnnSetStream(h, kc::stream()));
+    return h;
+  }();
+  return handle;
+}
+
+// The descriptors of one convolution (FP32, NCHW, FMA math).
+struct CudnnConv {
+  cudnnTensorDescriptor_t x = nullptr, y = nullptr;
+  cudnnFilterDescriptor_t w = nullptr;
+  cudnnConvolutionDescriptor_t conv = nullptr;
+
+  explicit CudnnConv(const Conv2dShape& s) {
+    GAN_CUDNN_CHECK(cudnnCreateTensorDescriptor(&x));
+    GAN_CUDNN_CHECK(cudnnCreateTensorDescriptor(&y));
+    GAN_CUDNN_CHECK(cudnnCreateFilterDescriptor(&w));
+    GAN_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&conv));
+    GAN_CUDNN_CHECK(cudnnSetTensor4dDescriptor(x, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, int(s.N), int(s.Cin),
+                                               int(s.H), int(s.W)));
+    GAN_CUDNN_CHECK(cudnnSetTensor4dDescriptor(y, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, int(s.N), int(s.Cout),
+                                               int(s.Ho), int(s.Wo)));
+    GAN_CUDNN_CHECK(cudnnSetFilter4dDescriptor(w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, int(s.Cout), int(s.Cin),
+                                               int(s.kh), int(s.kw)));
+    GAN_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(conv, int(s.pad), int(s.pad), int(s.stride), int(s.stride), 1,
+                                                    1, CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
+    GAN_CUDNN_CHECK(cudnnSetConvolutionMathType(conv, CUDNN_FMA_MATH));
+  }
+  ~CudnnConv() {
+    cudnnDestroyConvolutionDescriptor(conv);
+    cudnnDestroyFilterDescriptor(w);
+    cudnnDestroyTensorDescriptor(y);
+    cudnnDestroyTensorDescriptor(x);
+  }
+  CudnnConv(const CudnnConv&) = delete;
+  CudnnConv& operator=(const CudnnConv&) = delete;
+};
+
+// cuDNN's choice for one call: the algorithm (as an int of the pass's enum), its workspace and a label.
+struct Choice {
+  int algo = -1;
+  size_t workspace = 0;
+  std::string label;
+};
+
+bool tensor_op(cudnnMathType_t m) { return m == CUDNN_TENSOR_OP_MATH || m == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION; }
+
+// The fastest successful FMA-math result of a Find*Ex call.
+template <typename Perf>
+Choice pick(const Perf* perf, int n, const char* const* names, int name_count) {
+  for (int i = 0; i < n; ++i) {
+    if (perf[i].status != CUDNN_STATUS_SUCCESS || tensor_op(perf[i].mathType)) continue;
+    Choice c;
+    c.algo = static_cast<int>(perf[i].algo);
+    c.workspace = perf[i].memory;
+    c.label = std::string("cuDNN ") + (c.algo >= 0 && c.algo < name_count ? names[c.algo] : "algo ?");
+    if (perf[i].determinism == CUDNN_NON_DETERMINISTIC) c.label += " (non-deterministic)";
+    return c;
+  }
+  throw std::runtime_error("cuDNN found no FMA-math algorithm for this convolution");
+}
+
+constexpr const char* kFwdNames[] = {"IMPLICIT_GEMM", "IMPLICIT_PRECOMP_GEMM", "GEMM", "DIRECT", "FFT",
+                                     "FFT_TILING", "WINOGRAD", "WINOGRAD_NONFUSED"};
+constexpr const char* kBwdDataNames[] = {"ALGO_0", "ALGO_1", "FFT", "FFT_TILING", "WINOGRAD", "WINOGRAD_NONFUSED"};
+constexpr const char* kBwdFilterNames[] = {"ALGO_0", "ALGO_1", "FFT", "ALGO_3", "WINOGRAD_NONFUSED", "FFT_TILING"};
+
+// ---- one benchmark ----------------------------------------------------------------------------------------
+
+void bench_layer_pass(benchmark::State& state, const Layer& layer, Pass pass) {
+  const Conv2dShape& s = layer.conv;
+  const Kernel kernel = kernel_of(layer, pass);
+  DeviceBuffer x(size_t(s.N * s.Cin * s.H * s.W)), w(size_t(s.Cout * s.Cin * s.kh * s.kw)),
+      y(size_t(s.N * s.Cout * s.Ho * s.Wo));
+  x.fill_random(1), w.fill_random(2), y.fill_random(3);
+  // The output of this pass, twice: ours and cuDNN's.
+  const size_t out_count = kernel == Kernel::Fwd ? y.count : kernel == Kernel::Dgrad ? x.count : w.count;
+  DeviceBuffer ours_out(out_count), base_out(out_count);
+
+  const auto ours = [&] {
+    switch (kernel) {
+      case Kernel::Fwd: kc::conv2d_forward<float>(s, x.ptr, w.ptr, nullptr, ours_out.ptr); break;
+      case Kernel::Dgrad: kc::conv2d_backward_data<float>(s, y.ptr, w.ptr, nullptr, ours_out.ptr); break;
+      case Kernel::Wgrad: kc::conv2d_backward_weight<float>(s, x.ptr, y.ptr, ours_out.ptr); break;
+    }
+  };
+
+  const CudnnConv d(s);
+  cudnnHandle_t h = cudnn();
+  // Find with a generous workspace; cuDNN skips algorithms that need more.
+  constexpr size_t kFindWorkspace = size_t(512) << 20;
+  Choice choice;
+  {
+    DeviceBuffer find_ws(kFindWorkspace / sizeof(float));
+    int n = 0;
+    if (kernel == Kernel::Fwd) {
+      cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
+      GAN_CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithmEx(h, d.x, x.ptr, d.w, w.ptr, d.conv, d.y, base_out.ptr,
+                                                             CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &n, perf, find_ws.ptr,
+                                                             kFindWorkspace));
+      choice = pick(perf, n, kFwdNames, int(std::size(kFwdNames)));
+    } else if (kernel == Kernel::Dgrad) {
+      cudnnConvolutionBwdDataAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
+      GAN_CUDNN_CHECK(cudnnFindConvolutionBackwardDataAlgorithmEx(h, d.w, w.ptr, d.y, y.ptr, d.conv, d.x,
+                                                                  base_out.ptr, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT,
+                                                                  &n, perf, find_ws.ptr, kFindWorkspace));
+      choice = pick(perf, n, kBwdDataNames, int(std::size(kBwdDataNames)));
+    } else {
+      cudnnConvolutionBwdFilterAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
+      GAN_CUDNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithmEx(
+          h, d.x, x.ptr, d.y, y.ptr, d.conv, d.w, base_out.ptr, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &n, perf,
+          find_ws.ptr, kFindWorkspace));
+      choice = pick(perf, n, kBwdFilterNames, int(std::size(kBwdFilterNames)));
+    }
+  }
+  DeviceBuffer base_ws(std::max<size_t>(choice.workspace, 4) / sizeof(float));
+  const float one = 1.f, zero = 0.f;
+  const auto baseline = [&] {
+    switch (kernel) {
+      case Kernel::Fwd:
+        GAN_CUDNN_CHECK(cudnnConvolutionForward(h, &one, d.x, x.ptr, d.w, w.ptr, d.conv,
+                                                static_cast<cudnnConvolutionFwdAlgo_t>(choice.algo), base_ws.ptr,
+                                                choice.workspace, &zero, d.y, base_out.ptr));
+        break;
+      case Kernel::Dgrad:
+        GAN_CUDNN_CHECK(cudnnConvolutionBackwardData(h, &one, d.w, w.ptr, d.y, y.ptr, d.conv,
+                                                     static_cast<cudnnConvolutionBwdDataAlgo_t>(choice.algo),
+                                                     base_ws.ptr, choice.workspace, &zero, d.x, base_out.ptr));
+        break;
+      case Kernel::Wgrad:
+        GAN_CUDNN_CHECK(cudnnConvolutionBackwardFilter(h, &one, d.x, x.ptr, d.y, y.ptr, d.conv,
+                                                       static_cast<cudnnConvolutionBwdFilterAlgo_t>(choice.algo),
+                                                       base_ws.ptr, choice.workspace, &zero, d.w, base_out.ptr));
+        break;
+    }
+  };
+
+  // Same answer first: a fast wrong kernel is not a result.
+  ours();
+  baseline();
+  const std::vector<float> a = ours_out.to_host(), b = base_out.to_host();
+  double max_ref = 0, max_diff = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    max_ref = std::max(max_ref, std::abs(double(b[i])));
+    max_diff = std::max(max_diff, std::isfinite(a[i]) ? std::abs(double(a[i]) - double(b[i])) : INFINITY);
+  }
+  const double rel = max_diff / std::max(max_ref, 1e-30);
+  state.counters["max_rel_err"] = rel;
+  if (!(rel <= 1e-4)) {
+    state.SkipWithError(("ours differs from cuDNN: max |diff| / max |ref| = " + std::to_string(rel)).c_str());
+    return;
+  }
+
+  bench::L2Flush& flush = bench::l2_flush();
+  const double ms = bench::time_in_loop(state, flush, ours);
+  const double base_ms = bench::time_ms(flush, baseline, 30).mean_ms;
+  const double flops = 2.0 * double(s.N) * double(s.Cout) * double(s.Ho * s.Wo) * double(s.Cin * s.kh * s.kw);
+  bench::report(state, {layer.name + " " + pass_name(pass), ms, flops, bench::Unit::TFLOPS, base_ms, choice.label});
+}
+
+void register_all() {
+  for (const Layer& layer : dcgan64_layers(128)) {
+    for (Pass pass : {Pass::Forward, Pass::BackwardData, Pass::BackwardWeight}) {
+      const std::string name = "conv/" + layer.name + "/" + pass_name(pass);
+      benchmark::RegisterBenchmark(name.c_str(),
+                                   [layer, pass](benchmark::State& st) {
+                                     try {
+                                       bench_layer_pass(st, layer, pass);
+                                     } catch (const std::exception& e) {
+                                       st.SkipWithError(e.what());
+                                     }
+                                   })
+          ->UseManualTime()
+          ->Unit(benchmark::kMillisecond)
+          ->MinTime(0.2);
+    }
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  register_all();
+  return bench::run_main(argc, argv, "DCGAN-64 convolutions, batch 128, FP32 (ours vs cuDNN, FMA math)");
+}

@@ -1,0 +1,60 @@
+// CPU-only build of kernels/cuda/runtime.h and kernels/cuda/allocator.h: no CUDA backend, so nothing to run on.
+// The engine reaches these only for CUDA tensors, which such a build refuses to create; each function that would
+// need a device throws, naming itself, instead of failing at link time or doing nothing. In a CUDA build
+// kernels/cuda/runtime.cu and kernels/cuda/allocator.cpp provide them and this file compiles to nothing.
+#ifndef GAN_WITH_CUDA
+
+#include <stdexcept>
+#include <string>
+
+#include "kernels/cuda/allocator.h"
+#include "kernels/cuda/runtime.h"
+
+namespace gan::kernels::cuda {
+
+namespace {
+
+[[noreturn]] void no_cuda(const char* what) {
+  throw std::runtime_error(std::string(what) +
+                           ": this build has no CUDA backend (configured with GAN_CUDA=OFF or without a CUDA "
+                           "toolkit); rebuild with -DGAN_CUDA=ON or use the CPU");
+}
+
+}  // namespace
+
+int current_device() { no_cuda("cuda::current_device"); }
+void set_device(int) { no_cuda("cuda::set_device"); }
+DeviceGuard::DeviceGuard(int index) {
+  if (index >= 0) no_cuda("cuda::DeviceGuard");
+}
+DeviceGuard::~DeviceGuard() = default;
+Stream stream() { no_cuda("cuda::stream"); }
+Stream stream(int) { no_cuda("cuda::stream"); }
+void synchronize() { no_cuda("cuda::synchronize"); }
+void synchronize(int) { no_cuda("cuda::synchronize"); }
+void memcpy_h2d(void*, const void*, size_t) { no_cuda("cuda::memcpy_h2d"); }
+void memcpy_d2h(void*, const void*, size_t) { no_cuda("cuda::memcpy_d2h"); }
+void memcpy_d2d(void*, const void*, size_t) { no_cuda("cuda::memcpy_d2d"); }
+void memcpy_peer(void*, int, const void*, int, size_t) { no_cuda("cuda::memcpy_peer"); }
+void memset_async(void*, int, size_t) { no_cuda("cuda::memset_async"); }
+void* pinned_alloc(size_t) { no_cuda("cuda::pinned_alloc"); }
+void pinned_free(void* ptr) {
+  if (ptr != nullptr) no_cuda("cuda::pinned_free");
+}
+bool is_pinned(const void*) { return false; }
+
+void* device_alloc(size_t bytes) {
+  if (bytes == 0) return nullptr;
+  no_cuda("cuda::device_alloc");
+}
+void device_free(void*) {}
+AllocatorStats allocator_stats(int) { return {}; }
+void reset_peak_stats() {}
+void empty_cache() {}
+bool caching_enabled() { return false; }
+bool poison_enabled() { return false; }
+void set_poison(bool) {}
+
+}  // namespace gan::kernels::cuda
+
+#endif  // GAN_WITH_CUDA

@@ -1,0 +1,259 @@
+// CUDA build of kernels/cuda/allocator.h: the caching device allocator. Host code only (the CUDA runtime API),
+// so it is compiled by the host compiler like the rest of the kernels' C++.
+#include "kernels/cuda/allocator.h"
+
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "kernels/cuda/check.h"
+#include "kernels/cuda/runtime.h"
+#include "kernels/cuda_query.h"
+
+namespace gan::kernels::cuda {
+
+namespace {
+
+constexpr size_t kSmallPoolMax = kSmallPoolMaxBytes;
+
+enum class Mode { Caching, Direct };
+
+Mode read_mode() {
+  const char* v = std::getenv("GAN_CUDA_ALLOC");
+  if (v == nullptr || *v == '\0' || std::string(v) == "caching") return Mode::Caching;
+  if (std::string(v) == "direct") return Mode::Direct;
+  throw std::invalid_argument(std::string("GAN_CUDA_ALLOC=") + v + ": expected 'caching' (the default) or 'direct'");
+}
+
+std::atomic<int>& poison_flag() {  // -1: not read from the environment yet
+  static std::atomic<int> flag{-1};
+  return flag;
+}
+
+std::string bytes_str(size_t bytes) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%zu bytes (%.2f MiB)", bytes, static_cast<double>(bytes) / (1024.0 * 1024.0));
+  return buf;
+}
+
+struct Block {
+  size_t size = 0;       // the rounded size obtained from cudaMalloc
+  size_t requested = 0;  // what the current owner asked for
+  int device = 0;
+};
+
+struct DevicePool {
+  std::multimap<size_t, void*> small_free, large_free;  // cached blocks by size
+  AllocatorStats stats;
+};
+
+class CachingAllocator {
+ public:
+  CachingAllocator() : mode_(read_mode()), pools_(static_cast<size_t>(cuda_device_count())) {}
+
+  Mode mode() const { return mode_; }
+
+  void* alloc(size_t bytes) {
+    if (bytes == 0) return nullptr;
+    const int device = current_device();
+    const size_t size = round_size(bytes);
+    void* ptr = nullptr;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      DevicePool& pool = pool_of(device);
+      size_t got = 0;
+      if (mode_ == Mode::Caching) ptr = take_cached(pool, size, got);
+      if (ptr != nullptr) {
+        ++pool.stats.cache_hits;
+      } else {
+        ptr = malloc_with_retry(pool, device, size, bytes);
+        got = size;
+      }
+      live_[ptr] = Block{got, bytes, device};
+      AllocatorStats& s = pool.stats;
+      ++s.num_allocs;
+      s.allocated_bytes += got;
+      s.requested_bytes += bytes;
+      s.peak_allocated_bytes = std::max(s.peak_allocated_bytes, s.allocated_bytes);
+    }
+    if (poison_enabled()) memset_async(ptr, 0xFF, bytes);
+    return ptr;
+  }
+
+  void free(void* ptr) noexcept {
+    if (ptr == nullptr) return;
+    std::lock_guard<std::mutex> lock(mu_);
+    const auto it = live_.find(ptr);
+    if (it == live_.end()) {
+      // Not ours: a caller bug that must not pass silently, but this runs in destructors, so no exception.
+      std::fprintf(stderr, "gan: CUDA allocator: free of pointer %p that it did not allocate (ignored)\n", ptr);
+      return;
+    }
+    const Block b = it->second;
+    live_.erase(it);
+    DevicePool& pool = pools_[static_cast<size_t>(b.device)];
+    AllocatorStats& s = pool.stats;
+    ++s.num_frees;
+    s.allocated_bytes -= b.size;
+    s.requested_bytes -= b.requested;
+    if (mode_ == Mode::Caching) {
+      (b.size <= kSmallPoolMax ? pool.small_free : pool.large_free).emplace(b.size, ptr);
+      s.cached_bytes += b.size;
+      return;
+    }
+    // Direct mode: kernels still queued may use the block; wait for them, then give it back.
+    const cudaError_t err = release_to_cuda(b.device, ptr, /*drain=*/true);
+    if (err != cudaSuccess && err != cudaErrorCudartUnloading)
+      std::fprintf(stderr, "gan: CUDA allocator: cudaFree failed: %s\n", cudaGetErrorString(err));
+    s.reserved_bytes -= b.size;
+  }
+
+  AllocatorStats stats(int device) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return pool_of(device).stats;
+  }
+
+  void reset_peaks() {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (DevicePool& p : pools_) {
+      p.stats.peak_allocated_bytes = p.stats.allocated_bytes;
+      p.stats.peak_reserved_bytes = p.stats.reserved_bytes;
+    }
+  }
+
+  void empty_cache() {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (size_t d = 0; d < pools_.size(); ++d) flush(pools_[d], static_cast<int>(d));
+  }
+
+ private:
+  Mode mode_;
+  std::mutex mu_;
+  std::vector<DevicePool> pools_;
+  std::unordered_map<void*, Block> live_;
+
+  DevicePool& pool_of(int device) {
+    if (device < 0 || device >= static_cast<int>(pools_.size()))
+      throw std::out_of_range("CUDA allocator: device index " + std::to_string(device) + " out of range: " +
+                              std::to_string(pools_.size()) + " usable CUDA device(s)");
+    return pools_[static_cast<size_t>(device)];
+  }
+
+  // A cached block for a request of class `size`, removed from the cache (nullptr if none fits).
+  void* take_cached(DevicePool& pool, size_t size, size_t& got) {
+    auto& free_list = size <= kSmallPoolMax ? pool.small_free : pool.large_free;
+    auto it = free_list.lower_bound(size);
+    if (it == free_list.end()) return nullptr;
+    // Small pool: the same class only. Large pool: at most 1.25 times the class (about one class up).
+    const size_t limit = size <= kSmallPoolMax ? size : size + size / 4;
+    if (it->first > limit) return nullptr;
+    void* ptr = it->second;
+    got = it->first;
+    free_list.erase(it);
+    pool.stats.cached_bytes -= got;
+    return ptr;
+  }
+
+  void* malloc_with_retry(DevicePool& pool, int device, size_t size, size_t requested) {
+    void* ptr = nullptr;
+    cudaError_t err = cudaMalloc(&ptr, size);
+    if (err == cudaErrorMemoryAllocation) {
+      (void)cudaGetLastError();  // clear it, so the next launch check does not report it
+      ++pool.stats.oom_flushes;
+      flush(pool, device);
+      err = cudaMalloc(&ptr, size);
+    }
+    if (err == cudaErrorMemoryAllocation) {
+      (void)cudaGetLastError();
+      size_t free_b = 0, total_b = 0;
+      (void)cudaMemGetInfo(&free_b, &total_b);
+      (void)cudaGetLastError();
+      throw std::runtime_error(
+          "CUDA out of memory on cuda:" + std::to_string(device) + ": tried to allocate " + bytes_str(requested) +
+          " (size class " + bytes_str(size) + "); the device has " + bytes_str(free_b) + " free of " +
+          bytes_str(total_b) + "; this process holds " + bytes_str(pool.stats.allocated_bytes) +
+          " in tensors and caches " + bytes_str(pool.stats.cached_bytes) +
+          " (the cache was flushed and the allocation retried once)");
+    }
+    if (err != cudaSuccess) detail::throw_cuda_error(err, "cudaMalloc(&ptr, size)", __FILE__, __LINE__);
+    AllocatorStats& s = pool.stats;
+    ++s.cuda_mallocs;
+    s.reserved_bytes += size;
+    s.peak_reserved_bytes = std::max(s.peak_reserved_bytes, s.reserved_bytes);
+    return ptr;
+  }
+
+  // Gives every cached block of `device` back to CUDA. Caller holds mu_.
+  void flush(DevicePool& pool, int device) {
+    if (pool.small_free.empty() && pool.large_free.empty()) return;
+    // A cached block may still be read by kernels queued before its owner freed it: drain the stream first.
+    DeviceGuard guard(device);
+    GAN_CUDA_CHECK(cudaStreamSynchronize(stream(device)));
+    for (auto* list : {&pool.small_free, &pool.large_free}) {
+      for (const auto& [size, ptr] : *list) {
+        GAN_CUDA_CHECK(release_to_cuda(device, ptr, /*drain=*/false));
+        pool.stats.reserved_bytes -= size;
+        pool.stats.cached_bytes -= size;
+      }
+      list->clear();
+    }
+  }
+
+  cudaError_t release_to_cuda(int device, void* ptr, bool drain) {
+    int previous = -1;
+    if (cudaGetDevice(&previous) == cudaSuccess && previous != device) (void)cudaSetDevice(device);
+    cudaError_t err = drain ? cudaStreamSynchronize(stream(device)) : cudaSuccess;
+    if (err == cudaSuccess) err = cudaFree(ptr);
+    ++pools_[static_cast<size_t>(device)].stats.cuda_frees;
+    if (previous >= 0 && previous != device) (void)cudaSetDevice(previous);
+    if (err != cudaSuccess) (void)cudaGetLastError();
+    return err;
+  }
+};
+
+// Never destroyed: tensors freed during static destruction still find it, and nothing is handed back to a CUDA
+// runtime that may already be shutting down.
+CachingAllocator& allocator() {
+  static CachingAllocator* a = new CachingAllocator();
+  return *a;
+}
+
+}  // namespace
+
+void* device_alloc(size_t bytes) { return allocator().alloc(bytes); }
+
+void device_free(void* ptr) {
+  if (ptr != nullptr) allocator().free(ptr);
+}
+
+AllocatorStats allocator_stats(int index) { return allocator().stats(index < 0 ? current_device() : index); }
+
+void reset_peak_stats() { allocator().reset_peaks(); }
+
+void empty_cache() { allocator().empty_cache(); }
+
+bool caching_enabled() { return allocator().mode() == Mode::Caching; }
+
+bool poison_enabled() {
+  int v = poison_flag().load(std::memory_order_relaxed);
+  if (v < 0) {
+    const char* env = std::getenv("GAN_CUDA_POISON");
+    v = env != nullptr && std::string(env) == "1" ? 1 : 0;
+    int expected = -1;
+    if (!poison_flag().compare_exchange_strong(expected, v)) v = expected;  // set_poison won the race
+  }
+  return v == 1;
+}
+
+void set_poison(bool enabled) { poison_flag().store(enabled ? 1 : 0); }
+
+}  // namespace gan::kernels::cuda

@@ -1,0 +1,89 @@
+// The caching allocator for device memory: every CUDA tensor's storage (engine/storage.cpp) and any scratch
+// memory a CUDA kernel launcher needs come from here.
+//
+// Why cache: cudaMalloc and cudaFree are slow and synchronize the device, and a training step frees and
+// allocates the same sizes over and over. Freed blocks therefore go to a per-device cache and the next request
+// of a fitting size reuses one without calling CUDA.
+//
+// Size classes: a request is rounded up to a multiple of 512 bytes, and to one of four steps per power of two
+// (2^k, 1.25 * 2^k, 1.5 * 2^k, 1.75 * 2^k) where those steps are coarser, so the number of distinct sizes stays
+// small and at most 511 bytes or a quarter of the request is wasted, whichever is more. Blocks up to 1 MiB form the small pool (reused only by requests of the same class: they are
+// many and cheap); bigger blocks form the large pool (a request takes the smallest cached block of at least its
+// class and at most 1.25 times it). Blocks are never split or merged.
+//
+// Stream order: every kernel runs on the device's one stream (kernels/cuda/runtime.h), so a block freed by the
+// host while kernels that use it are still queued can be handed out at once: whatever uses it next is queued on
+// the same stream behind them.
+//
+// Out of memory: the cache of that device is flushed (its blocks given back with cudaFree) and the cudaMalloc is
+// retried once; if it fails again, std::runtime_error names the device, the requested bytes, the free and total
+// bytes cudaMemGetInfo reports, and what this allocator holds.
+//
+// Environment (read once, at the first allocation):
+//   GAN_CUDA_ALLOC=direct  no caching: every allocation is a cudaMalloc and every free a cudaFree (after the
+//                          stream has drained), so compute-sanitizer sees every out-of-bounds access. The default
+//                          is GAN_CUDA_ALLOC=caching.
+//   GAN_CUDA_POISON=1      fill every allocation handed out (new or reused) with 0xFF bytes, which read as NaN in
+//                          float and double: a kernel that leaves an output element unwritten shows up as NaN in
+//                          parity tests. set_poison() changes it at run time.
+//
+// Plain C++ header; in a build without CUDA the functions are stubs that throw (allocation) or report nothing.
+#pragma once
+
+#include <algorithm>
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+
+namespace gan::kernels::cuda {
+
+struct AllocatorStats {
+  size_t allocated_bytes = 0;       // in blocks handed out and not yet freed (rounded sizes)
+  size_t peak_allocated_bytes = 0;  // maximum of allocated_bytes since start or reset_peak_stats()
+  size_t requested_bytes = 0;       // the sizes asked for, of the same blocks (<= allocated_bytes)
+  size_t reserved_bytes = 0;        // obtained from cudaMalloc and not given back: allocated + cached
+  size_t peak_reserved_bytes = 0;
+  size_t cached_bytes = 0;          // reserved but free, waiting for reuse
+  uint64_t num_allocs = 0;          // device_alloc calls of more than 0 bytes
+  uint64_t num_frees = 0;
+  uint64_t cache_hits = 0;          // allocations served from the cache
+  uint64_t cuda_mallocs = 0;        // successful cudaMalloc calls
+  uint64_t cuda_frees = 0;          // cudaFree calls
+  uint64_t oom_flushes = 0;         // times an out-of-memory flushed the cache and retried
+};
+
+// Allocates `bytes` on the current device (nullptr for 0 bytes). Throws std::runtime_error on out of memory,
+// after one flush-and-retry.
+void* device_alloc(size_t bytes);
+
+// Returns a block from device_alloc (nullptr is a no-op). Never throws: it is called from destructors.
+void device_free(void* ptr);
+
+// Statistics of device `index` (the current device when negative).
+AllocatorStats allocator_stats(int index = -1);
+
+// Peaks restart from the current values, for all devices.
+void reset_peak_stats();
+
+// Gives every cached (free) block of every device back to CUDA. Blocks in use are untouched.
+void empty_cache();
+
+inline constexpr size_t kMinBlockBytes = 512;               // granularity of every size class
+inline constexpr size_t kSmallPoolMaxBytes = size_t{1} << 20;  // blocks up to 1 MiB form the small pool
+
+// The size class a request of `bytes` is rounded up to (0 for 0).
+constexpr size_t round_size(size_t bytes) {
+  if (bytes == 0) return 0;
+  if (bytes <= kMinBlockBytes) return kMinBlockBytes;
+  const size_t step = std::max(std::bit_floor(bytes) / 4, kMinBlockBytes);  // bit_floor: 2^k <= bytes < 2^(k+1)
+  return (bytes + step - 1) / step * step;
+}
+
+// False under GAN_CUDA_ALLOC=direct.
+bool caching_enabled();
+
+// Whether new allocations are filled with 0xFF (GAN_CUDA_POISON=1); set_poison overrides the environment.
+bool poison_enabled();
+void set_poison(bool enabled);
+
+}  // namespace gan::kernels::cuda
