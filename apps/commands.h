@@ -11,6 +11,10 @@
 #include "apps/catalog.h"
 #include "apps/cli.h"
 
+namespace CLI {
+class App;
+}
+
 namespace gan::apps {
 
 struct TrainArgs {
@@ -33,13 +37,23 @@ struct SampleArgs {
   int64_t rows = 8, steps = 10;
 };
 
+// `gan eval` (apps/cmd_eval.cpp): exactly one of run and samples.
+struct EvalArgs {
+  std::string run, samples, checkpoint, device, classifier, json;
+  int64_t n = 10000;
+  uint64_t seed = 0;
+};
+
 int train_command(const TrainArgs& args, const Catalog& catalog, const CliStreams& io);
 int sample_command(const SampleArgs& args, const Catalog& catalog, const CliStreams& io);
 int report_command(const std::string& run, const CliStreams& io);
+int eval_command(const EvalArgs& args, const Catalog& catalog, const CliStreams& io);
 
 // Model flags overlaid on the entry's defaults; an unknown key is a UsageError naming the model's flags.
 nlohmann::json resolve_model_config(const models::ModelEntry& entry, const nlohmann::json& overrides);
 // "--nz, --ngf, --lr" for messages.
 std::string flag_list(const models::ModelEntry& entry);
+// Registers `gan eval` and its options on the CLI (apps/cmd_eval.cpp).
+CLI::App* add_eval_subcommand(CLI::App& app, EvalArgs& args);
 
 }  // namespace gan::apps

@@ -165,10 +165,12 @@ int run_cli(int argc, const char* const* argv, const Catalog& catalog, const Cli
   std::string report_run;
   CLI::App* report = app.add_subcommand("report", "Rewrite a run's report.html from its files");
   report->add_option("--run", report_run, "Run directory")->required();
+  EvalArgs eargs;
+  CLI::App* eval_cmd = add_eval_subcommand(app, eargs);
 
   const std::string sub = argc > 1 ? argv[1] : "";
   const bool known_sub = sub == "train" || sub == "sample" || sub == "models" || sub == "datasets" || sub == "report" ||
-                         sub == "info";
+                         sub == "info" || sub == "eval";
   const std::string hint = "; see gan " + (known_sub ? sub + " " : std::string()) + "--help";
   try {
     try {
@@ -221,6 +223,7 @@ int run_cli(int argc, const char* const* argv, const Catalog& catalog, const Cli
       return kExitOk;
     }
     if (*report) return report_command(report_run, io);
+    if (*eval_cmd) return eval_command(eargs, catalog, io);
     if (*info) {
       *io.out << "gan-engine " << gan_version() << "\n";
       try {

@@ -100,6 +100,36 @@ std::string loss_chart(const std::string& key, const std::vector<std::pair<doubl
 
 std::string value_text(const nlohmann::json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
 
+// The figures of the latest `gan eval` (RUN/eval.json), when there is one. A file that cannot be read is named in
+// the page rather than failing the report: the report must always be writable.
+std::string eval_section(const RunPaths& paths) {
+  std::error_code ec;
+  if (!fs::exists(paths.eval(), ec)) return "";
+  std::ostringstream h;
+  h << "<h2>Sample quality (gan eval)</h2>\n";
+  try {
+    const nlohmann::json e = read_json_file(paths.eval()).at("eval");
+    const std::pair<const char*, const char*> rows[] = {
+        {"fd", "Frechet distance (classifier features; lower is better)"},
+        {"precision", "precision (k-NN manifolds)"},
+        {"recall", "recall (k-NN manifolds)"},
+        {"class_accuracy", "class accuracy of conditioned samples (cgan)"},
+        {"code_class_nmi", "NMI of categorical code and predicted class (infogan)"},
+        {"n", "generated samples"},
+        {"step", "checkpoint step"},
+        {"classifier_test_accuracy", "classifier test accuracy"}};
+    h << "<table>\n";
+    for (const auto& [key, label] : rows)
+      if (e.contains(key) && e[key].is_number())
+        h << "<tr><th>" << label << "</th><td>"
+          << (e[key].is_number_integer() ? e[key].dump() : num(e[key].get<double>())) << "</td></tr>\n";
+    h << "</table>\n";
+  } catch (const std::exception& ex) {
+    h << "<p>Cannot read " << escape(paths.eval().string()) << ": " << escape(ex.what()) << "</p>\n";
+  }
+  return h.str();
+}
+
 }  // namespace
 
 std::string render_report(const RunPaths& paths, const ReportStatus& status) {
@@ -152,6 +182,8 @@ std::string render_report(const RunPaths& paths, const ReportStatus& status) {
   h << "<h2>Losses</h2>\n";
   if (keys.empty()) h << "<p>No metrics logged yet.</p>\n";
   for (const auto& key : keys) h << loss_chart(key, series[key]);
+
+  h << eval_section(paths);
 
   h << "<h2>Samples</h2>\n";
   if (samples.empty()) {

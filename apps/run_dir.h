@@ -32,6 +32,7 @@ struct RunPaths {
   fs::path config() const { return root / "config.json"; }
   fs::path metrics() const { return root / "metrics.jsonl"; }
   fs::path report() const { return root / "report.html"; }
+  fs::path eval() const { return root / "eval.json"; }  // written by `gan eval`
   fs::path samples_dir() const { return root / "samples"; }
   fs::path checkpoints_dir() const { return root / "checkpoints"; }
   fs::path latest_checkpoint() const { return checkpoints_dir() / "latest.safetensors"; }

@@ -347,5 +347,48 @@ TEST_F(GanCli, ReportCanBeRewritten) {
   EXPECT_NE(read(RunPaths{path("a")}.report()).find("<polyline"), std::string::npos);
 }
 
+// ---- eval ----
+// Only the refusals run here: a real evaluation needs the Fashion-MNIST classifier, trained once (minutes), which
+// benchmarks/results/quality.md records. Every refusal comes before the classifier is loaded or trained.
+
+TEST_F(GanCli, EvalRefusesWhatItCannotMeasure) {
+  ASSERT_EQ(gan(tiny_run(path("a"), 4)).code, 0);
+  fs::create_directories(path("two-pngs"));
+  for (const char* name : {"x.png", "y.png"}) fs::copy_file(RunPaths{path("a")}.sample(4), path("two-pngs/") + name);
+  const std::vector<ErrorCase> cases = {
+      {{"eval"}, "pass exactly one of --run RUN and --samples FOLDER"},
+      {{"eval", "--run", path("a"), "--samples", path("two-pngs")}, "excludes"},
+      {{"eval", "--run", path("a")}, "gan eval measures Fashion-MNIST runs only"},
+      {{"eval", "--run", path("missing")}, "no run at"},
+      {{"eval", "--samples", path("missing")}, "--samples: no folder at"},
+      {{"eval", "--samples", path("two-pngs")}, "need more than 3 PNG files"},
+      {{"eval", "--samples", path("two-pngs"), "--n", "0"}, "--n"},
+      {{"eval", "--samples", path("two-pngs"), "--json", path("no/such/dir/e.json")}, "--json: no folder"},
+  };
+  for (const auto& c : cases) {
+    const Result r = gan(c.args);
+    EXPECT_EQ(r.code, 2) << c.message << "\n" << r.err;
+    EXPECT_NE(r.err.find(c.message), std::string::npos) << "expected '" << c.message << "' in: " << r.err;
+    EXPECT_EQ(count_lines(r.err), 1) << r.err;
+  }
+  EXPECT_FALSE(fs::exists(RunPaths{path("a")}.eval()));
+}
+
+TEST_F(GanCli, ReportShowsTheLatestEval) {
+  ASSERT_EQ(gan(tiny_run(path("a"), 4)).code, 0);
+  const RunPaths p{path("a")};
+  EXPECT_EQ(read(p.report()).find("Sample quality"), std::string::npos);
+  std::ofstream(p.eval()) << R"({"eval": {"n": 10000, "step": 4, "fd": 12.5, "precision": 0.61, "recall": 0.42}})";
+  ASSERT_EQ(gan({"report", "--run", path("a")}).code, 0);
+  const std::string html = read(p.report());
+  EXPECT_NE(html.find("Sample quality (gan eval)"), std::string::npos);
+  EXPECT_NE(html.find("<td>12.5</td>"), std::string::npos) << html;
+  EXPECT_NE(html.find("<td>10000</td>"), std::string::npos) << html;
+
+  std::ofstream(p.eval()) << "{not json";
+  ASSERT_EQ(gan({"report", "--run", path("a")}).code, 0) << "an unreadable eval.json must not stop the report";
+  EXPECT_NE(read(p.report()).find("Cannot read"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace gan::apps
