@@ -17,6 +17,7 @@
 #include "apps/commands.h"
 #include "apps/run_config.h"
 #include "apps/run_dir.h"
+#include "apps/trained_run.h"
 #include "apps/trainer.h"
 #include "engine/image/image.h"
 #include "engine/rng.h"
@@ -51,44 +52,11 @@ void to_28(const float* src, int64_t side, float* dst) {
   }
 }
 
-RunConfig read_eval_run(const std::string& run) {
-  const RunPaths paths{fs::path(run)};
-  if (!fs::exists(paths.config()))
-    throw UsageError("no run at " + run + " (no config.json there); train one with gan train --model M --data "
-                     "fashion-mnist --out " + run);
-  try {
-    return RunConfig::from_json(read_json_file(paths.config()).at("settings"));
-  } catch (const std::exception& e) {
-    throw UsageError("cannot read the run's settings in " + paths.config().string() + ": " + e.what());
-  }
-}
-
-Generated generate_from_run(const EvalArgs& a, const RunConfig& run, const Catalog& catalog, Device device) {
-  RunConfig c = run;
-  const models::ModelEntry* entry = catalog.find_model(c.model);
-  if (!entry)
-    throw UsageError("run " + a.run + " trains model '" + c.model + "', which this program does not know; known "
-                     "models: " + catalog.model_names());
-  c.model_config = resolve_model_config(*entry, c.model_config);
-  const RunPaths paths{fs::path(a.run)};
-  const fs::path checkpoint = a.checkpoint.empty() ? paths.latest_checkpoint() : fs::path(a.checkpoint);
-  if (!fs::exists(checkpoint))
-    throw UsageError(a.checkpoint.empty()
-                         ? "run " + a.run + " has no checkpoint yet; train it first (gan train --resume " + a.run + ")"
-                         : "no checkpoint at " + a.checkpoint + "; pass an existing file to --checkpoint");
-  std::unique_ptr<models::GanModel> model;
-  try {
-    model = entry->create(models::ModelContext{c.spec, device, c.seed, c.model_config});
-  } catch (const std::exception& e) {
-    throw UsageError("cannot build model " + c.model + " from the run's settings: " + e.what());
-  }
-  const NamedTensors file = load_checkpoint_file(checkpoint);
-  const CheckpointInfo info = read_checkpoint_info(file, checkpoint.string(), c.model);
-  try {
-    model->load_state(file.tensors);
-  } catch (const std::exception& e) {
-    throw UsageError("checkpoint " + checkpoint.string() + " does not fit model " + c.model + ": " + e.what());
-  }
+Generated generate_from_run(const EvalArgs& a, const Catalog& catalog, Device device) {
+  const TrainedRun run = load_trained_run(a.run, a.checkpoint, catalog, device);
+  const RunConfig& c = run.config;
+  models::GanModel* model = run.model.get();
+  const CheckpointInfo& info = run.info;
 
   Generated g;
   g.step = info.step;
@@ -191,21 +159,16 @@ int eval_command(const EvalArgs& a, const Catalog& catalog, const CliStreams& io
     const fs::path parent = fs::absolute(a.json).parent_path();
     if (!fs::is_directory(parent)) throw UsageError("--json: no folder " + parent.string() + " to write " + a.json + " in");
   }
-  Device device;
-  try {
-    device = a.device.empty() ? default_device() : parse_device(a.device);
-  } catch (const std::exception& e) {
-    throw UsageError(std::string("--device: ") + e.what());
-  }
+  const Device device = pick_device(a.device);
   RunConfig run;
   if (!a.run.empty()) {
-    run = read_eval_run(a.run);
+    run = read_run(a.run);
     if (run.data != "fashion-mnist" || run.spec.kind != data::ExampleKind::Image || run.spec.channels != 1)
       throw UsageError("gan eval measures Fashion-MNIST runs only (its classifier knows those classes); run " +
                        a.run + " trains on '" + run.data + "'");
   }
   const auto t0 = std::chrono::steady_clock::now();
-  const Generated g = a.run.empty() ? read_folder(a) : generate_from_run(a, run, catalog, device);
+  const Generated g = a.run.empty() ? read_folder(a) : generate_from_run(a, catalog, device);
 
   const std::string path = a.classifier.empty() ? models::default_classifier_path() : a.classifier;
   models::LoadedClassifier cls;

@@ -8,60 +8,18 @@
 #include "apps/run_config.h"
 #include "apps/run_dir.h"
 #include "apps/sample_image.h"
+#include "apps/trained_run.h"
 #include "apps/trainer.h"
 #include "engine/rng.h"
 
 namespace gan::apps {
 
-namespace {
-
-RunConfig read_run(const std::string& run) {
-  const RunPaths paths{fs::path(run)};
-  if (!fs::exists(paths.config()))
-    throw UsageError("no run at " + run + " (no config.json there); train one with gan train --model M --data D "
-                     "--out " + run);
-  try {
-    return RunConfig::from_json(read_json_file(paths.config()).at("settings"));
-  } catch (const std::exception& e) {
-    throw UsageError("cannot read the run's settings in " + paths.config().string() + ": " + e.what());
-  }
-}
-
-}  // namespace
-
 int sample_command(const SampleArgs& a, const Catalog& catalog, const CliStreams& io) {
-  const RunPaths paths{fs::path(a.run)};
-  RunConfig c = read_run(a.run);
-  const models::ModelEntry* entry = catalog.find_model(c.model);
-  if (!entry)
-    throw UsageError("run " + a.run + " trains model '" + c.model + "', which this program does not know; known "
-                     "models: " + catalog.model_names());
-  c.model_config = resolve_model_config(*entry, c.model_config);
-  Device device;
-  try {
-    device = a.device.empty() ? default_device() : parse_device(a.device);
-  } catch (const std::exception& e) {
-    throw UsageError(std::string("--device: ") + e.what());
-  }
-  const fs::path checkpoint = a.checkpoint.empty() ? paths.latest_checkpoint() : fs::path(a.checkpoint);
-  if (!fs::exists(checkpoint))
-    throw UsageError(a.checkpoint.empty()
-                         ? "run " + a.run + " has no checkpoint yet; train it first (gan train --resume " + a.run + ")"
-                         : "no checkpoint at " + a.checkpoint + "; pass an existing file to --checkpoint");
-
-  std::unique_ptr<models::GanModel> model;
-  try {
-    model = entry->create(models::ModelContext{c.spec, device, c.seed, c.model_config});
-  } catch (const std::exception& e) {
-    throw UsageError("cannot build model " + c.model + " from the run's settings: " + e.what());
-  }
-  const NamedTensors file = load_checkpoint_file(checkpoint);
-  const CheckpointInfo info = read_checkpoint_info(file, checkpoint.string(), c.model);
-  try {
-    model->load_state(file.tensors);
-  } catch (const std::exception& e) {
-    throw UsageError("checkpoint " + checkpoint.string() + " does not fit model " + c.model + ": " + e.what());
-  }
+  const Device device = pick_device(a.device);
+  TrainedRun run = load_trained_run(a.run, a.checkpoint, catalog, device);
+  const RunConfig& c = run.config;
+  models::GanModel* model = run.model.get();
+  const CheckpointInfo& info = run.info;
 
   const fs::path out(a.out);
   if (out.extension() != ".png") throw UsageError("--out must name a .png file, got '" + a.out + "'");

@@ -10,6 +10,7 @@
 #include "apps/progress.h"
 #include "apps/run_config.h"
 #include "apps/run_dir.h"
+#include "apps/trained_run.h"
 #include "apps/trainer.h"
 
 namespace gan::apps {
@@ -26,14 +27,6 @@ std::string utc_now() {
   gmtime_r(&t, &tm);
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buf;
-}
-
-Device pick_device(const std::string& text) {
-  try {
-    return text.empty() ? default_device() : parse_device(text);
-  } catch (const std::exception& e) {
-    throw UsageError(std::string("--device: ") + e.what());
-  }
 }
 
 std::unique_ptr<data::Dataset> open_data(const Catalog& catalog, const RunConfig& c) {

@@ -71,7 +71,7 @@ for m in $models; do
   echo "run_quality.sh: $m: ${cmd[*]:1} (stopped after ${budget} s)"
   start=$SECONDS
   status=0
-  timeout -s INT "$budget" "${cmd[@]}" || status=$?
+  timeout --preserve-status -s INT "$budget" "${cmd[@]}" || status=$?
   (( status == 0 || status == 130 )) || { echo "run_quality.sh: $m: gan train failed (exit $status)" >&2; exit 1; }
   secs=$((SECONDS - start))
   "$gan" eval --run "$dir" --n "$n" --seed 0

@@ -12,13 +12,19 @@
 # Then run it on the GPU machine (the device tool carries gpu-bundle, and runs from the repository root):
 #   gpu-bundle/run.sh
 # which prints the GPU, driver and library versions, runs every test label, compute-sanitizer memcheck on the gpu
-# label and the benchmarks, and writes the record $OUT/gpu-check.md (plus logs) in about 10 minutes at most; it
-# exits 0 even when tests fail (the record is the result; its first line says PASS or FAIL). Commit the record as
-# benchmarks/results/gpu-check.md. `gpu-bundle/run.sh --help` lists the runner's options.
+# label and the benchmarks (train_step_bench among them, then its PyTorch peer with the machine's python3), and
+# writes the record $OUT/gpu-check.md (plus logs, train_step_bench.json/.csv, pytorch_train_step.txt and
+# train-step.md) in about 10 minutes at most; it exits 0 even when tests fail (the record is the result; its first
+# line says PASS or FAIL). Commit the record as benchmarks/results/gpu-check.md. A second command,
+#   gpu-bundle/run.sh --only-train-step
+# gives the training-step comparison (ours vs PyTorch eager and torch.compile) the whole budget; turn its outputs
+# into benchmarks/results/train-step.md with benchmarks/make_train_step_table.py. `gpu-bundle/run.sh --help` lists
+# the runner's options.
 #
-# What travels is small: gpu-bundle/ holds run.sh, gpu_check.py (scripts/gpu_check.py) and payload.tar.xz, the
-# programs and libraries compressed (OpenBLAS alone is 36 MiB unpacked, and every program carries the same CUDA
-# kernels); the script refuses to leave a bundle over 60 MiB, since a device run carries at most 64 MiB in all.
+# What travels is small: gpu-bundle/ holds run.sh, gpu_check.py (scripts/gpu_check.py), pytorch_train_step.py and
+# make_train_step_table.py (from benchmarks/) and payload.tar.xz, the programs and libraries compressed (OpenBLAS
+# alone is 36 MiB unpacked, and every program carries the same CUDA kernels); the script refuses to leave a bundle
+# over 60 MiB, since a device run carries at most 64 MiB in all.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root=$PWD
@@ -100,12 +106,14 @@ rm -rf "$bundle"
 mkdir -p "$bundle"
 tar -C "$stage" -cf - . | xz -T"$jobs" -6 > "$bundle/payload.tar.xz"
 cp scripts/gpu_check.py "$bundle/gpu_check.py"
+# The training-step benchmark's PyTorch peer and the table maker, run by gpu_check.py with the GPU machine's python3.
+cp benchmarks/pytorch_train_step.py benchmarks/make_train_step_table.py "$bundle/"
 cat > "$bundle/run.sh" <<'EOF'
 #!/usr/bin/env bash
 # The GPU check runner (scripts/gpu_check.py; built by scripts/gpu-bundle.sh): writes $OUT/gpu-check.md.
 exec python3 "$(dirname "${BASH_SOURCE[0]}")/gpu_check.py" "$@"
 EOF
-chmod +x "$bundle/run.sh" "$bundle/gpu_check.py"
+chmod +x "$bundle/run.sh" "$bundle/gpu_check.py" "$bundle/pytorch_train_step.py" "$bundle/make_train_step_table.py"
 
 unpacked=$(du -sb "$stage" | cut -f1)
 packed=$(du -sb "$bundle" | cut -f1)

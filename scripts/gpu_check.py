@@ -2,7 +2,8 @@
 """The GPU check runner: runs the bundle that scripts/gpu-bundle.sh made on a GPU machine and writes the record.
 
 usage (on the GPU machine, from anywhere):  gpu-bundle/run.sh [--out DIR] [--budget SECONDS] [--skip-memcheck]
-                                            [--skip-bench] [--memcheck-filter GTEST_FILTER]
+                                            [--skip-bench] [--memcheck-filter GTEST_FILTER] [--skip-tests]
+                                            [--skip-pytorch] [--bench-filter REGEX] [--only-train-step]
 
 It unpacks gpu-bundle/payload.tar.xz into a scratch folder, points LD_LIBRARY_PATH at the bundled libraries, the
 machine's cuBLAS (CUDA toolkit or the Python environment's nvidia packages) and cuDNN (the Python environment's
@@ -13,9 +14,16 @@ nvidia-cudnn-cu13 package), and then:
      report (or from its output when it crashed before writing one);
   3. runs compute-sanitizer memcheck on the gpu label, with the caching allocator off (GAN_CUDA_ALLOC=direct) so
      that every allocation's real bounds are checked;
-  4. runs every benchmark program (cuda_* first) and copies the markdown tables they print (or, for a program that
-     prints none, makes one from its Google Benchmark JSON);
-  5. writes OUT/gpu-check.md (OUT: --out, else $OUT, else ./gpu-check-out) and the full logs beside it.
+  4. runs every benchmark program (cuda_* first, then train_step_bench) and copies the markdown tables they print
+     (or, for a program that prints none, makes one from its Google Benchmark JSON); train_step_bench's JSON and
+     CSV are kept as OUT/train_step_bench.json and OUT/train_step_bench.csv;
+  5. runs the PyTorch peer of the training-step benchmark (pytorch_train_step.py, carried beside this file) with
+     this machine's python3 (the one running this script), eager and torch.compile, into
+     OUT/pytorch_train_step.txt; skipped with a note when PyTorch cannot be imported;
+  6. writes OUT/gpu-check.md (OUT: --out, else $OUT, else ./gpu-check-out) with a train-step section (ours vs
+     PyTorch, made by make_train_step_table.py, also written alone as OUT/train-step.md) and the full logs beside it.
+--only-train-step runs just 4 (train_step_bench alone) and 5 with the whole budget: the full run rarely leaves the
+PyTorch peer enough time for torch.compile, so run the bundle a second time with it.
 Everything runs under one time budget (default 540 s, inside the device tool's 10 minutes per command); a phase
 that no longer fits is recorded as not run. The exit status is 0 whenever the record was written, also when tests
 failed: the record's first line says PASS, FAIL or INCOMPLETE, and the reasons follow. Standard library only.
@@ -343,6 +351,93 @@ def run_benchmark(program, env, scratch, timeout, log):
             "tail": "" if rc == 0 else clip("\n".join(out.strip().splitlines()[-10:]), 1500)}
 
 
+# ---- the training-step benchmark and its PyTorch peer --------------------------------------------------------------
+
+TRAIN_STEP = "train_step_bench"
+
+
+def bench_rank(name):
+    return 0 if name.startswith("cuda_") else (1 if name == TRAIN_STEP else 2)
+
+
+def run_train_step_bench(program, env, out_dir, timeout, log, commit):
+    """train_step_bench with its JSON and CSV kept in out_dir (CSV on the console, JSON through --benchmark_out)."""
+    js = os.path.join(out_dir, f"{TRAIN_STEP}.json")
+    cs = os.path.join(out_dir, f"{TRAIN_STEP}.csv")
+    rc, out, secs = run([program, f"--benchmark_out={js}", "--benchmark_out_format=json", "--benchmark_format=csv",
+                         f"--benchmark_context=commit={commit[:12]}"], env, timeout, cwd=out_dir)
+    log.write(f"\n==== {TRAIN_STEP} ({describe_rc(rc)}, {secs:.1f} s) ====\n{out}")
+    rows = [l for l in out.splitlines() if l.startswith("name,") or l.startswith('"BM_')]
+    if rows:
+        with open(cs, "w") as f:
+            f.write("\n".join(rows) + "\n")
+    try:  # a crashed run leaves a truncated JSON file; its console CSV (line-buffered) still has what finished
+        json.load(open(js))
+        js_ok = True
+    except (OSError, ValueError):
+        js_ok = False
+    return {"name": TRAIN_STEP, "rc": rc, "seconds": secs, "table": table_from_json(js) if js_ok else "",
+            "tail": "" if rc == 0 else clip("\n".join(out.strip().splitlines()[-10:]), 1500),
+            "json": js if js_ok else None, "csv": cs if rows else None}
+
+
+def run_pytorch_peer(script, out_dir, timeout, log, commit, started, extra_args):
+    """pytorch_train_step.py with sys.executable; its lines go to out_dir/pytorch_train_step.txt."""
+    penv = {k: v for k, v in os.environ.items() if not k.startswith("GAN_")}
+    txt = os.path.join(out_dir, "pytorch_train_step.txt")
+    res = {"rc": None, "seconds": 0.0, "lines": [], "note": "", "txt": None, "torch": ""}
+    rc, out, secs = run([sys.executable, "-c", "import torch; print(torch.__version__, torch.cuda.is_available())"],
+                        penv, 180)
+    log.write(f"\n==== PyTorch check ({describe_rc(rc)}, {secs:.1f} s) ====\n{out}")
+    if rc != 0:
+        res["note"] = (f"not run: PyTorch cannot be imported by {sys.executable} ({describe_rc(rc)}: "
+                       f"{clip(out.strip().splitlines()[-1] if out.strip() else '', 200)})")
+        print(f"pytorch peer: {res['note']}", flush=True)
+        return res
+    res["torch"] = out.strip().splitlines()[-1]
+    print(f"pytorch peer: torch {res['torch']} (version, cuda available); running ...", flush=True)
+    cmd = [sys.executable, script, "--budget", f"{max(10.0, timeout - 20):.0f}", "--tag", f"commit={commit[:12]}",
+           "--tag", f"date={started.strftime('%Y-%m-%d')}"] + extra_args.split()
+    rc, out, secs = run(cmd, penv, timeout, cwd=out_dir)
+    log.write(f"\n==== {' '.join(cmd)} ({describe_rc(rc)}, {secs:.1f} s) ====\n{out}")
+    with open(txt, "w") as f:
+        f.write(out)
+    res.update(rc=rc, seconds=secs, txt=txt,
+               lines=[l for l in out.splitlines() if l.startswith("pytorch_train_step ")])
+    if rc != 0:
+        res["note"] = f"{describe_rc(rc)} after {secs:.0f} s; last output: " + \
+            clip(" / ".join(out.strip().splitlines()[-3:]), 400)
+    print(f"pytorch peer: {describe_rc(rc)} ({secs:.1f} s), {len(res['lines'])} lines", flush=True)
+    return res
+
+
+def train_step_section(here, train_step, peer, out_dir, commit, started, ran):
+    md = ["## Training step (train_step_bench vs PyTorch)", ""]
+    if not ran:
+        return md + ["Not run (see above).", ""]
+    ours = [train_step["json"]] if train_step.get("json") else ([train_step["csv"]] if train_step.get("csv") else [])
+    theirs = [peer["txt"]] if peer and peer.get("txt") else []
+    if peer is None or not theirs:
+        md += ["PyTorch peer: " + (peer["note"] if peer and peer.get("note") else "not run (see above)") + ".", ""]
+    table_py = os.path.join(here, "make_train_step_table.py")
+    try:
+        import importlib.util
+        spec = importlib.util.spec_from_file_location("make_train_step_table", table_py)
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        reason = "this run produced no GPU measurements (see above)"
+        kw = dict(commit=commit[:12], date=started.strftime("%Y-%m-%d"), no_gpu_reason=reason)
+        body = mod.build(ours, theirs, None, title=None, **kw)
+        with open(os.path.join(out_dir, "train-step.md"), "w") as f:
+            f.write(mod.build(ours, theirs, None, **kw))
+        return md + [body.strip(), ""]
+    except Exception as e:  # noqa: BLE001 - the record must still be written
+        md += [f"(no table: {table_py}: {type(e).__name__}: {e})", ""]
+        if theirs:
+            md += ["```"] + (peer["lines"] or ["(no result lines)"]) + ["```", ""]
+        return md
+
+
 # ---- main ---------------------------------------------------------------------------------------------------------
 
 def main():
@@ -354,7 +449,20 @@ def main():
     ap.add_argument("--bench-timeout", type=float, default=150.0, help="cap per benchmark program")
     ap.add_argument("--skip-memcheck", action="store_true")
     ap.add_argument("--skip-bench", action="store_true")
+    ap.add_argument("--skip-tests", action="store_true", help="run no test label")
+    ap.add_argument("--bench-filter", default="", help="run only the benchmark programs whose name matches")
+    ap.add_argument("--train-step-timeout", type=float, default=200.0, help="cap for train_step_bench")
+    ap.add_argument("--skip-pytorch", action="store_true", help="do not run the PyTorch train-step peer")
+    ap.add_argument("--pytorch-timeout", type=float, default=420.0, help="cap for the PyTorch train-step peer")
+    ap.add_argument("--pytorch-args", default="", help="extra arguments for pytorch_train_step.py, given with '=' "
+                    "(e.g. --pytorch-args='--modes eager --tf32 off')")
+    ap.add_argument("--only-train-step", action="store_true",
+                    help="only train_step_bench and its PyTorch peer (= --skip-tests --skip-memcheck "
+                         "--bench-filter '^train_step_bench$')")
     args = ap.parse_args()
+    if args.only_train_step:
+        args.skip_tests = args.skip_memcheck = True
+        args.bench_filter = r"^train_step_bench$"
     budget = Budget(args.budget)
     here = os.path.dirname(os.path.abspath(__file__))
     os.makedirs(args.out, exist_ok=True)
@@ -409,8 +517,12 @@ def main():
                 for p in glob.glob(os.path.join(b, "bin", "gan_*_tests"))}
     labels = [l for l in LABEL_ORDER if l in binaries] + sorted(l for l in binaries if l not in LABEL_ORDER)
     for l in LABEL_ORDER:
-        if l not in binaries:
+        if l not in binaries and not args.skip_tests:
             incomplete.append(f"no {l} test binary in the bundle")
+    if args.skip_tests:
+        incomplete.append("tests skipped (--skip-tests" + (", --only-train-step" if args.only_train_step else "")
+                          + ")")
+        labels = []
     results = []
     for label in labels:
         reserve = 0 if (args.skip_memcheck and args.skip_bench) else 150
@@ -460,23 +572,68 @@ def main():
             if memcheck["failed"]:
                 problems.append(f"memcheck: {memcheck['failed']} gpu tests failed under the sanitizer")
 
-    # Benchmarks, CUDA ones first.
+    # Benchmarks: CUDA ones first, then the training step, then the rest.
     benches = []
     bench_programs = sorted(glob.glob(os.path.join(b, "bench", "*")),
-                            key=lambda p: (not os.path.basename(p).startswith("cuda_"), os.path.basename(p)))
+                            key=lambda p: (bench_rank(os.path.basename(p)), os.path.basename(p)))
+    if args.bench_filter:
+        bench_programs = [p for p in bench_programs if re.search(args.bench_filter, os.path.basename(p))]
+        if not bench_programs and not args.skip_bench:
+            incomplete.append(f"no benchmark program matches --bench-filter {args.bench_filter!r}")
     if args.skip_bench:
         incomplete.append("benchmarks skipped (--skip-bench)")
+    peer_script = os.path.join(here, "pytorch_train_step.py")
+    want_peer = not args.skip_bench and not args.skip_pytorch and \
+        any(os.path.basename(p) == TRAIN_STEP for p in bench_programs)
+    # Time kept for the peer, but only what the programs would not need at 60 s each: the benchmark programs come
+    # first (as before the peer existed); a cut-short peer is recorded, and --only-train-step gives it the budget.
+    peer_reserve = 0.0
+    if want_peer and os.path.exists(peer_script):
+        peer_reserve = min(args.pytorch_timeout, 120.0, max(0.0, budget.left() - 10 - 60 * len(bench_programs)))
+    train_step = {"json": None, "csv": None}
     for i, prog in enumerate([] if args.skip_bench else bench_programs):
-        timeout = min(args.bench_timeout, (budget.left() - 10) / (len(bench_programs) - i))
+        name = os.path.basename(prog)
+        share = (budget.left() - 10 - peer_reserve) / (len(bench_programs) - i)
+        if name == TRAIN_STEP:  # as much as it needs up to its cap, leaving 15 s to each program after it
+            share = budget.left() - 10 - peer_reserve - 15 * (len(bench_programs) - i - 1)
+            timeout = min(args.train_step_timeout, share)
+        else:
+            timeout = min(args.bench_timeout, share)
         if timeout < 15:
-            incomplete.append(f"benchmark {os.path.basename(prog)} not run: out of time")
+            incomplete.append(f"benchmark {name} not run: out of time")
             continue
-        print(f"bench: {os.path.basename(prog)} ...", flush=True)
-        r = run_benchmark(prog, env, scratch, timeout, log)
+        print(f"bench: {name} ...", flush=True)
+        if name == TRAIN_STEP:
+            r = run_train_step_bench(prog, env, args.out, timeout, log, manifest.get("commit", "unknown"))
+            train_step.update(json=r["json"], csv=r["csv"])
+        else:
+            r = run_benchmark(prog, env, scratch, timeout, log)
         benches.append(r)
         print(f"bench: {r['name']}: {describe_rc(r['rc'])} ({r['seconds']:.1f} s)", flush=True)
         if r["rc"] != 0:
             problems.append(f"benchmark {r['name']}: {describe_rc(r['rc'])}")
+
+    # The PyTorch peer of train_step_bench, with this machine's Python (not the bundle's libraries).
+    peer = None
+    if args.skip_pytorch:
+        incomplete.append("PyTorch train-step peer skipped (--skip-pytorch)")
+    elif want_peer:
+        if not os.path.exists(peer_script):
+            incomplete.append(f"PyTorch train-step peer not run: {peer_script} is not in the bundle")
+        else:
+            timeout = min(args.pytorch_timeout, budget.left() - 10)
+            if timeout < 40:
+                incomplete.append(f"PyTorch train-step peer not run: out of time ({budget.left():.0f} s left); run "
+                                  "gpu-bundle/run.sh --only-train-step")
+            else:
+                peer = run_pytorch_peer(peer_script, args.out, timeout, log, manifest.get("commit", "unknown"),
+                                        started, args.pytorch_args)
+                if peer["note"]:
+                    incomplete.append(f"PyTorch train-step peer: {peer['note']}")
+                skipped = sum(1 for l in peer["lines"] if " status=skipped " in l and "out of time" in l)
+                if skipped:
+                    incomplete.append(f"PyTorch train-step peer: {skipped} configurations skipped for time; run "
+                                      "gpu-bundle/run.sh --only-train-step")
     log.close()
 
     # ---- the record ----
@@ -548,6 +705,8 @@ def main():
         md += [r["table"] or "(no table printed)", ""]
         if r["tail"]:
             md += ["```", r["tail"], "```", ""]
+    md += train_step_section(here, train_step, peer, args.out, commit, started,
+                             any(os.path.basename(p) == TRAIN_STEP for p in bench_programs) and not args.skip_bench)
     md += ["Logs: gpu-check-tests.log (every program's full output). Made by scripts/gpu_check.py "
            f"in {args.budget - budget.left():.0f} s.", ""]
     record = os.path.join(args.out, "gpu-check.md")

@@ -1,0 +1,346 @@
+#!/usr/bin/env python3
+"""Makes benchmarks/results/train-step.md: gan-engine's training-step times against PyTorch's, one table.
+
+Inputs (any number of each; a later input replaces an earlier one for the same device kind, model and batch):
+  --ours FILE      train_step_bench output: Google Benchmark JSON (--benchmark_out=FILE --benchmark_out_format=json;
+                   device, GPU name, TF32 setting, date and, when the run passed --benchmark_context=commit=SHA, the
+                   commit come from its context) or CSV (--benchmark_format=csv; device from the label column).
+  --pytorch FILE   benchmarks/pytorch_train_step.py output (its `pytorch_train_step ...` lines; commit= and date=
+                   tags are used where present).
+  --cpu-dcgan32 FILE  the CPU DCGAN-32 record benchmarks/run_cpu_dcgan.sh writes (default:
+                   benchmarks/results/cpu-dcgan32.md when it exists; --no-cpu-dcgan32 leaves it out): its raw lines
+                   become CPU rows (no torch.compile, no memory figures on the CPU).
+  --commit, --date fill in rows whose inputs do not say; --no-gpu-reason says why there are no GPU rows (default:
+                   no GPU was lent), when there are none.
+Output: --out FILE (default benchmarks/results/train-step.md; '-' for stdout).
+
+Targets (defined for an H100): ours <= 0.5 x PyTorch eager time, <= 0.8 x torch.compile time, peak memory <= 0.8 x
+PyTorch's (eager, torch.cuda.max_memory_allocated vs our caching allocator's peak allocated bytes). They are marked
+met / missed on GPU rows; CPU rows say n/a. When no input has GPU rows the file says so: nothing is estimated.
+
+Also importable (scripts/gpu_check.py uses render() for the train-step section of gpu-check.md). Standard library
+only.
+"""
+import argparse
+import csv
+import io
+import json
+import os
+import re
+import sys
+
+TARGET_EAGER, TARGET_COMPILE, TARGET_MEMORY = 0.5, 0.8, 0.8
+NAME_RE = re.compile(r"BM_TrainStep/([A-Za-z0-9_]+)/batch:(\d+)")
+MODEL_TITLES = {"dcgan64": "DCGAN-64", "wgan_gp64": "WGAN-GP-64 (n_critic 5)", "dcgan32": "DCGAN-32",
+                "dcgan32_unfused": "DCGAN-32, BN not fused"}
+NO_GPU = "no GPU was lent for these measurements"
+TO_MS = {"ns": 1e-6, "us": 1e-3, "ms": 1.0, "s": 1e3}
+
+
+def device_kind(device):
+    return "cuda" if str(device).startswith("cuda") else "cpu"
+
+
+class Row:
+    def __init__(self, kind, model, batch):
+        self.kind, self.model, self.batch = kind, model, batch
+        self.device_name = ""
+        self.commit = self.date = ""
+        self.ours_ms = self.ours_mem = self.ours_reserved = None
+        self.ours_error = ""
+        self.ours_tf32 = ""
+        self.eager_ms = self.eager_mem = self.compile_ms = None
+        self.eager_note = self.compile_note = ""
+        self.torch = ""
+        self.torch_tf32 = ""
+        self.compile_scope = ""
+
+
+def get_row(rows, kind, model, batch):
+    key = (kind, model, int(batch))
+    if key not in rows:
+        rows[key] = Row(kind, model, int(batch))
+    return rows[key]
+
+
+# ---- readers -----------------------------------------------------------------------------------------------------
+
+def read_ours(path, rows, raw):
+    text = open(path, errors="replace").read()
+    try:
+        data = json.loads(text)
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        ctx = data.get("context", {})
+        device = ctx.get("gan_device", "")
+        for b in data.get("benchmarks", []):
+            if b.get("run_type", "iteration") != "iteration":
+                continue
+            m = NAME_RE.search(b.get("name", ""))
+            if not m:
+                continue
+            dev = b.get("label") or device or "cpu"
+            r = get_row(rows, device_kind(dev), m.group(1), m.group(2))
+            r.device_name = ctx.get("gan_device_name", "") if device_kind(dev) == "cuda" else cpu_name(ctx)
+            r.commit = ctx.get("commit", r.commit)
+            r.date = (ctx.get("date") or "")[:10] or r.date
+            r.ours_tf32 = ctx.get("gan_tf32", "")
+            if b.get("error_occurred"):
+                r.ours_error = b.get("error_message", "error")
+                r.ours_ms = None
+            else:
+                r.ours_ms = b["real_time"] * TO_MS.get(b.get("time_unit", "ms"), 1.0)
+                r.ours_error = ""
+            r.ours_mem = b.get("peak_allocated_MiB")
+            r.ours_reserved = b.get("peak_reserved_MiB")
+            parts = [f"{b.get('real_time', 0):.3f} {b.get('time_unit', '')}"]
+            parts += [f"{k}={b[k]:.4g}" for k in ("images_per_s", "peak_allocated_MiB", "peak_reserved_MiB")
+                      if isinstance(b.get(k), (int, float))]
+            if b.get("error_occurred"):
+                parts.append(f"error: {b.get('error_message')}")
+            raw.append(f"{b['name']} [{dev}]: " + ", ".join(parts))
+        return
+    # CSV: Google Benchmark's console CSV (a header line starting with "name,", then one line per run).
+    lines = [l for l in text.splitlines() if l.startswith("name,") or l.startswith('"BM_TrainStep')]
+    for rec in csv.DictReader(io.StringIO("\n".join(lines))):
+        m = NAME_RE.search(rec.get("name", ""))
+        if not m:
+            continue
+        dev = rec.get("label") or "cpu"
+        r = get_row(rows, device_kind(dev), m.group(1), m.group(2))
+        if rec.get("error_occurred") == "true":
+            r.ours_error = rec.get("error_message", "error")
+        else:
+            r.ours_ms = float(rec["real_time"]) * TO_MS.get(rec.get("time_unit", "ms"), 1.0)
+        for key, attr in (("peak_allocated_MiB", "ours_mem"), ("peak_reserved_MiB", "ours_reserved")):
+            if rec.get(key):
+                setattr(r, attr, float(rec[key]))
+        raw.append(",".join(f'"{v}"' if k == "name" else (v or "") for k, v in rec.items()))
+
+
+def cpu_name(ctx):
+    n = ctx.get("num_cpus")
+    return f"CPU, {n} cores" if n else "CPU"
+
+
+def parse_fields(line):
+    """key=value fields of a pytorch_train_step line; reason= runs to the end."""
+    fields = {}
+    body, _, reason = line.partition(" reason=")
+    for tok in body.split()[1:]:
+        k, sep, v = tok.partition("=")
+        if sep:
+            fields[k] = v
+    if reason:
+        fields["reason"] = reason.strip()
+    return fields
+
+
+def read_pytorch(path, rows, raw):
+    for line in open(path, errors="replace"):
+        line = line.strip()
+        if not line.startswith("pytorch_train_step "):
+            continue
+        raw.append(line)
+        f = parse_fields(line)
+        try:
+            r = get_row(rows, device_kind(f.get("device", "cpu")), f["model"], f["batch"])
+        except (KeyError, ValueError):
+            continue
+        if f.get("gpu") and f.get("gpu") != "none" and not r.device_name:
+            r.device_name = f["gpu"].replace("_", " ")
+        r.commit = r.commit or f.get("commit", "")
+        r.date = r.date or f.get("date", "")
+        r.torch = f.get("torch", r.torch)
+        if "tf32_matmul" in f or "tf32_cudnn" in f:
+            r.torch_tf32 = f"matmul {f.get('tf32_matmul', '?')}, cudnn {f.get('tf32_cudnn', '?')}"
+        ok = f.get("status") == "ok"
+        note = "" if ok else f"{f.get('status', '?')}: {f.get('reason', '')}".strip()
+        ms = float(f["ms_per_iter"]) if ok and "ms_per_iter" in f else None
+        if f.get("mode") == "eager":
+            r.eager_ms, r.eager_note = ms, note
+            mem = f.get("peak_alloc_mib")
+            r.eager_mem = float(mem) if ok and mem not in (None, "na") else None
+        elif f.get("mode") == "compile":
+            r.compile_ms, r.compile_note = ms, note
+            r.compile_scope = f.get("compile_scope", "").replace("_", " ") if ok else ""
+
+
+def read_cpu_dcgan32(path, rows, raw):
+    text = open(path, errors="replace").read()
+    commit = re.search(r"commit: (\S+?),", text)
+    date = re.search(r"date: (\S+)", text)
+    machine = re.search(r"machine: ([^\n]+)", text)
+    peer = re.search(r"^pytorch_cpu_dcgan32 .*$", text, re.M)
+    peer_f = parse_fields(peer.group(0)) if peer else {}
+    for line in re.findall(r'^"BM_Dcgan32TrainStep[^\n]*$', text, re.M):
+        raw.append(line)
+        cells = next(csv.reader([line]))
+        m = re.search(r"batch:(\d+)/fused_bn:(\d)", cells[0])
+        if not m:
+            continue
+        r = get_row(rows, "cpu", "dcgan32" if m.group(2) == "1" else "dcgan32_unfused", m.group(1))
+        r.device_name = f"CPU, {machine.group(1).strip()}" if machine else "CPU"
+        r.commit, r.date = (commit.group(1) if commit else ""), (date.group(1) if date else "")
+        r.ours_ms = float(cells[2]) * TO_MS.get(cells[4], 1.0)
+        if peer_f.get("batch") == m.group(1) and "ms_per_iter" in peer_f:
+            r.eager_ms = float(peer_f["ms_per_iter"])
+            r.torch = peer_f.get("torch", "")
+        r.compile_note = "not measured (CPU DCGAN-32 record: eager only)"
+    if peer:
+        raw.append(peer.group(0))
+
+
+# ---- rendering ---------------------------------------------------------------------------------------------------
+
+def fmt(x, digits=1):
+    return "-" if x is None else f"{x:.{digits}f}"
+
+
+def ratio(a, b):
+    return None if a is None or b is None or b <= 0 else a / b
+
+
+def target(kind, value, limit):
+    if kind != "cuda":
+        return "n/a"
+    if value is None:
+        return "?"
+    return f"{'met' if value <= limit else 'missed'} ({value:.2f})"
+
+
+def render(rows, raw, title="Training step: gan-engine vs PyTorch", sources=(), no_gpu_reason=NO_GPU):
+    order = {"dcgan64": 0, "wgan_gp64": 1, "dcgan32": 2, "dcgan32_unfused": 3}
+    ordered = sorted(rows.values(), key=lambda r: (r.kind != "cuda", r.device_name, order.get(r.model, 9), r.batch))
+    gpu_rows = [r for r in ordered if r.kind == "cuda"]
+    notes, note_ids = [], {}
+
+    def note(text):
+        if text not in note_ids:
+            notes.append(text)
+            note_ids[text] = len(notes)
+        return f"[{note_ids[text]}]"
+
+    md = []
+    if title:
+        md += [f"# {title}", ""]
+    md += ["Whole training iterations, warm-up excluded, each ending with a device sync; ms per iteration "
+           "(lower is better). Ours: benchmarks/train_step_bench.cpp (Google Benchmark); PyTorch: "
+           "benchmarks/pytorch_train_step.py (the same layers, losses, Adam settings and iteration; eager with "
+           "cudnn.benchmark, and torch.compile of G and D). DCGAN-64: nz 100, ngf = ndf = 64, 3 channels, D on real "
+           "+ fake then G, BCE-with-logits, Adam (2e-4, 0.5, 0.999). WGAN-GP-64: the zoo's critic (DCGAN-64 layout "
+           "with layer norm) and generator, one iteration = 5 critic steps with gradient penalty 10 + 1 generator "
+           "step, Adam 1e-4 (0, 0.9).", ""]
+    if not gpu_rows:
+        md += [f"**No GPU rows: {no_gpu_reason.rstrip('.')}. The GPU rows (H100: DCGAN-64 at batch 64, 128 and "
+               "256, WGAN-GP-64 at batch 64, against PyTorch eager and torch.compile, with peak memory) are "
+               "missing. Nothing here is estimated; every row below was measured on a CPU.**", ""]
+    elif not any("H100" in r.device_name for r in gpu_rows):
+        md += [f"The GPU rows were measured on {', '.join(sorted({r.device_name or '?' for r in gpu_rows}))}, "
+               "not an H100, for which the targets are defined: their met / missed marks are indicative only.", ""]
+    md += [f"Targets (H100): ours <= {TARGET_EAGER} x PyTorch eager, <= {TARGET_COMPILE} x torch.compile, peak "
+           f"memory <= {TARGET_MEMORY} x PyTorch eager's (peak allocated: our caching allocator's rounded blocks vs "
+           "torch.cuda.max_memory_allocated, over the timed loop). Ratios are ours / PyTorch: below 1 is better.", ""]
+    md += ["| device | commit | date | model | batch | ours ms | PyTorch eager ms | torch.compile ms | ours / eager "
+           "| ours / compile | peak MiB ours | peak MiB PyTorch | memory ratio | target vs eager | target vs "
+           "compile | target memory |",
+           "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | --- |"]
+    for r in ordered:
+        ours = fmt(r.ours_ms, 2 if (r.ours_ms or 0) < 100 else 1)
+        if r.ours_error:
+            ours = "error " + note(f"ours, {r.model} batch {r.batch}: {r.ours_error}")
+        eager = fmt(r.eager_ms, 2 if (r.eager_ms or 0) < 100 else 1)
+        if r.eager_ms is None:
+            eager = "- " + note(r.eager_note) if r.eager_note else "not run"
+        comp = fmt(r.compile_ms, 2 if (r.compile_ms or 0) < 100 else 1)
+        if r.compile_ms is None:
+            comp = "- " + note(r.compile_note) if r.compile_note else "not run"
+        elif r.compile_scope and r.compile_scope != "G,D":
+            comp += " " + note(f"torch.compile scope: {r.compile_scope}")
+        re_, rc_ = ratio(r.ours_ms, r.eager_ms), ratio(r.ours_ms, r.compile_ms)
+        rm = ratio(r.ours_mem, r.eager_mem)
+        mem_ours = fmt(r.ours_mem) if r.kind == "cuda" else "n/a"
+        mem_pt = fmt(r.eager_mem) if r.kind == "cuda" else "n/a"
+        md.append(f"| {r.device_name or r.kind} | {r.commit or '?'} | {r.date or '?'} | "
+                  f"{MODEL_TITLES.get(r.model, r.model)} | {r.batch} | {ours} | {eager} | {comp} | "
+                  f"{fmt(re_, 2)} | {fmt(rc_, 2)} | {mem_ours} | {mem_pt} | "
+                  f"{fmt(rm, 2) if r.kind == 'cuda' else 'n/a'} | {target(r.kind, re_, TARGET_EAGER)} | "
+                  f"{target(r.kind, rc_, TARGET_COMPILE)} | {target(r.kind, rm, TARGET_MEMORY)} |")
+    if not ordered:
+        md.append("| (no measurements given) | | | | | | | | | | | | | | | |")
+    md.append("")
+    if notes:
+        md += [f"[{i}] {t}" + "  " for i, t in enumerate(notes, 1)] + [""]
+    for dev in sorted({r.device_name for r in gpu_rows}):
+        def seen(attr):
+            return " / ".join(sorted({getattr(r, attr) for r in gpu_rows if r.device_name == dev
+                                      and getattr(r, attr)})) or "?"
+        md.append(f"- {dev or 'GPU'}: ours with GAN_TF32 {seen('ours_tf32')} (GEMMs in full FP32 unless on); "
+                  f"PyTorch {seen('torch')} with allow_tf32 {seen('torch_tf32')} (PyTorch's defaults unless "
+                  "pytorch_train_step.py ran with --tf32).")
+    cpu_torch = sorted({r.torch for r in ordered if r.kind == "cpu" and r.torch})
+    if cpu_torch:
+        md.append(f"- CPU rows: PyTorch {', '.join(cpu_torch)} (eager only; no memory figures on the CPU).")
+    if sources:
+        md.append("- inputs: " + ", ".join(f"`{s}`" for s in sources))
+    md.append("")
+    if raw:
+        md += ["Raw lines:", "", "```"] + raw + ["```", ""]
+    return "\n".join(md)
+
+
+def build(ours=(), pytorch=(), cpu_dcgan32=None, commit="", date="", title="Training step: gan-engine vs PyTorch",
+          no_gpu_reason=NO_GPU):
+    rows, raw, sources = {}, [], []
+    if cpu_dcgan32:
+        read_cpu_dcgan32(cpu_dcgan32, rows, raw)
+        sources.append(cpu_dcgan32)
+    for p in ours:
+        read_ours(p, rows, raw)
+        sources.append(p)
+    for p in pytorch:
+        read_pytorch(p, rows, raw)
+        sources.append(p)
+    for r in rows.values():
+        r.commit = r.commit or commit
+        r.date = r.date or date
+    return render(rows, raw, title=title, sources=[os.path.basename(s) for s in sources], no_gpu_reason=no_gpu_reason)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--ours", action="append", default=[], help="train_step_bench JSON or CSV (repeatable)")
+    ap.add_argument("--pytorch", action="append", default=[], help="pytorch_train_step.py output (repeatable)")
+    ap.add_argument("--cpu-dcgan32", default=None, help="CPU DCGAN-32 record (default: benchmarks/results/"
+                    "cpu-dcgan32.md if present)")
+    ap.add_argument("--no-cpu-dcgan32", action="store_true")
+    ap.add_argument("--commit", default="")
+    ap.add_argument("--date", default="")
+    ap.add_argument("--no-gpu-reason", default=NO_GPU, help=f"why there are no GPU rows, if there are none "
+                    f"(default: '{NO_GPU}')")
+    ap.add_argument("--out", default=None, help="output file (default benchmarks/results/train-step.md; - = stdout)")
+    args = ap.parse_args()
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    cpu32 = args.cpu_dcgan32
+    if cpu32 is None and not args.no_cpu_dcgan32:
+        default = os.path.join(root, "benchmarks", "results", "cpu-dcgan32.md")
+        cpu32 = default if os.path.exists(default) else None
+    if args.no_cpu_dcgan32:
+        cpu32 = None
+    for p in args.ours + args.pytorch + ([cpu32] if cpu32 else []):
+        if not os.path.exists(p):
+            ap.error(f"{p}: not found")
+    text = build(args.ours, args.pytorch, cpu32, args.commit, args.date, no_gpu_reason=args.no_gpu_reason)
+    out = args.out or os.path.join(root, "benchmarks", "results", "train-step.md")
+    if out == "-":
+        sys.stdout.write(text)
+    else:
+        with open(out, "w") as f:
+            f.write(text)
+        print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
