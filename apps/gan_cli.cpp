@@ -11,6 +11,7 @@
 #include "apps/run_config.h"
 #include "apps/run_dir.h"
 #include "apps/trainer.h"
+#include "kernels/blas_core.h"
 
 namespace gan::apps {
 
@@ -231,6 +232,7 @@ int run_cli(int argc, const char* const* argv, const Catalog& catalog, const Cli
       } catch (const std::exception& e) {
         throw UsageError(std::string("no default device: ") + e.what());
       }
+      *io.out << "cpu blas kernels: " << kernels::blas_core_name() << "\n";
       return kExitOk;
     }
     return kExitUsage;

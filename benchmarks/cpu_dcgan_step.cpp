@@ -5,6 +5,7 @@
 #include <benchmark/benchmark.h>
 
 #include "engine/optim/optimizers.h"
+#include "kernels/blas_core.h"
 #include "models/dcgan.h"
 
 namespace {
@@ -42,4 +43,12 @@ BENCHMARK(BM_Dcgan32TrainStep)
 
 }  // namespace
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  gan::kernels::rerun_with_matching_blas_core(argc, argv);  // OpenBLAS's fast kernels on CPUs it misreads
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::AddCustomContext("blas_core", gan::kernels::blas_core_name());
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

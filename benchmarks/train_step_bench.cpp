@@ -66,6 +66,7 @@
 #include "engine/optim/optimizers.h"
 #include "engine/rng.h"
 #include "engine/tensor.h"
+#include "kernels/blas_core.h"
 #include "kernels/cuda/allocator.h"
 #include "kernels/cuda/runtime.h"
 #include "kernels/cuda_query.h"
@@ -297,6 +298,7 @@ int main(int argc, char** argv) {
   // Line-buffered stdout: each result line reaches a pipe as it is printed, so a crash in a later benchmark (the
   // CUDA backend is new) keeps the earlier results.
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
+  kernels::rerun_with_matching_blas_core(argc, argv);  // OpenBLAS's fast kernels on CPUs it misreads
   try {
     g_settings.device = default_device();
     if (g_settings.device.is_cuda()) kernels::cuda::set_device(g_settings.device.index);
@@ -320,6 +322,7 @@ int main(int argc, char** argv) {
   const char* tf32 = std::getenv("GAN_TF32");
   const char* alloc = std::getenv("GAN_CUDA_ALLOC");
   benchmark::AddCustomContext("gan_device", dev.str());
+  benchmark::AddCustomContext("blas_core", kernels::blas_core_name());
   benchmark::AddCustomContext("gan_device_name", device_name);
   benchmark::AddCustomContext("gan_tf32", tf32 != nullptr && std::string(tf32) == "1" ? "on" : "off");
   benchmark::AddCustomContext("gan_cuda_alloc", alloc != nullptr && *alloc != '\0' ? alloc : "caching");
