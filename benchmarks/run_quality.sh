@@ -76,7 +76,8 @@ for m in $models; do
   secs=$((SECONDS - start))
   "$gan" eval --run "$dir" --n "$n" --seed 0
   "$gan" sample --run "$dir" --n 64 --seed 0 --out "$dir/eval-samples.png" > /dev/null
-  row "$m" model "gan train --model $m $(flags_of "$m") --batch 64" "$dir/eval.json" "$secs"
+  detail="gan train --model $m $(flags_of "$m")"
+  row "$m" model "${detail% } --batch 64" "$dir/eval.json" "$secs"
 done
 
 # ---- the PyTorch peer ----
