@@ -65,7 +65,6 @@ Generated generate_from_run(const EvalArgs& a, const Catalog& catalog, Device de
   const int64_t side = c.spec.image_size, per = side * side;
   g.pixels.resize(static_cast<size_t>(a.n * kSide * kSide));
   Generator gen(a.seed, 0);
-  std::vector<float> tmp;
   while (g.count < a.n) {
     const models::SampleGrid grid = model->sample(kChunk, gen);
     const Tensor images = grid.images.to(Device::cpu()).contiguous();
@@ -73,6 +72,7 @@ Generated generate_from_run(const EvalArgs& a, const Catalog& catalog, Device de
       throw std::runtime_error("gan eval: model " + c.model + " sampled " + shape_str(images.shape()) +
                                ", expected [N, 1, " + std::to_string(side) + ", " + std::to_string(side) + "]");
     const float* px = images.data<float>();
+    const int64_t before = g.count;
     for (int64_t i = 0; i < images.size(0) && g.count < a.n; ++i) {
       const int64_t row = grid.cols > 0 ? i / grid.cols : 0;
       int64_t condition = -1;
@@ -94,6 +94,9 @@ Generated generate_from_run(const EvalArgs& a, const Catalog& catalog, Device de
       if (cgan || infogan) g.conditions.push_back(condition);
       ++g.count;
     }
+    if (g.count == before)  // a grid with no usable rows would otherwise loop forever
+      throw std::runtime_error("gan eval: model " + c.model + " sampled a grid with no rows to measure (labels: " +
+                               std::to_string(grid.row_labels.size()) + ")");
   }
   return g;
 }
