@@ -187,7 +187,9 @@ TYPED_TEST(BatchNormTyped, FusedActivationsMatchSeparateOps) {
       const auto fused = run(true), separate = run(false);
       // ReLU commutes with rounding, so its forward is bit-identical; the fused leaky slope is applied before
       // rounding to T, the separate op after, so they may differ in the last bit.
-      if (act.kind == F::Activation::ReLU) EXPECT_EQ(fused[0], separate[0]) << "training " << training;
+      if (act.kind == F::Activation::ReLU) {
+        EXPECT_EQ(fused[0], separate[0]) << "training " << training;
+      }
       for (size_t k = 0; k < 4; ++k)
         for (size_t i = 0; i < fused[k].size(); ++i)
           ASSERT_NEAR(fused[k][i], separate[k][i], tol * (1 + std::abs(separate[k][i])))
