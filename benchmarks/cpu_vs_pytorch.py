@@ -177,15 +177,17 @@ def main():
                     records.append({"kind": "run", "model": model, "peer_model": model, "batch": args.batch,
                                     "round": r, "side": "pytorch", "first": order[0] == "pytorch", "ms": ms,
                                     "iters": iters[model]})
-                shown = ", ".join(f"{rec['model']} {rec['ms']:.1f} ms" for rec in records[-3:]
-                                  if rec.get("round") == r and rec.get("side") == side and rec.get("peer_model") == model)
+                shown = ", ".join(f"{rec['model']} {rec['ms']:.1f} ms" for rec in records[1:]
+                                  if (rec["round"], rec["side"], rec["peer_model"]) == (r, side, model))
                 print(f"  {model} round {r + 1}/{args.rounds} {side}: {shown} ({secs:.0f} s)", flush=True)
     head["load_after"] = loadavg()
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, "w") as f:
         for rec in records:
             f.write(json.dumps(rec) + "\n")
-    md = table.render_cpu_pairs(records, title=args.title, source=os.path.relpath(args.out, ROOT))
+    out_rel = os.path.relpath(os.path.abspath(args.out), ROOT)
+    md = table.render_cpu_pairs(records, title=args.title,
+                                source=os.path.basename(args.out) if out_rel.startswith("..") else out_rel)
     if args.md:
         with open(args.md, "w") as f:
             f.write(md)

@@ -44,6 +44,7 @@ CPU smoke test: pytorch_train_step.py --device cpu --batches 8 --wgan-batches 4 
 import argparse
 import gc
 import importlib
+import os
 import sys
 import time
 import warnings
@@ -269,6 +270,14 @@ def main():
           f"allow_tf32: matmul={tf32_matmul} cudnn={tf32_cudnn}, threads {torch.get_num_threads()}, "
           f"warm-up {warmup}, " + (f"{args.iters} timed iterations" if args.iters else f"min time {min_time} s"),
           flush=True)
+    if not cuda:  # which CPU libraries do the work (compared runs must say whose OpenBLAS kernels they share)
+        a = torch.randn(64, 64)
+        (a @ a).sum().item()
+        libs = sorted({os.path.basename(l.split()[-1]) for l in open("/proc/self/maps")
+                       if any(k in l for k in ("blas", "mkl", "gomp"))})
+        print(f"# pytorch_train_step: cpu blas libraries {', '.join(libs) or 'none found'}; convolutions through "
+              f"oneDNN (mkldnn): {torch.backends.mkldnn.is_available() and torch.backends.mkldnn.enabled}",
+              flush=True)
 
     tags = {}
     for t in args.tag:

@@ -17,7 +17,7 @@ install(TARGETS gan_kernels gan_engine gan_models gan_startup EXPORT GanEngineTa
 install(TARGETS gan RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 foreach(dir kernels engine models)
   install(DIRECTORY ${PROJECT_SOURCE_DIR}/${dir}/ DESTINATION ${GAN_INSTALL_INCLUDEDIR}/${dir}
-          FILES_MATCHING PATTERN "*.h" PATTERN "*.cuh")
+          FILES_MATCHING PATTERN "*.h" PATTERN "*.cuh" PATTERN startup EXCLUDE)
 endforeach()
 
 install(EXPORT GanEngineTargets NAMESPACE gan:: DESTINATION ${GAN_CMAKE_DIR})
@@ -58,5 +58,8 @@ if(GAN_WITH_CUDA)
   string(APPEND GAN_PC_LIBS " -L${CUDAToolkit_LIBRARY_DIR} -Wl,-rpath,${CUDAToolkit_LIBRARY_DIR}"
                             " -lcudart_static -lcublas -ldl -lrt")
 endif()
+# Relocatable: the prefix is found from where the .pc file lies (cmake --install --prefix may move it).
+file(RELATIVE_PATH GAN_PC_PREFIX_FROM_PCDIR "/prefix/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/prefix")
+string(REGEX REPLACE "/$" "" GAN_PC_PREFIX_FROM_PCDIR "${GAN_PC_PREFIX_FROM_PCDIR}")
 configure_file(${CMAKE_CURRENT_LIST_DIR}/gan-engine.pc.in ${PROJECT_BINARY_DIR}/gan-engine.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/gan-engine.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
