@@ -285,11 +285,11 @@ def render(rows, raw, title="Training step: gan-engine vs PyTorch", sources=(), 
         md += [f"**No GPU rows: {no_gpu_reason.rstrip('.')}. The GPU rows (H100: DCGAN-64 at batch 64, 128 and "
                "256, WGAN-GP-64 at batch 64, against PyTorch eager and torch.compile, with peak memory) are "
                "missing. Nothing here is estimated; every row below was measured on a CPU.**", ""]
-    if not ordered:  # CPU side-by-side tables only (they follow)
-        return "\n".join(md)
     elif not any("H100" in r.device_name for r in gpu_rows):
         md += [f"The GPU rows were measured on {', '.join(sorted({r.device_name or '?' for r in gpu_rows}))}, "
                "not an H100, for which the targets are defined: their met / missed marks are indicative only.", ""]
+    if not ordered:  # CPU side-by-side tables only (they follow)
+        return "\n".join(md)
     md += [f"Targets (H100): ours <= {TARGET_EAGER} x PyTorch eager, <= {TARGET_COMPILE} x torch.compile, peak "
            f"memory <= {TARGET_MEMORY} x PyTorch eager's (peak allocated: our caching allocator's rounded blocks vs "
            "torch.cuda.max_memory_allocated, over the timed loop). Ratios are ours / PyTorch: below 1 is better.", ""]
@@ -321,8 +321,6 @@ def render(rows, raw, title="Training step: gan-engine vs PyTorch", sources=(), 
                   f"{fmt(re_, 2)} | {fmt(rc_, 2)} | {mem_ours} | {mem_pt} | "
                   f"{fmt(rm, 2) if r.kind == 'cuda' else 'n/a'} | {target(r.kind, re_, TARGET_EAGER)} | "
                   f"{target(r.kind, rc_, TARGET_COMPILE)} | {target(r.kind, rm, TARGET_MEMORY)} |")
-    if not ordered:
-        md.append("| (no measurements given) | | | | | | | | | | | | | | | |")
     md.append("")
     if notes:
         md += [f"[{i}] {t}" + "  " for i, t in enumerate(notes, 1)] + [""]
