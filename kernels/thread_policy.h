@@ -11,9 +11,10 @@
 // Waiting: by default a libgomp thread that runs out of work spins for 300000 rounds of a pause instruction
 // before it sleeps (libgomp's estimate is 3 ms; on CPUs whose pause takes ~140 cycles it is 10-20 ms), and a
 // training step runs thousands of parallel regions. Alone on the machine that costs nothing; next to any other
-// CPU-bound process the spinning threads take the cores the working ones need, and `gan train` ran 5-12x slower.
-// So gan-engine runs libgomp with OMP_WAIT_POLICY=PASSIVE: a waiting thread sleeps at once
-// (benchmarks/results/busy-cpu.md measures both, on a busy CPU).
+// CPU-bound process the spinning threads take the cores the working ones need: issue 14 measured 100 steps of the
+// CPU demo at 58 s against 11 s with PASSIVE on 2 cores. So gan-engine runs libgomp with OMP_WAIT_POLICY=PASSIVE:
+// a waiting thread sleeps at once (benchmarks/run_busy_cpu.py measures default, PASSIVE and spinning side by side,
+// on a busy and on an idle CPU).
 //
 // How: libgomp reads OMP_WAIT_POLICY and OMP_NUM_THREADS (and OpenBLAS reads OPENBLAS_CORETYPE,
 // kernels/blas_core.h) once, when it loads: before main() and before any constructor of ours; a .preinit_array
@@ -22,10 +23,11 @@
 // gan::kernels target and gan-engine.pc carry) that, before main() and before the program's own constructors,
 // sets what the environment lacks and re-executes the program once (/proc/self/exe, the same arguments).
 // GAN_REEXEC_ADDED then names what was added; it stays in the environment of the programs it starts, which
-// therefore inherit the same settings (and are not re-executed again). Nothing is changed when the user set the
-// variable (OMP_WAIT_POLICY or GOMP_SPINCOUNT; OMP_NUM_THREADS; OPENBLAS_CORETYPE), when GAN_REEXEC=0, or when
-// the re-execution fails (no /proc): the program then goes on as it is. A shared library loaded with dlopen()
-// never re-executes its host: the constructor lives in executables only.
+// therefore inherit the same settings, and a variable it names is never added again (no second re-execution).
+// Nothing is changed when the user set the variable (OMP_WAIT_POLICY or GOMP_SPINCOUNT; OMP_NUM_THREADS;
+// OPENBLAS_CORETYPE), when GAN_REEXEC=0, or when the re-execution fails (no /proc): the program then goes on as
+// it is. A shared library loaded with dlopen() never re-executes its host: the constructor lives in executables
+// only (a shared library linked with gan-engine.pc's flags would carry it too: link those into executables).
 #pragma once
 
 #include <cstdint>

@@ -102,7 +102,7 @@ struct Loader::Impl {
   }
 
   void work() {
-    kernels::use_one_thread_here();  // the kernels' OpenMP team has the cores; this thread adds itself only
+    kernels::use_one_thread_here();  // any kernel it runs stays on this thread: the cores are the OpenMP team's
     for (;;) {
       LoaderCursor at;
       uint64_t gen;

@@ -104,15 +104,27 @@ std::optional<int64_t> cpu_quota_from_cgroup_text(std::string_view text) {
 }  // namespace gan::kernels
 
 // Runs before main() (priority 101: before the program's own constructors, so none of them runs twice). glibc
-// passes init functions (argc, argv, envp). Re-executes at most once: the re-run has GAN_REEXEC_ADDED set.
+// passes init functions (argc, argv, envp). GAN_REEXEC_ADDED names what an earlier run added; a variable named
+// there is never added again, so the program re-executes at most once even when something between the runs
+// removed it (a child started with a trimmed environment just runs without it).
 extern "C" __attribute__((constructor(101), used, visibility("default"))) void gan_engine_adopt_thread_policy(
     int /*argc*/, char** argv, char** /*envp*/) {
   using namespace gan::kernels;
-  if (argv == nullptr || argv[0] == nullptr || std::getenv("GAN_REEXEC_ADDED") != nullptr) return;
+  if (argv == nullptr || argv[0] == nullptr) return;
   if (const char* r = std::getenv("GAN_REEXEC"); r != nullptr && std::string(r) == "0") return;
-  const auto add = missing_settings();
+  const char* before = std::getenv("GAN_REEXEC_ADDED");
+  const std::string added_before = before != nullptr ? before : "";
+  auto listed = [&](const std::string& name) {
+    std::istringstream in(added_before);
+    for (std::string item; std::getline(in, item, ',');)
+      if (item == name) return true;
+    return false;
+  };
+  std::vector<std::pair<std::string, std::string>> add;
+  for (auto& entry : missing_settings())
+    if (!listed(entry.first)) add.push_back(std::move(entry));
   if (add.empty()) return;
-  std::string names;
+  std::string names = added_before;
   for (const auto& [name, value] : add) {
     if (::setenv(name.c_str(), value.c_str(), 1) != 0) return;
     names += (names.empty() ? "" : ",") + name;
@@ -121,5 +133,6 @@ extern "C" __attribute__((constructor(101), used, visibility("default"))) void g
   ::execv("/proc/self/exe", argv);
   // Still here (no /proc, say): go on as we are, with the environment as it was.
   for (const auto& entry : add) ::unsetenv(entry.first.c_str());
-  ::unsetenv("GAN_REEXEC_ADDED");
+  if (before != nullptr) ::setenv("GAN_REEXEC_ADDED", added_before.c_str(), 1);
+  else ::unsetenv("GAN_REEXEC_ADDED");
 }

@@ -69,6 +69,13 @@ TEST(ThreadPolicy, ReexecCanBeTurnedOff) {
   EXPECT_NE(out.find("libgomp's default wait policy (spins; GAN_REEXEC=0)"), std::string::npos) << out;
 }
 
+TEST(ThreadPolicy, NeverAddsTheSameVariableTwice) {
+  // A child whose environment lost the variable an earlier run added runs without it rather than re-executing.
+  const std::string out = gan_info_with("GAN_REEXEC_ADDED=OMP_WAIT_POLICY");
+  EXPECT_EQ(last_spin_count(out), "300000") << out;
+  EXPECT_NE(out.find("cpu threads: "), std::string::npos) << out;
+}
+
 TEST(ThreadPolicy, CgroupQuotaText) {
   EXPECT_EQ(cpu_quota_from_cgroup_text("max 100000\n"), std::nullopt);
   EXPECT_EQ(cpu_quota_from_cgroup_text("200000 100000\n"), 2);
