@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "engine/ops.h"
@@ -12,19 +13,34 @@
 namespace gan::nn::functional {
 
 // ---- convolution family (one implicit-GEMM/im2col kernel family; transposed conv is the adjoint) ----
+// A per-axis pair (height, width); one integer means both axes, as PyTorch's int-or-tuple arguments.
+struct Size2 {
+  int64_t h = 0, w = 0;
+  constexpr Size2(int64_t both = 0) : h(both), w(both) {}  // implicit, so that `.stride = 2` reads as in PyTorch
+  constexpr Size2(int64_t height, int64_t width) : h(height), w(width) {}
+  bool operator==(const Size2&) const = default;
+};
+std::string to_string(const Size2& s);  // "2" or "(2, 1)"
+
+// PyTorch's convolution arguments, in its order. Designated initializers name them: {.stride = 2, .padding = 1}.
 struct Conv2dArgs {
-  int64_t stride = 1;
-  int64_t padding = 0;
-  int64_t output_padding = 0;  // transposed conv only: extra rows/cols on the bottom/right of the output
+  Size2 stride = 1;
+  Size2 padding = 0;         // zeros on both sides of each axis
+  Size2 output_padding = 0;  // transposed conv only: extra rows/cols on the bottom/right of the output
+  Size2 dilation = 1;        // spacing of the kernel taps
+  int64_t groups = 1;        // channels split into independent groups (groups = channels: depthwise)
 };
 
-// [2nd] x [N, Cin, H, W], weight [Cout, Cin, kh, kw], bias [Cout] or undefined -> [N, Cout, Ho, Wo],
-// Ho = (H + 2p - kh) / s + 1.
+// [2nd] x [N, Cin, H, W], weight [Cout, Cin / groups, kh, kw], bias [Cout] or undefined -> [N, Cout, Ho, Wo],
+// Ho = (H + 2 padding - dilation (kh - 1) - 1) / stride + 1 (per axis).
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(), Conv2dArgs args = {});
-// [2nd] x [N, Cin, H, W], weight [Cin, Cout, kh, kw] (PyTorch's layout), bias [Cout] -> [N, Cout, Ho, Wo],
-// Ho = (H - 1) s - 2p + kh + output_padding. Equal to the gradient of conv2d w.r.t. its input.
+// [2nd] x [N, Cin, H, W], weight [Cin, Cout / groups, kh, kw] (PyTorch's layout), bias [Cout] -> [N, Cout, Ho, Wo],
+// Ho = (H - 1) stride - 2 padding + dilation (kh - 1) + output_padding + 1, with output_padding smaller than the
+// stride or the dilation (per axis). Equal to the gradient of conv2d w.r.t. its input.
 Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(), Conv2dArgs args = {});
-// [2nd] The gradient of conv2d w.r.t. its weight: x [N, Cin, H, W], grad_out [N, Cout, Ho, Wo] -> [Cout, Cin, kh, kw].
+// [2nd] The gradient of conv2d w.r.t. its weight: x [N, Cin, H, W], grad_out [N, Cout, Ho, Wo] ->
+// [Cout, Cin / groups, kh, kw]. grad_out may also be a transposed conv's input (Ho smaller than conv2d's, as its
+// output_padding implies), so a transposed conv's weight gradient is conv2d_weight_grad(grad, input) with its args.
 Tensor conv2d_weight_grad(const Tensor& x, const Tensor& grad_out, int64_t kh, int64_t kw, Conv2dArgs args);
 
 // ---- dense ----

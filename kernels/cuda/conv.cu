@@ -697,24 +697,26 @@ Dims to_dims(const char* op, const Conv2dShape& s, bool backward_data) {
            std::to_string(s.H) + ", " + std::to_string(s.W) + "], w [" + std::to_string(s.Cout) + ", " +
            std::to_string(s.Cin) + ", " + std::to_string(s.kh) + ", " + std::to_string(s.kw) + "], y [" +
            std::to_string(s.N) + ", " + std::to_string(s.Cout) + ", " + std::to_string(s.Ho) + ", " +
-           std::to_string(s.Wo) + "], stride " + std::to_string(s.stride) + ", padding " + std::to_string(s.pad);
+           std::to_string(s.Wo) + "], stride " + std::to_string(s.stride_h) + ", padding " + std::to_string(s.pad_h);
   };
-  if (s.N < 0 || s.Cin < 0 || s.H < 0 || s.W < 0 || s.Cout < 0 || s.kh < 1 || s.kw < 1 || s.stride < 1 ||
-      s.pad < 0 || s.Ho < 0 || s.Wo < 0)
+  if (s.groups != 1 || s.dil_h != 1 || s.dil_w != 1 || s.stride_h != s.stride_w || s.pad_h != s.pad_w)
+    throw std::invalid_argument(str() + ": groups, dilation and per-axis stride/padding are not on CUDA yet");
+  if (s.N < 0 || s.Cin < 0 || s.H < 0 || s.W < 0 || s.Cout < 0 || s.kh < 1 || s.kw < 1 || s.stride_h < 1 ||
+      s.pad_h < 0 || s.Ho < 0 || s.Wo < 0)
     throw std::invalid_argument(str() + ": invalid shape");
-  if (s.Ho != (s.H + 2 * s.pad - s.kh) / s.stride + 1 || s.Wo != (s.W + 2 * s.pad - s.kw) / s.stride + 1)
+  if (s.Ho != (s.H + 2 * s.pad_h - s.kh) / s.stride_h + 1 || s.Wo != (s.W + 2 * s.pad_h - s.kw) / s.stride_h + 1)
     throw std::invalid_argument(str() + ": Ho, Wo must equal (H + 2 pad - k) / stride + 1");
   constexpr int64_t kMax = std::numeric_limits<int32_t>::max();
   const int64_t per_image = std::max(s.Cin * s.H * s.W, s.Cout * s.Ho * s.Wo);
   const int64_t pixels = std::max(s.N * s.Ho * s.Wo, s.N * s.H * s.W);
   const int64_t weight = s.Cout * s.Cin * s.kh * s.kw;
-  if (per_image > kMax || pixels > kMax || weight > kMax || s.stride > 255 || s.pad > kMax / 4)
+  if (per_image > kMax || pixels > kMax || weight > kMax || s.stride_h > 255 || s.pad_h > kMax / 4)
     throw std::invalid_argument(str() + ": too large for the CUDA convolution (32-bit indexing per image)");
   if ((backward_data ? s.Cin : s.Cout) > 65535 * 16)
     throw std::invalid_argument(str() + ": too many channels for the CUDA convolution's grid");
   Dims d;
   d.N = int(s.N), d.Cin = int(s.Cin), d.H = int(s.H), d.W = int(s.W), d.Cout = int(s.Cout);
-  d.kh = int(s.kh), d.kw = int(s.kw), d.s = int(s.stride), d.p = int(s.pad), d.Ho = int(s.Ho), d.Wo = int(s.Wo);
+  d.kh = int(s.kh), d.kw = int(s.kw), d.s = int(s.stride_h), d.p = int(s.pad_h), d.Ho = int(s.Ho), d.Wo = int(s.Wo);
   return d;
 }
 

@@ -6,9 +6,9 @@ Regenerate (only needed when a case is added or changed; the files are committed
     /usr/bin/python3 tests/golden/make_golden.py        # Debian's python3-torch (CPU), run from anywhere
     /usr/bin/python3 tests/golden/make_golden.py second_order   # only the files named
 
-It writes tests/golden/data/{conv,batchnorm,losses,optim,dcgan_tiny,second_order}.safetensors. CI and the C++ tests only read
+It writes tests/golden/data/{conv,batchnorm,losses,optim,dcgan_tiny,second_order,conv_ext}.safetensors. CI and the C++ tests only read
 those files: they need neither torch nor Python. Everything is seeded (torch.manual_seed) and computed in float32
-(second_order in float64) on the CPU, so a rerun with the same PyTorch gives the same bytes (up to PyTorch's own
+(second_order and conv_ext in float64) on the CPU, so a rerun with the same PyTorch gives the same bytes (up to PyTorch's own
 kernel changes).
 
 The safetensors files are written by hand below (no safetensors package needed): an 8-byte little-endian header
@@ -566,8 +566,68 @@ def make_second_order():
     return out, meta
 
 
+# ---------------------------------------------------------------------------------------------------------------
+# g. convolution with dilation, groups (depthwise too), per-axis stride, padding and output padding (float64):
+#    forward, the three gradients of <grad_y, y>, and the gradient w.r.t. x and w of a WGAN-GP-style penalty
+#    sum((d<grad_y, tanh(y)>/dx)^2) (tests/core/test_conv_ext_golden.cpp)
+# ---------------------------------------------------------------------------------------------------------------
+def make_conv_ext():
+    torch.manual_seed(7)
+    out, meta = {}, {}
+    d = torch.float64
+    cases = [
+        # name, transposed, x shape, w shape, stride, padding, output_padding, dilation, groups, bias
+        ("dil2", False, [2, 3, 7, 6], [4, 3, 3, 3], (1, 1), (2, 2), (0, 0), (2, 2), 1, True),
+        ("axes", False, [1, 2, 9, 7], [3, 2, 3, 2], (2, 1), (0, 2), (0, 0), (1, 2), 1, False),
+        ("groups2", False, [2, 4, 6, 5], [6, 2, 3, 3], (2, 2), (1, 1), (0, 0), (1, 1), 2, True),
+        ("depthwise", False, [2, 3, 6, 6], [6, 1, 3, 3], (1, 2), (1, 1), (0, 0), (1, 1), 3, True),
+        ("t_groups2", True, [2, 4, 3, 4], [4, 3, 3, 3], (2, 2), (1, 1), (1, 1), (1, 1), 2, True),
+        ("t_axes", True, [1, 2, 3, 2], [2, 3, 2, 3], (2, 3), (1, 0), (1, 2), (2, 1), 1, False),
+        ("t_depthwise", True, [2, 3, 4, 3], [3, 1, 4, 4], (2, 2), (1, 1), (0, 0), (1, 1), 3, True),
+        ("t_outpad_dil", True, [1, 2, 3, 3], [2, 2, 2, 2], (1, 1), (0, 0), (1, 1), (2, 2), 1, True),
+    ]
+    for name, transposed, xs, ws, s, p, op, dil, g, has_bias in cases:
+        x = leaf(torch.randn(xs, dtype=d))
+        w = leaf(torch.randn(ws, dtype=d) * 0.5)
+        cout = ws[1] * g if transposed else ws[0]
+        b = leaf(torch.randn(cout, dtype=d)) if has_bias else None
+        if transposed:
+            y = F.conv_transpose2d(x, w, b, stride=s, padding=p, output_padding=op, groups=g, dilation=dil)
+        else:
+            y = F.conv2d(x, w, b, stride=s, padding=p, dilation=dil, groups=g)
+        gy = torch.randn_like(y)
+        grads = torch.autograd.grad(y, [x, w] + ([b] if has_bias else []), gy, retain_graph=True)
+        # A penalty on the input gradient of <gy, tanh(y)> (tanh: so it depends on x as well as on w).
+        (gx_t,) = torch.autograd.grad(torch.tanh(y), x, gy, create_graph=True)
+        pen_x, pen_w = torch.autograd.grad(gx_t.pow(2).sum(), [x, w])
+        out.update({f"{name}.x": x, f"{name}.w": w, f"{name}.y": y.detach(), f"{name}.grad_y": gy,
+                    f"{name}.grad_x": grads[0], f"{name}.grad_w": grads[1],
+                    f"{name}.penalty_grad_x": pen_x, f"{name}.penalty_grad_w": pen_w})
+        if has_bias:
+            out[f"{name}.b"] = b
+            out[f"{name}.grad_b"] = grads[2]
+        out[f"{name}.args"] = i64(*s, *p, *op, *dil, g, int(has_bias), int(transposed))
+        meta[name] = (f"{'conv_transpose2d' if transposed else 'conv2d'} x{xs} w{ws} stride={s} padding={p} "
+                      f"output_padding={op} dilation={dil} groups={g} bias={has_bias}")
+
+    # The modules, built with PyTorch's constructor arguments: their weight shapes and outputs.
+    conv = nn.Conv2d(4, 6, (3, 2), stride=(2, 1), padding=1, dilation=(1, 2), groups=2).double()
+    tconv = nn.ConvTranspose2d(4, 6, 3, stride=2, padding=1, output_padding=1, groups=2, dilation=1).double()
+    x = torch.randn(2, 4, 7, 6, dtype=d)
+    with torch.no_grad():
+        out.update({"module_conv.x": x, "module_conv.weight": conv.weight.clone(), "module_conv.bias": conv.bias.clone(),
+                    "module_conv.y": conv(x), "module_tconv.weight": tconv.weight.clone(),
+                    "module_tconv.bias": tconv.bias.clone(), "module_tconv.y": tconv(x)})
+    meta["module_conv"] = str(conv)
+    meta["module_tconv"] = str(tconv)
+    meta["args"] = ("<case>.args = [stride_h, stride_w, pad_h, pad_w, output_padding_h, output_padding_w, "
+                    "dilation_h, dilation_w, groups, has_bias, transposed]; penalty_grad_* = d sum(g^2)/d*, g = "
+                    "d<grad_y, tanh(y)>/dx taken with create_graph; float64")
+    return out, meta
+
+
 GENERATORS = (("conv", make_conv), ("batchnorm", make_batchnorm), ("losses", make_losses), ("optim", make_optim),
-              ("dcgan_tiny", make_dcgan), ("second_order", make_second_order))
+              ("dcgan_tiny", make_dcgan), ("second_order", make_second_order), ("conv_ext", make_conv_ext))
 
 
 def main(argv):

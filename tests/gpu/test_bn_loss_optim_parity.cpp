@@ -270,7 +270,9 @@ void check_losses() {
         T* const ht = red.terms ? terms.data() : nullptr;
         T* const dtp = red.terms ? dterms.get() : nullptr;
         auto check_terms = [&](const char* what) {
-          if (red.terms) EXPECT_TRUE(close(dterms.download(), terms, std::string(what) + " terms"));
+          if (red.terms) {
+            EXPECT_TRUE(close(dterms.download(), terms, std::string(what) + " terms"));
+          }
         };
         {  // bce_with_logits
           std::vector<T> gx(un), gt(un);
@@ -349,7 +351,9 @@ void check_losses() {
           const T got = kc::hinge<T>(dx.get(), n, sign, div, dtp, grads ? dg.get() : nullptr);
           EXPECT_TRUE(close_scalar(got, ref, "hinge loss"));
           check_terms("hinge");
-          if (grads) EXPECT_TRUE(close(dg.download(), g, "hinge grad"));
+          if (grads) {
+            EXPECT_TRUE(close(dg.download(), g, "hinge grad"));
+          }
         }
       }
       // wasserstein: both arrays (different sizes), and each alone.

@@ -28,7 +28,8 @@ using kernels::Conv2dShape;
 Conv2dShape make(int64_t N, int64_t Cin, int64_t H, int64_t W, int64_t Cout, int64_t kh, int64_t kw, int64_t s,
                  int64_t p) {
   Conv2dShape c;
-  c.N = N, c.Cin = Cin, c.H = H, c.W = W, c.Cout = Cout, c.kh = kh, c.kw = kw, c.stride = s, c.pad = p;
+  c.N = N, c.Cin = Cin, c.H = H, c.W = W, c.Cout = Cout, c.kh = kh, c.kw = kw;
+  c.stride_h = c.stride_w = s, c.pad_h = c.pad_w = p;
   c.Ho = (H + 2 * p - kh) / s + 1, c.Wo = (W + 2 * p - kw) / s + 1;
   return c;
 }
@@ -36,8 +37,10 @@ Conv2dShape make(int64_t N, int64_t Cin, int64_t H, int64_t W, int64_t Cout, int
 std::string str(const Conv2dShape& s) {
   return "x [" + std::to_string(s.N) + ", " + std::to_string(s.Cin) + ", " + std::to_string(s.H) + ", " +
          std::to_string(s.W) + "], w [" + std::to_string(s.Cout) + ", " + std::to_string(s.Cin) + ", " +
-         std::to_string(s.kh) + ", " + std::to_string(s.kw) + "], stride " + std::to_string(s.stride) +
-         ", padding " + std::to_string(s.pad) + " -> " + std::to_string(s.Ho) + "x" + std::to_string(s.Wo);
+         std::to_string(s.kh) + ", " + std::to_string(s.kw) + "], stride " + std::to_string(s.stride_h) + "x" +
+         std::to_string(s.stride_w) + ", padding " + std::to_string(s.pad_h) + "x" + std::to_string(s.pad_w) +
+         ", dilation " + std::to_string(s.dil_h) + "x" + std::to_string(s.dil_w) + ", groups " +
+         std::to_string(s.groups) + " -> " + std::to_string(s.Ho) + "x" + std::to_string(s.Wo);
 }
 
 // The CUDA kernels, reached only when a device is present (CudaTest skips otherwise). A build without the CUDA
