@@ -1,7 +1,9 @@
 // The CUDA convolution kernels (kernels/cuda/conv.cu) against the CPU ones (kernels/cpu/conv.cpp), kernel by
 // kernel: forward, backward-data and backward-weight on every DCGAN-64 layer at batch 2 and on random and edge
 // shapes (odd sizes, stride 1-3, padding 0-2, kernel 1-5 with kh != kw, batch 1, channel counts that are not
-// multiples of any tile, a stride larger than the kernel). Every output starts as NaN (0xFF bytes) and must come
+// multiples of any tile, a stride larger than the kernel), and with dilation, groups (depthwise too), per-axis
+// stride and padding, and a conv output shorter than its formula (a transposed conv whose output_padding reaches
+// the stride), through every tile shape and split-K. Every output starts as NaN (0xFF bytes) and must come
 // back finite, so an element the kernel never writes fails; float32 must agree to a relative error of 1e-5
 // (||gpu - cpu|| / ||cpu||), float64 to 1e-12. The weight gradient, whose reduction is split across blocks, must
 // also be bitwise identical from run to run. The engine's ops are checked on CUDA tensors at the end.
@@ -31,6 +33,15 @@ Conv2dShape make(int64_t N, int64_t Cin, int64_t H, int64_t W, int64_t Cout, int
   c.N = N, c.Cin = Cin, c.H = H, c.W = W, c.Cout = Cout, c.kh = kh, c.kw = kw;
   c.stride_h = c.stride_w = s, c.pad_h = c.pad_w = p;
   c.Ho = (H + 2 * p - kh) / s + 1, c.Wo = (W + 2 * p - kw) / s + 1;
+  return c;
+}
+
+// Per-axis stride, padding and dilation, and groups; Ho and Wo from the formula.
+Conv2dShape make_ext(int64_t N, int64_t Cin, int64_t H, int64_t W, int64_t Cout, int64_t kh, int64_t kw, int64_t sh,
+                     int64_t sw, int64_t ph, int64_t pw, int64_t dh, int64_t dw, int64_t groups) {
+  Conv2dShape c = make(N, Cin, H, W, Cout, kh, kw, 1, 0);
+  c.stride_h = sh, c.stride_w = sw, c.pad_h = ph, c.pad_w = pw, c.dil_h = dh, c.dil_w = dw, c.groups = groups;
+  c.Ho = kernels::conv_out_size(H, kh, sh, ph, dh), c.Wo = kernels::conv_out_size(W, kw, sw, pw, dw);
   return c;
 }
 
@@ -118,7 +129,8 @@ template <typename T>
 template <typename T>
 void check_shape(const Conv2dShape& s, bool with_bias, std::mt19937& rng) {
   SCOPED_TRACE(str(s) + (with_bias ? ", bias" : "") + (sizeof(T) == 4 ? ", float32" : ", float64"));
-  const int64_t nx = s.N * s.Cin * s.H * s.W, nw = s.Cout * s.Cin * s.kh * s.kw, ny = s.N * s.Cout * s.Ho * s.Wo;
+  const int64_t nx = s.N * s.Cin * s.H * s.W, nw = s.Cout * (s.Cin / s.groups) * s.kh * s.kw;
+  const int64_t ny = s.N * s.Cout * s.Ho * s.Wo;
   const Buffer<T> x = random_buffer<T>(nx, rng), w = random_buffer<T>(nw, rng), gy = random_buffer<T>(ny, rng);
   const Buffer<T> b_out = random_buffer<T>(s.Cout, rng), b_in = random_buffer<T>(s.Cin, rng);
 
@@ -212,6 +224,70 @@ TEST_F(ConvParity, ShapesFloat64) {
   for (const Conv2dShape& s : shapes) check_shape<double>(s, true, rng);
 }
 
+// Dilation, groups, depthwise, per-axis stride and padding, chosen so every tile shape (M per group <= 16: thin;
+// 17-64: mid; wider: wide/big) and split-K (long reductions over few output tiles; the weight gradient's reduction
+// over many pixels) runs with them.
+TEST_F(ConvParity, DilationGroupsPerAxisFloat32) {
+  std::mt19937 rng(15);
+  const Conv2dShape shapes[] = {
+      make_ext(2, 3, 9, 8, 4, 3, 3, 1, 1, 2, 2, 2, 2, 1),        // dilation 2, "same" padding
+      make_ext(1, 2, 11, 9, 5, 3, 2, 2, 1, 0, 2, 1, 3, 1),       // per-axis stride, padding, dilation; kh != kw
+      make_ext(2, 4, 7, 7, 6, 3, 3, 2, 2, 1, 1, 1, 1, 2),        // two groups, stride 2
+      make_ext(2, 8, 10, 9, 8, 3, 3, 1, 1, 1, 1, 1, 1, 8),       // depthwise
+      make_ext(2, 6, 9, 10, 12, 5, 3, 2, 3, 2, 1, 2, 1, 6),      // depthwise, multiplier 2, mixed axes
+      make_ext(1, 64, 9, 9, 96, 3, 3, 3, 2, 1, 1, 2, 3, 2),      // stride 3 x 2 with dilation 2 x 3: phases whose
+                                                                 // taps skip (gcd(3, 2) = 1, gcd(2, 3) = 1)
+      make_ext(2, 8, 12, 12, 8, 3, 3, 2, 2, 2, 2, 2, 2, 4),      // stride 2 with dilation 2: gcd 2, half the
+                                                                 // phases get no tap
+      make_ext(1, 256, 4, 4, 64, 3, 3, 1, 1, 1, 1, 2, 2, 2),     // split-K on forward/backward data (K = 1152)
+      make_ext(8, 8, 32, 32, 16, 3, 3, 1, 1, 1, 1, 1, 1, 4),     // split-K on the weight gradient (R = 8192)
+      make_ext(2, 256, 8, 8, 512, 3, 3, 1, 1, 1, 1, 1, 1, 2),    // big/wide tiles per group
+      make_ext(3, 5, 9, 7, 5, 1, 1, 3, 2, 0, 0, 1, 1, 5),        // 1x1 depthwise, stride larger than the kernel
+  };
+  for (const Conv2dShape& s : shapes) {
+    check_shape<float>(s, true, rng);
+    check_shape<float>(s, false, rng);
+  }
+}
+
+TEST_F(ConvParity, RandomDilationGroupsFloat32) {
+  std::mt19937 rng(4242);
+  std::uniform_int_distribution<int> u(0, 1 << 20);
+  for (int it = 0; it < 60; ++it) {
+    const int64_t groups = u(rng) % 3 == 0 ? 1 : 1 + u(rng) % 6;
+    const int64_t Cin = groups * (u(rng) % 4 == 0 ? 1 : 1 + u(rng) % 12);
+    const int64_t Cout = groups * (1 + u(rng) % (u(rng) % 2 ? 8 : 40));
+    const int64_t kh = 1 + u(rng) % 4, kw = 1 + u(rng) % 4, sh = 1 + u(rng) % 3, sw = 1 + u(rng) % 3;
+    const int64_t ph = u(rng) % 3, pw = u(rng) % 3, dh = 1 + u(rng) % 3, dw = 1 + u(rng) % 3;
+    const int64_t H = std::max<int64_t>(dh * (kh - 1) + 1 - 2 * ph, 1) + u(rng) % 10;
+    const int64_t W = std::max<int64_t>(dw * (kw - 1) + 1 - 2 * pw, 1) + u(rng) % 10;
+    check_shape<float>(make_ext(1 + u(rng) % 3, Cin, H, W, Cout, kh, kw, sh, sw, ph, pw, dh, dw, groups), it % 2 == 0,
+                       rng);
+  }
+}
+
+TEST_F(ConvParity, DilationGroupsFloat64) {
+  std::mt19937 rng(16);
+  const Conv2dShape shapes[] = {
+      make_ext(2, 6, 9, 10, 12, 5, 3, 2, 3, 2, 1, 2, 1, 6),
+      make_ext(1, 64, 9, 9, 96, 3, 3, 3, 2, 1, 1, 2, 3, 2),
+      make_ext(1, 256, 4, 4, 64, 3, 3, 1, 1, 1, 1, 2, 2, 2),
+  };
+  for (const Conv2dShape& s : shapes) check_shape<double>(s, true, rng);
+}
+
+// A conv output one row and column shorter than the formula's: the shape of a transposed conv whose
+// output_padding (1) reaches its stride (1) but stays below its dilation (2). All three kernels must leave the
+// missing rows out, as the CPU does.
+TEST_F(ConvParity, OutputShorterThanTheFormula) {
+  std::mt19937 rng(17);
+  for (int64_t groups : {int64_t{1}, int64_t{2}}) {
+    Conv2dShape s = make_ext(2, 4, 8, 7, 6, 2, 3, 1, 1, 0, 1, 2, 2, groups);
+    s.Ho -= 1, s.Wo -= 1;
+    check_shape<float>(s, true, rng);
+  }
+}
+
 // The engine's ops on CUDA tensors (GAN_KERNEL picks the CUDA twin) against the same ops on the CPU, including a
 // transposed conv with output_padding.
 TEST_F(ConvParity, EngineOpsOnCudaTensors) {
@@ -236,6 +312,20 @@ TEST_F(ConvParity, EngineOpsOnCudaTensors) {
   const Tensor gw_cpu = F::conv2d_weight_grad(x, g, 4, 4, args);
   const Tensor gw_gpu = F::conv2d_weight_grad(x.to(Device::cuda(0)), g.to(Device::cuda(0)), 4, 4, args);
   EXPECT_TRUE(parity(gw_gpu, gw_cpu, "conv2d_weight_grad"));
+
+  // Grouped and dilated, per-axis: the three ops through the engine.
+  const F::Conv2dArgs gargs{.stride = {2, 1}, .padding = {1, 2}, .dilation = {1, 2}, .groups = 3};
+  const Tensor wg = randn({6, 2, 3, 3}, DType::Float32, &gen);
+  const Tensor yg_cpu = F::conv2d(x, wg, Tensor(), gargs);
+  EXPECT_TRUE(parity(F::conv2d(x.to(Device::cuda(0)), wg.to(Device::cuda(0)), Tensor(), gargs), yg_cpu,
+                     "grouped conv2d"));
+  const F::Conv2dArgs targs2{.stride = 2, .padding = 1, .output_padding = {1, 0}, .groups = 2};
+  const Tensor wt2 = randn({8, 3, 3, 3}, DType::Float32, &gen);
+  EXPECT_TRUE(parity(F::conv_transpose2d(xt.to(Device::cuda(0)), wt2.to(Device::cuda(0)), Tensor(), targs2),
+                     F::conv_transpose2d(xt, wt2, Tensor(), targs2), "grouped conv_transpose2d"));
+  const Tensor gg = randn(yg_cpu.shape(), DType::Float32, &gen);
+  EXPECT_TRUE(parity(F::conv2d_weight_grad(x.to(Device::cuda(0)), gg.to(Device::cuda(0)), 3, 3, gargs),
+                     F::conv2d_weight_grad(x, gg, 3, 3, gargs), "grouped conv2d_weight_grad"));
 }
 
 }  // namespace
