@@ -51,6 +51,7 @@
 
 #include "kernels/cuda/allocator.h"
 #include "kernels/cuda/check.h"
+#include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/runtime.h"
 
 namespace gan::kernels::cuda {
@@ -804,8 +805,7 @@ template <typename T, class Cfg>
 void launch_gather(const char* op, GatherArgs<T> args, int phases, int M) {
   args.m_tiles = m_tiles_for(op, M, args.d.G, Cfg::BM);
   const dim3 grid((args.ws_n + Cfg::BN - 1) / Cfg::BN, args.m_tiles * args.d.G, phases * args.splits);
-  gather_gemm_kernel<T, Cfg><<<grid, Cfg::NT, 0, stream()>>>(args);
-  GAN_CUDA_CHECK_LAUNCH();
+  launch<gather_gemm_kernel<T, Cfg>>(grid, Cfg::NT, 0, stream(), args);
 }
 
 // Forward (backward_data false: a = w, b = x, out = y) or backward data (a = w, b = gy, out = gx).
@@ -834,8 +834,7 @@ void run_gather(const char* op, const Conv2dShape& s, bool backward_data, const 
   }
   if (plan.splits > 1) {
     const dim3 grid(reduce_blocks(int64_t(M) * n_max), phases, d.G);
-    gather_reduce_kernel<T><<<grid, 256, 0, stream()>>>(args);
-    GAN_CUDA_CHECK_LAUNCH();
+    launch<gather_reduce_kernel<T>>(grid, 256, 0, stream(), args);
   }
 }
 
@@ -843,8 +842,7 @@ template <typename T, class Cfg>
 void launch_weight(const char* op, WeightArgs<T> args, int ncols) {
   args.m_tiles = m_tiles_for(op, args.d.og(), args.d.G, Cfg::BM);
   const dim3 grid((ncols + Cfg::BN - 1) / Cfg::BN, args.m_tiles * args.d.G, args.splits);
-  weight_gemm_kernel<T, Cfg><<<grid, Cfg::NT, 0, stream()>>>(args);
-  GAN_CUDA_CHECK_LAUNCH();
+  launch<weight_gemm_kernel<T, Cfg>>(grid, Cfg::NT, 0, stream(), args);
 }
 
 }  // namespace
@@ -876,8 +874,7 @@ void conv2d_backward_weight(const Conv2dShape& s, const T* x, const T* gy, T* gw
   }
   if (plan.splits > 1) {
     const int64_t count = int64_t(d.Cout) * ncols;
-    weight_reduce_kernel<T><<<reduce_blocks(count), 256, 0, stream()>>>(ws.as<T>(), plan.splits, count, gw);
-    GAN_CUDA_CHECK_LAUNCH();
+    launch<weight_reduce_kernel<T>>(reduce_blocks(count), 256, 0, stream(), ws.as<T>(), plan.splits, count, gw);
   }
 }
 

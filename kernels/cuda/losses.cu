@@ -15,6 +15,7 @@
 #include <numbers>
 
 #include "kernels/cuda/check.h"
+#include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/reduce_scratch.cuh"
 #include "kernels/cuda/runtime.h"
 
@@ -229,8 +230,7 @@ T bce_with_logits(const T* x, const T* t, int64_t n, double divisor, T* terms, T
   if (n <= 0) return static_cast<T>(0.0 / divisor);  // as the CPU twin: a sum of nothing
   const T inv_d = static_cast<T>(1.0 / divisor);
   const ReductionScratch r = reduction_scratch();
-  bce_kernel<T><<<blocks_for(n), kThreads, 0, stream()>>>(x, t, n, inv_d, terms, grad_x, grad_t, r.slot[0]);
-  GAN_CUDA_CHECK_LAUNCH();
+  launch<bce_kernel<T>>(blocks_for(n), kThreads, 0, stream(), x, t, n, inv_d, terms, grad_x, grad_t, r.slot[0]);
   double total = 0.0;
   fetch_results(r, &total, 1);
   return static_cast<T>(total / divisor);
@@ -241,8 +241,7 @@ T mse(const T* x, const T* t, int64_t n, double divisor, T* terms, T* grad_x, T*
   if (n <= 0) return static_cast<T>(0.0 / divisor);
   const T two_inv_d = static_cast<T>(2.0 / divisor);
   const ReductionScratch r = reduction_scratch();
-  mse_kernel<T><<<blocks_for(n), kThreads, 0, stream()>>>(x, t, n, two_inv_d, terms, grad_x, grad_t, r.slot[0]);
-  GAN_CUDA_CHECK_LAUNCH();
+  launch<mse_kernel<T>>(blocks_for(n), kThreads, 0, stream(), x, t, n, two_inv_d, terms, grad_x, grad_t, r.slot[0]);
   double total = 0.0;
   fetch_results(r, &total, 1);
   return static_cast<T>(total / divisor);
@@ -261,13 +260,12 @@ T gaussian_nll(const T* x, const T* t, const T* var, int64_t n, int64_t group, b
   if (group >= 32) {
     constexpr int64_t kWarps = kThreads / 32;
     const unsigned blocks = static_cast<unsigned>(std::clamp<int64_t>((groups + kWarps - 1) / kWarps, 1, kMaxBlocks));
-    gaussian_nll_warp_kernel<T><<<blocks, kThreads, 0, stream()>>>(x, t, var, groups, group, inv_d, eps_t, c, terms,
-                                                                   grad_x, grad_t, grad_var, r.slot[0]);
+    launch<gaussian_nll_warp_kernel<T>>(blocks, kThreads, 0, stream(), x, t, var, groups, group, inv_d, eps_t, c,
+                                        terms, grad_x, grad_t, grad_var, r.slot[0]);
   } else {
-    gaussian_nll_thread_kernel<T><<<blocks_for(groups), kThreads, 0, stream()>>>(
-        x, t, var, groups, group, inv_d, eps_t, c, terms, grad_x, grad_t, grad_var, r.slot[0]);
+    launch<gaussian_nll_thread_kernel<T>>(blocks_for(groups), kThreads, 0, stream(), x, t, var, groups, group, inv_d,
+                                          eps_t, c, terms, grad_x, grad_t, grad_var, r.slot[0]);
   }
-  GAN_CUDA_CHECK_LAUNCH();
   double total = 0.0;
   fetch_results(r, &total, 1);
   double loss = total / divisor;
@@ -280,9 +278,8 @@ T kl_normal(const T* mu, const T* logvar, int64_t n, double divisor, T* terms, T
   if (n <= 0) return static_cast<T>(0.0 / divisor);
   const T inv_d = static_cast<T>(1.0 / divisor);
   const ReductionScratch r = reduction_scratch();
-  kl_normal_kernel<T><<<blocks_for(n), kThreads, 0, stream()>>>(mu, logvar, n, inv_d, terms, grad_mu, grad_logvar,
-                                                                r.slot[0]);
-  GAN_CUDA_CHECK_LAUNCH();
+  launch<kl_normal_kernel<T>>(blocks_for(n), kThreads, 0, stream(), mu, logvar, n, inv_d, terms, grad_mu,
+                              grad_logvar, r.slot[0]);
   double total = 0.0;
   fetch_results(r, &total, 1);
   return static_cast<T>(total / divisor);
@@ -294,12 +291,10 @@ T wasserstein(const T* real, int64_t n_real, double div_real, const T* fake, int
   if (!has_real && !has_fake) return T(0);
   const ReductionScratch r = reduction_scratch();
   if (has_fake) {
-    sum_kernel<T><<<blocks_for(n_fake), kThreads, 0, stream()>>>(fake, n_fake, r.slot[0]);
-    GAN_CUDA_CHECK_LAUNCH();
+    launch<sum_kernel<T>>(blocks_for(n_fake), kThreads, 0, stream(), fake, n_fake, r.slot[0]);
   }
   if (has_real) {
-    sum_kernel<T><<<blocks_for(n_real), kThreads, 0, stream()>>>(real, n_real, r.slot[1]);
-    GAN_CUDA_CHECK_LAUNCH();
+    launch<sum_kernel<T>>(blocks_for(n_real), kThreads, 0, stream(), real, n_real, r.slot[1]);
   }
   double sums[kSlots] = {0.0, 0.0};
   fetch_results(r, sums, kSlots);
@@ -312,9 +307,8 @@ template <typename T>
 T hinge(const T* p, int64_t n, double sign, double divisor, T* terms, T* grad) {
   if (n <= 0) return static_cast<T>(0.0 / divisor);
   const ReductionScratch r = reduction_scratch();
-  hinge_kernel<T><<<blocks_for(n), kThreads, 0, stream()>>>(p, n, static_cast<T>(sign),
-                                                            static_cast<T>(sign / divisor), terms, grad, r.slot[0]);
-  GAN_CUDA_CHECK_LAUNCH();
+  launch<hinge_kernel<T>>(blocks_for(n), kThreads, 0, stream(), p, n, static_cast<T>(sign),
+                          static_cast<T>(sign / divisor), terms, grad, r.slot[0]);
   double total = 0.0;
   fetch_results(r, &total, 1);
   return static_cast<T>(total / divisor);
