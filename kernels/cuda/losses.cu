@@ -109,66 +109,67 @@ __global__ void __launch_bounds__(kThreads)
   grid_sum(acc, red);
 }
 
+// Gaussian NLL's arguments (one struct keeps the two kernels' launches short).
+template <typename T>
+struct GnllArgs {
+  const T* x;
+  const T* t;
+  const T* var;
+  int64_t groups, group;
+  T inv_d, eps, c;  // 1 / divisor, the variance clamp, the per-term constant of `full`
+  T* terms;
+  T* grad_x;
+  T* grad_t;
+  T* grad_var;
+};
+
+// Elements first, first + step, ... of variance group m: writes their terms and gradients, adds their loss terms to
+// acc and returns their part of dL/dvar_m.
+template <typename T>
+__device__ __forceinline__ double gnll_elements(const GnllArgs<T>& a, int64_t m, int64_t first, int64_t step,
+                                                double& acc) {
+  const T vm = a.var[m];
+  const T v = vm > a.eps ? vm : a.eps;  // std::max(var, eps): the clamp is invisible to autograd
+  const T inv_v = T(1) / v;
+  const T log_v = log(v);
+  double gv = 0.0;
+  for (int64_t i = m * a.group + first; i < (m + 1) * a.group; i += step) {
+    const T d = a.x[i] - a.t[i];
+    const T d2_v = d * d * inv_v;
+    const T l = T(0.5) * (log_v + d2_v);
+    acc += static_cast<double>(l);
+    if (a.terms) a.terms[i] = l + a.c;
+    if (a.grad_x) a.grad_x[i] = d * inv_v * a.inv_d;
+    if (a.grad_t) a.grad_t[i] = -d * inv_v * a.inv_d;
+    if (a.grad_var) gv += static_cast<double>(T(0.5) * (inv_v - d2_v * inv_v) * a.inv_d);
+  }
+  return gv;
+}
+
 // Gaussian NLL, one thread per variance group (small groups).
 template <typename T>
-__global__ void __launch_bounds__(kThreads)
-    gaussian_nll_thread_kernel(const T* __restrict__ x, const T* __restrict__ t, const T* __restrict__ var,
-                               int64_t groups, int64_t group, T inv_d, T eps, T c, T* __restrict__ terms,
-                               T* __restrict__ grad_x, T* __restrict__ grad_t, T* __restrict__ grad_var,
-                               Reduction red) {
+__global__ void __launch_bounds__(kThreads) gaussian_nll_thread_kernel(GnllArgs<T> a, Reduction red) {
   double acc = 0.0;
-  for (int64_t m = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x; m < groups;
+  for (int64_t m = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x; m < a.groups;
        m += static_cast<int64_t>(gridDim.x) * kThreads) {
-    const T vm = var[m];
-    const T v = vm > eps ? vm : eps;  // std::max(var, eps): the clamp is invisible to autograd
-    const T inv_v = T(1) / v;
-    const T log_v = log(v);
-    double gv = 0.0;
-    for (int64_t i = m * group; i < (m + 1) * group; ++i) {
-      const T d = x[i] - t[i];
-      const T d2_v = d * d * inv_v;
-      const T l = T(0.5) * (log_v + d2_v);
-      acc += static_cast<double>(l);
-      if (terms) terms[i] = l + c;
-      if (grad_x) grad_x[i] = d * inv_v * inv_d;
-      if (grad_t) grad_t[i] = -d * inv_v * inv_d;
-      if (grad_var) gv += static_cast<double>(T(0.5) * (inv_v - d2_v * inv_v) * inv_d);
-    }
-    if (grad_var) grad_var[m] = static_cast<T>(gv);
+    const double gv = gnll_elements(a, m, 0, 1, acc);
+    if (a.grad_var) a.grad_var[m] = static_cast<T>(gv);
   }
   grid_sum(acc, red);
 }
 
 // Gaussian NLL, one warp per variance group (groups of 32 or more: coalesced reads, a warp-tree sum for dvar).
 template <typename T>
-__global__ void __launch_bounds__(kThreads)
-    gaussian_nll_warp_kernel(const T* __restrict__ x, const T* __restrict__ t, const T* __restrict__ var,
-                             int64_t groups, int64_t group, T inv_d, T eps, T c, T* __restrict__ terms,
-                             T* __restrict__ grad_x, T* __restrict__ grad_t, T* __restrict__ grad_var,
-                             Reduction red) {
+__global__ void __launch_bounds__(kThreads) gaussian_nll_warp_kernel(GnllArgs<T> a, Reduction red) {
   constexpr int kWarps = kThreads / 32;
   const int lane = threadIdx.x & 31;
   double acc = 0.0;
-  for (int64_t m = static_cast<int64_t>(blockIdx.x) * kWarps + (threadIdx.x >> 5); m < groups;
+  for (int64_t m = static_cast<int64_t>(blockIdx.x) * kWarps + (threadIdx.x >> 5); m < a.groups;
        m += static_cast<int64_t>(gridDim.x) * kWarps) {
-    const T vm = var[m];
-    const T v = vm > eps ? vm : eps;
-    const T inv_v = T(1) / v;
-    const T log_v = log(v);
-    double gv = 0.0;
-    for (int64_t i = m * group + lane; i < (m + 1) * group; i += 32) {
-      const T d = x[i] - t[i];
-      const T d2_v = d * d * inv_v;
-      const T l = T(0.5) * (log_v + d2_v);
-      acc += static_cast<double>(l);
-      if (terms) terms[i] = l + c;
-      if (grad_x) grad_x[i] = d * inv_v * inv_d;
-      if (grad_t) grad_t[i] = -d * inv_v * inv_d;
-      if (grad_var) gv += static_cast<double>(T(0.5) * (inv_v - d2_v * inv_v) * inv_d);
-    }
-    if (grad_var) {
+    double gv = gnll_elements(a, m, lane, 32, acc);
+    if (a.grad_var) {
       gv = detail::warp_sum(gv);
-      if (lane == 0) grad_var[m] = static_cast<T>(gv);
+      if (lane == 0) a.grad_var[m] = static_cast<T>(gv);
     }
   }
   grid_sum(acc, red);
@@ -257,14 +258,13 @@ T gaussian_nll(const T* x, const T* t, const T* var, int64_t n, int64_t group, b
   const T c = full ? static_cast<T>(log_2pi_half) : T(0);
   const int64_t groups = n / group;
   const ReductionScratch r = reduction_scratch();
+  const GnllArgs<T> args{x, t, var, groups, group, inv_d, eps_t, c, terms, grad_x, grad_t, grad_var};
   if (group >= 32) {
     constexpr int64_t kWarps = kThreads / 32;
     const unsigned blocks = static_cast<unsigned>(std::clamp<int64_t>((groups + kWarps - 1) / kWarps, 1, kMaxBlocks));
-    launch<gaussian_nll_warp_kernel<T>>(blocks, kThreads, 0, stream(), x, t, var, groups, group, inv_d, eps_t, c,
-                                        terms, grad_x, grad_t, grad_var, r.slot[0]);
+    launch<gaussian_nll_warp_kernel<T>>(blocks, kThreads, 0, stream(), args, r.slot[0]);
   } else {
-    launch<gaussian_nll_thread_kernel<T>>(blocks_for(groups), kThreads, 0, stream(), x, t, var, groups, group, inv_d,
-                                          eps_t, c, terms, grad_x, grad_t, grad_var, r.slot[0]);
+    launch<gaussian_nll_thread_kernel<T>>(blocks_for(groups), kThreads, 0, stream(), args, r.slot[0]);
   }
   double total = 0.0;
   fetch_results(r, &total, 1);

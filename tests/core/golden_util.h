@@ -38,6 +38,13 @@ inline const NamedTensors& golden(const std::string& file) {
   return it->second;
 }
 
+// A fresh leaf copy of a golden tensor that requires grad.
+inline Tensor golden_leaf(const Tensor& t) {
+  Tensor c = t.clone();
+  c.requires_grad_(true);
+  return c;
+}
+
 inline std::string golden_index_str(int64_t flat, const Shape& shape) {
   std::vector<int64_t> idx(shape.size());
   for (int64_t d = static_cast<int64_t>(shape.size()) - 1; d >= 0; --d) {

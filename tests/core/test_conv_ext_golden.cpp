@@ -21,17 +21,12 @@ namespace {
 
 using gan::Tensor;
 using gan::testing::golden;
+using gan::testing::golden_leaf;
 namespace F = gan::nn::functional;
 namespace nn = gan::nn;
 
 constexpr double kTol = 1e-10;
 const char* const kFile = "conv_ext.safetensors";
-
-Tensor leaf(const Tensor& t) {
-  Tensor c = t.clone();
-  c.requires_grad_(true);
-  return c;
-}
 
 class ConvExtGolden : public ::testing::TestWithParam<std::string> {};
 
@@ -45,8 +40,8 @@ TEST_P(ConvExtGolden, ForwardGradientsAndPenaltyGradientMatchPyTorch) {
   const bool has_bias = a[9] != 0, transposed = a[10] != 0;
   const F::Conv2dArgs args{.stride = {a[0], a[1]}, .padding = {a[2], a[3]}, .output_padding = {a[4], a[5]},
                            .dilation = {a[6], a[7]}, .groups = a[8]};
-  Tensor x = leaf(f.at(c + ".x")), w = leaf(f.at(c + ".w"));
-  Tensor b = has_bias ? leaf(f.at(c + ".b")) : Tensor();
+  Tensor x = golden_leaf(f.at(c + ".x")), w = golden_leaf(f.at(c + ".w"));
+  Tensor b = has_bias ? golden_leaf(f.at(c + ".b")) : Tensor();
   auto op = [&](const Tensor& in) {
     return transposed ? F::conv_transpose2d(in, w, b, args) : F::conv2d(in, w, b, args);
   };

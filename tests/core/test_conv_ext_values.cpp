@@ -8,13 +8,11 @@
 #include <algorithm>
 #include <cmath>
 #include <random>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "engine/autograd.h"
 #include "engine/nn/functional.h"
-#include "engine/nn/layers.h"
 #include "engine/ops.h"
 #include "engine/rng.h"
 
@@ -41,32 +39,11 @@ struct Geometry {
   }
 };
 
-// y[n, co, oh, ow] = sum_{c, i, j} w[co, c, i, j] x[n, g Cin/G + c, oh sh - ph + i dh, ow sw - pw + j dw], g = co / (Cout/G).
-std::vector<double> ref_conv2d(const Geometry& g, const std::vector<double>& x, const std::vector<double>& w) {
+// Calls f(y index, w index, x index) for every product w[co, c, i, j] x[n, g Cin/G + c, oh sh - ph + i dh,
+// ow sw - pw + j dw] that y[n, co, oh, ow] sums (g = co / (Cout/G)), taps in the padding left out.
+template <typename F>
+void for_each_product(const Geometry& g, F f) {
   const int64_t Ho = g.Ho(), Wo = g.Wo(), cg = g.Cin / g.groups, og = g.Cout / g.groups;
-  std::vector<double> y(g.N * g.Cout * Ho * Wo, 0.0);
-  for (int64_t n = 0; n < g.N; ++n)
-    for (int64_t co = 0; co < g.Cout; ++co)
-      for (int64_t oh = 0; oh < Ho; ++oh)
-        for (int64_t ow = 0; ow < Wo; ++ow) {
-          double acc = 0.0;
-          for (int64_t c = 0; c < cg; ++c)
-            for (int64_t i = 0; i < g.kh; ++i)
-              for (int64_t j = 0; j < g.kw; ++j) {
-                const int64_t ih = oh * g.sh - g.ph + i * g.dh, iw = ow * g.sw - g.pw + j * g.dw;
-                if (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W) continue;
-                const int64_t ci = (co / og) * cg + c;
-                acc += w[((co * cg + c) * g.kh + i) * g.kw + j] * x[((n * g.Cin + ci) * g.H + ih) * g.W + iw];
-              }
-          y[((n * g.Cout + co) * Ho + oh) * Wo + ow] = acc;
-        }
-  return y;
-}
-
-// dL/dw for L = <gy, conv2d(x, w)>.
-std::vector<double> ref_weight_grad(const Geometry& g, const std::vector<double>& x, const std::vector<double>& gy) {
-  const int64_t Ho = g.Ho(), Wo = g.Wo(), cg = g.Cin / g.groups, og = g.Cout / g.groups;
-  std::vector<double> gw(g.Cout * cg * g.kh * g.kw, 0.0);
   for (int64_t n = 0; n < g.N; ++n)
     for (int64_t co = 0; co < g.Cout; ++co)
       for (int64_t oh = 0; oh < Ho; ++oh)
@@ -77,9 +54,21 @@ std::vector<double> ref_weight_grad(const Geometry& g, const std::vector<double>
                 const int64_t ih = oh * g.sh - g.ph + i * g.dh, iw = ow * g.sw - g.pw + j * g.dw;
                 if (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W) continue;
                 const int64_t ci = (co / og) * cg + c;
-                gw[((co * cg + c) * g.kh + i) * g.kw + j] +=
-                    gy[((n * g.Cout + co) * Ho + oh) * Wo + ow] * x[((n * g.Cin + ci) * g.H + ih) * g.W + iw];
+                f(((n * g.Cout + co) * Ho + oh) * Wo + ow, ((co * cg + c) * g.kh + i) * g.kw + j,
+                  ((n * g.Cin + ci) * g.H + ih) * g.W + iw);
               }
+}
+
+std::vector<double> ref_conv2d(const Geometry& g, const std::vector<double>& x, const std::vector<double>& w) {
+  std::vector<double> y(g.N * g.Cout * g.Ho() * g.Wo(), 0.0);
+  for_each_product(g, [&](int64_t yi, int64_t wi, int64_t xi) { y[yi] += w[wi] * x[xi]; });
+  return y;
+}
+
+// dL/dw for L = <gy, conv2d(x, w)>.
+std::vector<double> ref_weight_grad(const Geometry& g, const std::vector<double>& x, const std::vector<double>& gy) {
+  std::vector<double> gw(g.Cout * (g.Cin / g.groups) * g.kh * g.kw, 0.0);
+  for_each_product(g, [&](int64_t yi, int64_t wi, int64_t xi) { gw[wi] += gy[yi] * x[xi]; });
   return gw;
 }
 
@@ -165,50 +154,6 @@ TEST(ConvExtValues, GroupedConvIsItsGroupsSideBySide) {
   for (int64_t g = 0; g < G; ++g)
     tparts.push_back(F::conv_transpose2d(gan::narrow(xt, 1, 2 * g, 2), gan::narrow(wt, 0, 2 * g, 2), Tensor(), tsingle));
   EXPECT_LT(max_rel_diff(yt.to_vector<double>(), gan::concat(tparts, 1).to_vector<double>()), 1e-14);
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::invalid_argument& e) {
-    return e.what();
-  }
-  return "(no exception)";
-}
-
-void expect_mentions(const std::string& msg, const std::vector<std::string>& parts) {
-  for (const std::string& p : parts) EXPECT_NE(msg.find(p), std::string::npos) << "'" << p << "' not in: " << msg;
-}
-
-TEST(ConvExtErrors, ArgumentsPyTorchRefuses) {
-  const Tensor x = gan::zeros({1, 4, 6, 6});
-  expect_mentions(error_of([&] { F::conv2d(x, gan::zeros({3, 2, 3, 3}), {}, {.groups = 2}); }),
-                  {"conv2d:", "output channels", "divisible by groups (2)", "groups 2"});
-  expect_mentions(error_of([&] { F::conv2d(x, gan::zeros({6, 4, 3, 3}), {}, {.groups = 3}); }),
-                  {"conv2d:", "input channels (4)", "divisible by groups (3)"});
-  expect_mentions(error_of([&] { F::conv2d(x, gan::zeros({4, 4, 3, 3}), {}, {.groups = 2}); }),
-                  {"conv2d:", "needs 2 in dim 1, not 4", "[4, 4, 3, 3]"});
-  expect_mentions(error_of([&] { F::conv2d(x, gan::zeros({4, 4, 3, 3}), {}, {.dilation = {1, 0}}); }),
-                  {"conv2d:", "dilation must be >= 1"});
-  expect_mentions(error_of([&] { F::conv2d(x, gan::zeros({4, 4, 3, 3}), {}, {.dilation = 3}); }),
-                  {"conv2d:", "kernel height 3 (dilated: 7) is larger than the padded input height 6", "dilation 3"});
-  expect_mentions(error_of([&] { F::conv2d(x, gan::zeros({4, 4, 3, 3}), {}, {.groups = 0}); }),
-                  {"conv2d:", "groups must be >= 1"});
-  // output_padding must be below the stride or the dilation, per axis.
-  expect_mentions(error_of([&] {
-                    F::conv_transpose2d(x, gan::zeros({4, 1, 3, 3}), {},
-                                        {.stride = {2, 1}, .output_padding = {1, 1}, .dilation = 1});
-                  }),
-                  {"conv_transpose2d:", "output_padding must be smaller than either stride or dilation",
-                   "output_padding 1", "stride (2, 1)"});
-  EXPECT_NO_THROW(F::conv_transpose2d(x, gan::zeros({4, 1, 3, 3}), {},
-                                      {.stride = {2, 1}, .output_padding = {1, 1}, .dilation = {1, 2}}));
-  expect_mentions(error_of([&] { F::conv_transpose2d(x, gan::zeros({4, 1, 3, 3}), {}, {.groups = 3}); }),
-                  {"conv_transpose2d:", "input channels (4)", "divisible by groups (3)"});
-  expect_mentions(error_of([] { gan::nn::Conv2d(4, 6, {3, 3}, {.groups = 4}); }),
-                  {"Conv2d: invalid arguments", "groups=4", "divisible by groups"});
-  expect_mentions(error_of([] { gan::nn::ConvTranspose2d(4, 6, 3, {.stride = 2, .output_padding = 2}); }),
-                  {"ConvTranspose2d: invalid arguments", "output_padding=2"});
 }
 
 }  // namespace

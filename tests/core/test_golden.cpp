@@ -68,12 +68,7 @@ constexpr double kDcganGradTol = 2e-5;
 // batch-norm weights, whose max |ref| is ~1).
 constexpr double kDcganTrainTol = 2e-5;
 
-// A fresh leaf copy of a golden tensor that requires grad.
-Tensor leaf(const Tensor& t) {
-  Tensor c = t.clone();
-  c.requires_grad_(true);
-  return c;
-}
+Tensor leaf(const Tensor& t) { return gan::testing::golden_leaf(t); }
 
 // ===============================================================================================================
 // conv

@@ -125,8 +125,7 @@ TEST_P(SecondOrderGolden, LossGradientAndHessianVectorProductMatchPyTorch) {
   std::vector<std::string> keys;
   std::vector<Tensor> leaves;
   for (const auto& [k, t] : ref_in) {
-    Tensor l = t.clone();
-    l.requires_grad_(true);
+    const Tensor l = gan::testing::golden_leaf(t);
     in[k] = l;
     keys.push_back(k);
     leaves.push_back(l);
