@@ -7,8 +7,10 @@
 // instead, PyTorch's derivative formula for the loss, so the gradient is recorded and can be differentiated again
 // (a gradient penalty taken on a loss, R1 through a BCE discriminator). Reduction 'none' always takes the ops: its
 // incoming gradient is a tensor, not a scalar that could scale a saved buffer.
+#include <functional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "engine/nn/functional.h"
 #include "engine/ops/dispatch.h"
