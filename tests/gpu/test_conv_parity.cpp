@@ -359,6 +359,45 @@ std::string plan_launched(const char* family) {
   return std::string(family) + "/" + tile + "/" + (split ? "split" : "whole");
 }
 
+// Runs the three kernels on one shape with the planner told there are `sms` SMs, checks each against the CPU and
+// adds the "<family>/<tile>/<split>" plans that ran to `seen`.
+void check_planned(const Conv2dShape& s, int sms, std::set<std::string>& seen, std::mt19937& rng) {
+  const PlannerSmCount planner(sms);
+  SCOPED_TRACE(str(s) + ", planned for " + std::to_string(sms) + " SMs");
+  const int64_t nx = s.N * s.Cin * s.H * s.W, nw = s.Cout * (s.Cin / s.groups) * s.kh * s.kw;
+  const int64_t ny = s.N * s.Cout * s.Ho * s.Wo;
+  const Buffer<float> x = random_buffer<float>(nx, rng), w = random_buffer<float>(nw, rng);
+  const Buffer<float> gy = random_buffer<float>(ny, rng), b = random_buffer<float>(s.Cout, rng);
+  const Buffer<float> b_in = random_buffer<float>(s.Cin, rng);
+  std::vector<float> ref_y(ny), ref_gx(nx), ref_gw(nw);
+  kcpu::conv2d_forward<float>(s, x.host.data(), w.host.data(), b.host.data(), ref_y.data());
+  kcpu::conv2d_backward_data<float>(s, gy.host.data(), w.host.data(), b_in.host.data(), ref_gx.data());
+  kcpu::conv2d_backward_weight<float>(s, x.host.data(), gy.host.data(), ref_gw.data());
+  Tensor y = nan_output<float>(ny), gx = nan_output<float>(nx), gw = nan_output<float>(nw);
+  kcuda::reset_launch_counts();
+  CudaConv<float>::forward(s, x.ptr(), w.ptr(), b.ptr(), y.data<float>());
+  seen.insert(plan_launched("gather"));
+  kcuda::reset_launch_counts();
+  CudaConv<float>::backward_data(s, gy.ptr(), w.ptr(), b_in.ptr(), gx.data<float>());
+  seen.insert(plan_launched("gather"));
+  kcuda::reset_launch_counts();
+  CudaConv<float>::backward_weight(s, x.ptr(), gy.ptr(), gw.data<float>());
+  seen.insert(plan_launched("weight"));
+  EXPECT_TRUE(matches(y, ref_y, "conv2d_forward"));
+  EXPECT_TRUE(matches(gx, ref_gx, "conv2d_backward_data"));
+  EXPECT_TRUE(matches(gw, ref_gw, "conv2d_backward_weight"));
+}
+
+// Fails naming every one of the 16 plans (two GEMM families, four tiles, whole or split-K) missing from `seen`.
+void expect_every_plan(const std::set<std::string>& seen) {
+  for (const char* family : {"gather", "weight"})
+    for (const char* tile : {"Big", "Wide", "Mid", "Thin"})
+      for (const char* split : {"whole", "split"}) {
+        const std::string plan = std::string(family) + "/" + tile + "/" + split;
+        EXPECT_TRUE(seen.count(plan)) << plan << " never ran";
+      }
+}
+
 // The convolution has four tile shapes and a split-K path for each of its two GEMM kernels (gather: forward and
 // backward data; weight: backward weight). Which one runs depends on the shape and the GPU's SM count, and the
 // shapes a test can afford on a small GPU (or the emulator at 132 SMs) mostly get the 64x64 tile with split-K. With
@@ -379,38 +418,32 @@ TEST_F(ConvParity, EveryTileShapeAndSplitKPath) {
   };
   std::mt19937 rng(3);
   std::set<std::string> seen;
-  for (const Case& c : cases) {
-    const PlannerSmCount planner(c.sms);
-    const Conv2dShape& s = c.shape;
-    SCOPED_TRACE(str(s) + ", planned for " + std::to_string(c.sms) + " SMs");
-    const int64_t nx = s.N * s.Cin * s.H * s.W, nw = s.Cout * s.Cin * s.kh * s.kw, ny = s.N * s.Cout * s.Ho * s.Wo;
-    const Buffer<float> x = random_buffer<float>(nx, rng), w = random_buffer<float>(nw, rng);
-    const Buffer<float> gy = random_buffer<float>(ny, rng), b = random_buffer<float>(s.Cout, rng);
-    const Buffer<float> b_in = random_buffer<float>(s.Cin, rng);
-    std::vector<float> ref_y(ny), ref_gx(nx), ref_gw(nw);
-    kcpu::conv2d_forward<float>(s, x.host.data(), w.host.data(), b.host.data(), ref_y.data());
-    kcpu::conv2d_backward_data<float>(s, gy.host.data(), w.host.data(), b_in.host.data(), ref_gx.data());
-    kcpu::conv2d_backward_weight<float>(s, x.host.data(), gy.host.data(), ref_gw.data());
-    Tensor y = nan_output<float>(ny), gx = nan_output<float>(nx), gw = nan_output<float>(nw);
-    kcuda::reset_launch_counts();
-    CudaConv<float>::forward(s, x.ptr(), w.ptr(), b.ptr(), y.data<float>());
-    seen.insert(plan_launched("gather"));
-    kcuda::reset_launch_counts();
-    CudaConv<float>::backward_data(s, gy.ptr(), w.ptr(), b_in.ptr(), gx.data<float>());
-    seen.insert(plan_launched("gather"));
-    kcuda::reset_launch_counts();
-    CudaConv<float>::backward_weight(s, x.ptr(), gy.ptr(), gw.data<float>());
-    seen.insert(plan_launched("weight"));
-    EXPECT_TRUE(matches(y, ref_y, "conv2d_forward"));
-    EXPECT_TRUE(matches(gx, ref_gx, "conv2d_backward_data"));
-    EXPECT_TRUE(matches(gw, ref_gw, "conv2d_backward_weight"));
-  }
-  for (const char* family : {"gather", "weight"})
-    for (const char* tile : {"Big", "Wide", "Mid", "Thin"})
-      for (const char* split : {"whole", "split"}) {
-        const std::string plan = std::string(family) + "/" + tile + "/" + split;
-        EXPECT_TRUE(seen.count(plan)) << plan << " never ran";
-      }
+  for (const Case& c : cases) check_planned(c.shape, c.sms, seen, rng);
+  expect_every_plan(seen);
+}
+
+// The same 16 plans with groups, dilation and per-axis stride and padding (the group index on the grid's y, the
+// stride phases with dilated taps, the per-group split-K workspace). Each shape runs under a sweep of SM counts:
+// one SM gives the largest tile a group's M allows without split-K (two groups already fill it), a count equal to
+// the tile count gives that tile with split-K, and a count beyond every tile count gives the 64x64 tile.
+TEST_F(ConvParity, EveryTileShapeAndSplitKPathWithGroupsAndDilation) {
+  const Conv2dShape shapes[] = {
+      // og 8, cg 16 (thin); forward K 144, weight R 2 x 7 x 16 = 224: long enough to split.
+      make_ext(2, 32, 16, 16, 16, 3, 3, 2, 1, 1, 2, 2, 1, 2),
+      // og = cg = 32 (wide); stride phases 2 x 1 whose dilated taps differ in count.
+      make_ext(2, 64, 16, 12, 64, 3, 3, 2, 1, 1, 2, 2, 1, 2),
+      // og = cg = 72 (big); per-axis everything the other way round.
+      make_ext(3, 144, 8, 12, 144, 3, 3, 1, 2, 2, 1, 1, 2, 2),
+      // og = cg = 20 with reductions too short to split (forward K 60, weight R 28): the whole 64x64 tile.
+      make_ext(1, 40, 6, 7, 40, 3, 1, 1, 1, 1, 0, 2, 1, 2),
+      // depthwise, stride 2 x 1 with dilation 1 x 2.
+      make_ext(2, 8, 16, 16, 8, 3, 3, 2, 1, 1, 1, 1, 2, 8),
+  };
+  std::mt19937 rng(5);
+  std::set<std::string> seen;
+  for (const Conv2dShape& s : shapes)
+    for (int sms : {1, 2, 4, 6, 8, 12, 16, 24, 1024}) check_planned(s, sms, seen, rng);
+  expect_every_plan(seen);
 }
 
 }  // namespace
