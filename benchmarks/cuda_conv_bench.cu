@@ -43,7 +43,8 @@ struct Layer {
 
 Conv2dShape conv_shape(int64_t N, int64_t Cin, int64_t H, int64_t Cout, int64_t k, int64_t s, int64_t p) {
   Conv2dShape c;
-  c.N = N, c.Cin = Cin, c.H = H, c.W = H, c.Cout = Cout, c.kh = k, c.kw = k, c.stride = s, c.pad = p;
+  c.N = N, c.Cin = Cin, c.H = H, c.W = H, c.Cout = Cout, c.kh = k, c.kw = k;
+  c.stride_h = c.stride_w = s, c.pad_h = c.pad_w = p;
   c.Ho = (H + 2 * p - k) / s + 1, c.Wo = c.Ho;
   return c;
 }
@@ -132,8 +133,9 @@ struct CudnnConv {
                                                int(s.Ho), int(s.Wo)));
     GAN_CUDNN_CHECK(cudnnSetFilter4dDescriptor(w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, int(s.Cout), int(s.Cin),
                                                int(s.kh), int(s.kw)));
-    GAN_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(conv, int(s.pad), int(s.pad), int(s.stride), int(s.stride), 1,
-                                                    1, CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
+    GAN_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(conv, int(s.pad_h), int(s.pad_w), int(s.stride_h),
+                                                    int(s.stride_w), 1, 1, CUDNN_CROSS_CORRELATION,
+                                                    CUDNN_DATA_FLOAT));
     GAN_CUDNN_CHECK(cudnnSetConvolutionMathType(conv, CUDNN_FMA_MATH));
   }
   ~CudnnConv() {

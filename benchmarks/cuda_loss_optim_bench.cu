@@ -76,19 +76,19 @@ void BM_Loss(benchmark::State& state, Loss loss, int64_t n) {
   std::function<void()> fn;
   switch (loss) {
     case Loss::Bce:  // D's loss: gradient for the logits only
-      fn = [&] { benchmark::DoNotOptimize(kc::bce_with_logits<float>(a, b, n, ga, nullptr)); };
+      fn = [&] { benchmark::DoNotOptimize(kc::bce_with_logits<float>(a, b, n, double(n), nullptr, ga, nullptr)); };
       bytes = 3.0 * n * sizeof(float);
       break;
     case Loss::Mse:  // a reconstruction loss: gradient for the input only
-      fn = [&] { benchmark::DoNotOptimize(kc::mse<float>(a, b, n, ga, nullptr)); };
+      fn = [&] { benchmark::DoNotOptimize(kc::mse<float>(a, b, n, double(n), nullptr, ga, nullptr)); };
       bytes = 3.0 * n * sizeof(float);
       break;
     case Loss::Kl:  // the VAE's KL term: both gradients
-      fn = [&] { benchmark::DoNotOptimize(kc::kl_normal<float>(a, b, n, 128, ga, gb)); };
+      fn = [&] { benchmark::DoNotOptimize(kc::kl_normal<float>(a, b, n, 128.0, nullptr, ga, gb)); };
       bytes = 4.0 * n * sizeof(float);
       break;
     case Loss::Wasserstein:  // the critic's value: two means, no gradient buffer
-      fn = [&] { benchmark::DoNotOptimize(kc::wasserstein<float>(a, n, b, n)); };
+      fn = [&] { benchmark::DoNotOptimize(kc::wasserstein<float>(a, n, double(n), b, n, double(n))); };
       bytes = 2.0 * n * sizeof(float);
       break;
   }

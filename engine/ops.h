@@ -48,6 +48,11 @@ Tensor leaky_relu(const Tensor& x, double negative_slope = 0.01);
 Tensor tanh(const Tensor& x);
 Tensor sigmoid(const Tensor& x);
 Tensor softplus(const Tensor& x);
+// The backward rules of relu (slope 0), leaky_relu and abs as ops of (g, x): g where x > 0 and slope g elsewhere;
+// g sign(x). Their derivative w.r.t. x is zero but the edge to x is kept, as PyTorch keeps it: a gradient taken
+// with create_graph through them still depends on x (Hessian-vector products give zeros, not an error).
+Tensor leaky_relu_backward(const Tensor& g, const Tensor& x, double negative_slope);
+Tensor abs_backward(const Tensor& g, const Tensor& x);
 
 // ---- comparisons and masks (not differentiable; 1/0 in the input's dtype) ----
 Tensor gt(const Tensor& a, const Tensor& b);

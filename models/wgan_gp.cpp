@@ -1,7 +1,8 @@
 // WGAN-GP (Gulrajani et al. 2017): the WGAN critic loss plus lambda E[(||grad_x D(x_hat)||_2 - 1)^2] at
 // x_hat = eps real + (1 - eps) fake with one eps ~ U(0, 1) per sample; n_critic 5, lambda 10, Adam 1e-4 with
-// betas (0, 0.9). The penalty differentiates D's input gradient (double backward), so the critic has no batch
-// norm: layer norm over each conv layer's [C, H, W] (the paper's suggestion) or none (--critic_norm none).
+// betas (0, 0.9). The penalty differentiates D's input gradient (double backward) per sample, so the critic has
+// no batch norm, which would couple the samples: layer norm over each conv layer's [C, H, W] (the paper's
+// suggestion) or none (--critic_norm none).
 #include <stdexcept>
 
 #include "models/adversarial.h"
@@ -20,8 +21,8 @@ class WganGp : public AdversarialModel {
     const Norm norm = parse_norm(cfg_str(cfg_, "critic_norm"), "critic_norm");
     if (norm == Norm::Batch)
       throw std::invalid_argument(
-          "wgan-gp: critic_norm batch is not allowed: the gradient penalty needs double backward, which batch norm "
-          "does not have (and it would couple the per-sample gradients); use layer or none");
+          "wgan-gp: critic_norm batch is not allowed: batch norm couples the samples of a batch, so the penalty on "
+          "each sample's gradient would no longer be per sample (Gulrajani et al. 2017, section 4); use layer or none");
     setup([this] { return standard_generator(nz_); }, standard_discriminator(0, norm),
           images() ? Init::Dcgan : Init::Default, images());
     set_optimizers(adam(prefixed_parameters("G", *G_), cfg_num(cfg_, "lr_g")),

@@ -1,5 +1,7 @@
-// batch_norm with a fused activation: the op around kernels/batch_norm.h. The backward is the fused one-pass
-// kernel, not engine ops, so it is recorded without double backward (the WGAN-GP critic has no batch norm).
+// batch_norm with a fused activation: the op around kernels/batch_norm.h. A plain backward runs the fused one-pass
+// kernel. A backward with create_graph (grad mode is on inside a backward only then) builds the same gradient from
+// ops of x, weight and bias instead, batch statistics included, so it is recorded and can be differentiated again:
+// a gradient penalty (WGAN-GP, R1) through a critic with batch norm, as PyTorch allows.
 #include <stdexcept>
 #include <string>
 
@@ -40,6 +42,46 @@ kernels::BnActivationParams to_kernel(const ActivationArgs& a) {
 }
 
 bool wants(const Tensor& t) { return t.defined() && t.requires_grad(); }
+
+// The ops form of the backward (kernels/batch_norm.h gives the maths). Per-channel tensors broadcast as
+// [1, C, 1, ...]; the statistics are recomputed from x in training (so their dependence on x is differentiated) and
+// are the saved constants in eval.
+std::vector<Tensor> backward_by_ops(const Tensor& g, const Tensor& x, const Tensor& weight, const Tensor& bias,
+                                    const Tensor& save_mean, const Tensor& save_inv_std, bool training, double eps,
+                                    const kernels::BnActivationParams& act) {
+  std::vector<int64_t> dims = {0};
+  Shape channel_shape(static_cast<size_t>(x.dim()), 1);
+  channel_shape[1] = x.shape()[1];
+  for (int64_t d = 2; d < x.dim(); ++d) dims.push_back(d);
+  const auto per_channel = [&](const Tensor& t) { return reshape(t, channel_shape); };
+  Tensor xhat, inv_std;
+  if (training) {
+    const Tensor centered = sub(x, mean(x, dims, true));
+    inv_std = pow(add(mean(mul(centered, centered), dims, true), eps), -0.5);
+    xhat = mul(centered, inv_std);
+  } else {
+    inv_std = per_channel(save_inv_std);
+    xhat = mul(sub(x, per_channel(save_mean)), inv_std);
+  }
+  Tensor gz = g;
+  if (act.kind != kernels::BnActivation::Identity) {
+    // The activation's derivative at z = w xhat + b, as relu's / leaky_relu's own backward op (it keeps the edge to z).
+    Tensor z = weight.defined() ? mul(xhat, per_channel(weight)) : xhat;
+    if (bias.defined()) z = add(z, per_channel(bias));
+    gz = leaky_relu_backward(g, z, act.kind == kernels::BnActivation::ReLU ? 0.0 : act.slope);
+  }
+  Tensor gx, gw, gb;
+  if (wants(bias)) gb = sum(gz, dims);
+  if (wants(weight)) gw = sum(mul(gz, xhat), dims);
+  if (wants(x)) {
+    Tensor scaled = gz;
+    if (training)  // through the batch statistics: gz - mean(gz) - xhat mean(gz xhat)
+      scaled = sub(sub(gz, mean(gz, dims, true)), mul(xhat, mean(mul(gz, xhat), dims, true)));
+    const Tensor w_inv_std = weight.defined() ? mul(per_channel(weight), inv_std) : inv_std;
+    gx = mul(scaled, w_inv_std);
+  }
+  return {gx, gw, gb};
+}
 
 }  // namespace
 
@@ -97,8 +139,10 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
   const bool want_x = wants(x), want_w = wants(weight), want_b = wants(bias);
   return record(
       name, {x, weight, bias}, y,
-      [xc, wc, save_mean, save_inv_std, shape, training, act, want_x, want_w, want_b](const Tensor& g_in,
-                                                                                      const Tensor& out) {
+      [x, weight, bias, xc, wc, save_mean, save_inv_std, shape, training, eps, act, want_x, want_w, want_b](
+          const Tensor& g_in, const Tensor& out) {
+        if (grad_enabled())
+          return backward_by_ops(g_in, x, weight, bias, save_mean, save_inv_std, training, eps, act);
         const Tensor g = g_in.detach().contiguous();
         const Tensor yc = out.detach().contiguous();
         Tensor gx = want_x ? empty(xc.shape(), xc.dtype(), xc.device()) : Tensor();
@@ -113,7 +157,7 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
         });
         return std::vector<Tensor>{gx, gw, gb};
       },
-      {.save_output = true, .supports_double_backward = false});
+      {.save_output = true});
 }
 
 }  // namespace gan::nn::functional

@@ -20,8 +20,8 @@ Tensor log_softmax(const Tensor& x, int64_t dim) {
   return sub(shifted, log(sum(exp(shifted), {dim}, true)));
 }
 
-// logits [N, C] (or [N, C, d1, ...]), targets int64 [N] (or [N, d1, ...]): mean of -log_softmax at the targets.
-Tensor cross_entropy(const Tensor& logits, const Tensor& targets) {
+// logits [N, C] (or [N, C, d1, ...]), targets int64 [N] (or [N, d1, ...]): -log_softmax at the targets, reduced.
+Tensor cross_entropy(const Tensor& logits, const Tensor& targets, Reduction reduction) {
   const char* name = "cross_entropy";
   detail::check_floating(name, logits);
   detail::check_defined(name, targets, "targets");
@@ -49,6 +49,11 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets) {
                               " classes; expected 0 <= target < " + std::to_string(C));
   if (t.numel() == 0) throw std::invalid_argument("cross_entropy: empty batch " + shape_str(logits.shape()));
   const Tensor picked = gather_along(log_softmax(logits, 1), 1, t);
+  switch (reduction) {
+    case Reduction::Sum: return neg(sum(picked));
+    case Reduction::None: return neg(picked);
+    case Reduction::Mean: break;
+  }
   return neg(mean(picked));
 }
 

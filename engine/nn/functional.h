@@ -1,9 +1,10 @@
 // Neural-network functions (PyTorch's torch.nn.functional, same names, arguments and semantics), differentiable
 // through the engine's autograd. Layout is NCHW. Ops marked [2nd] support double backward (they can sit inside a
-// WGAN-GP critic); the fused losses and batch norm compute their gradient in one pass and do not.
+// WGAN-GP critic or a gradient penalty).
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "engine/ops.h"
@@ -12,19 +13,34 @@
 namespace gan::nn::functional {
 
 // ---- convolution family (one implicit-GEMM/im2col kernel family; transposed conv is the adjoint) ----
+// A per-axis pair (height, width); one integer means both axes, as PyTorch's int-or-tuple arguments.
+struct Size2 {
+  int64_t h = 0, w = 0;
+  constexpr Size2(int64_t both = 0) : h(both), w(both) {}  // implicit, so that `.stride = 2` reads as in PyTorch
+  constexpr Size2(int64_t height, int64_t width) : h(height), w(width) {}
+  bool operator==(const Size2&) const = default;
+};
+std::string to_string(const Size2& s);  // "2" or "(2, 1)"
+
+// PyTorch's convolution arguments, in its order. Designated initializers name them: {.stride = 2, .padding = 1}.
 struct Conv2dArgs {
-  int64_t stride = 1;
-  int64_t padding = 0;
-  int64_t output_padding = 0;  // transposed conv only: extra rows/cols on the bottom/right of the output
+  Size2 stride = 1;
+  Size2 padding = 0;         // zeros on both sides of each axis
+  Size2 output_padding = 0;  // transposed conv only: extra rows/cols on the bottom/right of the output
+  Size2 dilation = 1;        // spacing of the kernel taps
+  int64_t groups = 1;        // channels split into independent groups (groups = channels: depthwise)
 };
 
-// [2nd] x [N, Cin, H, W], weight [Cout, Cin, kh, kw], bias [Cout] or undefined -> [N, Cout, Ho, Wo],
-// Ho = (H + 2p - kh) / s + 1.
+// [2nd] x [N, Cin, H, W], weight [Cout, Cin / groups, kh, kw], bias [Cout] or undefined -> [N, Cout, Ho, Wo],
+// Ho = (H + 2 padding - dilation (kh - 1) - 1) / stride + 1 (per axis).
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(), Conv2dArgs args = {});
-// [2nd] x [N, Cin, H, W], weight [Cin, Cout, kh, kw] (PyTorch's layout), bias [Cout] -> [N, Cout, Ho, Wo],
-// Ho = (H - 1) s - 2p + kh + output_padding. Equal to the gradient of conv2d w.r.t. its input.
+// [2nd] x [N, Cin, H, W], weight [Cin, Cout / groups, kh, kw] (PyTorch's layout), bias [Cout] -> [N, Cout, Ho, Wo],
+// Ho = (H - 1) stride - 2 padding + dilation (kh - 1) + output_padding + 1, with output_padding smaller than the
+// stride or the dilation (per axis). Equal to the gradient of conv2d w.r.t. its input.
 Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(), Conv2dArgs args = {});
-// [2nd] The gradient of conv2d w.r.t. its weight: x [N, Cin, H, W], grad_out [N, Cout, Ho, Wo] -> [Cout, Cin, kh, kw].
+// [2nd] The gradient of conv2d w.r.t. its weight: x [N, Cin, H, W], grad_out [N, Cout, Ho, Wo] ->
+// [Cout, Cin / groups, kh, kw]. grad_out may also be a transposed conv's input (Ho smaller than conv2d's, as its
+// output_padding implies), so a transposed conv's weight gradient is conv2d_weight_grad(grad, input) with its args.
 Tensor conv2d_weight_grad(const Tensor& x, const Tensor& grad_out, int64_t kh, int64_t kw, Conv2dArgs args);
 
 // ---- dense ----
@@ -44,7 +60,8 @@ struct ActivationArgs {
 // x [N, C] or [N, C, H, W]. training: normalize with batch statistics (biased variance) and update the running
 // statistics in place (running = (1 - momentum) running + momentum batch, unbiased variance for running_var);
 // eval: normalize with the running statistics. weight/bias [C] may be undefined (no affine); running stats may be
-// undefined in training (track_running_stats=False). The activation is fused into the same pass.
+// undefined in training (track_running_stats=False). The activation is fused into the same pass. [2nd] The first
+// backward is one fused kernel; with create_graph it is built from ops (batch statistics differentiated too).
 Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
                   const Tensor& bias, bool training, double momentum = 0.1, double eps = 1e-5,
                   ActivationArgs activation = {});
@@ -55,25 +72,39 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
 // comes from the engine's Philox generator (the default one when gen is null).
 Tensor dropout(const Tensor& x, double p = 0.5, bool training = true, Generator* gen = nullptr);
 
+// ---- losses: how they reduce ----
+// PyTorch's reduction=: the mean of the per-element terms (the default), their sum, or none (the terms themselves,
+// in the input's shape).
+enum class Reduction { Mean, Sum, None };
+const char* reduction_name(Reduction reduction);  // "mean", "sum", "none"
+
 // ---- classification ----
 // [2nd] log(softmax(x)) along dim, computed stably (max subtracted).
 Tensor log_softmax(const Tensor& x, int64_t dim);
-// logits [N, C], targets int64 [N] -> mean over N of -log_softmax(logits)[n, target[n]].
-Tensor cross_entropy(const Tensor& logits, const Tensor& targets);
+// [2nd] logits [N, C] (or [N, C, d1, ...]), targets int64 [N] (or [N, d1, ...]) -> mean over the targets of
+// -log_softmax(logits)[n, target[n]] (sum, or the terms in the targets' shape, by reduction).
+Tensor cross_entropy(const Tensor& logits, const Tensor& targets, Reduction reduction = Reduction::Mean);
 
-// ---- fused losses: value and gradient in one pass; mean reduction ----
-// mean(max(x, 0) - x * t + log(1 + exp(-|x|))); targets may be soft (label smoothing).
-Tensor bce_with_logits(const Tensor& logits, const Tensor& targets);
-// Critic: mean(fake) - mean(real). Generator: -mean(fake).
-Tensor wasserstein_critic_loss(const Tensor& real_scores, const Tensor& fake_scores);
-Tensor wasserstein_generator_loss(const Tensor& fake_scores);
-// mean((x - target)^2), LSGAN.
-Tensor mse_loss(const Tensor& x, const Tensor& target);
-// PyTorch's gaussian_nll_loss: mean(0.5 (log(max(var, eps)) + (x - target)^2 / max(var, eps))) (+ 0.5 log(2 pi)
-// when full). InfoGAN's continuous codes.
+// ---- fused losses: the value and the gradient in one kernel pass; double backward through ops of the inputs ----
+// [2nd] max(x, 0) - x * t + log(1 + exp(-|x|)), reduced; targets may be soft (label smoothing).
+Tensor bce_with_logits(const Tensor& logits, const Tensor& targets, Reduction reduction = Reduction::Mean);
+// [2nd] Critic: mean(fake) - mean(real) (each batch its own mean; 'sum': sum(fake) - sum(real); 'none': fake - real
+// element-wise, same shapes). Generator: -mean(fake).
+Tensor wasserstein_critic_loss(const Tensor& real_scores, const Tensor& fake_scores,
+                               Reduction reduction = Reduction::Mean);
+Tensor wasserstein_generator_loss(const Tensor& fake_scores, Reduction reduction = Reduction::Mean);
+// [2nd] Hinge loss (Lim & Ye 2017; SNGAN, BigGAN). Critic: mean(relu(1 - real)) + mean(relu(1 + fake)) (reductions
+// as the Wasserstein critic's). Generator: -mean(fake).
+Tensor hinge_critic_loss(const Tensor& real_scores, const Tensor& fake_scores, Reduction reduction = Reduction::Mean);
+Tensor hinge_generator_loss(const Tensor& fake_scores, Reduction reduction = Reduction::Mean);
+// [2nd] (x - target)^2, reduced; LSGAN.
+Tensor mse_loss(const Tensor& x, const Tensor& target, Reduction reduction = Reduction::Mean);
+// [2nd] PyTorch's gaussian_nll_loss: 0.5 (log(max(var, eps)) + (x - target)^2 / max(var, eps)) (+ 0.5 log(2 pi)
+// when full), reduced. InfoGAN's continuous codes.
 Tensor gaussian_nll_loss(const Tensor& x, const Tensor& target, const Tensor& var, bool full = false,
-                         double eps = 1e-6);
-// VAE: KL(N(mu, exp(logvar)) || N(0, 1)) summed over all dims but the first, averaged over the first (batch).
-Tensor kl_normal(const Tensor& mu, const Tensor& logvar);
+                         double eps = 1e-6, Reduction reduction = Reduction::Mean);
+// [2nd] VAE: KL(N(mu, exp(logvar)) || N(0, 1)). 'mean' sums over all dims but the first and averages over the
+// first (the batch; PyTorch's 'batchmean'), 'sum' sums everything, 'none' gives the per-element terms.
+Tensor kl_normal(const Tensor& mu, const Tensor& logvar, Reduction reduction = Reduction::Mean);
 
 }  // namespace gan::nn::functional

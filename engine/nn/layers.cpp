@@ -1,5 +1,6 @@
 #include "engine/nn/layers.h"
 
+#include <algorithm>
 #include <sstream>
 #include <stdexcept>
 
@@ -36,16 +37,47 @@ std::string Linear::describe() const {
          ", bias=" + (bias.defined() ? "true" : "false") + ")";
 }
 
-// ---- Conv2d ----
+// ---- Conv2d / ConvTranspose2d ----
+namespace {
+
+// PyTorch's argument checks, naming the module and every argument.
+void check_conv_args(const char* module, int64_t in, int64_t out, F::Size2 k, const F::Conv2dArgs& a,
+                     bool transposed) {
+  const F::Size2 op = a.output_padding;
+  const bool ok = in > 0 && out > 0 && k.h > 0 && k.w > 0 && a.stride.h > 0 && a.stride.w > 0 && a.padding.h >= 0 &&
+                  a.padding.w >= 0 && a.dilation.h > 0 && a.dilation.w > 0 && a.groups > 0 &&
+                  in % a.groups == 0 && out % a.groups == 0 && op.h >= 0 && op.w >= 0 &&
+                  (transposed ? op.h < std::max(a.stride.h, a.dilation.h) && op.w < std::max(a.stride.w, a.dilation.w)
+                              : op == F::Size2(0));
+  if (!ok)
+    throw std::invalid_argument(
+        std::string(module) + ": invalid arguments in=" + std::to_string(in) + " out=" + std::to_string(out) +
+        " kernel_size=" + F::to_string(k) + " stride=" + F::to_string(a.stride) + " padding=" +
+        F::to_string(a.padding) + " dilation=" + F::to_string(a.dilation) + " groups=" + std::to_string(a.groups) +
+        (transposed ? " output_padding=" + F::to_string(op) + " (output_padding must be smaller than stride or "
+                                                              "dilation)"
+                    : std::string()) +
+        " (sizes positive, padding >= 0, in and out channels divisible by groups)");
+}
+
+std::string conv_args_str(F::Size2 k, const F::Conv2dArgs& a, bool transposed, bool has_bias) {
+  std::string s = ", kernel_size=" + F::to_string(k) + ", stride=" + F::to_string(a.stride) +
+                  ", padding=" + F::to_string(a.padding);
+  if (transposed && !(a.output_padding == F::Size2(0))) s += ", output_padding=" + F::to_string(a.output_padding);
+  if (!(a.dilation == F::Size2(1))) s += ", dilation=" + F::to_string(a.dilation);
+  if (a.groups != 1) s += ", groups=" + std::to_string(a.groups);
+  return s + (has_bias ? "" : ", bias=false") + ")";
+}
+
+}  // namespace
+
 Conv2d::Conv2d(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t padding, bool with_bias, DType dtype)
-    : in_channels(in), out_channels(out), kernel_size(k) {
-  if (in <= 0 || out <= 0 || k <= 0 || stride <= 0 || padding < 0)
-    throw std::invalid_argument("Conv2d: invalid arguments in=" + std::to_string(in) + " out=" +
-                                std::to_string(out) + " kernel_size=" + std::to_string(k) + " stride=" +
-                                std::to_string(stride) + " padding=" + std::to_string(padding));
-  args.stride = stride;
-  args.padding = padding;
-  weight = register_parameter("weight", empty({out, in, k, k}, dtype));
+    : Conv2d(in, out, F::Size2(k), F::Conv2dArgs{.stride = stride, .padding = padding}, with_bias, dtype) {}
+
+Conv2d::Conv2d(int64_t in, int64_t out, F::Size2 k, F::Conv2dArgs a, bool with_bias, DType dtype)
+    : in_channels(in), out_channels(out), kernel_size(k), args(a) {
+  check_conv_args("Conv2d", in, out, k, a, false);
+  weight = register_parameter("weight", empty({out, in / a.groups, k.h, k.w}, dtype));
   init::default_weight_(weight);
   if (with_bias) {
     bias = register_parameter("bias", empty({out}, dtype));
@@ -54,26 +86,20 @@ Conv2d::Conv2d(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t paddi
 }
 Tensor Conv2d::forward(const Tensor& x) { return F::conv2d(x, weight, bias, args); }
 std::string Conv2d::describe() const {
-  return "Conv2d(" + std::to_string(in_channels) + ", " + std::to_string(out_channels) + ", kernel_size=" +
-         std::to_string(kernel_size) + ", stride=" + std::to_string(args.stride) + ", padding=" +
-         std::to_string(args.padding) + (bias.defined() ? "" : ", bias=false") + ")";
+  return "Conv2d(" + std::to_string(in_channels) + ", " + std::to_string(out_channels) +
+         conv_args_str(kernel_size, args, false, bias.defined());
 }
 
-// ---- ConvTranspose2d ----
 ConvTranspose2d::ConvTranspose2d(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t padding,
                                  int64_t output_padding, bool with_bias, DType dtype)
-    : in_channels(in), out_channels(out), kernel_size(k) {
-  if (in <= 0 || out <= 0 || k <= 0 || stride <= 0 || padding < 0 || output_padding < 0 ||
-      output_padding >= stride)
-    throw std::invalid_argument("ConvTranspose2d: invalid arguments in=" + std::to_string(in) + " out=" +
-                                std::to_string(out) + " kernel_size=" + std::to_string(k) + " stride=" +
-                                std::to_string(stride) + " padding=" + std::to_string(padding) +
-                                " output_padding=" + std::to_string(output_padding) +
-                                " (output_padding must be smaller than stride)");
-  args.stride = stride;
-  args.padding = padding;
-  args.output_padding = output_padding;
-  weight = register_parameter("weight", empty({in, out, k, k}, dtype));
+    : ConvTranspose2d(in, out, F::Size2(k),
+                      F::Conv2dArgs{.stride = stride, .padding = padding, .output_padding = output_padding}, with_bias,
+                      dtype) {}
+
+ConvTranspose2d::ConvTranspose2d(int64_t in, int64_t out, F::Size2 k, F::Conv2dArgs a, bool with_bias, DType dtype)
+    : in_channels(in), out_channels(out), kernel_size(k), args(a) {
+  check_conv_args("ConvTranspose2d", in, out, k, a, true);
+  weight = register_parameter("weight", empty({in, out / a.groups, k.h, k.w}, dtype));
   init::default_weight_(weight);
   if (with_bias) {
     bias = register_parameter("bias", empty({out}, dtype));
@@ -83,10 +109,7 @@ ConvTranspose2d::ConvTranspose2d(int64_t in, int64_t out, int64_t k, int64_t str
 Tensor ConvTranspose2d::forward(const Tensor& x) { return F::conv_transpose2d(x, weight, bias, args); }
 std::string ConvTranspose2d::describe() const {
   return "ConvTranspose2d(" + std::to_string(in_channels) + ", " + std::to_string(out_channels) +
-         ", kernel_size=" + std::to_string(kernel_size) + ", stride=" + std::to_string(args.stride) +
-         ", padding=" + std::to_string(args.padding) +
-         (args.output_padding ? ", output_padding=" + std::to_string(args.output_padding) : "") +
-         (bias.defined() ? "" : ", bias=false") + ")";
+         conv_args_str(kernel_size, args, true, bias.defined());
 }
 
 // ---- BatchNorm ----

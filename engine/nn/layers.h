@@ -19,25 +19,35 @@ class Linear : public Module {
   int64_t in_features, out_features;
 };
 
+// weight [out, in / groups, kh, kw], bias [out]. The first constructor is the common square-kernel form; the second
+// takes every argument of PyTorch's Conv2d: Conv2d(3, 64, {3, 3}, {.stride = 2, .padding = 1, .groups = 1}).
 class Conv2d : public Module {
  public:
   Conv2d(int64_t in_channels, int64_t out_channels, int64_t kernel_size, int64_t stride = 1, int64_t padding = 0,
          bool bias = true, DType dtype = DType::Float32);
+  Conv2d(int64_t in_channels, int64_t out_channels, functional::Size2 kernel_size, functional::Conv2dArgs args,
+         bool bias = true, DType dtype = DType::Float32);
   Tensor forward(const Tensor& x) override;
   std::string describe() const override;
-  Tensor weight, bias;  // [out, in, k, k], [out]
-  int64_t in_channels, out_channels, kernel_size;
+  Tensor weight, bias;  // [out, in / groups, kh, kw], [out]
+  int64_t in_channels, out_channels;
+  functional::Size2 kernel_size;
   functional::Conv2dArgs args;
 };
 
+// weight [in, out / groups, kh, kw] (PyTorch's layout), bias [out]. The second constructor takes every argument of
+// PyTorch's ConvTranspose2d (stride, padding, output_padding, dilation, groups) through Conv2dArgs.
 class ConvTranspose2d : public Module {
  public:
   ConvTranspose2d(int64_t in_channels, int64_t out_channels, int64_t kernel_size, int64_t stride = 1,
                   int64_t padding = 0, int64_t output_padding = 0, bool bias = true, DType dtype = DType::Float32);
+  ConvTranspose2d(int64_t in_channels, int64_t out_channels, functional::Size2 kernel_size,
+                  functional::Conv2dArgs args, bool bias = true, DType dtype = DType::Float32);
   Tensor forward(const Tensor& x) override;
   std::string describe() const override;
-  Tensor weight, bias;  // [in, out, k, k] (PyTorch's layout), [out]
-  int64_t in_channels, out_channels, kernel_size;
+  Tensor weight, bias;  // [in, out / groups, kh, kw], [out]
+  int64_t in_channels, out_channels;
+  functional::Size2 kernel_size;
   functional::Conv2dArgs args;
 };
 

@@ -1,6 +1,7 @@
 // Element-wise ops and their backward rules. Each backward is written with the ops of this file, so it can be
 // differentiated again; broadcasting is undone with sum_to.
 #include <stdexcept>
+#include <string>
 
 #include "engine/ops.h"
 #include "engine/ops/op_helpers.h"
@@ -160,7 +161,7 @@ Tensor pow(const Tensor& x, double p) {
 
 Tensor abs(const Tensor& x) {
   return record("abs", {x}, run_unary("abs", UnaryOp::Abs, x),
-                [x](const Tensor& g, const Tensor&) { return std::vector<Tensor>{mul(g, sign(x))}; });
+                [x](const Tensor& g, const Tensor&) { return std::vector<Tensor>{abs_backward(g, x)}; });
 }
 
 Tensor clamp(const Tensor& x, double lo, double hi) {
@@ -176,16 +177,53 @@ Tensor clamp(const Tensor& x, double lo, double hi) {
 // ---- activations ----
 Tensor relu(const Tensor& x) {
   return record("relu", {x}, run_unary("relu", UnaryOp::Relu, x),
-                [x](const Tensor& g, const Tensor&) { return std::vector<Tensor>{mul(g, gt(x, 0.0))}; });
+                [x](const Tensor& g, const Tensor&) { return std::vector<Tensor>{leaky_relu_backward(g, x, 0.0)}; });
 }
 
 Tensor leaky_relu(const Tensor& x, double slope) {
   return record("leaky_relu", {x}, run_unary("leaky_relu", UnaryOp::LeakyRelu, x, {slope, 0}),
                 [x, slope](const Tensor& g, const Tensor&) {
-                  // slope where x <= 0, 1 where x > 0: a constant mask, so the second derivative is zero.
-                  const Tensor m = add(mul(gt(x, 0.0), 1.0 - slope), slope);
-                  return std::vector<Tensor>{mul(g, m)};
+                  return std::vector<Tensor>{leaky_relu_backward(g, x, slope)};
                 });
+}
+
+// ---- backward rules that keep their edge to the input ----
+// The derivatives of relu, leaky_relu and abs are piecewise constant in x: g times a mask (0/1, slope/1) or a sign.
+// Computing that product from a detached mask would give a gradient with no edge to x, so a second-order graph
+// would lose x: grad(penalty, {b}) through a critic would call a bias "unused" and a Hessian-vector product through
+// relu alone would find nothing that requires grad. PyTorch records these products as ops of (g, x)
+// (threshold_backward, leaky_relu_backward, sgn) whose derivative w.r.t. x is zero; so do we, and both answer zeros.
+namespace {
+
+template <typename F>
+Tensor masked_product(const char* name, const Tensor& g, const Tensor& x, F product) {
+  detail::check_same_device(name, g, x);
+  if (g.shape() != x.shape())
+    throw std::invalid_argument(std::string(name) + ": gradient of shape " + shape_str(g.shape()) +
+                                " does not match input of shape " + shape_str(x.shape()));
+  Tensor out;
+  {
+    NoGradGuard no_grad;
+    out = product(g.detach(), x.detach());
+  }
+  return record(name, {g, x}, out, [name, x, product](const Tensor& gg, const Tensor&) {
+    return std::vector<Tensor>{masked_product(name, gg, x, product), wants(x) ? zeros_like(x) : Tensor()};
+  });
+}
+
+}  // namespace
+
+Tensor leaky_relu_backward(const Tensor& g, const Tensor& x, double slope) {
+  return masked_product("leaky_relu_backward", g, x, [slope](const Tensor& gd, const Tensor& xd) {
+    const Tensor pos = gt(xd, 0.0);
+    // where, not a product with the mask: a NaN or Inf gradient at an inactive input gives 0 (or slope g), as in
+    // PyTorch.
+    return where(pos, gd, slope == 0.0 ? zeros({}, gd.dtype(), gd.device()) : mul(gd, slope));
+  });
+}
+
+Tensor abs_backward(const Tensor& g, const Tensor& x) {
+  return masked_product("abs_backward", g, x, [](const Tensor& gd, const Tensor& xd) { return mul(gd, sign(xd)); });
 }
 
 Tensor tanh(const Tensor& x) {

@@ -1,20 +1,23 @@
 // CUDA convolution: one implicit-GEMM kernel family for conv forward, backward-data (= transposed-conv forward)
-// and backward-weight. kernels/conv.h gives the maths and the shapes; this file only says how.
+// and backward-weight, with per-axis stride, padding and dilation, and groups. kernels/conv.h gives the maths and
+// the shapes; this file only says how.
 //
 // Implicit GEMM: the GEMM operands are gathered from the NCHW tensors tile by tile while shared memory is filled,
-// so no im2col buffer ever exists in global memory:
-//   forward          C[Cout, N Ho Wo]   = W[Cout, Cin kh kw] * col(x)[Cin kh kw, N Ho Wo]          (+ bias)
-//   backward data    C[Cin, N Hq Wq]    = one GEMM per stride phase, see below                       (+ bias)
-//   backward weight  C[Cout, Cin kh kw] = Gy[Cout, N Ho Wo]  * col(x)^T[N Ho Wo, Cin kh kw]
+// so no im2col buffer ever exists in global memory. With G groups, cg = Cin / G and og = Cout / G, each group is
+// its own GEMM on its channels (one launch covers them all: blockIdx.y = group * M tiles + M tile):
+//   forward          C[og, N Ho Wo]   = W_g[og, cg kh kw] * col(x_g)[cg kh kw, N Ho Wo]            (+ bias)
+//   backward data    C[cg, N Hq Wq]   = one GEMM per stride phase, see below                         (+ bias)
+//   backward weight  C[og, cg kh kw]  = Gy_g[og, N Ho Wo] * col(x_g)^T[N Ho Wo, cg kh kw]
 //
-// Backward data without zero insertion: input row h receives kernel row i from output row oh = (h + p - i) / s
-// only when s divides h + p - i. Rows are therefore grouped by their phase rh = (h + p) mod s: the phase's rows
-// are h = h0 + s a (a = 0 .. Hq - 1), its taps are i = rh + s t (t = 0 .. Th - 1), and oh = ch + a - t with
-// ch = (h0 + p - rh) / s exact. Columns likewise. Each of the s^2 phases is a dense GEMM over only the taps that
-// hit it,
-//   C[Cin, N Hq Wq] = W_phase^T[Cin, Cout Th Tw] * Gy_phase[Cout Th Tw, N Hq Wq],
-// and one launch covers all phases (blockIdx.z). A phase with no taps (kernel smaller than the stride, or the rows
-// that output_padding adds) gets the bias alone.
+// Backward data without zero insertion: input row h receives kernel row i from output row
+// oh = (h + p - i d) / s only when s divides h + p - i d. Rows are therefore grouped by their phase
+// rh = (h + p) mod s: the phase's rows are h = h0 + s a (a = 0 .. Hq - 1). Its taps are the i with
+// i d = rh (mod s): none unless e = gcd(s, d) divides rh, else i = i0 + (s / e) t (t = 0 .. Th - 1) with i0 the
+// smallest, and oh = ch + a - (d / e) t with ch = (h0 + p - i0 d) / s exact (d = 1: i = rh + s t, oh = ch + a - t).
+// Columns likewise. Each of the sh sw phases is a dense GEMM over only the taps that hit it,
+//   C[cg, N Hq Wq] = W_phase^T[cg, og Th Tw] * Gy_phase[og Th Tw, N Hq Wq],
+// and one launch covers all phases (blockIdx.z). A phase with no taps (kernel smaller than the stride, a dilation
+// that skips it, or the rows that output_padding adds) gets the bias alone.
 //
 // Forward and backward data differ only in where the operands come from, so one kernel serves both, driven by a
 // GatherGemm descriptor: A is read from the weight with four strides, B is gathered from an image plane (x for
@@ -107,72 +110,94 @@ __device__ __forceinline__ void store4(double* p, const double* v) {
 
 // ---- problem descriptions ---------------------------------------------------------------------------------
 
-// Conv2dShape in 32-bit ints (checked by the launchers).
+// Conv2dShape in 32-bit ints (checked by the launchers). Cin and Cout count all groups.
 struct Dims {
-  int N, Cin, H, W, Cout, kh, kw, s, p, Ho, Wo;
+  int N, Cin, H, W, Cout, kh, kw, sh, sw, ph, pw, dh, dw, G, Ho, Wo;
+  __host__ __device__ int cg() const { return Cin / G; }   // input channels per group
+  __host__ __device__ int og() const { return Cout / G; }  // output channels per group
 };
 
-// One GEMM C[M, N] = A[M, K] B[K, N] whose B is gathered from an image and whose C is scattered to one.
+// One GEMM C[M, N] = A[M, K] B[K, N] whose B is gathered from an image and whose C is scattered to one, for one
+// group: group `grp` reads a + grp a_grp and b + grp b_grp, and writes out + grp o_grp (bias + grp M).
 //   k = (c, u, v) in [K / (U V)) x [U) x [V)
 //   A[m, k] = a[m a_m + c a_c + u a_u + v a_v + a_off]
 //   n = (img, qa, qb) in [N / (QH QW)) x [QH) x [QW)
-//   B[k, n] = b[img b_img + c b_c + r b_ld + col] with r = qa b_rs + b_r0 + u b_du, col = qb b_rs + b_c0 + v b_dv,
+//   B[k, n] = b[img b_img + c b_c + r b_ld + col] with r = qa b_sr + b_r0 + u b_du, col = qb b_sc + b_c0 + v b_dv,
 //             zero unless 0 <= r < b_rows and 0 <= col < b_cols
-//   out[img o_img + m o_m + (o_r0 + qa o_s) o_ld + o_c0 + qb o_s] = C[m, n] + bias[m]
+//   out[img o_img + m o_m + (o_r0 + qa o_sr) o_ld + o_c0 + qb o_sc] = C[m, n] + bias[m]
 struct GatherGemm {
   int M, N, K;
   FastDiv UV, V;
-  int a_m, a_c, a_u, a_v, a_off;
+  int a_m, a_c, a_u, a_v, a_off, a_grp;
   int64_t b_img;
-  int b_c, b_ld, b_rows, b_cols, b_rs, b_r0, b_c0, b_du, b_dv;
+  int b_c, b_grp, b_ld, b_rows, b_cols, b_sr, b_sc, b_r0, b_c0, b_du, b_dv;
   FastDiv QHW, QW;
   int64_t o_img;
-  int o_m, o_ld, o_r0, o_c0, o_s;
+  int o_m, o_grp, o_ld, o_r0, o_c0, o_sr, o_sc;
 };
 
-// Forward: A = W [Cout, Cin kh kw], B = col(x), C scattered to y.
+// Forward: A = W_g [og, cg kh kw], B = col(x_g), C scattered to y's channels of group g.
 __host__ __device__ inline GatherGemm forward_gemm(const Dims& d) {
   GatherGemm g{};
   const int khw = d.kh * d.kw;
-  g.M = d.Cout, g.N = d.N * d.Ho * d.Wo, g.K = d.Cin * khw;
+  g.M = d.og(), g.N = d.N * d.Ho * d.Wo, g.K = d.cg() * khw;
   g.UV = FastDiv(khw), g.V = FastDiv(d.kw);
-  g.a_m = d.Cin * khw, g.a_c = khw, g.a_u = d.kw, g.a_v = 1, g.a_off = 0;
-  g.b_img = int64_t(d.Cin) * d.H * d.W, g.b_c = d.H * d.W, g.b_ld = d.W, g.b_rows = d.H, g.b_cols = d.W;
-  g.b_rs = d.s, g.b_r0 = -d.p, g.b_c0 = -d.p, g.b_du = 1, g.b_dv = 1;
+  g.a_m = d.cg() * khw, g.a_c = khw, g.a_u = d.kw, g.a_v = 1, g.a_off = 0, g.a_grp = d.og() * d.cg() * khw;
+  g.b_img = int64_t(d.Cin) * d.H * d.W, g.b_c = d.H * d.W, g.b_grp = d.cg() * d.H * d.W;
+  g.b_ld = d.W, g.b_rows = d.H, g.b_cols = d.W;
+  g.b_sr = d.sh, g.b_sc = d.sw, g.b_r0 = -d.ph, g.b_c0 = -d.pw, g.b_du = d.dh, g.b_dv = d.dw;
   g.QHW = FastDiv(d.Ho * d.Wo), g.QW = FastDiv(d.Wo);
-  g.o_img = int64_t(d.Cout) * d.Ho * d.Wo, g.o_m = d.Ho * d.Wo, g.o_ld = d.Wo, g.o_r0 = 0, g.o_c0 = 0, g.o_s = 1;
+  g.o_img = int64_t(d.Cout) * d.Ho * d.Wo, g.o_m = d.Ho * d.Wo, g.o_grp = d.og() * d.Ho * d.Wo, g.o_ld = d.Wo;
+  g.o_r0 = 0, g.o_c0 = 0, g.o_sr = 1, g.o_sc = 1;
   return g;
 }
 
-// The rows (or columns) of one backward-data phase along an axis of input size `in`, kernel size k: first row h0,
-// row count q, tap count t, and the offset c with oh = c + a - t for row a and tap t.
+// The rows (or columns) of one backward-data phase r along an axis of input size `in`, kernel size k, stride s,
+// padding p, dilation dl: first row h0, row count q; first tap i0, tap step (s / e), tap count, and the output-row
+// step (d / e) and offset c with oh = c + a - (d / e) t for row a and tap t (e = gcd(s, d); see the top).
 struct PhaseAxis {
-  int h0, q, taps, c;
+  int h0, q, i0, tap_step, taps, oh_step, c;
 };
-__host__ __device__ inline PhaseAxis phase_axis(int r, int in, int k, int s, int p) {
+__host__ __device__ inline PhaseAxis phase_axis(int r, int in, int k, int s, int p, int dl) {
   PhaseAxis a{};
   a.h0 = ((r - p) % s + s) % s;
   a.q = a.h0 < in ? (in - a.h0 + s - 1) / s : 0;
-  a.taps = r < k ? (k - r + s - 1) / s : 0;
-  a.c = (a.h0 + p - r) / s;
+  int e = s, f = dl;  // gcd(s, dl), by Euclid: a few steps once per block
+  while (f != 0) {
+    const int t = e % f;
+    e = f;
+    f = t;
+  }
+  a.tap_step = s / e, a.oh_step = dl / e;
+  a.i0 = -1;
+  if (r % e == 0)  // i dl = r (mod s) has solutions, one in every run of s / e consecutive i
+    for (int i = 0; i < a.tap_step && i < k; ++i)
+      if ((i * dl - r) % s == 0) {
+        a.i0 = i;
+        break;
+      }
+  a.taps = a.i0 >= 0 ? (k - 1 - a.i0) / a.tap_step + 1 : 0;
+  a.c = a.taps > 0 ? (a.h0 + p - a.i0 * dl) / s : 0;
   return a;
 }
 
-// Backward data, phase `phase` = rh s + rw: A = W_phase^T [Cin, Cout Th Tw], B = the phase's gy taps, C
-// scattered to every s-th row and column of gx.
+// Backward data, phase `phase` = rh sw + rw: A = W_phase^T [cg, og Th Tw], B = the phase's gy taps, C scattered
+// to every sh-th row and sw-th column of gx's channels of group g.
 __host__ __device__ inline GatherGemm backward_data_gemm(const Dims& d, int phase) {
-  const int rh = phase / d.s, rw = phase % d.s;
-  const PhaseAxis ph = phase_axis(rh, d.H, d.kh, d.s, d.p), pw = phase_axis(rw, d.W, d.kw, d.s, d.p);
+  const int rh = phase / d.sw, rw = phase % d.sw;
+  const PhaseAxis ph = phase_axis(rh, d.H, d.kh, d.sh, d.ph, d.dh), pw = phase_axis(rw, d.W, d.kw, d.sw, d.pw, d.dw);
   GatherGemm g{};
   const int khw = d.kh * d.kw;
-  g.M = d.Cin, g.N = d.N * ph.q * pw.q, g.K = d.Cout * ph.taps * pw.taps;
+  g.M = d.cg(), g.N = d.N * ph.q * pw.q, g.K = d.og() * ph.taps * pw.taps;
   g.UV = FastDiv(ph.taps * pw.taps), g.V = FastDiv(pw.taps);
-  g.a_m = khw, g.a_c = d.Cin * khw, g.a_u = d.s * d.kw, g.a_v = d.s, g.a_off = rh * d.kw + rw;
-  g.b_img = int64_t(d.Cout) * d.Ho * d.Wo, g.b_c = d.Ho * d.Wo, g.b_ld = d.Wo, g.b_rows = d.Ho, g.b_cols = d.Wo;
-  g.b_rs = 1, g.b_r0 = ph.c, g.b_c0 = pw.c, g.b_du = -1, g.b_dv = -1;
+  g.a_m = khw, g.a_c = d.cg() * khw, g.a_u = ph.tap_step * d.kw, g.a_v = pw.tap_step;
+  g.a_off = g.K > 0 ? ph.i0 * d.kw + pw.i0 : 0, g.a_grp = d.og() * d.cg() * khw;
+  g.b_img = int64_t(d.Cout) * d.Ho * d.Wo, g.b_c = d.Ho * d.Wo, g.b_grp = d.og() * d.Ho * d.Wo;
+  g.b_ld = d.Wo, g.b_rows = d.Ho, g.b_cols = d.Wo;
+  g.b_sr = 1, g.b_sc = 1, g.b_r0 = ph.c, g.b_c0 = pw.c, g.b_du = -ph.oh_step, g.b_dv = -pw.oh_step;
   g.QHW = FastDiv(ph.q * pw.q), g.QW = FastDiv(pw.q);
-  g.o_img = int64_t(d.Cin) * d.H * d.W, g.o_m = d.H * d.W, g.o_ld = d.W, g.o_r0 = ph.h0, g.o_c0 = pw.h0;
-  g.o_s = d.s;
+  g.o_img = int64_t(d.Cin) * d.H * d.W, g.o_m = d.H * d.W, g.o_grp = d.cg() * d.H * d.W, g.o_ld = d.W;
+  g.o_r0 = ph.h0, g.o_c0 = pw.h0, g.o_sr = d.sh, g.o_sc = d.sw;
   return g;
 }
 
@@ -191,8 +216,9 @@ struct GatherArgs {
   T* out;         // y (forward) or gx (backward data)
   int splits;     // K slices; > 1: partial tiles go to ws, gather_reduce_kernel finishes
   int k_per_split;
-  T* ws;          // [phases][splits][M][ws_n]
+  T* ws;          // [groups][phases][splits][M][ws_n]
   int ws_n;       // the largest phase's N
+  int m_tiles;    // blocks along M per group (blockIdx.y = group m_tiles + tile)
 };
 
 template <typename T>
@@ -203,7 +229,8 @@ struct WeightArgs {
   T* gw;
   int splits;     // slices of the N Ho Wo reduction; > 1: partial tiles go to ws, weight_reduce_kernel finishes
   int r_per_split;
-  T* ws;          // [splits][Cout][Cin kh kw]
+  T* ws;          // [splits][Cout][cg kh kw]
+  int m_tiles;    // blocks along og per group (blockIdx.y = group m_tiles + tile)
 };
 
 // ---- tiles ------------------------------------------------------------------------------------------------
@@ -321,8 +348,8 @@ struct GatherLoader {
       const int qa = g.QW.div(rem);
       const int qb = rem - qa * static_cast<int>(g.QW.d);
       b_img = b_ptr + img * g.b_img;
-      b_r0 = qa * g.b_rs + g.b_r0;
-      b_c0 = qb * g.b_rs + g.b_c0;
+      b_r0 = qa * g.b_sr + g.b_r0;
+      b_c0 = qb * g.b_sc + g.b_c0;
     }
   }
 
@@ -371,17 +398,22 @@ struct GatherLoader {
   }
 };
 
-// C = A B for one (tile, phase, K slice): with splits == 1 the epilogue adds the bias and scatters to `out`;
-// otherwise the raw tile goes to ws[phase][split][M][ws_n] for gather_reduce_kernel.
+// C = A B for one (tile, group, phase, K slice): with splits == 1 the epilogue adds the bias and scatters to `out`;
+// otherwise the raw tile goes to ws[group][phase][split][M][ws_n] for gather_reduce_kernel.
 template <typename T, class Cfg>
 __global__ void __launch_bounds__(Cfg::NT, sizeof(T) == 4 ? Cfg::MIN_BLOCKS : 1)
     gather_gemm_kernel(GatherArgs<T> args) {
   const int splits = args.splits;
   const int phase = blockIdx.z / splits, split = blockIdx.z % splits;
+  const int group = blockIdx.y / args.m_tiles, m_tile = blockIdx.y % args.m_tiles;
   const GatherGemm g = gather_gemm(args.d, args.backward_data, phase);
-  const int n0 = blockIdx.x * Cfg::BN, m0 = blockIdx.y * Cfg::BM;
+  const int n0 = blockIdx.x * Cfg::BN, m0 = m_tile * Cfg::BM;
   if (n0 >= g.N) return;  // a phase with fewer pixels than the largest one; uniform across the block
   const int k_begin = split * args.k_per_split, k_end = min(g.K, k_begin + args.k_per_split);
+  const T* a = args.a + int64_t(group) * g.a_grp;
+  const T* b = args.b + int64_t(group) * g.b_grp;
+  T* out = args.out + int64_t(group) * g.o_grp;
+  const T* bias = args.bias != nullptr ? args.bias + group * g.M : nullptr;
 
   __shared__ Smem<T, Cfg> sm;
   const int tid = threadIdx.x, tx = tid % (Cfg::BN / Cfg::TN), ty = tid / (Cfg::BN / Cfg::TN);
@@ -391,12 +423,13 @@ __global__ void __launch_bounds__(Cfg::NT, sizeof(T) == 4 ? Cfg::MIN_BLOCKS : 1)
 #pragma unroll
     for (int j = 0; j < Cfg::TN; ++j) acc[i][j] = T(0);
 
-  GatherLoader<T, Cfg> ld(g, args.a, args.b, m0, n0, tid);
+  GatherLoader<T, Cfg> ld(g, a, b, m0, n0, tid);
   gemm_mainloop<T, Cfg>(ld, k_begin, k_end, sm, ty, tx, acc);
 
   if (splits > 1) {
     const int ws_n = args.ws_n;
-    T* slice = args.ws + (int64_t(phase) * splits + split) * g.M * ws_n;
+    const int phases = gridDim.z / splits;
+    T* slice = args.ws + ((int64_t(group) * phases + phase) * splits + split) * g.M * ws_n;
 #pragma unroll
     for (int j = 0; j < Cfg::TN; ++j) {
       const int n = n0 + micro_col<Cfg>(tx, j);
@@ -410,8 +443,8 @@ __global__ void __launch_bounds__(Cfg::NT, sizeof(T) == 4 ? Cfg::MIN_BLOCKS : 1)
     return;
   }
 
-  // Epilogue: each group of 4 columns is 4 consecutive pixels of one output row when the scatter stride is 1 and
-  // the group does not wrap to the next row; then one 128-bit store per row of C where alignment allows.
+  // Epilogue: each run of 4 columns is 4 consecutive pixels of one output row when the scatter stride is 1 and
+  // the run does not wrap to the next row; then one 128-bit store per row of C where alignment allows.
 #pragma unroll
   for (int jg = 0; jg < Cfg::TN / 4; ++jg) {
     const int nb = n0 + micro_col<Cfg>(tx, 4 * jg);
@@ -427,18 +460,18 @@ __global__ void __launch_bounds__(Cfg::NT, sizeof(T) == 4 ? Cfg::MIN_BLOCKS : 1)
       const int rem = nn - img * static_cast<int>(g.QHW.d);
       const int qa = g.QW.div(rem);
       const int qb = rem - qa * static_cast<int>(g.QW.d);
-      base[jj] = img * g.o_img + int64_t(g.o_r0 + qa * g.o_s) * g.o_ld + g.o_c0 + qb * g.o_s;
+      base[jj] = img * g.o_img + int64_t(g.o_r0 + qa * g.o_sr) * g.o_ld + g.o_c0 + qb * g.o_sc;
     }
     const bool contiguous = ok[3] && base[3] == base[0] + 3;
 #pragma unroll
     for (int i = 0; i < Cfg::TM; ++i) {
       const int m = m0 + micro_row<Cfg>(ty, i);
       if (m >= g.M) continue;
-      const T bm = args.bias != nullptr ? ldg(args.bias + m) : T(0);
+      const T bm = bias != nullptr ? ldg(bias + m) : T(0);
       T v[4];
 #pragma unroll
       for (int jj = 0; jj < 4; ++jj) v[jj] = acc[i][4 * jg + jj] + bm;
-      T* row = args.out + int64_t(m) * g.o_m;
+      T* row = out + int64_t(m) * g.o_m;
       if (contiguous) {
         store4(row + base[0], v);
       } else {
@@ -451,13 +484,15 @@ __global__ void __launch_bounds__(Cfg::NT, sizeof(T) == 4 ? Cfg::MIN_BLOCKS : 1)
 }
 
 // Sums the K slices of gather_gemm_kernel in slice order, adds the bias and scatters (one thread per element of
-// C; blockIdx.y is the phase).
+// C; blockIdx.y is the phase, blockIdx.z the group).
 template <typename T>
 __global__ void gather_reduce_kernel(GatherArgs<T> args) {
-  const int phase = blockIdx.y, splits = args.splits, ws_n = args.ws_n;
+  const int phase = blockIdx.y, group = blockIdx.z, splits = args.splits, ws_n = args.ws_n;
   const GatherGemm g = gather_gemm(args.d, args.backward_data, phase);
   const int64_t count = int64_t(g.M) * ws_n;  // elements of one slice
-  const T* src = args.ws + int64_t(phase) * splits * count;
+  const T* src = args.ws + (int64_t(group) * gridDim.y + phase) * splits * count;
+  T* out = args.out + int64_t(group) * g.o_grp;
+  const T* bias = args.bias != nullptr ? args.bias + group * g.M : nullptr;
   for (int64_t idx = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; idx < count;
        idx += int64_t(gridDim.x) * blockDim.x) {
     const int m = static_cast<int>(idx / ws_n), n = static_cast<int>(idx - int64_t(m) * ws_n);
@@ -468,17 +503,17 @@ __global__ void gather_reduce_kernel(GatherArgs<T> args) {
     const int rem = n - img * static_cast<int>(g.QHW.d);
     const int qa = g.QW.div(rem);
     const int qb = rem - qa * static_cast<int>(g.QW.d);
-    const int64_t o = img * g.o_img + int64_t(m) * g.o_m + int64_t(g.o_r0 + qa * g.o_s) * g.o_ld + g.o_c0 +
-                      qb * g.o_s;
-    args.out[o] = sum + (args.bias != nullptr ? ldg(args.bias + m) : T(0));
+    const int64_t o = img * g.o_img + int64_t(m) * g.o_m + int64_t(g.o_r0 + qa * g.o_sr) * g.o_ld + g.o_c0 +
+                      qb * g.o_sc;
+    out[o] = sum + (bias != nullptr ? ldg(bias + m) : T(0));
   }
 }
 
 // ---- backward weight ---------------------------------------------------------------------------------------
 
-// gw[Cout, Cin kh kw] = Gy[Cout, R] col(x)^T[R, Cin kh kw], R = N Ho Wo. The reduction index r = (img, oh, ow)
-// is the same for A and B within a step, so both loads are r-fast: each thread decodes one r per step and reads
-// AE channels of gy and BE taps of x at that pixel.
+// gw_g[og, cg kh kw] = Gy_g[og, R] col(x_g)^T[R, cg kh kw], R = N Ho Wo, per group g (x and gy already offset to
+// the group's channels). The reduction index r = (img, oh, ow) is the same for A and B within a step, so both loads
+// are r-fast: each thread decodes one r per step and reads AE channels of gy and BE taps of x at that pixel.
 template <typename T, class Cfg>
 struct WeightLoader {
   Dims d;
@@ -487,10 +522,10 @@ struct WeightLoader {
   FastDiv L, Wo;
   int kk;                 // this thread's r within the step
   int ml0;                // its first A row within the tile; the others follow every NT / BK
-  int m_row[Cfg::AE];     // its A rows (output channels; >= Cout means padding)
+  int m_row[Cfg::AE];     // its A rows (output channels of the group; >= og means padding)
   int nl0;                // its first B column within the tile; the others follow every NT / BK
-  int x_off[Cfg::BE];     // per B column: ci H W, or -1 past N
-  int tap_i[Cfg::BE], tap_j[Cfg::BE];
+  int x_off[Cfg::BE];     // per B column: c H W (c within the group), or -1 past the group's columns
+  int tap_i[Cfg::BE], tap_j[Cfg::BE];  // per B column: the dilated tap offsets i dh, j dw
 
   __device__ WeightLoader(const Dims& dims, const T* x_ptr, const T* gy_ptr, int m0, int n0, int tid)
       : d(dims), x(x_ptr), gy(gy_ptr), L(dims.Ho * dims.Wo), Wo(dims.Wo) {
@@ -499,7 +534,7 @@ struct WeightLoader {
 #pragma unroll
     for (int q = 0; q < Cfg::AE; ++q) m_row[q] = m0 + tid / Cfg::BK + q * (Cfg::NT / Cfg::BK);
     nl0 = tid / Cfg::BK;
-    const int khw = d.kh * d.kw, ncols = d.Cin * khw;
+    const int khw = d.kh * d.kw, ncols = d.cg() * khw;
     const FastDiv KHW(khw), KW(d.kw);
 #pragma unroll
     for (int q = 0; q < Cfg::BE; ++q) {
@@ -508,8 +543,9 @@ struct WeightLoader {
       if (n < ncols) {
         const int ci = KHW.div(n);
         const int rem = n - ci * khw;
-        tap_i[q] = KW.div(rem);
-        tap_j[q] = rem - tap_i[q] * d.kw;
+        const int i = KW.div(rem);
+        tap_i[q] = i * d.dh;
+        tap_j[q] = (rem - i * d.kw) * d.dw;
         x_off[q] = ci * d.H * d.W;
       }
     }
@@ -529,10 +565,11 @@ struct WeightLoader {
     const int oh = Wo.div(l);
     const int ow = l - oh * static_cast<int>(Wo.d);
     const T* gyi = gy + int64_t(img) * d.Cout * static_cast<int>(L.d) + l;
+    const int og = d.og();
 #pragma unroll
-    for (int q = 0; q < Cfg::AE; ++q) ra[q] = m_row[q] < d.Cout ? ldg(gyi + m_row[q] * static_cast<int>(L.d)) : T(0);
+    for (int q = 0; q < Cfg::AE; ++q) ra[q] = m_row[q] < og ? ldg(gyi + m_row[q] * static_cast<int>(L.d)) : T(0);
     const T* xi = x + int64_t(img) * d.Cin * d.H * d.W;
-    const int ih0 = oh * d.s - d.p, iw0 = ow * d.s - d.p;
+    const int ih0 = oh * d.sh - d.ph, iw0 = ow * d.sw - d.pw;
 #pragma unroll
     for (int q = 0; q < Cfg::BE; ++q) {
       const int ih = ih0 + tap_i[q], iw = iw0 + tap_j[q];
@@ -553,14 +590,16 @@ struct WeightLoader {
   }
 };
 
-// One (tile, R slice) of the weight gradient: straight into gw when splits == 1, else into ws[split][Cout][ncols].
+// One (tile, group, R slice) of the weight gradient: straight into gw when splits == 1, else into
+// ws[split][Cout][ncols] (the group's og rows of it).
 template <typename T, class Cfg>
 __global__ void __launch_bounds__(Cfg::NT, sizeof(T) == 4 ? Cfg::MIN_BLOCKS : 1)
     weight_gemm_kernel(WeightArgs<T> args) {
   const Dims& d = args.d;
-  const int M = d.Cout, ncols = d.Cin * d.kh * d.kw, R = d.N * d.Ho * d.Wo;
+  const int M = d.og(), ncols = d.cg() * d.kh * d.kw, R = d.N * d.Ho * d.Wo;
   const int split = blockIdx.z;
-  const int n0 = blockIdx.x * Cfg::BN, m0 = blockIdx.y * Cfg::BM;
+  const int group = blockIdx.y / args.m_tiles;
+  const int n0 = blockIdx.x * Cfg::BN, m0 = (blockIdx.y % args.m_tiles) * Cfg::BM;
   const int r_begin = split * args.r_per_split, r_end = min(R, r_begin + args.r_per_split);
 
   __shared__ Smem<T, Cfg> sm;
@@ -571,10 +610,11 @@ __global__ void __launch_bounds__(Cfg::NT, sizeof(T) == 4 ? Cfg::MIN_BLOCKS : 1)
 #pragma unroll
     for (int j = 0; j < Cfg::TN; ++j) acc[i][j] = T(0);
 
-  WeightLoader<T, Cfg> ld(d, args.x, args.gy, m0, n0, tid);
+  WeightLoader<T, Cfg> ld(d, args.x + int64_t(group) * d.cg() * d.H * d.W,
+                          args.gy + int64_t(group) * M * d.Ho * d.Wo, m0, n0, tid);
   gemm_mainloop<T, Cfg>(ld, r_begin, r_end, sm, ty, tx, acc);
 
-  T* dst = args.splits > 1 ? args.ws + int64_t(split) * M * ncols : args.gw;
+  T* dst = (args.splits > 1 ? args.ws + int64_t(split) * d.Cout * ncols : args.gw) + int64_t(group) * M * ncols;
 #pragma unroll
   for (int jg = 0; jg < Cfg::TN / 4; ++jg) {
     const int nb = n0 + micro_col<Cfg>(tx, 4 * jg);
@@ -628,18 +668,19 @@ int sm_count() { return planner_sm_count(); }
 // Split-K workspace bound: slices beyond it are not worth their memory traffic.
 constexpr int64_t kMaxWorkspaceBytes = int64_t(256) << 20;
 
-// How one GEMM C[M, n_max] (phases of them) with reduction length K runs: tile shape and K slices.
+// How `gemms` GEMMs C[M, n_max] (groups times phases of them) with reduction length K run: tile shape and K
+// slices. The slices share blockIdx.z with the `z_per_split` phases.
 struct Plan {
   Tile tile = Tile::Mid;
   int splits = 1;
   int k_per_split = 0;
 };
 
-Plan plan_gemm(int64_t M, int64_t n_max, int64_t K, int phases, size_t elem_bytes) {
+Plan plan_gemm(int64_t M, int64_t n_max, int64_t K, int64_t gemms, int64_t z_per_split, size_t elem_bytes) {
   const int sms = sm_count();
   const auto tiles_of = [&](Tile t) {
     const TileDims td = tile_dims(t);
-    return ((M + td.bm - 1) / td.bm) * ((n_max + td.bn - 1) / td.bn) * phases;
+    return ((M + td.bm - 1) / td.bm) * ((n_max + td.bn - 1) / td.bn) * gemms;
   };
   Plan plan;
   if (M <= 16) {
@@ -666,9 +707,9 @@ Plan plan_gemm(int64_t M, int64_t n_max, int64_t K, int phases, size_t elem_byte
   const int64_t target = 2 * int64_t(sms);
   if (tiles < target && steps >= 2 * kMinStepsPerSplit) {
     splits = std::min((target + tiles - 1) / tiles, steps / kMinStepsPerSplit);
-    const int64_t slice_bytes = M * n_max * phases * int64_t(elem_bytes);
+    const int64_t slice_bytes = M * n_max * gemms * int64_t(elem_bytes);
     splits = std::min(splits, std::max<int64_t>(1, kMaxWorkspaceBytes / std::max<int64_t>(slice_bytes, 1)));
-    splits = std::min<int64_t>(splits, 65535 / phases);
+    splits = std::min<int64_t>(splits, 65535 / z_per_split);
     splits = std::max<int64_t>(splits, 1);
   }
   const int64_t steps_per_split = std::max<int64_t>(1, (steps + splits - 1) / splits);
@@ -682,27 +723,47 @@ Dims to_dims(const char* op, const Conv2dShape& s, bool backward_data) {
   const auto str = [&] {
     return std::string(op) + ": x [" + std::to_string(s.N) + ", " + std::to_string(s.Cin) + ", " +
            std::to_string(s.H) + ", " + std::to_string(s.W) + "], w [" + std::to_string(s.Cout) + ", " +
-           std::to_string(s.Cin) + ", " + std::to_string(s.kh) + ", " + std::to_string(s.kw) + "], y [" +
-           std::to_string(s.N) + ", " + std::to_string(s.Cout) + ", " + std::to_string(s.Ho) + ", " +
-           std::to_string(s.Wo) + "], stride " + std::to_string(s.stride) + ", padding " + std::to_string(s.pad);
+           std::to_string(s.groups > 0 ? s.Cin / s.groups : s.Cin) + ", " + std::to_string(s.kh) + ", " +
+           std::to_string(s.kw) + "], y [" + std::to_string(s.N) + ", " + std::to_string(s.Cout) + ", " +
+           std::to_string(s.Ho) + ", " + std::to_string(s.Wo) + "], stride " + std::to_string(s.stride_h) + "x" +
+           std::to_string(s.stride_w) + ", padding " + std::to_string(s.pad_h) + "x" + std::to_string(s.pad_w) +
+           ", dilation " + std::to_string(s.dil_h) + "x" + std::to_string(s.dil_w) + ", groups " +
+           std::to_string(s.groups);
   };
-  if (s.N < 0 || s.Cin < 0 || s.H < 0 || s.W < 0 || s.Cout < 0 || s.kh < 1 || s.kw < 1 || s.stride < 1 ||
-      s.pad < 0 || s.Ho < 0 || s.Wo < 0)
+  if (s.N < 0 || s.Cin < 0 || s.H < 0 || s.W < 0 || s.Cout < 0 || s.kh < 1 || s.kw < 1 || s.stride_h < 1 ||
+      s.stride_w < 1 || s.pad_h < 0 || s.pad_w < 0 || s.dil_h < 1 || s.dil_w < 1 || s.groups < 1 ||
+      s.Cin % s.groups != 0 || s.Cout % s.groups != 0 || s.Ho < 0 || s.Wo < 0)
     throw std::invalid_argument(str() + ": invalid shape");
-  if (s.Ho != (s.H + 2 * s.pad - s.kh) / s.stride + 1 || s.Wo != (s.W + 2 * s.pad - s.kw) / s.stride + 1)
-    throw std::invalid_argument(str() + ": Ho, Wo must equal (H + 2 pad - k) / stride + 1");
+  // Ho may fall short of the formula only for a transposed conv whose output_padding reaches the stride.
+  if (s.Ho > conv_out_size(s.H, s.kh, s.stride_h, s.pad_h, s.dil_h) ||
+      s.Wo > conv_out_size(s.W, s.kw, s.stride_w, s.pad_w, s.dil_w))
+    throw std::invalid_argument(str() + ": Ho, Wo must not exceed (H + 2 pad - dil (k - 1) - 1) / stride + 1");
   constexpr int64_t kMax = std::numeric_limits<int32_t>::max();
   const int64_t per_image = std::max(s.Cin * s.H * s.W, s.Cout * s.Ho * s.Wo);
   const int64_t pixels = std::max(s.N * s.Ho * s.Wo, s.N * s.H * s.W);
-  const int64_t weight = s.Cout * s.Cin * s.kh * s.kw;
-  if (per_image > kMax || pixels > kMax || weight > kMax || s.stride > 255 || s.pad > kMax / 4)
+  const int64_t weight = s.Cout * (s.Cin / s.groups) * s.kh * s.kw;
+  const int64_t reach = std::max(s.dil_h * s.kh, s.dil_w * s.kw) + std::max(s.pad_h, s.pad_w);
+  if (per_image > kMax || pixels > kMax || weight > kMax || s.stride_h > 255 || s.stride_w > 255 ||
+      reach > kMax / 4)
     throw std::invalid_argument(str() + ": too large for the CUDA convolution (32-bit indexing per image)");
-  if ((backward_data ? s.Cin : s.Cout) > 65535 * 16)
-    throw std::invalid_argument(str() + ": too many channels for the CUDA convolution's grid");
+  if (s.groups > 65535)
+    throw std::invalid_argument(str() + ": too many groups for the CUDA convolution's grid");
   Dims d;
   d.N = int(s.N), d.Cin = int(s.Cin), d.H = int(s.H), d.W = int(s.W), d.Cout = int(s.Cout);
-  d.kh = int(s.kh), d.kw = int(s.kw), d.s = int(s.stride), d.p = int(s.pad), d.Ho = int(s.Ho), d.Wo = int(s.Wo);
+  d.kh = int(s.kh), d.kw = int(s.kw), d.sh = int(s.stride_h), d.sw = int(s.stride_w), d.ph = int(s.pad_h);
+  d.pw = int(s.pad_w), d.dh = int(s.dil_h), d.dw = int(s.dil_w), d.G = int(s.groups), d.Ho = int(s.Ho);
+  d.Wo = int(s.Wo);
   return d;
+}
+
+// Blocks along M per group, with the grid's y limit (groups times M tiles) checked.
+int m_tiles_for(const char* op, int M, int groups, int bm) {
+  const int64_t tiles = (int64_t(M) + bm - 1) / bm;
+  if (tiles * groups > 65535)
+    throw std::invalid_argument(std::string(op) + ": " + std::to_string(groups) + " groups of " + std::to_string(M) +
+                                " channels need " + std::to_string(tiles * groups) +
+                                " blocks along the grid's y dimension (limit 65535)");
+  return static_cast<int>(tiles);
 }
 
 // A split-K workspace from the caching allocator, returned when the launcher is done queueing (the allocator is
@@ -727,8 +788,9 @@ unsigned reduce_blocks(int64_t count) {
 }
 
 template <typename T, class Cfg>
-void launch_gather(const GatherArgs<T>& args, int phases, int M) {
-  const dim3 grid((args.ws_n + Cfg::BN - 1) / Cfg::BN, (M + Cfg::BM - 1) / Cfg::BM, phases * args.splits);
+void launch_gather(const char* op, GatherArgs<T> args, int phases, int M) {
+  args.m_tiles = m_tiles_for(op, M, args.d.G, Cfg::BM);
+  const dim3 grid((args.ws_n + Cfg::BN - 1) / Cfg::BN, args.m_tiles * args.d.G, phases * args.splits);
   launch<gather_gemm_kernel<T, Cfg>>(grid, Cfg::NT, 0, stream(), args);
 }
 
@@ -737,33 +799,35 @@ template <typename T>
 void run_gather(const char* op, const Conv2dShape& s, bool backward_data, const T* a, const T* b, const T* bias,
                 T* out) {
   const Dims d = to_dims(op, s, backward_data);
-  const int phases = backward_data ? d.s * d.s : 1;
+  const int phases = backward_data ? d.sh * d.sw : 1;
   int n_max = 0, k_max = 0;
   for (int ph = 0; ph < phases; ++ph) {
     const GatherGemm g = gather_gemm(d, backward_data, ph);
     n_max = std::max(n_max, g.N);
     k_max = std::max(k_max, g.K);
   }
-  const int M = backward_data ? d.Cin : d.Cout;
+  const int M = backward_data ? d.cg() : d.og();  // per group
   if (M == 0 || n_max == 0) return;
-  const Plan plan = plan_gemm(M, n_max, k_max, phases, sizeof(T));
-  const Workspace ws(plan.splits > 1 ? size_t(plan.splits) * phases * M * n_max * sizeof(T) : 0);
-  const GatherArgs<T> args{d, backward_data, a, b, bias, out, plan.splits, plan.k_per_split, ws.as<T>(), n_max};
+  const Plan plan = plan_gemm(M, n_max, k_max, int64_t(phases) * d.G, phases, sizeof(T));
+  const Workspace ws(plan.splits > 1 ? size_t(plan.splits) * phases * d.G * M * n_max * sizeof(T) : 0);
+  const GatherArgs<T> args{d,           backward_data, a, b, bias, out, plan.splits, plan.k_per_split,
+                           ws.as<T>(), n_max,          0};
   switch (plan.tile) {
-    case Tile::Big: launch_gather<T, CfgBig>(args, phases, M); break;
-    case Tile::Wide: launch_gather<T, CfgWide>(args, phases, M); break;
-    case Tile::Mid: launch_gather<T, CfgMid>(args, phases, M); break;
-    case Tile::Thin: launch_gather<T, CfgThin>(args, phases, M); break;
+    case Tile::Big: launch_gather<T, CfgBig>(op, args, phases, M); break;
+    case Tile::Wide: launch_gather<T, CfgWide>(op, args, phases, M); break;
+    case Tile::Mid: launch_gather<T, CfgMid>(op, args, phases, M); break;
+    case Tile::Thin: launch_gather<T, CfgThin>(op, args, phases, M); break;
   }
   if (plan.splits > 1) {
-    const dim3 grid(reduce_blocks(int64_t(M) * n_max), phases);
+    const dim3 grid(reduce_blocks(int64_t(M) * n_max), phases, d.G);
     launch<gather_reduce_kernel<T>>(grid, 256, 0, stream(), args);
   }
 }
 
 template <typename T, class Cfg>
-void launch_weight(const WeightArgs<T>& args, int ncols) {
-  const dim3 grid((ncols + Cfg::BN - 1) / Cfg::BN, (args.d.Cout + Cfg::BM - 1) / Cfg::BM, args.splits);
+void launch_weight(const char* op, WeightArgs<T> args, int ncols) {
+  args.m_tiles = m_tiles_for(op, args.d.og(), args.d.G, Cfg::BM);
+  const dim3 grid((ncols + Cfg::BN - 1) / Cfg::BN, args.m_tiles * args.d.G, args.splits);
   launch<weight_gemm_kernel<T, Cfg>>(grid, Cfg::NT, 0, stream(), args);
 }
 
@@ -781,17 +845,18 @@ void conv2d_backward_data(const Conv2dShape& s, const T* gy, const T* w, const T
 
 template <typename T>
 void conv2d_backward_weight(const Conv2dShape& s, const T* x, const T* gy, T* gw) {
-  const Dims d = to_dims("conv2d_backward_weight (CUDA)", s, false);
-  const int ncols = d.Cin * d.kh * d.kw, R = d.N * d.Ho * d.Wo;
+  const char* op = "conv2d_backward_weight (CUDA)";
+  const Dims d = to_dims(op, s, false);
+  const int ncols = d.cg() * d.kh * d.kw, R = d.N * d.Ho * d.Wo;
   if (d.Cout == 0 || ncols == 0) return;
-  const Plan plan = plan_gemm(d.Cout, ncols, R, 1, sizeof(T));
+  const Plan plan = plan_gemm(d.og(), ncols, R, d.G, 1, sizeof(T));
   const Workspace ws(plan.splits > 1 ? size_t(plan.splits) * d.Cout * ncols * sizeof(T) : 0);
-  const WeightArgs<T> args{d, x, gy, gw, plan.splits, plan.k_per_split, ws.as<T>()};
+  const WeightArgs<T> args{d, x, gy, gw, plan.splits, plan.k_per_split, ws.as<T>(), 0};
   switch (plan.tile) {
-    case Tile::Big: launch_weight<T, CfgBig>(args, ncols); break;
-    case Tile::Wide: launch_weight<T, CfgWide>(args, ncols); break;
-    case Tile::Mid: launch_weight<T, CfgMid>(args, ncols); break;
-    case Tile::Thin: launch_weight<T, CfgThin>(args, ncols); break;
+    case Tile::Big: launch_weight<T, CfgBig>(op, args, ncols); break;
+    case Tile::Wide: launch_weight<T, CfgWide>(op, args, ncols); break;
+    case Tile::Mid: launch_weight<T, CfgMid>(op, args, ncols); break;
+    case Tile::Thin: launch_weight<T, CfgThin>(op, args, ncols); break;
   }
   if (plan.splits > 1) {
     const int64_t count = int64_t(d.Cout) * ncols;

@@ -77,89 +77,99 @@ __device__ __forceinline__ T stable_sigmoid(T x) {
 
 template <typename T>
 __global__ void __launch_bounds__(kThreads)
-    bce_kernel(const T* __restrict__ x, const T* __restrict__ t, int64_t n, T inv_n, T* __restrict__ grad_x,
-               T* __restrict__ grad_t, Reduction red) {
+    bce_kernel(const T* __restrict__ x, const T* __restrict__ t, int64_t n, T inv_d, T* __restrict__ terms,
+               T* __restrict__ grad_x, T* __restrict__ grad_t, Reduction red) {
   double acc = 0.0;
   for (int64_t i = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x; i < n;
        i += static_cast<int64_t>(gridDim.x) * kThreads) {
     const T xi = x[i], ti = t[i];
     const T relu = xi > T(0) ? xi : T(0);
-    acc += static_cast<double>(relu - xi * ti + log1p(exp(-fabs(xi))));
-    if (grad_x) grad_x[i] = (stable_sigmoid(xi) - ti) * inv_n;
-    if (grad_t) grad_t[i] = -xi * inv_n;
+    const T l = relu - xi * ti + log1p(exp(-fabs(xi)));
+    acc += static_cast<double>(l);
+    if (terms) terms[i] = l;
+    if (grad_x) grad_x[i] = (stable_sigmoid(xi) - ti) * inv_d;
+    if (grad_t) grad_t[i] = -xi * inv_d;
   }
   grid_sum(acc, red);
 }
 
 template <typename T>
 __global__ void __launch_bounds__(kThreads)
-    mse_kernel(const T* __restrict__ x, const T* __restrict__ t, int64_t n, T two_inv_n, T* __restrict__ grad_x,
-               T* __restrict__ grad_t, Reduction red) {
+    mse_kernel(const T* __restrict__ x, const T* __restrict__ t, int64_t n, T two_inv_d, T* __restrict__ terms,
+               T* __restrict__ grad_x, T* __restrict__ grad_t, Reduction red) {
   double acc = 0.0;
   for (int64_t i = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x; i < n;
        i += static_cast<int64_t>(gridDim.x) * kThreads) {
     const T d = x[i] - t[i];
     acc += static_cast<double>(d * d);
-    if (grad_x) grad_x[i] = d * two_inv_n;
-    if (grad_t) grad_t[i] = -d * two_inv_n;
+    if (terms) terms[i] = d * d;
+    if (grad_x) grad_x[i] = d * two_inv_d;
+    if (grad_t) grad_t[i] = -d * two_inv_d;
   }
   grid_sum(acc, red);
 }
 
+// Gaussian NLL's arguments (one struct keeps the two kernels' launches short).
+template <typename T>
+struct GnllArgs {
+  const T* x;
+  const T* t;
+  const T* var;
+  int64_t groups, group;
+  T inv_d, eps, c;  // 1 / divisor, the variance clamp, the per-term constant of `full`
+  T* terms;
+  T* grad_x;
+  T* grad_t;
+  T* grad_var;
+};
+
+// Elements first, first + step, ... of variance group m: writes their terms and gradients, adds their loss terms to
+// acc and returns their part of dL/dvar_m.
+template <typename T>
+__device__ __forceinline__ double gnll_elements(const GnllArgs<T>& a, int64_t m, int64_t first, int64_t step,
+                                                double& acc) {
+  const T vm = a.var[m];
+  const T v = vm > a.eps ? vm : a.eps;  // std::max(var, eps): the clamp is invisible to autograd
+  const T inv_v = T(1) / v;
+  const T log_v = log(v);
+  double gv = 0.0;
+  for (int64_t i = m * a.group + first; i < (m + 1) * a.group; i += step) {
+    const T d = a.x[i] - a.t[i];
+    const T d2_v = d * d * inv_v;
+    const T l = T(0.5) * (log_v + d2_v);
+    acc += static_cast<double>(l);
+    if (a.terms) a.terms[i] = l + a.c;
+    if (a.grad_x) a.grad_x[i] = d * inv_v * a.inv_d;
+    if (a.grad_t) a.grad_t[i] = -d * inv_v * a.inv_d;
+    if (a.grad_var) gv += static_cast<double>(T(0.5) * (inv_v - d2_v * inv_v) * a.inv_d);
+  }
+  return gv;
+}
+
 // Gaussian NLL, one thread per variance group (small groups).
 template <typename T>
-__global__ void __launch_bounds__(kThreads)
-    gaussian_nll_thread_kernel(const T* __restrict__ x, const T* __restrict__ t, const T* __restrict__ var,
-                               int64_t groups, int64_t group, T inv_n, T eps, T* __restrict__ grad_x,
-                               T* __restrict__ grad_t, T* __restrict__ grad_var, Reduction red) {
+__global__ void __launch_bounds__(kThreads) gaussian_nll_thread_kernel(GnllArgs<T> a, Reduction red) {
   double acc = 0.0;
-  for (int64_t m = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x; m < groups;
+  for (int64_t m = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x; m < a.groups;
        m += static_cast<int64_t>(gridDim.x) * kThreads) {
-    const T vm = var[m];
-    const T v = vm > eps ? vm : eps;  // std::max(var, eps): the clamp is invisible to autograd
-    const T inv_v = T(1) / v;
-    const T log_v = log(v);
-    double gv = 0.0;
-    for (int64_t i = m * group; i < (m + 1) * group; ++i) {
-      const T d = x[i] - t[i];
-      const T d2_v = d * d * inv_v;
-      acc += static_cast<double>(T(0.5) * (log_v + d2_v));
-      if (grad_x) grad_x[i] = d * inv_v * inv_n;
-      if (grad_t) grad_t[i] = -d * inv_v * inv_n;
-      if (grad_var) gv += static_cast<double>(T(0.5) * (inv_v - d2_v * inv_v) * inv_n);
-    }
-    if (grad_var) grad_var[m] = static_cast<T>(gv);
+    const double gv = gnll_elements(a, m, 0, 1, acc);
+    if (a.grad_var) a.grad_var[m] = static_cast<T>(gv);
   }
   grid_sum(acc, red);
 }
 
 // Gaussian NLL, one warp per variance group (groups of 32 or more: coalesced reads, a warp-tree sum for dvar).
 template <typename T>
-__global__ void __launch_bounds__(kThreads)
-    gaussian_nll_warp_kernel(const T* __restrict__ x, const T* __restrict__ t, const T* __restrict__ var,
-                             int64_t groups, int64_t group, T inv_n, T eps, T* __restrict__ grad_x,
-                             T* __restrict__ grad_t, T* __restrict__ grad_var, Reduction red) {
+__global__ void __launch_bounds__(kThreads) gaussian_nll_warp_kernel(GnllArgs<T> a, Reduction red) {
   constexpr int kWarps = kThreads / 32;
   const int lane = threadIdx.x & 31;
   double acc = 0.0;
-  for (int64_t m = static_cast<int64_t>(blockIdx.x) * kWarps + (threadIdx.x >> 5); m < groups;
+  for (int64_t m = static_cast<int64_t>(blockIdx.x) * kWarps + (threadIdx.x >> 5); m < a.groups;
        m += static_cast<int64_t>(gridDim.x) * kWarps) {
-    const T vm = var[m];
-    const T v = vm > eps ? vm : eps;
-    const T inv_v = T(1) / v;
-    const T log_v = log(v);
-    double gv = 0.0;
-    for (int64_t i = m * group + lane; i < (m + 1) * group; i += 32) {
-      const T d = x[i] - t[i];
-      const T d2_v = d * d * inv_v;
-      acc += static_cast<double>(T(0.5) * (log_v + d2_v));
-      if (grad_x) grad_x[i] = d * inv_v * inv_n;
-      if (grad_t) grad_t[i] = -d * inv_v * inv_n;
-      if (grad_var) gv += static_cast<double>(T(0.5) * (inv_v - d2_v * inv_v) * inv_n);
-    }
-    if (grad_var) {
+    double gv = gnll_elements(a, m, lane, 32, acc);
+    if (a.grad_var) {
       gv = detail::warp_sum(gv);
-      if (lane == 0) grad_var[m] = static_cast<T>(gv);
+      if (lane == 0) a.grad_var[m] = static_cast<T>(gv);
     }
   }
   grid_sum(acc, red);
@@ -167,16 +177,35 @@ __global__ void __launch_bounds__(kThreads)
 
 template <typename T>
 __global__ void __launch_bounds__(kThreads)
-    kl_normal_kernel(const T* __restrict__ mu, const T* __restrict__ logvar, int64_t n, T inv_b,
-                     T* __restrict__ grad_mu, T* __restrict__ grad_logvar, Reduction red) {
+    kl_normal_kernel(const T* __restrict__ mu, const T* __restrict__ logvar, int64_t n, T inv_d,
+                     T* __restrict__ terms, T* __restrict__ grad_mu, T* __restrict__ grad_logvar, Reduction red) {
   double acc = 0.0;
   for (int64_t i = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x; i < n;
        i += static_cast<int64_t>(gridDim.x) * kThreads) {
     const T m = mu[i], lv = logvar[i];
     const T e = exp(lv);
-    acc += static_cast<double>(T(-0.5) * (T(1) + lv - m * m - e));
-    if (grad_mu) grad_mu[i] = m * inv_b;
-    if (grad_logvar) grad_logvar[i] = T(0.5) * (e - T(1)) * inv_b;
+    const T l = T(-0.5) * (T(1) + lv - m * m - e);
+    acc += static_cast<double>(l);
+    if (terms) terms[i] = l;
+    if (grad_mu) grad_mu[i] = m * inv_d;
+    if (grad_logvar) grad_logvar[i] = T(0.5) * (e - T(1)) * inv_d;
+  }
+  grid_sum(acc, red);
+}
+
+// Hinge terms max(0, 1 + sign p) and their gradient sign [1 + sign p > 0] / divisor.
+template <typename T>
+__global__ void __launch_bounds__(kThreads)
+    hinge_kernel(const T* __restrict__ p, int64_t n, T sign, T g_active, T* __restrict__ terms,
+                 T* __restrict__ grad, Reduction red) {
+  double acc = 0.0;
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x; i < n;
+       i += static_cast<int64_t>(gridDim.x) * kThreads) {
+    const T margin = T(1) + sign * p[i];
+    const T l = margin > T(0) ? margin : T(0);
+    acc += static_cast<double>(l);
+    if (terms) terms[i] = l;
+    if (grad) grad[i] = margin > T(0) ? g_active : T(0);
   }
   grid_sum(acc, red);
 }
@@ -198,65 +227,66 @@ void fetch_results(const ReductionScratch& r, double* out, int count) {
 }  // namespace
 
 template <typename T>
-T bce_with_logits(const T* x, const T* t, int64_t n, T* grad_x, T* grad_t) {
-  if (n <= 0) return static_cast<T>(0.0 / static_cast<double>(n));  // as the CPU twin: 0 / 0
-  const T inv_n = static_cast<T>(1.0 / static_cast<double>(n));
+T bce_with_logits(const T* x, const T* t, int64_t n, double divisor, T* terms, T* grad_x, T* grad_t) {
+  if (n <= 0) return static_cast<T>(0.0 / divisor);  // as the CPU twin: a sum of nothing
+  const T inv_d = static_cast<T>(1.0 / divisor);
   const ReductionScratch r = reduction_scratch();
-  launch<bce_kernel<T>>(blocks_for(n), kThreads, 0, stream(), x, t, n, inv_n, grad_x, grad_t, r.slot[0]);
+  launch<bce_kernel<T>>(blocks_for(n), kThreads, 0, stream(), x, t, n, inv_d, terms, grad_x, grad_t, r.slot[0]);
   double total = 0.0;
   fetch_results(r, &total, 1);
-  return static_cast<T>(total / static_cast<double>(n));
+  return static_cast<T>(total / divisor);
 }
 
 template <typename T>
-T mse(const T* x, const T* t, int64_t n, T* grad_x, T* grad_t) {
-  if (n <= 0) return static_cast<T>(0.0 / static_cast<double>(n));
-  const T two_inv_n = static_cast<T>(2.0 / static_cast<double>(n));
+T mse(const T* x, const T* t, int64_t n, double divisor, T* terms, T* grad_x, T* grad_t) {
+  if (n <= 0) return static_cast<T>(0.0 / divisor);
+  const T two_inv_d = static_cast<T>(2.0 / divisor);
   const ReductionScratch r = reduction_scratch();
-  launch<mse_kernel<T>>(blocks_for(n), kThreads, 0, stream(), x, t, n, two_inv_n, grad_x, grad_t, r.slot[0]);
+  launch<mse_kernel<T>>(blocks_for(n), kThreads, 0, stream(), x, t, n, two_inv_d, terms, grad_x, grad_t, r.slot[0]);
   double total = 0.0;
   fetch_results(r, &total, 1);
-  return static_cast<T>(total / static_cast<double>(n));
+  return static_cast<T>(total / divisor);
 }
 
 template <typename T>
-T gaussian_nll(const T* x, const T* t, const T* var, int64_t n, int64_t group, bool full, double eps, T* grad_x,
-               T* grad_t, T* grad_var) {
-  if (n <= 0 || group <= 0) return static_cast<T>(0.0 / static_cast<double>(n));
-  const T inv_n = static_cast<T>(1.0 / static_cast<double>(n));
+T gaussian_nll(const T* x, const T* t, const T* var, int64_t n, int64_t group, bool full, double eps, double divisor,
+               T* terms, T* grad_x, T* grad_t, T* grad_var) {
+  if (n <= 0 || group <= 0) return static_cast<T>(0.0 / divisor);
+  const T inv_d = static_cast<T>(1.0 / divisor);
   const T eps_t = static_cast<T>(eps);
+  const double log_2pi_half = 0.5 * std::log(2.0 * std::numbers::pi);
+  const T c = full ? static_cast<T>(log_2pi_half) : T(0);
   const int64_t groups = n / group;
   const ReductionScratch r = reduction_scratch();
+  const GnllArgs<T> args{x, t, var, groups, group, inv_d, eps_t, c, terms, grad_x, grad_t, grad_var};
   if (group >= 32) {
     constexpr int64_t kWarps = kThreads / 32;
     const unsigned blocks = static_cast<unsigned>(std::clamp<int64_t>((groups + kWarps - 1) / kWarps, 1, kMaxBlocks));
-    launch<gaussian_nll_warp_kernel<T>>(blocks, kThreads, 0, stream(), x, t, var, groups, group, inv_n, eps_t, grad_x,
-                                        grad_t, grad_var, r.slot[0]);
+    launch<gaussian_nll_warp_kernel<T>>(blocks, kThreads, 0, stream(), args, r.slot[0]);
   } else {
-    launch<gaussian_nll_thread_kernel<T>>(blocks_for(groups), kThreads, 0, stream(), x, t, var, groups, group, inv_n,
-                                          eps_t, grad_x, grad_t, grad_var, r.slot[0]);
+    launch<gaussian_nll_thread_kernel<T>>(blocks_for(groups), kThreads, 0, stream(), args, r.slot[0]);
   }
   double total = 0.0;
   fetch_results(r, &total, 1);
-  double loss = total / static_cast<double>(n);
-  if (full) loss += 0.5 * std::log(2.0 * std::numbers::pi);
+  double loss = total / divisor;
+  if (full) loss += log_2pi_half * (static_cast<double>(n) / divisor);
   return static_cast<T>(loss);
 }
 
 template <typename T>
-T kl_normal(const T* mu, const T* logvar, int64_t n, int64_t batch, T* grad_mu, T* grad_logvar) {
-  if (n <= 0) return static_cast<T>(0.0 / static_cast<double>(batch));
-  const T inv_b = static_cast<T>(1.0 / static_cast<double>(batch));
+T kl_normal(const T* mu, const T* logvar, int64_t n, double divisor, T* terms, T* grad_mu, T* grad_logvar) {
+  if (n <= 0) return static_cast<T>(0.0 / divisor);
+  const T inv_d = static_cast<T>(1.0 / divisor);
   const ReductionScratch r = reduction_scratch();
-  launch<kl_normal_kernel<T>>(blocks_for(n), kThreads, 0, stream(), mu, logvar, n, inv_b, grad_mu, grad_logvar,
-                              r.slot[0]);
+  launch<kl_normal_kernel<T>>(blocks_for(n), kThreads, 0, stream(), mu, logvar, n, inv_d, terms, grad_mu,
+                              grad_logvar, r.slot[0]);
   double total = 0.0;
   fetch_results(r, &total, 1);
-  return static_cast<T>(total / static_cast<double>(batch));
+  return static_cast<T>(total / divisor);
 }
 
 template <typename T>
-T wasserstein(const T* real, int64_t n_real, const T* fake, int64_t n_fake) {
+T wasserstein(const T* real, int64_t n_real, double div_real, const T* fake, int64_t n_fake, double div_fake) {
   const bool has_real = real && n_real > 0, has_fake = fake && n_fake > 0;
   if (!has_real && !has_fake) return T(0);
   const ReductionScratch r = reduction_scratch();
@@ -268,17 +298,30 @@ T wasserstein(const T* real, int64_t n_real, const T* fake, int64_t n_fake) {
   }
   double sums[kSlots] = {0.0, 0.0};
   fetch_results(r, sums, kSlots);
-  const double mean_fake = has_fake ? sums[0] / static_cast<double>(n_fake) : 0.0;
-  const double mean_real = has_real ? sums[1] / static_cast<double>(n_real) : 0.0;
-  return static_cast<T>(mean_fake - mean_real);
+  const double f = has_fake ? sums[0] / div_fake : 0.0;
+  const double re = has_real ? sums[1] / div_real : 0.0;
+  return static_cast<T>(f - re);
 }
 
-#define GAN_INSTANTIATE(T)                                                                                    \
-  template T bce_with_logits<T>(const T*, const T*, int64_t, T*, T*);                                         \
-  template T mse<T>(const T*, const T*, int64_t, T*, T*);                                                     \
-  template T gaussian_nll<T>(const T*, const T*, const T*, int64_t, int64_t, bool, double, T*, T*, T*);       \
-  template T kl_normal<T>(const T*, const T*, int64_t, int64_t, T*, T*);                                      \
-  template T wasserstein<T>(const T*, int64_t, const T*, int64_t);
+template <typename T>
+T hinge(const T* p, int64_t n, double sign, double divisor, T* terms, T* grad) {
+  if (n <= 0) return static_cast<T>(0.0 / divisor);
+  const ReductionScratch r = reduction_scratch();
+  launch<hinge_kernel<T>>(blocks_for(n), kThreads, 0, stream(), p, n, static_cast<T>(sign),
+                          static_cast<T>(sign / divisor), terms, grad, r.slot[0]);
+  double total = 0.0;
+  fetch_results(r, &total, 1);
+  return static_cast<T>(total / divisor);
+}
+
+#define GAN_INSTANTIATE(T)                                                                                      \
+  template T bce_with_logits<T>(const T*, const T*, int64_t, double, T*, T*, T*);                               \
+  template T mse<T>(const T*, const T*, int64_t, double, T*, T*, T*);                                           \
+  template T gaussian_nll<T>(const T*, const T*, const T*, int64_t, int64_t, bool, double, double, T*, T*, T*,  \
+                             T*);                                                                               \
+  template T kl_normal<T>(const T*, const T*, int64_t, double, T*, T*, T*);                                     \
+  template T wasserstein<T>(const T*, int64_t, double, const T*, int64_t, double);                              \
+  template T hinge<T>(const T*, int64_t, double, double, T*, T*);
 GAN_INSTANTIATE(float)
 GAN_INSTANTIATE(double)
 #undef GAN_INSTANTIATE

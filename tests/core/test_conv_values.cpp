@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "engine/nn/functional.h"
+#include "engine/nn/layers.h"
 #include "engine/rng.h"
 
 namespace {
@@ -411,6 +412,38 @@ TEST(ConvErrors, WeightGradShapeMismatch) {
   expect_mentions(
       error_of([] { F::conv2d_weight_grad(gan::zeros({2, 2, 5, 5}), gan::zeros({1, 3, 3, 3}), 3, 3, args(1, 0)); }),
       {"conv2d_weight_grad:", "batch", "[2, 2, 5, 5]", "[1, 3, 3, 3]"});
+}
+
+// Dilation, groups and per-axis arguments: what PyTorch refuses, refused with every argument named.
+TEST(ConvErrors, DilationGroupsAndPerAxisArguments) {
+  const Tensor x = gan::zeros({1, 4, 6, 6});
+  expect_mentions(error_of([&] { F::conv2d(x, gan::zeros({3, 2, 3, 3}), {}, {.groups = 2}); }),
+                  {"conv2d:", "output channels", "divisible by groups (2)", "groups 2"});
+  expect_mentions(error_of([&] { F::conv2d(x, gan::zeros({6, 4, 3, 3}), {}, {.groups = 3}); }),
+                  {"conv2d:", "input channels (4)", "divisible by groups (3)"});
+  expect_mentions(error_of([&] { F::conv2d(x, gan::zeros({4, 4, 3, 3}), {}, {.groups = 2}); }),
+                  {"conv2d:", "needs 2 in dim 1, not 4", "[4, 4, 3, 3]"});
+  expect_mentions(error_of([&] { F::conv2d(x, gan::zeros({4, 4, 3, 3}), {}, {.dilation = {1, 0}}); }),
+                  {"conv2d:", "dilation must be >= 1"});
+  expect_mentions(error_of([&] { F::conv2d(x, gan::zeros({4, 4, 3, 3}), {}, {.dilation = 3}); }),
+                  {"conv2d:", "kernel height 3 (dilated: 7) is larger than the padded input height 6", "dilation 3"});
+  expect_mentions(error_of([&] { F::conv2d(x, gan::zeros({4, 4, 3, 3}), {}, {.groups = 0}); }),
+                  {"conv2d:", "groups must be >= 1"});
+  // output_padding must be below the stride or the dilation, per axis.
+  expect_mentions(error_of([&] {
+                    F::conv_transpose2d(x, gan::zeros({4, 1, 3, 3}), {},
+                                        {.stride = {2, 1}, .output_padding = {1, 1}, .dilation = 1});
+                  }),
+                  {"conv_transpose2d:", "output_padding must be smaller than either stride or dilation",
+                   "output_padding 1", "stride (2, 1)"});
+  EXPECT_NO_THROW(F::conv_transpose2d(x, gan::zeros({4, 1, 3, 3}), {},
+                                      {.stride = {2, 1}, .output_padding = {1, 1}, .dilation = {1, 2}}));
+  expect_mentions(error_of([&] { F::conv_transpose2d(x, gan::zeros({4, 1, 3, 3}), {}, {.groups = 3}); }),
+                  {"conv_transpose2d:", "input channels (4)", "divisible by groups (3)"});
+  expect_mentions(error_of([] { gan::nn::Conv2d(4, 6, {3, 3}, {.groups = 4}); }),
+                  {"Conv2d: invalid arguments", "groups=4", "divisible by groups"});
+  expect_mentions(error_of([] { gan::nn::ConvTranspose2d(4, 6, 3, {.stride = 2, .output_padding = 2}); }),
+                  {"ConvTranspose2d: invalid arguments", "output_padding=2"});
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-// Batch norm, fused losses and fused optimizers: the CUDA kernels (kernels/cuda/batch_norm.cu, losses.cu, optim.cu)
+// Batch norm, fused losses (every reduction, and the hinge loss) and fused optimizers: the CUDA kernels (kernels/cuda/batch_norm.cu, losses.cu, optim.cu)
 // against their CPU twins on raw buffers. The same inputs go to kernels::cpu::f on host memory and to
 // kernels::cuda::f on device memory; every output buffer on the device starts as NaN, so an element a kernel
 // forgets to write fails the finiteness check before any value is compared.
@@ -261,6 +261,14 @@ TEST_F(BnLossOptimParity, BatchNormIsDeterministic) {
 
 const int64_t kLossSizes[] = {1, 7, 1000, 100003};
 
+// The divisors of the reductions: 'mean' (n, or the batch for kl_normal), 'sum' (1, with the terms of 'none').
+struct LossReductionCase {
+  const char* name;
+  bool mean;
+  bool terms;
+};
+const LossReductionCase kLossReductions[] = {{"mean", true, false}, {"sum", false, false}, {"none", false, true}};
+
 template <typename T>
 void check_losses() {
   uint32_t seed = 500;
@@ -271,79 +279,113 @@ void check_losses() {
     if (n > 10) x[3] = T(60), x[5] = T(-60);  // the stable forms at large |x|
     const std::vector<T> t = random_values<T>(un, ++seed, 0.0, 1.0);
     DeviceArray<T> dx(x), dt(t);
-    for (bool grads : {true, false}) {
-      SCOPED_TRACE(grads ? "with gradients" : "loss only");
-      {  // bce_with_logits
-        std::vector<T> gx(un), gt(un);
-        const T ref = k::cpu::bce_with_logits<T>(x.data(), t.data(), n, gx.data(), gt.data());
-        DeviceArray<T> dgx(un), dgt(un);
-        const T got = kc::bce_with_logits<T>(dx.get(), dt.get(), n, grads ? dgx.get() : nullptr,
-                                             grads ? dgt.get() : nullptr);
-        EXPECT_TRUE(close_scalar(got, ref, "bce_with_logits loss"));
-        if (grads) {
-          EXPECT_TRUE(close(dgx.download(), gx, "bce_with_logits dx"));
-          EXPECT_TRUE(close(dgt.download(), gt, "bce_with_logits dt"));
-        }
-      }
-      {  // mse
-        std::vector<T> gx(un), gt(un);
-        const T ref = k::cpu::mse<T>(x.data(), t.data(), n, gx.data(), gt.data());
-        DeviceArray<T> dgx(un), dgt(un);
-        const T got = kc::mse<T>(dx.get(), dt.get(), n, grads ? dgx.get() : nullptr, grads ? dgt.get() : nullptr);
-        EXPECT_TRUE(close_scalar(got, ref, "mse loss"));
-        if (grads) {
-          EXPECT_TRUE(close(dgx.download(), gx, "mse dx"));
-          EXPECT_TRUE(close(dgt.download(), gt, "mse dt"));
-        }
-      }
-      {  // kl_normal over a batch of min(n, 4) rows
-        const int64_t batch = std::min<int64_t>(n, 4);
-        const std::vector<T> lv = random_values<T>(un, ++seed, -2.0, 2.0);
-        DeviceArray<T> dlv(lv);
-        std::vector<T> gm(un), glv(un);
-        const T ref = k::cpu::kl_normal<T>(x.data(), lv.data(), n, batch, gm.data(), glv.data());
-        DeviceArray<T> dgm(un), dglv(un);
-        const T got = kc::kl_normal<T>(dx.get(), dlv.get(), n, batch, grads ? dgm.get() : nullptr,
-                                       grads ? dglv.get() : nullptr);
-        EXPECT_TRUE(close_scalar(got, ref, "kl_normal loss"));
-        if (grads) {
-          EXPECT_TRUE(close(dgm.download(), gm, "kl_normal dmu"));
-          EXPECT_TRUE(close(dglv.download(), glv, "kl_normal dlogvar"));
-        }
-      }
-      // gaussian_nll: heteroscedastic (group 1), small groups (thread per group), rows of 64 (warp per group).
-      for (int64_t group : {int64_t{1}, int64_t{5}, int64_t{64}}) {
-        if (n % group != 0) continue;
-        for (bool full : {false, true}) {
-          SCOPED_TRACE("gaussian_nll group " + std::to_string(group) + (full ? " full" : ""));
-          const size_t groups = un / static_cast<size_t>(group);
-          std::vector<T> var = random_values<T>(groups, ++seed, 0.1, 2.0);
-          var[0] = T(0);  // clamped at eps
-          DeviceArray<T> dvar(var);
-          std::vector<T> gx(un), gt(un), gv(groups);
-          const T ref = k::cpu::gaussian_nll<T>(x.data(), t.data(), var.data(), n, group, full, 1e-6, gx.data(),
-                                                gt.data(), gv.data());
-          DeviceArray<T> dgx(un), dgt(un), dgv(groups);
-          const T got = kc::gaussian_nll<T>(dx.get(), dt.get(), dvar.get(), n, group, full, 1e-6,
-                                            grads ? dgx.get() : nullptr, grads ? dgt.get() : nullptr,
-                                            grads ? dgv.get() : nullptr);
-          EXPECT_TRUE(close_scalar(got, ref, "gaussian_nll loss"));
+    for (const LossReductionCase& red : kLossReductions) {
+      SCOPED_TRACE(std::string("reduction ") + red.name);
+      const double div = red.mean ? static_cast<double>(n) : 1.0;
+      for (bool grads : {true, false}) {
+        SCOPED_TRACE(grads ? "with gradients" : "loss only");
+        // The terms buffer, on both sides, when the reduction is 'none'.
+        std::vector<T> terms(un);
+        DeviceArray<T> dterms(un);
+        T* const ht = red.terms ? terms.data() : nullptr;
+        T* const dtp = red.terms ? dterms.get() : nullptr;
+        auto check_terms = [&](const char* what) {
+          if (red.terms) {
+            EXPECT_TRUE(close(dterms.download(), terms, std::string(what) + " terms"));
+          }
+        };
+        {  // bce_with_logits
+          std::vector<T> gx(un), gt(un);
+          const T ref = k::cpu::bce_with_logits<T>(x.data(), t.data(), n, div, ht, gx.data(), gt.data());
+          DeviceArray<T> dgx(un), dgt(un);
+          const T got = kc::bce_with_logits<T>(dx.get(), dt.get(), n, div, dtp, grads ? dgx.get() : nullptr,
+                                               grads ? dgt.get() : nullptr);
+          EXPECT_TRUE(close_scalar(got, ref, "bce_with_logits loss"));
+          check_terms("bce_with_logits");
           if (grads) {
-            EXPECT_TRUE(close(dgx.download(), gx, "gaussian_nll dx"));
-            EXPECT_TRUE(close(dgt.download(), gt, "gaussian_nll dt"));
-            EXPECT_TRUE(close(dgv.download(), gv, "gaussian_nll dvar"));
+            EXPECT_TRUE(close(dgx.download(), gx, "bce_with_logits dx"));
+            EXPECT_TRUE(close(dgt.download(), gt, "bce_with_logits dt"));
+          }
+        }
+        {  // mse
+          std::vector<T> gx(un), gt(un);
+          const T ref = k::cpu::mse<T>(x.data(), t.data(), n, div, ht, gx.data(), gt.data());
+          DeviceArray<T> dgx(un), dgt(un);
+          const T got = kc::mse<T>(dx.get(), dt.get(), n, div, dtp, grads ? dgx.get() : nullptr,
+                                   grads ? dgt.get() : nullptr);
+          EXPECT_TRUE(close_scalar(got, ref, "mse loss"));
+          check_terms("mse");
+          if (grads) {
+            EXPECT_TRUE(close(dgx.download(), gx, "mse dx"));
+            EXPECT_TRUE(close(dgt.download(), gt, "mse dt"));
+          }
+        }
+        {  // kl_normal over a batch of min(n, 4) rows ('mean' divides by the batch)
+          const int64_t batch = std::min<int64_t>(n, 4);
+          const double kl_div = red.mean ? static_cast<double>(batch) : 1.0;
+          const std::vector<T> lv = random_values<T>(un, ++seed, -2.0, 2.0);
+          DeviceArray<T> dlv(lv);
+          std::vector<T> gm(un), glv(un);
+          const T ref = k::cpu::kl_normal<T>(x.data(), lv.data(), n, kl_div, ht, gm.data(), glv.data());
+          DeviceArray<T> dgm(un), dglv(un);
+          const T got = kc::kl_normal<T>(dx.get(), dlv.get(), n, kl_div, dtp, grads ? dgm.get() : nullptr,
+                                         grads ? dglv.get() : nullptr);
+          EXPECT_TRUE(close_scalar(got, ref, "kl_normal loss"));
+          check_terms("kl_normal");
+          if (grads) {
+            EXPECT_TRUE(close(dgm.download(), gm, "kl_normal dmu"));
+            EXPECT_TRUE(close(dglv.download(), glv, "kl_normal dlogvar"));
+          }
+        }
+        // gaussian_nll: heteroscedastic (group 1), small groups (thread per group), rows of 64 (warp per group).
+        for (int64_t group : {int64_t{1}, int64_t{5}, int64_t{64}}) {
+          if (n % group != 0) continue;
+          for (bool full : {false, true}) {
+            SCOPED_TRACE("gaussian_nll group " + std::to_string(group) + (full ? " full" : ""));
+            const size_t groups = un / static_cast<size_t>(group);
+            std::vector<T> var = random_values<T>(groups, ++seed, 0.1, 2.0);
+            var[0] = T(0);  // clamped at eps
+            DeviceArray<T> dvar(var);
+            std::vector<T> gx(un), gt(un), gv(groups);
+            const T ref = k::cpu::gaussian_nll<T>(x.data(), t.data(), var.data(), n, group, full, 1e-6, div, ht,
+                                                  gx.data(), gt.data(), gv.data());
+            DeviceArray<T> dgx(un), dgt(un), dgv(groups);
+            const T got = kc::gaussian_nll<T>(dx.get(), dt.get(), dvar.get(), n, group, full, 1e-6, div, dtp,
+                                              grads ? dgx.get() : nullptr, grads ? dgt.get() : nullptr,
+                                              grads ? dgv.get() : nullptr);
+            EXPECT_TRUE(close_scalar(got, ref, "gaussian_nll loss"));
+            check_terms("gaussian_nll");
+            if (grads) {
+              EXPECT_TRUE(close(dgx.download(), gx, "gaussian_nll dx"));
+              EXPECT_TRUE(close(dgt.download(), gt, "gaussian_nll dt"));
+              EXPECT_TRUE(close(dgv.download(), gv, "gaussian_nll dvar"));
+            }
+          }
+        }
+        // hinge, on the real side (sign -1) and the fake side (+1); x in [-5, 5] straddles both kinks.
+        for (double sign : {-1.0, 1.0}) {
+          SCOPED_TRACE(sign < 0 ? "hinge real" : "hinge fake");
+          std::vector<T> g(un);
+          const T ref = k::cpu::hinge<T>(x.data(), n, sign, div, ht, g.data());
+          DeviceArray<T> dg(un);
+          const T got = kc::hinge<T>(dx.get(), n, sign, div, dtp, grads ? dg.get() : nullptr);
+          EXPECT_TRUE(close_scalar(got, ref, "hinge loss"));
+          check_terms("hinge");
+          if (grads) {
+            EXPECT_TRUE(close(dg.download(), g, "hinge grad"));
           }
         }
       }
+      // wasserstein: both arrays (different sizes), and each alone.
+      const int64_t nr = std::max<int64_t>(1, n / 2 + 1);
+      const double dr = red.mean ? static_cast<double>(nr) : 1.0;
+      EXPECT_TRUE(close_scalar(kc::wasserstein<T>(dt.get(), nr, dr, dx.get(), n, div),
+                               k::cpu::wasserstein<T>(t.data(), nr, dr, x.data(), n, div), "wasserstein(real, fake)"));
+      EXPECT_TRUE(close_scalar(kc::wasserstein<T>(dx.get(), n, div, nullptr, 0, 1.0),
+                               k::cpu::wasserstein<T>(x.data(), n, div, nullptr, 0, 1.0), "wasserstein(fake, null)"));
+      EXPECT_TRUE(close_scalar(kc::wasserstein<T>(nullptr, 0, 1.0, dx.get(), n, div),
+                               k::cpu::wasserstein<T>(nullptr, 0, 1.0, x.data(), n, div), "wasserstein(null, fake)"));
     }
-    // wasserstein: both arrays (different sizes), and each alone.
-    const int64_t nr = std::max<int64_t>(1, n / 2 + 1);
-    EXPECT_TRUE(close_scalar(kc::wasserstein<T>(dt.get(), nr, dx.get(), n),
-                             k::cpu::wasserstein<T>(t.data(), nr, x.data(), n), "wasserstein(real, fake)"));
-    EXPECT_TRUE(close_scalar(kc::wasserstein<T>(dx.get(), n, nullptr, 0),
-                             k::cpu::wasserstein<T>(x.data(), n, nullptr, 0), "wasserstein(fake, null)"));
-    EXPECT_TRUE(close_scalar(kc::wasserstein<T>(nullptr, 0, dx.get(), n),
-                             k::cpu::wasserstein<T>(nullptr, 0, x.data(), n), "wasserstein(null, fake)"));
   }
 }
 

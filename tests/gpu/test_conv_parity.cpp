@@ -1,8 +1,10 @@
 // The CUDA convolution kernels (kernels/cuda/conv.cu) against the CPU ones (kernels/cpu/conv.cpp), kernel by
 // kernel: forward, backward-data and backward-weight on every DCGAN-64 layer at batch 2 and on random and edge
 // shapes (odd sizes, stride 1-3, padding 0-2, kernel 1-5 with kh != kw, batch 1, channel counts that are not
-// multiples of any tile, a stride larger than the kernel), and every tile shape and split-K path with the planner
-// told how many SMs to plan for. Every output starts as NaN (0xFF bytes) and must come
+// multiples of any tile, a stride larger than the kernel), with dilation, groups (depthwise too), per-axis
+// stride and padding, and a conv output shorter than its formula (a transposed conv whose output_padding reaches
+// the stride), and every tile shape and split-K path with the planner told how many SMs to plan for. Every output
+// starts as NaN (0xFF bytes) and must come
 // back finite, so an element the kernel never writes fails; float32 must agree to a relative error of 1e-5
 // (||gpu - cpu|| / ||cpu||), float64 to 1e-12. The weight gradient, whose reduction is split across blocks, must
 // also be bitwise identical from run to run. The engine's ops are checked on CUDA tensors at the end.
@@ -31,16 +33,28 @@ using kernels::Conv2dShape;
 Conv2dShape make(int64_t N, int64_t Cin, int64_t H, int64_t W, int64_t Cout, int64_t kh, int64_t kw, int64_t s,
                  int64_t p) {
   Conv2dShape c;
-  c.N = N, c.Cin = Cin, c.H = H, c.W = W, c.Cout = Cout, c.kh = kh, c.kw = kw, c.stride = s, c.pad = p;
+  c.N = N, c.Cin = Cin, c.H = H, c.W = W, c.Cout = Cout, c.kh = kh, c.kw = kw;
+  c.stride_h = c.stride_w = s, c.pad_h = c.pad_w = p;
   c.Ho = (H + 2 * p - kh) / s + 1, c.Wo = (W + 2 * p - kw) / s + 1;
+  return c;
+}
+
+// Per-axis stride, padding and dilation, and groups; Ho and Wo from the formula.
+Conv2dShape make_ext(int64_t N, int64_t Cin, int64_t H, int64_t W, int64_t Cout, int64_t kh, int64_t kw, int64_t sh,
+                     int64_t sw, int64_t ph, int64_t pw, int64_t dh, int64_t dw, int64_t groups) {
+  Conv2dShape c = make(N, Cin, H, W, Cout, kh, kw, 1, 0);
+  c.stride_h = sh, c.stride_w = sw, c.pad_h = ph, c.pad_w = pw, c.dil_h = dh, c.dil_w = dw, c.groups = groups;
+  c.Ho = kernels::conv_out_size(H, kh, sh, ph, dh), c.Wo = kernels::conv_out_size(W, kw, sw, pw, dw);
   return c;
 }
 
 std::string str(const Conv2dShape& s) {
   return "x [" + std::to_string(s.N) + ", " + std::to_string(s.Cin) + ", " + std::to_string(s.H) + ", " +
          std::to_string(s.W) + "], w [" + std::to_string(s.Cout) + ", " + std::to_string(s.Cin) + ", " +
-         std::to_string(s.kh) + ", " + std::to_string(s.kw) + "], stride " + std::to_string(s.stride) +
-         ", padding " + std::to_string(s.pad) + " -> " + std::to_string(s.Ho) + "x" + std::to_string(s.Wo);
+         std::to_string(s.kh) + ", " + std::to_string(s.kw) + "], stride " + std::to_string(s.stride_h) + "x" +
+         std::to_string(s.stride_w) + ", padding " + std::to_string(s.pad_h) + "x" + std::to_string(s.pad_w) +
+         ", dilation " + std::to_string(s.dil_h) + "x" + std::to_string(s.dil_w) + ", groups " +
+         std::to_string(s.groups) + " -> " + std::to_string(s.Ho) + "x" + std::to_string(s.Wo);
 }
 
 // The CUDA kernels, reached only when a device is present (CudaTest skips otherwise). A build without the CUDA
@@ -113,12 +127,45 @@ template <typename T>
   return ::testing::AssertionFailure() << what << ": relative error " << err << " > " << tol;
 }
 
+// Makes the planner plan for `sms` SMs while it lives (kernels/cuda/runtime.h), then restores the device's count.
+class PlannerSmCount {
+ public:
+  explicit PlannerSmCount(int sms) { kcuda::set_planner_sm_count(sms); }
+  ~PlannerSmCount() { kcuda::set_planner_sm_count(0); }
+  PlannerSmCount(const PlannerSmCount&) = delete;
+  PlannerSmCount& operator=(const PlannerSmCount&) = delete;
+};
+
+// "<family>/<tile>/<split>" for the kernels one call launched, read from the launch counters: the GEMM kernel's
+// tile configuration, and whether the split-K reduction ran.
+std::string plan_launched(const char* family) {
+  std::string tile = "?";
+  bool split = false;
+  for (const kcuda::KernelLaunches& k : kcuda::launch_counts()) {
+    const std::string& n = k.kernel;
+    if (n.rfind(std::string(family) + "_gemm_kernel<", 0) == 0) {
+      for (const auto& [cfg, name] : {std::pair{"TileCfg<128, 128,", "Big"}, std::pair{"TileCfg<64, 128,", "Wide"},
+                                      std::pair{"TileCfg<64, 64,", "Mid"}, std::pair{"TileCfg<16, 128,", "Thin"}})
+        if (n.find(cfg) != std::string::npos) tile = name;
+    }
+    if (n.rfind(std::string(family) + "_reduce_kernel<", 0) == 0) split = true;
+  }
+  return std::string(family) + "/" + tile + "/" + (split ? "split" : "whole");
+}
+
 // All three kernels on one shape (bias on the forward and backward-data calls when with_bias), each against the
-// CPU; the weight gradient twice, bitwise equal.
+// CPU; the weight gradient twice, bitwise equal. With `plans`, the plan each kernel ran is added to it.
 template <typename T>
-void check_shape(const Conv2dShape& s, bool with_bias, std::mt19937& rng) {
+void check_shape(const Conv2dShape& s, bool with_bias, std::mt19937& rng, std::set<std::string>* plans = nullptr) {
+  // Records the plan of the kernel `run` launches.
+  const auto record = [plans](const char* family, auto run) {
+    kcuda::reset_launch_counts();
+    run();
+    if (plans) plans->insert(plan_launched(family));
+  };
   SCOPED_TRACE(str(s) + (with_bias ? ", bias" : "") + (sizeof(T) == 4 ? ", float32" : ", float64"));
-  const int64_t nx = s.N * s.Cin * s.H * s.W, nw = s.Cout * s.Cin * s.kh * s.kw, ny = s.N * s.Cout * s.Ho * s.Wo;
+  const int64_t nx = s.N * s.Cin * s.H * s.W, nw = s.Cout * (s.Cin / s.groups) * s.kh * s.kw;
+  const int64_t ny = s.N * s.Cout * s.Ho * s.Wo;
   const Buffer<T> x = random_buffer<T>(nx, rng), w = random_buffer<T>(nw, rng), gy = random_buffer<T>(ny, rng);
   const Buffer<T> b_out = random_buffer<T>(s.Cout, rng), b_in = random_buffer<T>(s.Cin, rng);
 
@@ -126,7 +173,8 @@ void check_shape(const Conv2dShape& s, bool with_bias, std::mt19937& rng) {
     std::vector<T> ref(static_cast<size_t>(ny));
     kcpu::conv2d_forward<T>(s, x.host.data(), w.host.data(), with_bias ? b_out.host.data() : nullptr, ref.data());
     Tensor y = nan_output<T>(ny);
-    CudaConv<T>::forward(s, x.ptr(), w.ptr(), with_bias ? b_out.ptr() : nullptr, y.data<T>());
+    record("gather",
+           [&] { CudaConv<T>::forward(s, x.ptr(), w.ptr(), with_bias ? b_out.ptr() : nullptr, y.data<T>()); });
     EXPECT_TRUE(matches(y, ref, "conv2d_forward"));
   }
   {
@@ -134,14 +182,15 @@ void check_shape(const Conv2dShape& s, bool with_bias, std::mt19937& rng) {
     kcpu::conv2d_backward_data<T>(s, gy.host.data(), w.host.data(), with_bias ? b_in.host.data() : nullptr,
                                   ref.data());
     Tensor gx = nan_output<T>(nx);
-    CudaConv<T>::backward_data(s, gy.ptr(), w.ptr(), with_bias ? b_in.ptr() : nullptr, gx.data<T>());
+    record("gather",
+           [&] { CudaConv<T>::backward_data(s, gy.ptr(), w.ptr(), with_bias ? b_in.ptr() : nullptr, gx.data<T>()); });
     EXPECT_TRUE(matches(gx, ref, "conv2d_backward_data"));
   }
   {
     std::vector<T> ref(static_cast<size_t>(nw));
     kcpu::conv2d_backward_weight<T>(s, x.host.data(), gy.host.data(), ref.data());
     Tensor gw = nan_output<T>(nw), gw2 = nan_output<T>(nw);
-    CudaConv<T>::backward_weight(s, x.ptr(), gy.ptr(), gw.data<T>());
+    record("weight", [&] { CudaConv<T>::backward_weight(s, x.ptr(), gy.ptr(), gw.data<T>()); });
     CudaConv<T>::backward_weight(s, x.ptr(), gy.ptr(), gw2.data<T>());
     EXPECT_TRUE(matches(gw, ref, "conv2d_backward_weight"));
     const std::vector<T> a = gw.to_vector<T>(), b = gw2.to_vector<T>();
@@ -212,6 +261,70 @@ TEST_F(ConvParity, ShapesFloat64) {
   for (const Conv2dShape& s : shapes) check_shape<double>(s, true, rng);
 }
 
+// Dilation, groups, depthwise, per-axis stride and padding, with per-group M from thin to wide and long reductions
+// (split-K) at the device's own SM count; EveryTileShapeAndSplitKPathWithGroupsAndDilation below makes sure every
+// one of the 16 plans runs with groups and dilation.
+TEST_F(ConvParity, DilationGroupsPerAxisFloat32) {
+  std::mt19937 rng(15);
+  const Conv2dShape shapes[] = {
+      make_ext(2, 3, 9, 8, 4, 3, 3, 1, 1, 2, 2, 2, 2, 1),        // dilation 2, "same" padding
+      make_ext(1, 2, 11, 9, 5, 3, 2, 2, 1, 0, 2, 1, 3, 1),       // per-axis stride, padding, dilation; kh != kw
+      make_ext(2, 4, 7, 7, 6, 3, 3, 2, 2, 1, 1, 1, 1, 2),        // two groups, stride 2
+      make_ext(2, 8, 10, 9, 8, 3, 3, 1, 1, 1, 1, 1, 1, 8),       // depthwise
+      make_ext(2, 6, 9, 10, 12, 5, 3, 2, 3, 2, 1, 2, 1, 6),      // depthwise, multiplier 2, mixed axes
+      make_ext(1, 64, 9, 9, 96, 3, 3, 3, 2, 1, 1, 2, 3, 2),      // stride 3 x 2 with dilation 2 x 3: phases whose
+                                                                 // taps skip (gcd(3, 2) = 1, gcd(2, 3) = 1)
+      make_ext(2, 8, 12, 12, 8, 3, 3, 2, 2, 2, 2, 2, 2, 4),      // stride 2 with dilation 2: gcd 2, half the
+                                                                 // phases get no tap
+      make_ext(1, 256, 4, 4, 64, 3, 3, 1, 1, 1, 1, 2, 2, 2),     // split-K on forward/backward data (K = 1152)
+      make_ext(8, 8, 32, 32, 16, 3, 3, 1, 1, 1, 1, 1, 1, 4),     // split-K on the weight gradient (R = 8192)
+      make_ext(2, 256, 8, 8, 512, 3, 3, 1, 1, 1, 1, 1, 1, 2),    // big/wide tiles per group
+      make_ext(3, 5, 9, 7, 5, 1, 1, 3, 2, 0, 0, 1, 1, 5),        // 1x1 depthwise, stride larger than the kernel
+  };
+  for (const Conv2dShape& s : shapes) {
+    check_shape<float>(s, true, rng);
+    check_shape<float>(s, false, rng);
+  }
+}
+
+TEST_F(ConvParity, RandomDilationGroupsFloat32) {
+  std::mt19937 rng(4242);
+  std::uniform_int_distribution<int> u(0, 1 << 20);
+  for (int it = 0; it < 60; ++it) {
+    const int64_t groups = u(rng) % 3 == 0 ? 1 : 1 + u(rng) % 6;
+    const int64_t Cin = groups * (u(rng) % 4 == 0 ? 1 : 1 + u(rng) % 12);
+    const int64_t Cout = groups * (1 + u(rng) % (u(rng) % 2 ? 8 : 40));
+    const int64_t kh = 1 + u(rng) % 4, kw = 1 + u(rng) % 4, sh = 1 + u(rng) % 3, sw = 1 + u(rng) % 3;
+    const int64_t ph = u(rng) % 3, pw = u(rng) % 3, dh = 1 + u(rng) % 3, dw = 1 + u(rng) % 3;
+    const int64_t H = std::max<int64_t>(dh * (kh - 1) + 1 - 2 * ph, 1) + u(rng) % 10;
+    const int64_t W = std::max<int64_t>(dw * (kw - 1) + 1 - 2 * pw, 1) + u(rng) % 10;
+    check_shape<float>(make_ext(1 + u(rng) % 3, Cin, H, W, Cout, kh, kw, sh, sw, ph, pw, dh, dw, groups), it % 2 == 0,
+                       rng);
+  }
+}
+
+TEST_F(ConvParity, DilationGroupsFloat64) {
+  std::mt19937 rng(16);
+  const Conv2dShape shapes[] = {
+      make_ext(2, 6, 9, 10, 12, 5, 3, 2, 3, 2, 1, 2, 1, 6),
+      make_ext(1, 64, 9, 9, 96, 3, 3, 3, 2, 1, 1, 2, 3, 2),
+      make_ext(1, 256, 4, 4, 64, 3, 3, 1, 1, 1, 1, 2, 2, 2),
+  };
+  for (const Conv2dShape& s : shapes) check_shape<double>(s, true, rng);
+}
+
+// A conv output one row and column shorter than the formula's: the shape of a transposed conv whose
+// output_padding (1) reaches its stride (1) but stays below its dilation (2). All three kernels must leave the
+// missing rows out, as the CPU does.
+TEST_F(ConvParity, OutputShorterThanTheFormula) {
+  std::mt19937 rng(17);
+  for (int64_t groups : {int64_t{1}, int64_t{2}}) {
+    Conv2dShape s = make_ext(2, 4, 8, 7, 6, 2, 3, 1, 1, 0, 1, 2, 2, groups);
+    s.Ho -= 1, s.Wo -= 1;
+    check_shape<float>(s, true, rng);
+  }
+}
+
 // The engine's ops on CUDA tensors (GAN_KERNEL picks the CUDA twin) against the same ops on the CPU, including a
 // transposed conv with output_padding.
 TEST_F(ConvParity, EngineOpsOnCudaTensors) {
@@ -236,34 +349,39 @@ TEST_F(ConvParity, EngineOpsOnCudaTensors) {
   const Tensor gw_cpu = F::conv2d_weight_grad(x, g, 4, 4, args);
   const Tensor gw_gpu = F::conv2d_weight_grad(x.to(Device::cuda(0)), g.to(Device::cuda(0)), 4, 4, args);
   EXPECT_TRUE(parity(gw_gpu, gw_cpu, "conv2d_weight_grad"));
+
+  // Grouped and dilated, per-axis: the three ops through the engine.
+  const F::Conv2dArgs gargs{.stride = {2, 1}, .padding = {1, 2}, .dilation = {1, 2}, .groups = 3};
+  const Tensor wg = randn({6, 2, 3, 3}, DType::Float32, &gen);
+  const Tensor yg_cpu = F::conv2d(x, wg, Tensor(), gargs);
+  EXPECT_TRUE(parity(F::conv2d(x.to(Device::cuda(0)), wg.to(Device::cuda(0)), Tensor(), gargs), yg_cpu,
+                     "grouped conv2d"));
+  const F::Conv2dArgs targs2{.stride = 2, .padding = 1, .output_padding = {1, 0}, .groups = 2};
+  const Tensor wt2 = randn({8, 3, 3, 3}, DType::Float32, &gen);
+  EXPECT_TRUE(parity(F::conv_transpose2d(xt.to(Device::cuda(0)), wt2.to(Device::cuda(0)), Tensor(), targs2),
+                     F::conv_transpose2d(xt, wt2, Tensor(), targs2), "grouped conv_transpose2d"));
+  const Tensor gg = randn(yg_cpu.shape(), DType::Float32, &gen);
+  EXPECT_TRUE(parity(F::conv2d_weight_grad(x.to(Device::cuda(0)), gg.to(Device::cuda(0)), 3, 3, gargs),
+                     F::conv2d_weight_grad(x, gg, 3, 3, gargs), "grouped conv2d_weight_grad"));
 }
 
 // ---- every tile shape and split-K path ----
 
-// Makes the planner plan for `sms` SMs while it lives (kernels/cuda/runtime.h), then restores the device's count.
-class PlannerSmCount {
- public:
-  explicit PlannerSmCount(int sms) { kcuda::set_planner_sm_count(sms); }
-  ~PlannerSmCount() { kcuda::set_planner_sm_count(0); }
-  PlannerSmCount(const PlannerSmCount&) = delete;
-  PlannerSmCount& operator=(const PlannerSmCount&) = delete;
-};
+// check_shape (float32, with bias) with the planner told there are `sms` SMs, adding the plans that ran to `seen`.
+void check_planned(const Conv2dShape& s, int sms, std::set<std::string>& seen, std::mt19937& rng) {
+  const PlannerSmCount planner(sms);
+  SCOPED_TRACE("planned for " + std::to_string(sms) + " SMs");
+  check_shape<float>(s, true, rng, &seen);
+}
 
-// "<family>/<tile>/<split>" for the kernels one call launched, read from the launch counters: the GEMM kernel's
-// tile configuration, and whether the split-K reduction ran.
-std::string plan_launched(const char* family) {
-  std::string tile = "?";
-  bool split = false;
-  for (const kcuda::KernelLaunches& k : kcuda::launch_counts()) {
-    const std::string& n = k.kernel;
-    if (n.rfind(std::string(family) + "_gemm_kernel<", 0) == 0) {
-      for (const auto& [cfg, name] : {std::pair{"TileCfg<128, 128,", "Big"}, std::pair{"TileCfg<64, 128,", "Wide"},
-                                      std::pair{"TileCfg<64, 64,", "Mid"}, std::pair{"TileCfg<16, 128,", "Thin"}})
-        if (n.find(cfg) != std::string::npos) tile = name;
-    }
-    if (n.rfind(std::string(family) + "_reduce_kernel<", 0) == 0) split = true;
-  }
-  return std::string(family) + "/" + tile + "/" + (split ? "split" : "whole");
+// Fails naming every one of the 16 plans (two GEMM families, four tiles, whole or split-K) missing from `seen`.
+void expect_every_plan(const std::set<std::string>& seen) {
+  for (const char* family : {"gather", "weight"})
+    for (const char* tile : {"Big", "Wide", "Mid", "Thin"})
+      for (const char* split : {"whole", "split"}) {
+        const std::string plan = std::string(family) + "/" + tile + "/" + split;
+        EXPECT_TRUE(seen.count(plan)) << plan << " never ran";
+      }
 }
 
 // The convolution has four tile shapes and a split-K path for each of its two GEMM kernels (gather: forward and
@@ -286,38 +404,32 @@ TEST_F(ConvParity, EveryTileShapeAndSplitKPath) {
   };
   std::mt19937 rng(3);
   std::set<std::string> seen;
-  for (const Case& c : cases) {
-    const PlannerSmCount planner(c.sms);
-    const Conv2dShape& s = c.shape;
-    SCOPED_TRACE(str(s) + ", planned for " + std::to_string(c.sms) + " SMs");
-    const int64_t nx = s.N * s.Cin * s.H * s.W, nw = s.Cout * s.Cin * s.kh * s.kw, ny = s.N * s.Cout * s.Ho * s.Wo;
-    const Buffer<float> x = random_buffer<float>(nx, rng), w = random_buffer<float>(nw, rng);
-    const Buffer<float> gy = random_buffer<float>(ny, rng), b = random_buffer<float>(s.Cout, rng);
-    const Buffer<float> b_in = random_buffer<float>(s.Cin, rng);
-    std::vector<float> ref_y(ny), ref_gx(nx), ref_gw(nw);
-    kcpu::conv2d_forward<float>(s, x.host.data(), w.host.data(), b.host.data(), ref_y.data());
-    kcpu::conv2d_backward_data<float>(s, gy.host.data(), w.host.data(), b_in.host.data(), ref_gx.data());
-    kcpu::conv2d_backward_weight<float>(s, x.host.data(), gy.host.data(), ref_gw.data());
-    Tensor y = nan_output<float>(ny), gx = nan_output<float>(nx), gw = nan_output<float>(nw);
-    kcuda::reset_launch_counts();
-    CudaConv<float>::forward(s, x.ptr(), w.ptr(), b.ptr(), y.data<float>());
-    seen.insert(plan_launched("gather"));
-    kcuda::reset_launch_counts();
-    CudaConv<float>::backward_data(s, gy.ptr(), w.ptr(), b_in.ptr(), gx.data<float>());
-    seen.insert(plan_launched("gather"));
-    kcuda::reset_launch_counts();
-    CudaConv<float>::backward_weight(s, x.ptr(), gy.ptr(), gw.data<float>());
-    seen.insert(plan_launched("weight"));
-    EXPECT_TRUE(matches(y, ref_y, "conv2d_forward"));
-    EXPECT_TRUE(matches(gx, ref_gx, "conv2d_backward_data"));
-    EXPECT_TRUE(matches(gw, ref_gw, "conv2d_backward_weight"));
-  }
-  for (const char* family : {"gather", "weight"})
-    for (const char* tile : {"Big", "Wide", "Mid", "Thin"})
-      for (const char* split : {"whole", "split"}) {
-        const std::string plan = std::string(family) + "/" + tile + "/" + split;
-        EXPECT_TRUE(seen.count(plan)) << plan << " never ran";
-      }
+  for (const Case& c : cases) check_planned(c.shape, c.sms, seen, rng);
+  expect_every_plan(seen);
+}
+
+// The same 16 plans with groups, dilation and per-axis stride and padding (the group index on the grid's y, the
+// stride phases with dilated taps, the per-group split-K workspace). Each shape runs under a sweep of SM counts:
+// one SM gives the largest tile a group's M allows without split-K (two groups already fill it), a count equal to
+// the tile count gives that tile with split-K, and a count beyond every tile count gives the 64x64 tile.
+TEST_F(ConvParity, EveryTileShapeAndSplitKPathWithGroupsAndDilation) {
+  const Conv2dShape shapes[] = {
+      // og 8, cg 16 (thin); forward K 144, weight R 2 x 7 x 16 = 224: long enough to split.
+      make_ext(2, 32, 16, 16, 16, 3, 3, 2, 1, 1, 2, 2, 1, 2),
+      // og = cg = 32 (wide); stride phases 2 x 1 whose dilated taps differ in count.
+      make_ext(2, 64, 16, 12, 64, 3, 3, 2, 1, 1, 2, 2, 1, 2),
+      // og = cg = 72 (big); per-axis everything the other way round.
+      make_ext(3, 144, 8, 12, 144, 3, 3, 1, 2, 2, 1, 1, 2, 2),
+      // og = cg = 20 with reductions too short to split (forward K 60, weight R 28): the whole 64x64 tile.
+      make_ext(1, 40, 6, 7, 40, 3, 1, 1, 1, 1, 0, 2, 1, 2),
+      // depthwise, stride 2 x 1 with dilation 1 x 2.
+      make_ext(2, 8, 16, 16, 8, 3, 3, 2, 1, 1, 1, 1, 2, 8),
+  };
+  std::mt19937 rng(5);
+  std::set<std::string> seen;
+  for (const Conv2dShape& s : shapes)
+    for (int sms : {1, 2, 4, 6, 8, 12, 16, 24, 1024}) check_planned(s, sms, seen, rng);
+  expect_every_plan(seen);
 }
 
 }  // namespace

@@ -102,6 +102,13 @@ std::vector<OpCase> build() {
            [](const Inputs& x) { return relu(x[0]); });
   add_case("leaky_relu", [](Generator& g) { return Inputs{away_from_zero(g, {3, 4})}; },
            [](const Inputs& x) { return leaky_relu(x[0], 0.2); });
+  // The backward rules as ops of (g, x): derivative w.r.t. x zero, w.r.t. g the same mask.
+  auto grad_and_kinked = [](Generator& g) { return Inputs{uniform_input(g, {3, 4}), away_from_zero(g, {3, 4})}; };
+  add_case("leaky_relu_backward", grad_and_kinked,
+           [](const Inputs& x) { return leaky_relu_backward(x[0], x[1], 0.2); });
+  add_case("leaky_relu_backward/relu", grad_and_kinked,
+           [](const Inputs& x) { return leaky_relu_backward(x[0], x[1], 0.0); });
+  add_case("abs_backward", grad_and_kinked, [](const Inputs& x) { return abs_backward(x[0], x[1]); });
   add_case("tanh", uniform_of({{3, 4}}), [](const Inputs& x) { return tanh(x[0]); });
   add_case("sigmoid", uniform_of({{3, 4}}), [](const Inputs& x) { return sigmoid(x[0]); });
   add_case("softplus", [](Generator& g) { return Inputs{uniform_input(g, {3, 4}, -3.0, 3.0)}; },

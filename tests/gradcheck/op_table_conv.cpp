@@ -1,7 +1,7 @@
 // Op-table entries for the convolution family (engine/nn/conv.cpp): gradcheck, gradgradcheck and the accumulation
 // check for conv2d, conv_transpose2d and conv2d_weight_grad. Tensors stay tiny so the double-backward checks are
 // fast; the cases cover stride 1 and 2, padding 0/1/2, odd and non-square inputs and kernels, bias or none, batch 1
-// and 2, and output_padding.
+// and 2, output_padding, and dilation, groups (depthwise too) and per-axis stride, padding and output padding.
 #include "engine/nn/functional.h"
 #include "op_table.h"
 
@@ -67,6 +67,35 @@ static const OpCaseRegistrar conv_cases([](std::vector<OpCase>& t) {
   t.push_back({"conv2d_weight_grad/s2_p1_odd_batch2", shapes({{2, 1, 5, 7}, {2, 2, 3, 4}}), wgrad(3, 3, args(2, 1))});
   t.push_back({"conv2d_weight_grad/s2_p1_nonsquare", shapes({{1, 2, 5, 7}, {1, 2, 3, 3}}), wgrad(3, 4, args(2, 1))});
   t.push_back({"conv2d_weight_grad/s1_p2", shapes({{1, 1, 3, 3}, {1, 2, 4, 5}}), wgrad(4, 3, args(1, 2))});
+
+  // ---- dilation, groups (depthwise too), per-axis stride, padding and output padding ----
+  // Every case goes through all three ops: gradcheck differentiates conv2d into conv_transpose2d and
+  // conv2d_weight_grad, and gradgradcheck differentiates those again, with the same stride, padding, dilation and
+  // groups.
+  using F::Size2;
+  auto ext = [](Size2 s, Size2 p, Size2 d, int64_t g, Size2 op = 0) {
+    return F::Conv2dArgs{.stride = s, .padding = p, .output_padding = op, .dilation = d, .groups = g};
+  };
+  t.push_back({"conv2d/dilation2_p2_bias", shapes({{1, 2, 6, 5}, {3, 2, 3, 3}, {3}}), conv(ext(1, 2, 2, 1))});
+  t.push_back({"conv2d/dilation_2x3_stride2", shapes({{2, 1, 7, 8}, {2, 1, 2, 2}}), conv(ext(2, 1, {2, 3}, 1))});
+  t.push_back({"conv2d/stride_2x1_padding_0x2", shapes({{1, 2, 6, 3}, {2, 2, 3, 2}, {2}}), conv(ext({2, 1}, {0, 2}, 1, 1))});
+  t.push_back({"conv2d/groups2", shapes({{2, 4, 4, 4}, {6, 2, 3, 3}, {6}}), conv(ext(1, 1, 1, 2))});
+  t.push_back({"conv2d/groups3_stride2_dilation2", shapes({{1, 3, 7, 6}, {3, 1, 2, 3}}), conv(ext(2, 1, 2, 3))});
+  t.push_back({"conv2d/depthwise", shapes({{2, 3, 5, 5}, {3, 1, 3, 3}, {3}}), conv(ext(1, 1, 1, 3))});
+  t.push_back({"conv2d/depthwise_multiplier2_s2", shapes({{1, 2, 6, 5}, {4, 1, 3, 3}}), conv(ext(2, 1, 1, 2))});
+  t.push_back({"conv_transpose2d/dilation2", shapes({{1, 2, 3, 3}, {2, 2, 3, 3}, {2}}), convt(ext(1, 1, 2, 1))});
+  t.push_back({"conv_transpose2d/groups2_s2_outpad1", shapes({{2, 4, 3, 2}, {4, 3, 3, 3}, {6}}),
+               convt(ext(2, 1, 1, 2, 1))});
+  t.push_back({"conv_transpose2d/per_axis_outpad_1x0", shapes({{1, 2, 2, 3}, {2, 1, 3, 2}}),
+               convt(ext({2, 3}, {1, 0}, 1, 1, {1, 0}))});
+  // output_padding below the dilation but not the stride: the input gradient is a conv cut at the input's size.
+  t.push_back({"conv_transpose2d/outpad_below_dilation", shapes({{1, 1, 3, 3}, {1, 2, 2, 2}, {2}}),
+               convt(ext(1, 0, 2, 1, 1))});
+  t.push_back({"conv_transpose2d/depthwise", shapes({{1, 3, 3, 3}, {3, 1, 3, 3}}), convt(ext(2, 1, 1, 3))});
+  t.push_back({"conv2d_weight_grad/groups2_dilation2", shapes({{1, 4, 6, 6}, {1, 2, 6, 2}}),
+               wgrad(2, 3, ext(1, {1, 0}, {2, 2}, 2))});
+  t.push_back({"conv2d_weight_grad/depthwise_stride_2x1", shapes({{2, 3, 5, 4}, {2, 3, 2, 2}}),
+               wgrad(3, 3, ext({2, 1}, 0, 1, 3))});
 
   // ---- composites as in a WGAN-GP critic and a DCGAN generator ----
   t.push_back({"conv2d/critic_leaky_relu_stack", shapes({{2, 1, 6, 6}, {2, 1, 4, 4}, {2}, {1, 2, 3, 3}}),

@@ -78,26 +78,26 @@ const OpCaseRegistrar nn_cases([](std::vector<OpCase>& t) {
            },
            [](const Inputs& x) { return F::embedding(x[0], x[1]); });
 
-  // ---- batch_norm (fused backward: no double backward) ----
+  // ---- batch_norm (fused first backward; with create_graph, ops: double backward) ----
   using F::Activation;
   add_case("batch_norm/train_identity",
            [](Generator& g) { return Inputs{uniform_input(g, {2, 3, 2, 2}), bn_weight(g, 3), uniform_input(g, {3})}; },
-           [](const Inputs& x) { return bn_train(x, {Activation::Identity}); }, false);
+           [](const Inputs& x) { return bn_train(x, {Activation::Identity}); }, true);
   add_case("batch_norm/train_relu",
            [](Generator& g) {
              return Inputs{bn_input(g, {2, 3, 2, 2}), bn_weight(g, 3), uniform_input(g, {3}, -0.05, 0.05)};
            },
-           [](const Inputs& x) { return bn_train(x, {Activation::ReLU}); }, false);
+           [](const Inputs& x) { return bn_train(x, {Activation::ReLU}); }, true);
   add_case("batch_norm/train_leaky",
            [](Generator& g) {
              return Inputs{bn_input(g, {2, 3, 2, 2}), bn_weight(g, 3), uniform_input(g, {3}, -0.05, 0.05)};
            },
-           [](const Inputs& x) { return bn_train(x, {Activation::LeakyReLU, 0.2}); }, false);
+           [](const Inputs& x) { return bn_train(x, {Activation::LeakyReLU, 0.2}); }, true);
   add_case("batch_norm/2d",
            [](Generator& g) { return Inputs{bn_input(g, {6, 3}), bn_weight(g, 3), uniform_input(g, {3}, -0.05, 0.05)}; },
-           [](const Inputs& x) { return bn_train(x, {Activation::LeakyReLU, 0.1}); }, false);
+           [](const Inputs& x) { return bn_train(x, {Activation::LeakyReLU, 0.1}); }, true);
   add_case("batch_norm/no_affine", [](Generator& g) { return Inputs{bn_input(g, {4, 2, 3})}; },
-           [](const Inputs& x) { return bn_train(x, {Activation::ReLU}); }, false);
+           [](const Inputs& x) { return bn_train(x, {Activation::ReLU}); }, true);
   add_case("batch_norm/eval",
            // running_mean 0, running_var in [0.5, 1.5]: |x| >= 0.1 keeps |w xhat| >= 0.04 > |b|, away from the kink.
            [](Generator& g) {
@@ -108,7 +108,26 @@ const OpCaseRegistrar nn_cases([](std::vector<OpCase>& t) {
              Tensor rv = from_vector<double>({0.5, 1.0, 1.5}, {3}).to(x[0].dtype()).to(x[0].device());
              return F::batch_norm(x[0], rm, rv, x[1], x[2], false, 0.1, 1e-5, {Activation::LeakyReLU, 0.1});
            },
-           false);
+           true);
+
+  add_case("batch_norm/train_no_running_stats",
+           [](Generator& g) { return Inputs{uniform_input(g, {3, 2, 2}), bn_weight(g, 2)}; },
+           [](const Inputs& x) {
+             return F::batch_norm(x[0], Tensor(), Tensor(), x[1], Tensor(), true, 0.1, 1e-5, {Activation::Identity});
+           });
+  add_case("batch_norm/eval_relu_no_affine", [](Generator& g) { return Inputs{away_from_zero(g, {3, 2})}; },
+           [](const Inputs& x) {
+             Tensor rm = zeros({2}, x[0].dtype(), x[0].device());
+             Tensor rv = from_vector<double>({0.8, 1.3}, {2}).to(x[0].dtype()).to(x[0].device());
+             return F::batch_norm(x[0], rm, rv, Tensor(), Tensor(), false, 0.1, 1e-5, {Activation::ReLU});
+           });
+  // A WGAN-GP-style penalty term through a critic with batch norm: the op differentiated inside a critic.
+  add_case("batch_norm/critic_stack",
+           [](Generator& g) { return Inputs{uniform_input(g, {4, 3}), uniform_input(g, {3, 2}), bn_weight(g, 2)}; },
+           [](const Inputs& x) {
+             const Tensor h = bn_train({matmul(x[0], x[1]), x[2], Tensor()}, {Activation::Identity});
+             return tanh(h) * 0.5;
+           });
 
   // ---- layer_norm ----
   add_case("layer_norm/affine", uniform_of({{3, 4}, {4}, {4}}),
@@ -130,6 +149,12 @@ const OpCaseRegistrar nn_cases([](std::vector<OpCase>& t) {
   add_case("cross_entropy",
            [](Generator& g) { return Inputs{uniform_input(g, {4, 3}, -2.0, 2.0), from_vector<int64_t>({0, 2, 1, 2}, {4})}; },
            [](const Inputs& x) { return F::cross_entropy(x[0], x[1]); });
+  add_case("cross_entropy/sum",
+           [](Generator& g) { return Inputs{uniform_input(g, {3, 4}, -2.0, 2.0), from_vector<int64_t>({3, 0, 1}, {3})}; },
+           [](const Inputs& x) { return F::cross_entropy(x[0], x[1], F::Reduction::Sum); });
+  add_case("cross_entropy/none",
+           [](Generator& g) { return Inputs{uniform_input(g, {3, 4}, -2.0, 2.0), from_vector<int64_t>({1, 3, 0}, {3})}; },
+           [](const Inputs& x) { return F::cross_entropy(x[0], x[1], F::Reduction::None); });
   add_case("cross_entropy/spatial",
            [](Generator& g) { return Inputs{uniform_input(g, {2, 3, 2}), from_vector<int64_t>({1, 0, 2, 2}, {2, 2})}; },
            [](const Inputs& x) { return F::cross_entropy(x[0], x[1]); });

@@ -84,6 +84,7 @@ TEST(OpTableCoverage, EveryCoreOpHasAnEntry) {
   const std::vector<std::string> required = {
       "add", "sub", "mul", "div", "maximum", "minimum", "where", "add_scalar", "mul_scalar", "rsub_scalar",
       "div_scalar", "rdiv_scalar", "neg", "exp", "log", "sqrt", "pow", "abs", "clamp", "relu", "leaky_relu",
+      "leaky_relu_backward", "abs_backward",
       "tanh", "sigmoid", "softplus", "sum", "mean", "var", "max", "matmul", "reshape", "flatten", "narrow",
       "slice", "permute", "transpose", "unsqueeze", "squeeze", "expand", "contiguous", "clone", "concat",
       "stack", "gather_along", "scatter_along"};
