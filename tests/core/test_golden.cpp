@@ -31,11 +31,8 @@
 #include "engine/ops.h"
 #include "engine/optim/optimizers.h"
 #include "engine/safetensors.h"
+#include "golden_util.h"
 #include "models/dcgan.h"
-
-#ifndef GAN_TEST_DATA_DIR
-#error "GAN_TEST_DATA_DIR (the tests/ source folder) must be defined by the build"
-#endif
 
 namespace {
 
@@ -44,6 +41,7 @@ using gan::Shape;
 using gan::Tensor;
 namespace F = gan::nn::functional;
 namespace nn = gan::nn;
+using namespace gan::golden;
 
 // ---- tolerances ----
 // One op in float32: results differ from PyTorch's only by rounding in a different summation order (a conv output
@@ -69,81 +67,6 @@ constexpr double kDcganGradTol = 2e-5;
 // catches an update rule that is off by a fraction of lr (a bound of 1e-4 would hide an lr-sized error in the
 // batch-norm weights, whose max |ref| is ~1).
 constexpr double kDcganTrainTol = 2e-5;
-
-// ---- data ----
-// The tests/ folder: the build's GAN_TEST_DATA_DIR, unless the environment variable of that name points elsewhere
-// (a test binary run away from its source tree, e.g. from the GPU check bundle, scripts/gpu-bundle.sh).
-std::string data_path(const std::string& file) {
-  const char* env = std::getenv("GAN_TEST_DATA_DIR");
-  const std::string dir = env != nullptr && env[0] != '\0' ? env : GAN_TEST_DATA_DIR;
-  return dir + "/golden/data/" + file;
-}
-
-const gan::NamedTensors& golden(const std::string& file) {
-  static std::map<std::string, gan::NamedTensors> cache;
-  auto it = cache.find(file);
-  if (it == cache.end()) it = cache.emplace(file, gan::load_safetensors(data_path(file))).first;
-  return it->second;
-}
-
-// A fresh leaf copy of a golden tensor that requires grad.
-Tensor leaf(const Tensor& t) {
-  Tensor c = t.clone();
-  c.requires_grad_(true);
-  return c;
-}
-
-std::string index_str(int64_t flat, const Shape& shape) {
-  std::vector<int64_t> idx(shape.size());
-  for (int64_t d = static_cast<int64_t>(shape.size()) - 1; d >= 0; --d) {
-    idx[d] = flat % shape[d];
-    flat /= shape[d];
-  }
-  std::string s = "[";
-  for (size_t i = 0; i < idx.size(); ++i) s += (i ? ", " : "") + std::to_string(idx[i]);
-  return s + "]";
-}
-
-bool verbose() {
-  const char* v = std::getenv("GAN_GOLDEN_VERBOSE");
-  return v != nullptr && v[0] != '\0' && v[0] != '0';
-}
-
-// Passes when max |got - want| <= tol (1 + max |want|); NaN or Inf in `got` always fails.
-::testing::AssertionResult close(const std::string& name, const Tensor& got, const Tensor& want, double tol) {
-  if (!got.defined()) return ::testing::AssertionFailure() << name << ": the engine's tensor is undefined";
-  if (got.shape() != want.shape())
-    return ::testing::AssertionFailure() << name << ": shape " << gan::shape_str(got.shape()) << ", PyTorch's "
-                                         << gan::shape_str(want.shape());
-  const std::vector<double> g = got.to_vector<double>(), w = want.to_vector<double>();
-  double max_ref = 0.0, max_diff = 0.0;
-  int64_t worst = -1;
-  for (size_t i = 0; i < g.size(); ++i) {
-    max_ref = std::max(max_ref, std::abs(w[i]));
-    const double d = std::abs(g[i] - w[i]);
-    if (!std::isfinite(g[i])) {
-      return ::testing::AssertionFailure() << name << ": non-finite value " << g[i] << " at "
-                                           << index_str(static_cast<int64_t>(i), want.shape()) << " (PyTorch "
-                                           << w[i] << ")";
-    }
-    if (d > max_diff || worst < 0) {
-      max_diff = d;
-      worst = static_cast<int64_t>(i);
-    }
-  }
-  const double bound = tol * (1.0 + max_ref);
-  std::ostringstream msg;
-  msg.precision(9);
-  msg << name << ": max |diff| " << max_diff << " (bound " << bound << " = " << tol << " (1 + max|ref| "
-      << max_ref << "))";
-  if (worst >= 0)
-    msg << " at " << index_str(worst, want.shape()) << ": engine " << g[worst] << ", PyTorch " << w[worst];
-  if (verbose()) std::cout << "  [golden] " << msg.str() << "\n";
-  if (max_diff <= bound) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << msg.str();
-}
-
-#define EXPECT_GOLDEN(name, got, want, tol) EXPECT_TRUE(close(name, got, want, tol))
 
 // ===============================================================================================================
 // conv
@@ -386,13 +309,6 @@ TEST(GoldenOptim, RmspropMomentum) {
 // ===============================================================================================================
 // tiny DCGAN, two training iterations
 // ===============================================================================================================
-// The entries "<prefix><name>" of a golden file, with the prefix stripped.
-nn::NamedTensors with_prefix(const gan::NamedTensors& f, const std::string& prefix) {
-  nn::NamedTensors out;
-  for (const auto& [name, t] : f.tensors)
-    if (name.rfind(prefix, 0) == 0) out.emplace_back(name.substr(prefix.size()), t);
-  return out;
-}
 
 // Every entry of `model_tensors` against "<prefix><name>" in the file (which must hold exactly those names).
 void expect_all(const gan::NamedTensors& f, const std::string& prefix, const nn::NamedTensors& model_tensors,
