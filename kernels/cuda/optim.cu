@@ -19,6 +19,7 @@
 #include <cstdint>
 
 #include "kernels/cuda/check.h"
+#include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/runtime.h"
 
 namespace gan::kernels::cuda {
@@ -293,14 +294,13 @@ void sgd_step(const SgdSlot<T>* slots, int64_t count, const SgdHyper& h) {
         L.extra[i].first_step = s.first_step;
       },
       [&](const List& L, int blocks) {
-        sgd_kernel<T><<<blocks, kThreads, 0, stream()>>>(L, p);
-        GAN_CUDA_CHECK_LAUNCH();
+        launch<sgd_kernel<T>>(blocks, kThreads, 0, stream(), L, p);
       });
 }
 
-// The tensor lists of an Adam-family step (Adam, AdamW); launch(list, blocks) runs the rule's kernel.
-template <typename T, typename Launch>
-void adam_family_apply(const AdamSlot<T>* slots, int64_t count, const AdamHyper& h, Launch launch) {
+// The tensor lists of an Adam-family step (Adam, AdamW); run(list, blocks) launches the rule's kernel.
+template <typename T, typename Run>
+void adam_family_apply(const AdamSlot<T>* slots, int64_t count, const AdamHyper& h, Run run) {
   using List = TensorList<T, 4, AdamExtra<T>>;
   multi_tensor_apply<List>(
       slots, count,
@@ -315,7 +315,7 @@ void adam_family_apply(const AdamSlot<T>* slots, int64_t count, const AdamHyper&
         const double bc2 = 1.0 - std::pow(h.beta2, t);
         L.extra[i] = {static_cast<T>(h.lr / bc1), static_cast<T>(std::sqrt(bc2))};
       },
-      launch);
+      run);
 }
 
 template <typename T>
@@ -323,8 +323,7 @@ void adam_step(const AdamSlot<T>* slots, int64_t count, const AdamHyper& h) {
   const AdamParams<T> p{static_cast<T>(1.0 - h.beta1), static_cast<T>(h.beta2), static_cast<T>(1.0 - h.beta2),
                         static_cast<T>(h.weight_decay), static_cast<T>(h.eps),  h.weight_decay != 0.0};
   adam_family_apply(slots, count, h, [&](const TensorList<T, 4, AdamExtra<T>>& L, int blocks) {
-    adam_kernel<T><<<blocks, kThreads, 0, stream()>>>(L, p);
-    GAN_CUDA_CHECK_LAUNCH();
+    launch<adam_kernel<T>>(blocks, kThreads, 0, stream(), L, p);
   });
 }
 
@@ -334,8 +333,7 @@ void adamw_step(const AdamSlot<T>* slots, int64_t count, const AdamHyper& h) {
                          static_cast<T>(h.beta2),     static_cast<T>(1.0 - h.beta2),
                          static_cast<T>(1.0 - h.lr * h.weight_decay), static_cast<T>(h.eps)};
   adam_family_apply(slots, count, h, [&](const TensorList<T, 4, AdamExtra<T>>& L, int blocks) {
-    adamw_kernel<T><<<blocks, kThreads, 0, stream()>>>(L, p);
-    GAN_CUDA_CHECK_LAUNCH();
+    launch<adamw_kernel<T>>(blocks, kThreads, 0, stream(), L, p);
   });
 }
 
@@ -355,8 +353,7 @@ void rmsprop_step(const RmspropSlot<T>* slots, int64_t count, const RmspropHyper
         L.ptr[4][i] = p.use_momentum ? s.momentum_buffer : nullptr;
       },
       [&](const List& L, int blocks) {
-        rmsprop_kernel<T><<<blocks, kThreads, 0, stream()>>>(L, p);
-        GAN_CUDA_CHECK_LAUNCH();
+        launch<rmsprop_kernel<T>>(blocks, kThreads, 0, stream(), L, p);
       });
 }
 
@@ -364,9 +361,8 @@ template <typename T>
 void clamp_inplace(T* x, int64_t n, double lo, double hi) {
   if (n <= 0) return;
   const int64_t blocks = std::clamp<int64_t>((n + kThreads * 4 - 1) / (kThreads * 4), 1, 4096);
-  clamp_kernel<T><<<static_cast<unsigned>(blocks), kThreads, 0, stream()>>>(x, n, static_cast<T>(lo),
-                                                                           static_cast<T>(hi));
-  GAN_CUDA_CHECK_LAUNCH();
+  launch<clamp_kernel<T>>(static_cast<unsigned>(blocks), kThreads, 0, stream(), x, n, static_cast<T>(lo),
+                          static_cast<T>(hi));
 }
 
 #define GAN_INSTANTIATE(T)                                                            \

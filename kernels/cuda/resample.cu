@@ -13,6 +13,7 @@
 #include <cstdint>
 
 #include "kernels/cuda/check.h"
+#include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/runtime.h"
 #include "kernels/cuda/strided_loops.cuh"
 #include "kernels/resample_index.h"
@@ -149,12 +150,12 @@ void resample_forward(const ResampleShape& s, const ResampleParams& p, const T* 
   const int64_t total = s.planes * s.Ho * s.Wo;
   if (total == 0) return;
   if (p.kind == ResampleKind::AvgPool) {
-    pool_forward_kernel<T><<<detail::grid_for(total), kThreads, 0, stream()>>>(s, p, x, y);
+    launch<pool_forward_kernel<T>>(detail::grid_for(total), kThreads, 0, stream(), s, p, x, y);
   } else {
-    upsample_forward_kernel<T><<<detail::grid_for(total), kThreads, 0, stream()>>>(
-        s, p, ratio_of<T>(p, s.H, s.Ho, p.scale_h), ratio_of<T>(p, s.W, s.Wo, p.scale_w), x, y);
+    launch<upsample_forward_kernel<T>>(detail::grid_for(total), kThreads, 0, stream(), s, p,
+                                       ratio_of<T>(p, s.H, s.Ho, p.scale_h), ratio_of<T>(p, s.W, s.Wo, p.scale_w), x,
+                                       y);
   }
-  GAN_CUDA_CHECK_LAUNCH();
 }
 
 template <typename T>
@@ -162,12 +163,12 @@ void resample_adjoint(const ResampleShape& s, const ResampleParams& p, const T* 
   const int64_t total = s.planes * s.H * s.W;
   if (total == 0) return;
   if (p.kind == ResampleKind::AvgPool) {
-    pool_adjoint_kernel<T><<<detail::grid_for(total), kThreads, 0, stream()>>>(s, p, gy, gx);
+    launch<pool_adjoint_kernel<T>>(detail::grid_for(total), kThreads, 0, stream(), s, p, gy, gx);
   } else {
-    upsample_adjoint_kernel<T><<<detail::grid_for(total), kThreads, 0, stream()>>>(
-        s, p, ratio_of<T>(p, s.H, s.Ho, p.scale_h), ratio_of<T>(p, s.W, s.Wo, p.scale_w), gy, gx);
+    launch<upsample_adjoint_kernel<T>>(detail::grid_for(total), kThreads, 0, stream(), s, p,
+                                       ratio_of<T>(p, s.H, s.Ho, p.scale_h), ratio_of<T>(p, s.W, s.Wo, p.scale_w), gy,
+                                       gx);
   }
-  GAN_CUDA_CHECK_LAUNCH();
 }
 
 #define GAN_INSTANTIATE(T)                                                                          \
