@@ -117,8 +117,8 @@ const OpCaseRegistrar gan_cases([](std::vector<OpCase>& t) {
   add_case("squared_gradient_penalty/mlp", uniform_of({{3, 4}, {4, 5}, {5}, {5, 1}}), [](const Inputs& x) {
     return F::squared_gradient_penalty(mlp_critic(x[0], x[1], x[2], x[3]), x[0], 10.0);
   });
-  add_case("squared_gradient_penalty/conv", uniform_of({{2, 1, 4, 4}, {2, 1, 3, 3}}), [](const Inputs& x) {
-    const Tensor h = F::conv2d(x[0], x[1], Tensor(), {.stride = 1, .padding = 1});
+  add_case("squared_gradient_penalty/conv", uniform_of({{2, 1, 5, 4}, {2, 1, 3, 3}}), [](const Inputs& x) {
+    const Tensor h = F::conv2d(x[0], x[1]);
     return F::squared_gradient_penalty(sum(tanh(h), {1, 2, 3}), x[0], 1.0);
   });
   add_case("r1_penalty/mlp",
