@@ -5,11 +5,13 @@
 //   forward   y[p] = A x[p]          [H, W]   -> [Ho, Wo]
 //   adjoint   gx[p] = A^T gy[p]      [Ho, Wo] -> [H, W]     (the gradient w.r.t. x; its own adjoint is forward)
 //
-// Nearest (PyTorch's legacy "nearest", not "nearest-exact"), per axis, in float as PyTorch computes it:
-//   src(o) = o                                    when out == in
-//          = o >> 1                               when out == 2 in
-//          = min(floor(o * s), in - 1)            else, s = (float)(1 / scale) if a scale factor was given,
-//                                                 else (float)in / out
+// Nearest (PyTorch's legacy "nearest", not "nearest-exact"), per axis, in float as its NCHW kernel computes it:
+//   src(o) = min(floor(o * s), in - 1)            s = (float)(1 / scale) if a scale factor was given, else
+//                                                 (float)in / out
+// (PyTorch 1.13's backward, and its channels-last forward, which it also takes for C = 1, first return o when
+// out == in and o >> 1 when out == 2 in. That differs only for a scale factor that is not exactly 1 or 2 but
+// gives such a size, e.g. 2 -> 2 with factor 1.1: there PyTorch's gradient is not the adjoint of its forward. We
+// keep the NCHW forward and its true adjoint.)
 //   y[oh, ow] = x[src_h(oh), src_w(ow)]
 // Bilinear, per axis, in T (float or double, PyTorch's opmath type):
 //   align_corners:  s = (in - 1) / (out - 1) (0 when out == 1),  real(o) = s o

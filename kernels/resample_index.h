@@ -22,8 +22,6 @@ namespace gan::kernels::resample {
 
 // The input index output o reads along an axis of `in` -> `out` elements (scale: the user's factor or <= 0).
 GAN_RESAMPLE_FN int64_t nearest_src(int64_t o, int64_t in, int64_t out, double scale) {
-  if (out == in) return o;
-  if (out == 2 * in) return o >> 1;
   const float s = scale > 0.0 ? static_cast<float>(1.0 / scale) : static_cast<float>(in) / static_cast<float>(out);
   const int64_t src = static_cast<int64_t>(floorf(static_cast<float>(o) * s));
   return src < in - 1 ? src : in - 1;

@@ -5,7 +5,8 @@
 //                   forwards (power iteration), the gradients of the first, the updated u/v, an eval forward
 //   R1 / R2         the penalty and its gradients w.r.t. the critic's parameters, MLP (leaky_relu) and conv critic
 //   interpolate     nearest (x2, sizes, fractional scale factors, downsampling), bilinear (align_corners both ways,
-//                   scale factors, downsampling, output size 1): output and input gradient
+//                   scale factors, downsampling, output size 1): output and input gradient; 48 random
+//                   configurations of interpolate and avg_pool2d in float64
 //   avg_pool2d      kernel/stride/padding, count_include_pad, ceil_mode, rectangular, divisor_override
 //   instance norm   defaults; affine + running stats (train step, eval)
 //   conditional BN  per-class gain/bias from an embedding over a non-affine batch norm
@@ -13,7 +14,9 @@
 //                   AdamW, Adam, SGD and RMSprop: three steps fed fixed gradients
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -48,6 +51,8 @@ constexpr double kSpectralTol = 2e-5;
 constexpr double kPenaltyTol = 2e-5;
 // Optimizer updates: element-wise, 3 steps, float32 on both sides (PyTorch may fuse a multiply-add).
 constexpr double kOptimTol = 1e-6;
+// Resampling in float64: sums of at most a few dozen terms, so a few double ulps.
+constexpr double kFloat64Tol = 1e-12;
 
 const gan::NamedTensors& data() { return golden("gan_ops.safetensors"); }
 const Tensor& at(const std::string& name) { return data().at(name); }
@@ -148,12 +153,13 @@ INSTANTIATE_TEST_SUITE_P(Critics, GoldenPenalty, ::testing::Values("r1_mlp", "r1
 // interpolate and avg_pool2d
 // ===============================================================================================================
 // Runs y = op(x) from a golden x, checks y and the input gradient of <grad_y, y>.
-void check_linear_map(const std::string& prefix, const Tensor& x0, const std::function<Tensor(const Tensor&)>& op) {
+void check_linear_map(const std::string& prefix, const Tensor& x0, const std::function<Tensor(const Tensor&)>& op,
+                      double tol = kOpTol) {
   Tensor x = leaf(x0);
   Tensor y = op(x);
-  EXPECT_GOLDEN(prefix + ".y", y, at(prefix + ".y"), kOpTol);
+  EXPECT_GOLDEN(prefix + ".y", y, at(prefix + ".y"), tol);
   y.backward(at(prefix + ".grad_y"));
-  EXPECT_GOLDEN(prefix + ".grad_x", x.grad(), at(prefix + ".grad_x"), kOpTol);
+  EXPECT_GOLDEN(prefix + ".grad_x", x.grad(), at(prefix + ".grad_x"), tol);
 }
 
 TEST(GoldenInterpolate, NearestAndBilinear) {
@@ -171,6 +177,43 @@ TEST(GoldenInterpolate, NearestAndBilinear) {
   };
   for (const auto& [name, args] : cases)
     check_linear_map("interp." + name, at("interp.x"), [&](const Tensor& x) { return F::interpolate(x, args); });
+}
+
+// A scale factor that is not exactly 1 or 2 but gives out == in or out == 2 in: PyTorch's NCHW forward reads
+// floor(o / factor) (its backward does not, and is not the adjoint there): the forward is compared.
+TEST(GoldenInterpolate, NearestFactorThatRoundsToTheSameOrDoubleSize) {
+  EXPECT_GOLDEN("interp_edge.y", F::interpolate(at("interp_edge.x"), {.scale_factor = {1.1, 2.1}}),
+                at("interp_edge.y"), kOpTol);
+}
+
+// 48 random configurations of interpolate and avg_pool2d in float64 (the file's metadata lists them).
+TEST(GoldenResample, RandomConfigurationsFloat64) {
+  const nlohmann::json cases = nlohmann::json::parse(data().metadata.at("fuzz"));
+  ASSERT_EQ(cases.size(), 48u);
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const nlohmann::json& c = cases[i];
+    SCOPED_TRACE(c.dump());
+    const std::string kind = c.at("kind");
+    std::function<Tensor(const Tensor&)> op;
+    if (kind == "pool") {
+      const nlohmann::json& divisor = c["divisor_override"];  // null: none
+      const F::AvgPool2dArgs a{.kernel_size = {c["kernel_size"][0], c["kernel_size"][1]},
+                               .stride = {c["stride"][0], c["stride"][1]},
+                               .padding = {c["padding"][0], c["padding"][1]},
+                               .ceil_mode = c["ceil_mode"],
+                               .count_include_pad = c["count_include_pad"],
+                               .divisor_override = divisor.is_null() ? 0 : divisor.get<int64_t>()};
+      op = [a](const Tensor& x) { return F::avg_pool2d(x, a); };
+    } else {
+      F::InterpolateArgs a;
+      a.mode = kind == "bilinear" ? F::InterpolateMode::Bilinear : F::InterpolateMode::Nearest;
+      a.align_corners = c.value("align_corners", false);
+      if (c.contains("size")) a.size = {c["size"][0], c["size"][1]};
+      else a.scale_factor = {c["scale_factor"][0], c["scale_factor"][1]};
+      op = [a](const Tensor& x) { return F::interpolate(x, a); };
+    }
+    check_linear_map("fuzz." + std::to_string(i), at("fuzz." + std::to_string(i) + ".x"), op, kFloat64Tol);
+  }
 }
 
 TEST(GoldenAvgPool, KernelStridePaddingModes) {

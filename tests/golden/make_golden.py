@@ -18,6 +18,7 @@ Hyper-parameters are in "__metadata__" (for readers) and, where a test needs the
 
 import json
 import os
+import random
 import struct
 import sys
 
@@ -500,6 +501,55 @@ def make_gan_ops():
         y.backward(g)
         out.update({f"interp.{name}.y": y.detach(), f"interp.{name}.grad_y": g, f"interp.{name}.grad_x": xl.grad})
         meta[f"interp.{name}"] = f"F.interpolate(x, {kw})"
+
+    # PyTorch 1.13's nearest forward on NCHW input with C > 1 reads floor(o / factor); its backward (and its
+    # channels-last forward, taken for C = 1) first maps out == in to o and out == 2 in to o >> 1, which differs
+    # for a factor that is not exactly 1 or 2 yet gives such a size. The engine keeps the NCHW forward (and its true
+    # adjoint): only the forward is compared here.
+    x = torch.randn(1, 2, 2, 4)
+    out.update({"interp_edge.x": x, "interp_edge.y": F.interpolate(x, scale_factor=(1.1, 2.1), mode="nearest")})
+    meta["interp_edge"] = "F.interpolate(x [1,2,2,4], scale_factor=(1.1, 2.1), mode='nearest'): forward only"
+
+    # Random resampling configurations, float64 (as a fuzz run of 1405 such cases did before this file): output
+    # and input gradient. C = 2, so PyTorch takes its NCHW kernels; nearest configurations where its forward and
+    # backward index rules differ (above) are skipped.
+    rng = random.Random(7)
+    fuzz = []
+    while len(fuzz) < 48:
+        H, W = rng.randint(1, 6), rng.randint(1, 6)
+        kind = ("nearest", "bilinear", "pool")[len(fuzz) % 3]
+        if kind == "pool":
+            k = [rng.randint(1, 4), rng.randint(1, 4)]
+            args = dict(kernel_size=k, stride=[rng.randint(1, 3), rng.randint(1, 3)],
+                        padding=[rng.randint(0, k[0] // 2), rng.randint(0, k[1] // 2)], ceil_mode=rng.random() < 0.5,
+                        count_include_pad=rng.random() < 0.5, divisor_override=rng.choice([None, None, 3]))
+            fn = lambda t, a=args: F.avg_pool2d(t, **a)
+        else:
+            args = dict(mode=kind)
+            if kind == "bilinear":
+                args["align_corners"] = rng.random() < 0.5
+            if rng.random() < 0.5:
+                args["size"] = [rng.randint(1, 10), rng.randint(1, 10)]
+            else:
+                args["scale_factor"] = [round(rng.uniform(0.4, 2.5), 3), round(rng.uniform(0.4, 2.5), 3)]
+                sizes = [int(n * f) for n, f in zip((H, W), args["scale_factor"])]
+                if min(sizes) < 1 or max(sizes) > 10:
+                    continue
+                if kind == "nearest" and any(o in (n, 2 * n) and f not in (1.0, 2.0)
+                                             for o, n, f in zip(sizes, (H, W), args["scale_factor"])):
+                    continue
+            fn = lambda t, a=args: F.interpolate(t, **a)
+        xl = leaf(torch.randn(1, 2, H, W, dtype=torch.float64))
+        try:
+            y = fn(xl)
+        except RuntimeError:  # e.g. an output size PyTorch refuses
+            continue
+        g = torch.randn_like(y)
+        y.backward(g)
+        n = len(fuzz)
+        out.update({f"fuzz.{n}.x": xl, f"fuzz.{n}.y": y.detach(), f"fuzz.{n}.grad_y": g, f"fuzz.{n}.grad_x": xl.grad})
+        fuzz.append(dict(kind=kind, **{k: v for k, v in args.items() if k != "mode"}))
+    meta["fuzz"] = json.dumps(fuzz)
 
     # avg_pool2d.
     x = torch.randn(2, 3, 7, 6)
