@@ -311,13 +311,6 @@ TEST(GoldenOptim, RmspropMomentum) {
 // ===============================================================================================================
 // tiny DCGAN, two training iterations
 // ===============================================================================================================
-// The entries "<prefix><name>" of a golden file, with the prefix stripped.
-nn::NamedTensors with_prefix(const gan::NamedTensors& f, const std::string& prefix) {
-  nn::NamedTensors out;
-  for (const auto& [name, t] : f.tensors)
-    if (name.rfind(prefix, 0) == 0) out.emplace_back(name.substr(prefix.size()), t);
-  return out;
-}
 
 // Every entry of `model_tensors` against "<prefix><name>" in the file (which must hold exactly those names).
 void expect_all(const gan::NamedTensors& f, const std::string& prefix, const nn::NamedTensors& model_tensors,
