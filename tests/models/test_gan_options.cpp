@@ -2,7 +2,10 @@
 // same random draws), lazy R1 (its schedule and what it adds to D's loss) and SNGAN's spectrally normalized D.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <array>
 #include <cmath>
+#include <functional>
 #include <string>
 #include <vector>
 
