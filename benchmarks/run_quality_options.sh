@@ -6,14 +6,17 @@
 # Every row: the same steps, batch 64, seed 0, --ngf 32 --ndf 32, one thread per run, two runs at a time.
 #
 # usage: benchmarks/run_quality_options.sh [BUILD_DIR]     (default: build; needs BUILD_DIR/apps/gan)
-#   STEPS  training steps per row (default 800)   RUNS_DIR  where the runs go (default runs/quality-options)
+#   STEPS  training steps per row (default 200)   RUNS_DIR  where the runs go (default runs/quality-options)
 #   N      samples per evaluation (default 10000) ROWS      which rows (default: all; names as below)
+#   PARALLEL  runs at a time (default 2)          TABLE_ONLY=1  only write the section from finished rows
+# A row whose run already has eval.json is not trained again, so slots may be run by separate invocations
+# (e.g. ROWS=sngan PARALLEL=1 next to ROWS="dcgan dcgan-r1 ..." PARALLEL=1), then TABLE_ONLY=1 with every row.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 build=${1:-build}
 gan="$build/apps/gan"
 [[ -x $gan ]] || { echo "run_quality_options.sh: error: $gan not found; build first" >&2; exit 2; }
-steps=${STEPS:-800}
+steps=${STEPS:-200}
 runs=${RUNS_DIR:-runs/quality-options}
 n=${N:-10000}
 py=/usr/bin/python3
@@ -47,19 +50,21 @@ train_eval() {
   echo "run_quality_options.sh: $row done"
 }
 
-set -- $rows
-while (( $# > 0 )); do
-  train_eval "$1" &
-  first=$!
-  second=
-  if (( $# > 1 )); then
-    train_eval "$2" &
-    second=$!
-  fi
-  wait "$first"
-  [[ -n $second ]] && wait "$second"
-  shift $(( $# > 1 ? 2 : 1 ))
-done
+if [[ ${TABLE_ONLY:-0} != 1 ]]; then
+  # shellcheck disable=SC2086  # one word per row
+  set -- $rows
+  while (( $# > 0 )); do
+    train_eval "$1" &
+    first=$!
+    second=
+    if (( $# > 1 && ${PARALLEL:-2} > 1 )); then
+      train_eval "$2" &
+      second=$!
+    fi
+    wait "$first"
+    if [[ -n $second ]]; then wait "$second"; shift 2; else shift 1; fi
+  done
+fi
 
 # ---- the section of quality.md ----
 "$py" - "$runs" "$steps" "$n" "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" \

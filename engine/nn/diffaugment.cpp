@@ -13,7 +13,9 @@ namespace gan::nn {
 std::string DiffAugmentPolicy::str() const {
   std::string out;
   auto add = [&](bool on, const char* name) {
-    if (on) out += (out.empty() ? "" : ",") + std::string(name);
+    if (!on) return;
+    if (!out.empty()) out += ',';  // (appended piecewise: GCC 12 warns spuriously about "," + std::string)
+    out += name;
   };
   add(color, "color");
   add(translation, "translation");
