@@ -127,10 +127,42 @@ template <typename T>
   return ::testing::AssertionFailure() << what << ": relative error " << err << " > " << tol;
 }
 
+// Makes the planner plan for `sms` SMs while it lives (kernels/cuda/runtime.h), then restores the device's count.
+class PlannerSmCount {
+ public:
+  explicit PlannerSmCount(int sms) { kcuda::set_planner_sm_count(sms); }
+  ~PlannerSmCount() { kcuda::set_planner_sm_count(0); }
+  PlannerSmCount(const PlannerSmCount&) = delete;
+  PlannerSmCount& operator=(const PlannerSmCount&) = delete;
+};
+
+// "<family>/<tile>/<split>" for the kernels one call launched, read from the launch counters: the GEMM kernel's
+// tile configuration, and whether the split-K reduction ran.
+std::string plan_launched(const char* family) {
+  std::string tile = "?";
+  bool split = false;
+  for (const kcuda::KernelLaunches& k : kcuda::launch_counts()) {
+    const std::string& n = k.kernel;
+    if (n.rfind(std::string(family) + "_gemm_kernel<", 0) == 0) {
+      for (const auto& [cfg, name] : {std::pair{"TileCfg<128, 128,", "Big"}, std::pair{"TileCfg<64, 128,", "Wide"},
+                                      std::pair{"TileCfg<64, 64,", "Mid"}, std::pair{"TileCfg<16, 128,", "Thin"}})
+        if (n.find(cfg) != std::string::npos) tile = name;
+    }
+    if (n.rfind(std::string(family) + "_reduce_kernel<", 0) == 0) split = true;
+  }
+  return std::string(family) + "/" + tile + "/" + (split ? "split" : "whole");
+}
+
 // All three kernels on one shape (bias on the forward and backward-data calls when with_bias), each against the
-// CPU; the weight gradient twice, bitwise equal.
+// CPU; the weight gradient twice, bitwise equal. With `plans`, the plan each kernel ran is added to it.
 template <typename T>
-void check_shape(const Conv2dShape& s, bool with_bias, std::mt19937& rng) {
+void check_shape(const Conv2dShape& s, bool with_bias, std::mt19937& rng, std::set<std::string>* plans = nullptr) {
+  // Records the plan of the kernel `run` launches.
+  const auto record = [plans](const char* family, auto run) {
+    kcuda::reset_launch_counts();
+    run();
+    if (plans) plans->insert(plan_launched(family));
+  };
   SCOPED_TRACE(str(s) + (with_bias ? ", bias" : "") + (sizeof(T) == 4 ? ", float32" : ", float64"));
   const int64_t nx = s.N * s.Cin * s.H * s.W, nw = s.Cout * (s.Cin / s.groups) * s.kh * s.kw;
   const int64_t ny = s.N * s.Cout * s.Ho * s.Wo;
@@ -141,7 +173,8 @@ void check_shape(const Conv2dShape& s, bool with_bias, std::mt19937& rng) {
     std::vector<T> ref(static_cast<size_t>(ny));
     kcpu::conv2d_forward<T>(s, x.host.data(), w.host.data(), with_bias ? b_out.host.data() : nullptr, ref.data());
     Tensor y = nan_output<T>(ny);
-    CudaConv<T>::forward(s, x.ptr(), w.ptr(), with_bias ? b_out.ptr() : nullptr, y.data<T>());
+    record("gather",
+           [&] { CudaConv<T>::forward(s, x.ptr(), w.ptr(), with_bias ? b_out.ptr() : nullptr, y.data<T>()); });
     EXPECT_TRUE(matches(y, ref, "conv2d_forward"));
   }
   {
@@ -149,14 +182,15 @@ void check_shape(const Conv2dShape& s, bool with_bias, std::mt19937& rng) {
     kcpu::conv2d_backward_data<T>(s, gy.host.data(), w.host.data(), with_bias ? b_in.host.data() : nullptr,
                                   ref.data());
     Tensor gx = nan_output<T>(nx);
-    CudaConv<T>::backward_data(s, gy.ptr(), w.ptr(), with_bias ? b_in.ptr() : nullptr, gx.data<T>());
+    record("gather",
+           [&] { CudaConv<T>::backward_data(s, gy.ptr(), w.ptr(), with_bias ? b_in.ptr() : nullptr, gx.data<T>()); });
     EXPECT_TRUE(matches(gx, ref, "conv2d_backward_data"));
   }
   {
     std::vector<T> ref(static_cast<size_t>(nw));
     kcpu::conv2d_backward_weight<T>(s, x.host.data(), gy.host.data(), ref.data());
     Tensor gw = nan_output<T>(nw), gw2 = nan_output<T>(nw);
-    CudaConv<T>::backward_weight(s, x.ptr(), gy.ptr(), gw.data<T>());
+    record("weight", [&] { CudaConv<T>::backward_weight(s, x.ptr(), gy.ptr(), gw.data<T>()); });
     CudaConv<T>::backward_weight(s, x.ptr(), gy.ptr(), gw2.data<T>());
     EXPECT_TRUE(matches(gw, ref, "conv2d_backward_weight"));
     const std::vector<T> a = gw.to_vector<T>(), b = gw2.to_vector<T>();
@@ -333,30 +367,21 @@ TEST_F(ConvParity, EngineOpsOnCudaTensors) {
 
 // ---- every tile shape and split-K path ----
 
-// Makes the planner plan for `sms` SMs while it lives (kernels/cuda/runtime.h), then restores the device's count.
-class PlannerSmCount {
- public:
-  explicit PlannerSmCount(int sms) { kcuda::set_planner_sm_count(sms); }
-  ~PlannerSmCount() { kcuda::set_planner_sm_count(0); }
-  PlannerSmCount(const PlannerSmCount&) = delete;
-  PlannerSmCount& operator=(const PlannerSmCount&) = delete;
-};
+// check_shape (float32, with bias) with the planner told there are `sms` SMs, adding the plans that ran to `seen`.
+void check_planned(const Conv2dShape& s, int sms, std::set<std::string>& seen, std::mt19937& rng) {
+  const PlannerSmCount planner(sms);
+  SCOPED_TRACE("planned for " + std::to_string(sms) + " SMs");
+  check_shape<float>(s, true, rng, &seen);
+}
 
-// "<family>/<tile>/<split>" for the kernels one call launched, read from the launch counters: the GEMM kernel's
-// tile configuration, and whether the split-K reduction ran.
-std::string plan_launched(const char* family) {
-  std::string tile = "?";
-  bool split = false;
-  for (const kcuda::KernelLaunches& k : kcuda::launch_counts()) {
-    const std::string& n = k.kernel;
-    if (n.rfind(std::string(family) + "_gemm_kernel<", 0) == 0) {
-      for (const auto& [cfg, name] : {std::pair{"TileCfg<128, 128,", "Big"}, std::pair{"TileCfg<64, 128,", "Wide"},
-                                      std::pair{"TileCfg<64, 64,", "Mid"}, std::pair{"TileCfg<16, 128,", "Thin"}})
-        if (n.find(cfg) != std::string::npos) tile = name;
-    }
-    if (n.rfind(std::string(family) + "_reduce_kernel<", 0) == 0) split = true;
-  }
-  return std::string(family) + "/" + tile + "/" + (split ? "split" : "whole");
+// Fails naming every one of the 16 plans (two GEMM families, four tiles, whole or split-K) missing from `seen`.
+void expect_every_plan(const std::set<std::string>& seen) {
+  for (const char* family : {"gather", "weight"})
+    for (const char* tile : {"Big", "Wide", "Mid", "Thin"})
+      for (const char* split : {"whole", "split"}) {
+        const std::string plan = std::string(family) + "/" + tile + "/" + split;
+        EXPECT_TRUE(seen.count(plan)) << plan << " never ran";
+      }
 }
 
 // The convolution has four tile shapes and a split-K path for each of its two GEMM kernels (gather: forward and
@@ -379,38 +404,32 @@ TEST_F(ConvParity, EveryTileShapeAndSplitKPath) {
   };
   std::mt19937 rng(3);
   std::set<std::string> seen;
-  for (const Case& c : cases) {
-    const PlannerSmCount planner(c.sms);
-    const Conv2dShape& s = c.shape;
-    SCOPED_TRACE(str(s) + ", planned for " + std::to_string(c.sms) + " SMs");
-    const int64_t nx = s.N * s.Cin * s.H * s.W, nw = s.Cout * s.Cin * s.kh * s.kw, ny = s.N * s.Cout * s.Ho * s.Wo;
-    const Buffer<float> x = random_buffer<float>(nx, rng), w = random_buffer<float>(nw, rng);
-    const Buffer<float> gy = random_buffer<float>(ny, rng), b = random_buffer<float>(s.Cout, rng);
-    const Buffer<float> b_in = random_buffer<float>(s.Cin, rng);
-    std::vector<float> ref_y(ny), ref_gx(nx), ref_gw(nw);
-    kcpu::conv2d_forward<float>(s, x.host.data(), w.host.data(), b.host.data(), ref_y.data());
-    kcpu::conv2d_backward_data<float>(s, gy.host.data(), w.host.data(), b_in.host.data(), ref_gx.data());
-    kcpu::conv2d_backward_weight<float>(s, x.host.data(), gy.host.data(), ref_gw.data());
-    Tensor y = nan_output<float>(ny), gx = nan_output<float>(nx), gw = nan_output<float>(nw);
-    kcuda::reset_launch_counts();
-    CudaConv<float>::forward(s, x.ptr(), w.ptr(), b.ptr(), y.data<float>());
-    seen.insert(plan_launched("gather"));
-    kcuda::reset_launch_counts();
-    CudaConv<float>::backward_data(s, gy.ptr(), w.ptr(), b_in.ptr(), gx.data<float>());
-    seen.insert(plan_launched("gather"));
-    kcuda::reset_launch_counts();
-    CudaConv<float>::backward_weight(s, x.ptr(), gy.ptr(), gw.data<float>());
-    seen.insert(plan_launched("weight"));
-    EXPECT_TRUE(matches(y, ref_y, "conv2d_forward"));
-    EXPECT_TRUE(matches(gx, ref_gx, "conv2d_backward_data"));
-    EXPECT_TRUE(matches(gw, ref_gw, "conv2d_backward_weight"));
-  }
-  for (const char* family : {"gather", "weight"})
-    for (const char* tile : {"Big", "Wide", "Mid", "Thin"})
-      for (const char* split : {"whole", "split"}) {
-        const std::string plan = std::string(family) + "/" + tile + "/" + split;
-        EXPECT_TRUE(seen.count(plan)) << plan << " never ran";
-      }
+  for (const Case& c : cases) check_planned(c.shape, c.sms, seen, rng);
+  expect_every_plan(seen);
+}
+
+// The same 16 plans with groups, dilation and per-axis stride and padding (the group index on the grid's y, the
+// stride phases with dilated taps, the per-group split-K workspace). Each shape runs under a sweep of SM counts:
+// one SM gives the largest tile a group's M allows without split-K (two groups already fill it), a count equal to
+// the tile count gives that tile with split-K, and a count beyond every tile count gives the 64x64 tile.
+TEST_F(ConvParity, EveryTileShapeAndSplitKPathWithGroupsAndDilation) {
+  const Conv2dShape shapes[] = {
+      // og 8, cg 16 (thin); forward K 144, weight R 2 x 7 x 16 = 224: long enough to split.
+      make_ext(2, 32, 16, 16, 16, 3, 3, 2, 1, 1, 2, 2, 1, 2),
+      // og = cg = 32 (wide); stride phases 2 x 1 whose dilated taps differ in count.
+      make_ext(2, 64, 16, 12, 64, 3, 3, 2, 1, 1, 2, 2, 1, 2),
+      // og = cg = 72 (big); per-axis everything the other way round.
+      make_ext(3, 144, 8, 12, 144, 3, 3, 1, 2, 2, 1, 1, 2, 2),
+      // og = cg = 20 with reductions too short to split (forward K 60, weight R 28): the whole 64x64 tile.
+      make_ext(1, 40, 6, 7, 40, 3, 1, 1, 1, 1, 0, 2, 1, 2),
+      // depthwise, stride 2 x 1 with dilation 1 x 2.
+      make_ext(2, 8, 16, 16, 8, 3, 3, 2, 1, 1, 1, 1, 2, 8),
+  };
+  std::mt19937 rng(5);
+  std::set<std::string> seen;
+  for (const Conv2dShape& s : shapes)
+    for (int sms : {1, 2, 4, 6, 8, 12, 16, 24, 1024}) check_planned(s, sms, seen, rng);
+  expect_every_plan(seen);
 }
 
 }  // namespace
