@@ -154,9 +154,11 @@ Tensor AdversarialModel::r1_input(const Tensor& real) const {
   return x;
 }
 
-Tensor AdversarialModel::r1_term(const Tensor& scores, const Tensor& input) const {
+Tensor AdversarialModel::add_r1(Tensor& loss_d, const Tensor& scores, const Tensor& input) const {
   const double k = static_cast<double>(cfg_int(cfg_, "r1_every"));
-  return nn::functional::squared_gradient_penalty(scores, input, cfg_num(cfg_, "r1") * k);
+  const Tensor penalty = nn::functional::squared_gradient_penalty(scores, input, cfg_num(cfg_, "r1") * k);
+  loss_d = loss_d + penalty;
+  return penalty;
 }
 
 void AdversarialModel::after_g_step() {

@@ -71,10 +71,11 @@ class AdversarialModel : public ZooModel {
   // R1 (Mescheder 2018) with lazy regularization (Karras 2020, StyleGAN2): on every r1_every-th D step (counted by
   // opt_d's steps, so resume keeps the schedule) D's loss gets gamma * r1_every / 2 * E ||grad_x D(x)||^2 on the
   // real batch, in the same backward and optimizer step. r1_due() says whether this step is one; then call D on
-  // r1_input(real) (a grad-requiring copy) and add r1_term(scores, that input). Off (never due) with --r1 0.
+  // r1_input(real) (a grad-requiring copy) and add_r1(loss_d, D's scores, that input), which adds the penalty to
+  // loss_d and returns it (for the log). Off (never due) with --r1 0.
   bool r1_due() const;
   Tensor r1_input(const Tensor& real) const;
-  Tensor r1_term(const Tensor& scores, const Tensor& input) const;
+  Tensor add_r1(Tensor& loss_d, const Tensor& scores, const Tensor& input) const;
   // After every generator update: the EMA.
   void after_g_step();
   // Images (or points) from G's inputs [rows * cols, in] in eval mode without grad, on the CPU.

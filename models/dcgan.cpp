@@ -86,11 +86,7 @@ class DcganModel : public AdversarialModel {
     const Tensor fake_logits = (*D_)(d_in(fake.detach()));
     Tensor loss_d = F::bce_with_logits(real_logits, real_targets(real_logits, smoothing_)) +
                     F::bce_with_logits(fake_logits, zeros_like(fake_logits));
-    Tensor penalty;
-    if (r1) {
-      penalty = r1_term(real_logits, real_in);
-      loss_d = loss_d + penalty;
-    }
+    const Tensor penalty = r1 ? add_r1(loss_d, real_logits, real_in) : Tensor();
     loss_d.backward();
     opt_d_->step();
     // Generator: make the updated D call the fakes real.

@@ -22,17 +22,9 @@ namespace {
 
 using testing::BatchSource;
 using testing::create;
+using testing::message_of;
 using testing::image_spec;
 using testing::points_spec;
-
-std::string message_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
-}
 
 // ---- DiffAugment ----
 TEST(DiffAugment, ParsesPoliciesAndNamesWhatIsWrong) {
@@ -191,8 +183,11 @@ TEST(Sngan, PaperDefaultsAndSpectrallyNormalizedDiscriminator) {
   }
   EXPECT_EQ(sn_layers, 8) << "7 convs and the linear layer";
   EXPECT_EQ(plain_weights, 0) << "every D weight is parametrized";
-  for (const auto& [name, t] : model->state())
-    if (name.rfind("G.", 0) == 0) EXPECT_EQ(name.find("parametrizations"), std::string::npos) << name;
+  for (const auto& [name, t] : model->state()) {
+    if (name.rfind("G.", 0) == 0) {
+      EXPECT_EQ(name.find("parametrizations"), std::string::npos) << name;
+    }
+  }
 }
 
 TEST(Sngan, HingeLossesAndTraining) {

@@ -15,17 +15,9 @@ namespace {
 
 using testing::BatchSource;
 using testing::create;
+using testing::message_of;
 using testing::image_spec;
 using testing::points_spec;
-
-std::string message_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
-}
 
 TEST(Registry, ListsTheElevenModelsWithUniqueNames) {
   const auto& reg = model_registry();
