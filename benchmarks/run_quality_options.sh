@@ -68,7 +68,7 @@ fi
 
 # ---- the section of quality.md ----
 "$py" - "$runs" "$steps" "$n" "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" \
-  "$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')" $rows <<'EOF'
+  "$(getconf _NPROCESSORS_ONLN) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')" $rows <<'EOF'
 import datetime, json, os, sys
 runs, steps, n, commit, machine = sys.argv[1:6]
 rows = sys.argv[6:]
