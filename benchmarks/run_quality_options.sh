@@ -9,6 +9,7 @@
 #   STEPS  training steps per row (default 200)   RUNS_DIR  where the runs go (default runs/quality-options)
 #   N      samples per evaluation (default 10000) ROWS      which rows (default: all; names as below)
 #   PARALLEL  runs at a time (default 2)          TABLE_ONLY=1  only write the section from finished rows
+#   APPEND=1  add this budget's table to the section already there (another STEPS and RUNS_DIR)
 # A row whose run already has eval.json is not trained again, so slots may be run by separate invocations
 # (e.g. ROWS=sngan PARALLEL=1 next to ROWS="dcgan dcgan-r1 ..." PARALLEL=1), then TABLE_ONLY=1 with every row.
 set -euo pipefail
@@ -90,7 +91,10 @@ for r in rows:
                f"| `gan {cmd}` |")
 path = "benchmarks/results/quality.md"
 text = open(path).read()
-if marker in text:
+if os.environ.get("APPEND") == "1" and marker in text:
+    table = out[out.index("| row | steps | train s | FD | precision | recall | command |"):]
+    out = [f"### {steps} steps ({runs})", ""] + table
+elif marker in text:
     text = text[:text.index(marker)]
 open(path, "w").write(text.rstrip("\n") + "\n\n" + "\n".join(out) + "\n")
 EOF
