@@ -61,7 +61,6 @@ BENCHMARK(BM_BackwardWeight)->ArgName("batch")->Arg(128)->Unit(benchmark::kMilli
 }  // namespace
 
 int main(int argc, char** argv) {
-  gan::kernels::rerun_with_matching_blas_core(argc, argv);  // OpenBLAS's fast kernels on CPUs it misreads
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::AddCustomContext("blas_core", gan::kernels::blas_core_name());

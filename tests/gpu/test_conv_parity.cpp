@@ -261,9 +261,9 @@ TEST_F(ConvParity, ShapesFloat64) {
   for (const Conv2dShape& s : shapes) check_shape<double>(s, true, rng);
 }
 
-// Dilation, groups, depthwise, per-axis stride and padding, chosen so every tile shape (M per group <= 16: thin;
-// 17-64: mid; wider: wide/big) and split-K (long reductions over few output tiles; the weight gradient's reduction
-// over many pixels) runs with them.
+// Dilation, groups, depthwise, per-axis stride and padding, with per-group M from thin to wide and long reductions
+// (split-K) at the device's own SM count; EveryTileShapeAndSplitKPathWithGroupsAndDilation below makes sure every
+// one of the 16 plans runs with groups and dilation.
 TEST_F(ConvParity, DilationGroupsPerAxisFloat32) {
   std::mt19937 rng(15);
   const Conv2dShape shapes[] = {
