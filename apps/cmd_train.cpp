@@ -35,7 +35,8 @@ std::unique_ptr<data::Dataset> open_data(const Catalog& catalog, const RunConfig
   options.seed = c.seed;
   options.size = c.data_size;
   try {
-    return catalog.open_dataset(c.data, options);
+    std::unique_ptr<data::Dataset> dataset = catalog.open_dataset(c.data, options);
+    return c.data_limit > 0 ? data::first_examples(std::move(dataset), c.data_limit) : std::move(dataset);
   } catch (const std::exception& e) {
     throw UsageError("cannot open dataset '" + c.data + "': " + e.what());
   }
@@ -114,6 +115,7 @@ int new_run(const TrainArgs& a, const Catalog& catalog, const CliStreams& io) {
   c.device = device.str();
   c.image_size = a.image_size.value_or(0);
   c.data_size = a.data_size.value_or(0);
+  c.data_limit = a.data_limit.value_or(0);
   c.log_every = a.log_every.value_or(c.log_every);
   c.sample_every = a.sample_every.value_or(c.sample_every);
   c.checkpoint_every = a.checkpoint_every.value_or(c.checkpoint_every);
@@ -195,6 +197,7 @@ void check_unchanged(const TrainArgs& a, const RunConfig& c, const fs::path& run
   if (a.batch && *a.batch != c.batch) fail("--batch", std::to_string(c.batch));
   if (a.seed && *a.seed != c.seed) fail("--seed", std::to_string(c.seed));
   if (a.data_size && *a.data_size != c.data_size) fail("--data-size", std::to_string(c.data_size));
+  if (a.data_limit && *a.data_limit != c.data_limit) fail("--data-limit", std::to_string(c.data_limit));
   if (a.image_size && *a.image_size != c.image_size) fail("--image-size", std::to_string(c.image_size));
   if (a.samples && *a.samples != c.sample_n) fail("--samples", std::to_string(c.sample_n));
   // Resuming drops the off-schedule metrics line a stop at step k wrote, which needs the schedule unchanged.

@@ -21,7 +21,7 @@ struct TrainArgs {
   std::string command_line;            // as typed, for config.json
   std::string resume;                  // --resume RUN, or empty for a new run
   std::string model, data, out, device;
-  std::optional<int64_t> steps, epochs, batch, data_size, image_size;
+  std::optional<int64_t> steps, epochs, batch, data_size, data_limit, image_size;
   std::optional<uint64_t> seed;
   std::optional<int64_t> log_every, sample_every, checkpoint_every, samples;
   nlohmann::json model_flags = nlohmann::json::object();  // overrides of the model's flag defaults

@@ -120,6 +120,10 @@ int run_cli(int argc, const char* const* argv, const Catalog& catalog, const Cli
       ->check(CLI::PositiveNumber);
   train->add_option("--data-size", targs.data_size, "Generated datasets: number of examples [the set's default]")
       ->check(CLI::PositiveNumber);
+  train->add_option("--data-limit", targs.data_limit,
+                    "Train on the first N examples of the data set, in its file order (e.g. 6000: 10% of "
+                    "Fashion-MNIST) [all]")
+      ->check(CLI::PositiveNumber);
   train->add_option("--log-every", targs.log_every, "Write a metrics.jsonl line every N steps [10]")
       ->check(CLI::PositiveNumber);
   train->add_option("--sample-every", targs.sample_every, "Write a sample grid every N steps [500]")

@@ -43,6 +43,7 @@ nlohmann::json RunConfig::to_json() const {
           {"device", device},
           {"image_size", image_size},
           {"data_size", data_size},
+          {"data_limit", data_limit},
           {"log_every", log_every},
           {"sample_every", sample_every},
           {"checkpoint_every", checkpoint_every},
@@ -64,6 +65,7 @@ RunConfig RunConfig::from_json(const nlohmann::json& j) {
     c.device = j.at("device").get<std::string>();
     c.image_size = j.at("image_size").get<int64_t>();
     c.data_size = j.at("data_size").get<int64_t>();
+    c.data_limit = j.value("data_limit", int64_t{0});  // absent in runs made before --data-limit existed
     c.log_every = j.at("log_every").get<int64_t>();
     c.sample_every = j.at("sample_every").get<int64_t>();
     c.checkpoint_every = j.at("checkpoint_every").get<int64_t>();

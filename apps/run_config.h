@@ -22,6 +22,7 @@ struct RunConfig {
   std::string device;              // as resolved at start ("cpu", "cuda:0"); a resume may pick another
   int64_t image_size = 0;          // what the dataset was asked to resize to (0: native)
   int64_t data_size = 0;           // generated datasets: number of examples (0: the set's default)
+  int64_t data_limit = 0;          // train on the data set's first N examples (0: all)
   int64_t log_every = 10;          // metrics.jsonl line every N steps
   int64_t sample_every = 500;      // sample grid every N steps (and at the end)
   int64_t checkpoint_every = 1000; // kept checkpoint every N steps (and latest at the end and on a signal)

@@ -103,6 +103,9 @@ EOF
 fi
 
 # ---- the table ----
+# Keep the section benchmarks/run_quality_options.sh appends (from its marker line on) across a rewrite.
+options_section=$(sed -n '/^<!-- benchmarks\/run_quality_options.sh writes everything below -->$/,$p' \
+  benchmarks/results/quality.md 2>/dev/null || true)
 "$py" - "$results" "$budget" "$device" "$n" "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" \
   "$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')" \
   > benchmarks/results/quality.md <<'EOF'
@@ -133,4 +136,5 @@ if peer and ours:
     print(f"\nFD(ours dcgan) / FD(PyTorch dcgan), same architecture, settings and {ours.get('step')} steps: "
           f"**{ours['fd'] / peer['fd']:.2f}** (< 1: ours is closer to the test set).")
 EOF
+[[ -z $options_section ]] || printf '\n%s\n' "$options_section" >> benchmarks/results/quality.md
 echo "run_quality.sh: wrote benchmarks/results/quality.md"

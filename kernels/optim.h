@@ -12,6 +12,11 @@
 //   m = m + (1 - beta1) (g - m)          (PyTorch's lerp)
 //   v = beta2 v + (1 - beta2) g^2
 //   p -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+// AdamW (lr, beta1, beta2, eps, weight_decay), PyTorch 1.13's order of operations, g = grad (no L2 term):
+//   p = p (1 - lr weight_decay)           (decoupled weight decay, first)
+//   m = beta1 m + (1 - beta1) g
+//   v = beta2 v + (1 - beta2) g^2
+//   p -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
 // RMSprop (lr, alpha, eps, weight_decay, momentum mu, centered):
 //   s = alpha s + (1 - alpha) g^2
 //   centered: a = a + (1 - alpha) (g - a);  d = sqrt(s - a^2) + eps;  else d = sqrt(s) + eps
@@ -82,6 +87,10 @@ void sgd_step(const SgdSlot<T>* slots, int64_t count, const SgdHyper& h);
 template <typename T>
 void adam_step(const AdamSlot<T>* slots, int64_t count, const AdamHyper& h);
 
+// AdamHyper's weight_decay is the decoupled one here.
+template <typename T>
+void adamw_step(const AdamSlot<T>* slots, int64_t count, const AdamHyper& h);
+
 template <typename T>
 void rmsprop_step(const RmspropSlot<T>* slots, int64_t count, const RmspropHyper& h);
 
@@ -99,6 +108,10 @@ void sgd_step(const SgdSlot<T>* slots, int64_t count, const SgdHyper& h);
 
 template <typename T>
 void adam_step(const AdamSlot<T>* slots, int64_t count, const AdamHyper& h);
+
+// AdamHyper's weight_decay is the decoupled one here.
+template <typename T>
+void adamw_step(const AdamSlot<T>* slots, int64_t count, const AdamHyper& h);
 
 template <typename T>
 void rmsprop_step(const RmspropSlot<T>* slots, int64_t count, const RmspropHyper& h);

@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "engine/nn/penalties.h"
+
 namespace gan::models {
 
 std::vector<FlagSpec> adversarial_flags(const AdversarialDefaults& d) {
@@ -23,6 +25,13 @@ std::vector<FlagSpec> adversarial_flags(const AdversarialDefaults& d) {
   f.push_back({"instance_noise", 0.0, "std of Gaussian noise added to D's real and fake inputs; 0 = off"});
   f.push_back({"instance_noise_anneal", 0, "iterations over which instance noise decays linearly to 0; 0 = constant"});
   f.push_back({"ema", 0.0, "EMA decay of generator weights used for sampling (e.g. 0.999); 0 = off"});
+  f.push_back({"diffaugment", "",
+               "DiffAugment (Zhao 2020) on D's real and fake images: comma-separated color, translation, cutout; "
+               "empty = off"});
+  if (d.r1) {
+    f.push_back({"r1", 0.0, "R1 penalty weight gamma on real data (Mescheder 2018; e.g. 10); 0 = off"});
+    f.push_back({"r1_every", 16, "lazy R1 (StyleGAN2): apply it every k D steps, scaled by k"});
+  }
   return f;
 }
 
@@ -38,7 +47,10 @@ double mean_probability(const Tensor& logits) {
 }
 
 AdversarialModel::AdversarialModel(std::string name, const ModelContext& ctx)
-    : ZooModel(std::move(name), ctx), nz_(cfg_int(ctx.config, "nz")) {
+    : ZooModel(std::move(name), ctx),
+      augment_(nn::parse_diffaugment(cfg_str(ctx.config, "diffaugment"))),
+      augment_rng_(ctx.seed, 1),
+      nz_(cfg_int(ctx.config, "nz")) {
   if (nz_ <= 0) throw std::invalid_argument(name_ + ": nz must be positive, got " + std::to_string(nz_));
   if (cfg_.contains("label_smoothing")) {
     smoothing_ = cfg_num(cfg_, "label_smoothing");
@@ -47,6 +59,17 @@ AdversarialModel::AdversarialModel(std::string name, const ModelContext& ctx)
   }
   if (cfg_num(cfg_, "instance_noise") < 0)
     throw std::invalid_argument(name_ + ": instance_noise must be >= 0");
+  if (augment_.any()) {
+    if (!images())
+      throw std::invalid_argument(name_ + ": diffaugment '" + augment_.str() + "' augments images; this data is " +
+                                  "2-D points (leave diffaugment empty)");
+    add_generator("augment.rng", &augment_rng_);
+  }
+  if (cfg_.contains("r1")) {
+    if (cfg_num(cfg_, "r1") < 0) throw std::invalid_argument(name_ + ": r1 must be >= 0, got " + cfg_.at("r1").dump());
+    if (cfg_int(cfg_, "r1_every") < 1)
+      throw std::invalid_argument(name_ + ": r1_every must be >= 1, got " + cfg_.at("r1_every").dump());
+  }
 }
 
 std::shared_ptr<nn::Module> AdversarialModel::standard_generator(int64_t in_dim) const {
@@ -113,10 +136,29 @@ Tensor AdversarialModel::generate(const Tensor& g_in, bool sampling) {
   return g(x);
 }
 
-Tensor AdversarialModel::d_in(const Tensor& x) {
+Tensor AdversarialModel::d_in(const Tensor& x_in) {
+  const Tensor x = nn::diff_augment(x_in, augment_, augment_rng_);
   const double sigma = instance_noise_sigma(cfg_num(cfg_, "instance_noise"), cfg_int(cfg_, "instance_noise_anneal"),
                                             opt_g_ ? opt_g_->steps() : 0);
   return add_instance_noise(x, sigma, rng_);
+}
+
+bool AdversarialModel::r1_due() const {
+  if (!cfg_.contains("r1") || cfg_num(cfg_, "r1") == 0) return false;
+  return opt_d_->steps() % cfg_int(cfg_, "r1_every") == 0;
+}
+
+Tensor AdversarialModel::r1_input(const Tensor& real) const {
+  Tensor x = real.detach().clone();
+  x.requires_grad_(true);
+  return x;
+}
+
+Tensor AdversarialModel::add_r1(Tensor& loss_d, const Tensor& scores, const Tensor& input) const {
+  const double k = static_cast<double>(cfg_int(cfg_, "r1_every"));
+  const Tensor penalty = nn::functional::squared_gradient_penalty(scores, input, cfg_num(cfg_, "r1") * k);
+  loss_d = loss_d + penalty;
+  return penalty;
 }
 
 void AdversarialModel::after_g_step() {

@@ -13,6 +13,7 @@
 
 #include "engine/optim/optimizers.h"
 #include "models/common.h"
+#include "engine/nn/diffaugment.h"
 
 namespace gan::models {
 
@@ -26,10 +27,11 @@ struct AdversarialDefaults {
   bool conv = true;             // offer ngf/ndf (conv nets on images)
   bool adam = true;             // offer beta1/beta2
   bool label_smoothing = true;  // offer label_smoothing (BCE losses only)
+  bool r1 = false;              // offer r1 / r1_every (non-saturating losses)
 };
 
 // nz, [ngf, ndf], hidden, layers, lr_g, lr_d, [beta1, beta2], [label_smoothing], instance_noise,
-// instance_noise_anneal, ema.
+// instance_noise_anneal, ema, diffaugment, [r1, r1_every].
 std::vector<FlagSpec> adversarial_flags(const AdversarialDefaults& d);
 
 // Parameters named with the network's prefix ("G.net.0.weight"), so one optimizer may hold several networks and
@@ -63,8 +65,17 @@ class AdversarialModel : public ZooModel {
   Tensor latent(int64_t n, Generator& gen) const;
   // G (or, when `sampling` and EMA is on, its average) on inputs [n, in].
   Tensor generate(const Tensor& g_in, bool sampling = false);
-  // D's view of an input: plus instance noise while training with --instance_noise.
+  // D's view of an input: DiffAugment (--diffaugment, models/diffaugment.h), then instance noise while training
+  // with --instance_noise. Every call draws new augmentation parameters from augment_rng_.
   Tensor d_in(const Tensor& x);
+  // R1 (Mescheder 2018) with lazy regularization (Karras 2020, StyleGAN2): on every r1_every-th D step (counted by
+  // opt_d's steps, so resume keeps the schedule) D's loss gets gamma * r1_every / 2 * E ||grad_x D(x)||^2 on the
+  // real batch, in the same backward and optimizer step. r1_due() says whether this step is one; then call D on
+  // r1_input(real) (a grad-requiring copy) and add_r1(loss_d, D's scores, that input), which adds the penalty to
+  // loss_d and returns it (for the log). Off (never due) with --r1 0.
+  bool r1_due() const;
+  Tensor r1_input(const Tensor& real) const;
+  Tensor add_r1(Tensor& loss_d, const Tensor& scores, const Tensor& input) const;
   // After every generator update: the EMA.
   void after_g_step();
   // Images (or points) from G's inputs [rows * cols, in] in eval mode without grad, on the CPU.
@@ -73,6 +84,8 @@ class AdversarialModel : public ZooModel {
   std::shared_ptr<nn::Module> G_, D_;
   std::unique_ptr<Ema> ema_;
   std::unique_ptr<optim::Optimizer> opt_g_, opt_d_;
+  nn::DiffAugmentPolicy augment_;
+  Generator augment_rng_;  // stream 1 of the run's seed: saved as "augment.rng.*" when augmenting
   int64_t nz_;
   double smoothing_ = 0.0;
   bool conv_g_ = true;

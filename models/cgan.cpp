@@ -31,11 +31,14 @@ class Cgan : public AdversarialModel {
     const Tensor fake_cond = F::one_hot(random_labels(n, k_, rng_, device_), k_, DType::Float32);
     const Tensor z = latent(n, rng_);
     opt_d_->zero_grad();
-    const Tensor real_logits = (*D_)(join_condition(d_in(real), real_cond));
+    const bool r1 = r1_due();  // R1 on the image input (the label channels are not data)
+    const Tensor real_in = r1 ? r1_input(real) : real;
+    const Tensor real_logits = (*D_)(join_condition(d_in(real_in), real_cond));
     const Tensor fake = generate(concat({z, fake_cond}, 1));
     const Tensor fake_logits = (*D_)(join_condition(d_in(fake.detach()), fake_cond));
-    const Tensor loss_d = F::bce_with_logits(real_logits, real_targets(real_logits, smoothing_)) +
-                          F::bce_with_logits(fake_logits, zeros_like(fake_logits));
+    Tensor loss_d = F::bce_with_logits(real_logits, real_targets(real_logits, smoothing_)) +
+                    F::bce_with_logits(fake_logits, zeros_like(fake_logits));
+    const Tensor penalty = r1 ? add_r1(loss_d, real_logits, real_in) : Tensor();
     loss_d.backward();
     opt_d_->step();
     opt_g_->zero_grad();
@@ -44,10 +47,12 @@ class Cgan : public AdversarialModel {
     loss_g.backward();
     opt_g_->step();
     after_g_step();
-    return {{"loss_d", loss_d.item()},
-            {"loss_g", loss_g.item()},
-            {"d_real", mean_probability(real_logits)},
-            {"d_fake", mean_probability(fake_logits)}};
+    Metrics m = {{"loss_d", loss_d.item()},
+                 {"loss_g", loss_g.item()},
+                 {"d_real", mean_probability(real_logits)},
+                 {"d_fake", mean_probability(fake_logits)}};
+    if (penalty.defined()) m.emplace_back("r1", penalty.item());
+    return m;
   }
 
   // One row per class; column j uses the same noise in every row, so rows differ only by the class.
@@ -99,7 +104,7 @@ ModelEntry cgan_entry() {
   ModelEntry e;
   e.name = "cgan";
   e.description = "conditional GAN (Mirza 2014): one-hot labels joined in G and D; grids with one row per class";
-  e.flags = adversarial_flags({.lr_g = 2e-4, .lr_d = 2e-4, .beta1 = 0.5, .beta2 = 0.999});
+  e.flags = adversarial_flags({.lr_g = 2e-4, .lr_d = 2e-4, .beta1 = 0.5, .beta2 = 0.999, .r1 = true});
   e.check_data = [](const data::DataSpec& s) -> std::string {
     if (s.num_classes <= 0) return "cgan needs a labeled dataset (this one has no classes)";
     return check_images_or_points("cgan", s);

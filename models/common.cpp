@@ -396,7 +396,9 @@ Tensor lerp_rows(const Tensor& a, const Tensor& b, int64_t steps) {
 
 // ---- ZooModel ----
 ZooModel::ZooModel(std::string name, const ModelContext& ctx)
-    : name_(std::move(name)), spec_(ctx.data), device_(ctx.device), cfg_(ctx.config), rng_(ctx.seed, 0) {}
+    : name_(std::move(name)), spec_(ctx.data), device_(ctx.device), cfg_(ctx.config), rng_(ctx.seed, 0) {
+  gens_.emplace_back("rng", &rng_);
+}
 
 void ZooModel::add_net(const std::string& prefix, nn::Module* net, bool counted) {
   nets_.emplace_back(prefix, net);
@@ -404,6 +406,8 @@ void ZooModel::add_net(const std::string& prefix, nn::Module* net, bool counted)
 }
 
 void ZooModel::add_optimizer(const std::string& prefix, optim::Optimizer* opt) { opts_.emplace_back(prefix, opt); }
+
+void ZooModel::add_generator(const std::string& prefix, Generator* gen) { gens_.emplace_back(prefix, gen); }
 
 namespace {
 Tensor int_scalar(uint64_t v) { return from_vector(std::vector<int64_t>{static_cast<int64_t>(v)}, {}); }
@@ -433,10 +437,12 @@ NamedTensors ZooModel::state() const {
     for (const auto& [n, t] : net->state_dict()) out.emplace_back(prefix + "." + n, t.detach().clone());
   for (const auto& [prefix, opt] : opts_)
     for (const auto& [n, t] : opt->state()) out.emplace_back(prefix + "." + n, t.detach().clone());
-  const Generator::State s = rng_.state();
-  out.emplace_back("rng.seed", int_scalar(s.seed));
-  out.emplace_back("rng.offset", int_scalar(s.offset));
-  out.emplace_back("rng.stream", int_scalar(s.stream));
+  for (const auto& [prefix, gen] : gens_) {
+    const Generator::State s = gen->state();
+    out.emplace_back(prefix + ".seed", int_scalar(s.seed));
+    out.emplace_back(prefix + ".offset", int_scalar(s.offset));
+    out.emplace_back(prefix + ".stream", int_scalar(s.stream));
+  }
   return out;
 }
 
@@ -480,14 +486,17 @@ void ZooModel::load_state(const NamedTensors& state) {
         used.insert(n);
       }
   }
-  Generator::State rs{};
-  for (const char* part : {"rng.seed", "rng.offset", "rng.stream"}) {
-    auto it = expect(part);
-    if (it == given.end()) continue;
-    const uint64_t v = scalar_u64(it->second, part);
-    if (std::string(part) == "rng.seed") rs.seed = v;
-    else if (std::string(part) == "rng.offset") rs.offset = v;
-    else rs.stream = v;
+  std::vector<Generator::State> gen_states(gens_.size());
+  for (size_t k = 0; k < gens_.size(); ++k) {
+    for (const char* part : {"seed", "offset", "stream"}) {
+      const std::string key = gens_[k].first + "." + part;
+      auto it = expect(key);
+      if (it == given.end()) continue;
+      const uint64_t v = scalar_u64(it->second, key);
+      if (std::string(part) == "seed") gen_states[k].seed = v;
+      else if (std::string(part) == "offset") gen_states[k].offset = v;
+      else gen_states[k].stream = v;
+    }
   }
   for (const auto& [n, t] : given)
     if (!used.count(n)) unexpected.push_back(n);
@@ -512,7 +521,7 @@ void ZooModel::load_state(const NamedTensors& state) {
     }
   }
   for (size_t k = 0; k < nets_.size(); ++k) nets_[k].second->load_state_dict(net_states[k]);
-  rng_.set_state(rs);
+  for (size_t k = 0; k < gens_.size(); ++k) gens_[k].second->set_state(gen_states[k]);
 }
 
 Metrics ZooModel::parameter_counts() const {

@@ -190,6 +190,9 @@ class ZooModel : public GanModel {
   // `counted`: listed by parameter_counts() (the EMA copy is not).
   void add_net(const std::string& prefix, nn::Module* net, bool counted = true);
   void add_optimizer(const std::string& prefix, optim::Optimizer* opt);
+  // Another generator whose state goes into state() as "<prefix>.seed", "<prefix>.offset", "<prefix>.stream"
+  // (rng_ itself is "rng"), e.g. DiffAugment's "augment.rng".
+  void add_generator(const std::string& prefix, Generator* gen);
 
   std::string name_;
   data::DataSpec spec_;
@@ -201,6 +204,7 @@ class ZooModel : public GanModel {
   std::vector<std::pair<std::string, nn::Module*>> nets_;
   std::vector<bool> counted_;
   std::vector<std::pair<std::string, optim::Optimizer*>> opts_;
+  std::vector<std::pair<std::string, Generator*>> gens_;  // "rng" first
 };
 
 }  // namespace gan::models

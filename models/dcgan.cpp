@@ -76,13 +76,17 @@ class DcganModel : public AdversarialModel {
   Metrics train_step(const std::function<std::pair<Tensor, Tensor>()>& next_batch) override {
     const Tensor real = next_batch().first;
     const Tensor z = latent(real.shape()[0], rng_);
-    // Discriminator: real -> 1 (or 1 - smoothing), fake -> 0; the fakes are detached.
+    // Discriminator: real -> 1 (or 1 - smoothing), fake -> 0; the fakes are detached. On R1 steps the real batch
+    // is a grad-requiring copy, so the penalty differentiates D's logits with respect to it.
     opt_d_->zero_grad();
-    const Tensor real_logits = (*D_)(d_in(real));
+    const bool r1 = r1_due();
+    const Tensor real_in = r1 ? r1_input(real) : real;
+    const Tensor real_logits = (*D_)(d_in(real_in));
     const Tensor fake = generate(z);
     const Tensor fake_logits = (*D_)(d_in(fake.detach()));
-    const Tensor loss_d = F::bce_with_logits(real_logits, real_targets(real_logits, smoothing_)) +
-                          F::bce_with_logits(fake_logits, zeros_like(fake_logits));
+    Tensor loss_d = F::bce_with_logits(real_logits, real_targets(real_logits, smoothing_)) +
+                    F::bce_with_logits(fake_logits, zeros_like(fake_logits));
+    const Tensor penalty = r1 ? add_r1(loss_d, real_logits, real_in) : Tensor();
     loss_d.backward();
     opt_d_->step();
     // Generator: make the updated D call the fakes real.
@@ -92,10 +96,12 @@ class DcganModel : public AdversarialModel {
     loss_g.backward();
     opt_g_->step();
     after_g_step();
-    return {{"loss_d", loss_d.item()},
-            {"loss_g", loss_g.item()},
-            {"d_real", mean_probability(real_logits)},
-            {"d_fake", mean_probability(fake_logits)}};
+    Metrics m = {{"loss_d", loss_d.item()},
+                 {"loss_g", loss_g.item()},
+                 {"d_real", mean_probability(real_logits)},
+                 {"d_fake", mean_probability(fake_logits)}};
+    if (penalty.defined()) m.emplace_back("r1", penalty.item());
+    return m;
   }
 };
 
@@ -105,7 +111,7 @@ ModelEntry dcgan_entry() {
   ModelEntry e;
   e.name = "dcgan";
   e.description = "DCGAN (Radford 2015): transposed-conv G, strided-conv D with batch norm, Adam 2e-4; 28/32/64 px";
-  e.flags = adversarial_flags({.nz = 100, .lr_g = 2e-4, .lr_d = 2e-4, .beta1 = 0.5, .beta2 = 0.999});
+  e.flags = adversarial_flags({.nz = 100, .lr_g = 2e-4, .lr_d = 2e-4, .beta1 = 0.5, .beta2 = 0.999, .r1 = true});
   e.check_data = [](const data::DataSpec& s) { return check_images("dcgan", s); };
   e.create = [](const ModelContext& ctx) -> std::unique_ptr<GanModel> { return std::make_unique<DcganModel>(ctx); };
   return e;

@@ -106,6 +106,7 @@ struct ModelEntry {
 // One entry per zoo model, each defined in its own models/<name>.cpp; models/registry.cpp lists them in order.
 ModelEntry gan_entry();
 ModelEntry dcgan_entry();
+ModelEntry sngan_entry();
 ModelEntry cgan_entry();
 ModelEntry wgan_entry();
 ModelEntry wgan_gp_entry();

@@ -10,7 +10,7 @@ namespace gan::models {
 const std::vector<ModelEntry>& model_registry() {
   static const std::vector<ModelEntry> entries = {gan_entry(),     dcgan_entry(),    cgan_entry(),     wgan_entry(),
                                                   wgan_gp_entry(), lsgan_entry(),    infogan_entry(),  unrolled_entry(),
-                                                  vae_entry(),     ae_entry()};
+                                                  sngan_entry(),   vae_entry(),      ae_entry()};
   return entries;
 }
 

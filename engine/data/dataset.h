@@ -65,6 +65,10 @@ struct DatasetInfo {
   std::string description;  // one line, including how to install/fetch it when it is not there
 };
 
+// The first `limit` examples of `dataset` (all of them when it has no more), in the data set's own order: a fixed,
+// reproducible subset for data-efficiency experiments (`gan train --data-limit N`). Its describe() says so.
+std::unique_ptr<Dataset> first_examples(std::unique_ptr<Dataset> dataset, int64_t limit);
+
 // Every dataset name open_dataset accepts, for `gan datasets`.
 const std::vector<DatasetInfo>& list_datasets();
 

@@ -108,3 +108,9 @@ Tensor gaussian_nll_loss(const Tensor& x, const Tensor& target, const Tensor& va
 Tensor kl_normal(const Tensor& mu, const Tensor& logvar, Reduction reduction = Reduction::Mean);
 
 }  // namespace gan::nn::functional
+
+// More of torch.nn.functional, one family per header: resampling (interpolate, avg_pool2d), instance and
+// conditional batch norm, gradient penalties (R1/R2). Spectral normalization: engine/nn/spectral_norm.h.
+#include "engine/nn/norms.h"
+#include "engine/nn/penalties.h"
+#include "engine/nn/resample.h"

@@ -31,7 +31,7 @@ Linear::Linear(int64_t in, int64_t out, bool with_bias, DType dtype) : in_featur
     init::default_bias_(bias, in);
   }
 }
-Tensor Linear::forward(const Tensor& x) { return F::linear(x, weight, bias); }
+Tensor Linear::forward(const Tensor& x) { return F::linear(x, parametrized("weight", weight), bias); }
 std::string Linear::describe() const {
   return "Linear(in_features=" + std::to_string(in_features) + ", out_features=" + std::to_string(out_features) +
          ", bias=" + (bias.defined() ? "true" : "false") + ")";
@@ -84,7 +84,7 @@ Conv2d::Conv2d(int64_t in, int64_t out, F::Size2 k, F::Conv2dArgs a, bool with_b
     init::default_bias_(bias, init::fan_in(weight));
   }
 }
-Tensor Conv2d::forward(const Tensor& x) { return F::conv2d(x, weight, bias, args); }
+Tensor Conv2d::forward(const Tensor& x) { return F::conv2d(x, parametrized("weight", weight), bias, args); }
 std::string Conv2d::describe() const {
   return "Conv2d(" + std::to_string(in_channels) + ", " + std::to_string(out_channels) +
          conv_args_str(kernel_size, args, false, bias.defined());
@@ -106,7 +106,9 @@ ConvTranspose2d::ConvTranspose2d(int64_t in, int64_t out, F::Size2 k, F::Conv2dA
     init::default_bias_(bias, init::fan_in(weight));
   }
 }
-Tensor ConvTranspose2d::forward(const Tensor& x) { return F::conv_transpose2d(x, weight, bias, args); }
+Tensor ConvTranspose2d::forward(const Tensor& x) {
+  return F::conv_transpose2d(x, parametrized("weight", weight), bias, args);
+}
 std::string ConvTranspose2d::describe() const {
   return "ConvTranspose2d(" + std::to_string(in_channels) + ", " + std::to_string(out_channels) +
          conv_args_str(kernel_size, args, true, bias.defined());

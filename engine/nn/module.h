@@ -41,6 +41,18 @@ class Module {
 
   const std::vector<std::pair<std::string, std::shared_ptr<Module>>>& children() const { return children_; }
 
+  // ---- parametrizations (torch.nn.utils.parametrize; defined in engine/nn/parametrize.cpp) ----
+  // This module's own parameter `name` (not a child's); an error listing the names when there is none.
+  Tensor own_parameter(const std::string& name) const;
+  // Makes parameter `name` computed: the tensor moves to "parametrizations.<name>.original" and `parametrization`
+  // becomes the child "parametrizations.<name>.0" (".1", ... for further ones, applied in order), PyTorch's
+  // names, so state dicts and checkpoints interoperate. forward() reads the value through parametrized().
+  void register_parametrization(const std::string& name, std::shared_ptr<Module> parametrization);
+  bool is_parametrized(const std::string& name) const;
+  // What forward() uses for parameter `name`: the parametrizations applied to the original (running their
+  // forward, e.g. spectral norm's power iteration in training mode) when registered, else `plain`.
+  Tensor parametrized(const std::string& name, const Tensor& plain);
+
  protected:
   Tensor register_parameter(const std::string& name, Tensor t);
   Tensor register_buffer(const std::string& name, Tensor t);

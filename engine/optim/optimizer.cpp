@@ -31,30 +31,55 @@ Tensor step_count_tensor(int64_t value) {
 
 int64_t step_count_of(const Tensor& t) { return static_cast<int64_t>(t.detach().to(DType::Int64).item()); }
 
+// State entries "param_groups.<g>.<setting>".
+constexpr const char* kGroupPrefix = "param_groups.";
+
 }  // namespace
 
-Optimizer::Optimizer(std::string name, NamedTensors params, double lr)
-    : name_(std::move(name)), params_(std::move(params)), lr_(lr) {
-  if (!(lr >= 0.0)) fail("invalid learning rate " + std::to_string(lr));
+Optimizer::Optimizer(std::string name, std::vector<NamedTensors> groups) : name_(std::move(name)) {
+  if (groups.empty()) fail("no parameter groups given");
   std::unordered_set<std::string> names;
   std::unordered_set<const TensorImpl*> tensors;
-  for (const auto& [pname, p] : params_) {
-    if (!p.defined()) fail("parameter '" + pname + "' is an undefined tensor");
-    if (!is_floating(p.dtype()))
-      fail("parameter '" + pname + "' has dtype " + dtype_name(p.dtype()) +
-           "; only float32 and float64 can be optimized");
-    if (!p.is_leaf()) fail("parameter '" + pname + "' is not a leaf tensor; cannot optimize a computed tensor");
-    if (!names.insert(pname).second) fail("parameter name '" + pname + "' appears twice");
-    if (!tensors.insert(p.impl()).second) fail("parameter '" + pname + "' is the same tensor as an earlier one");
+  for (size_t g = 0; g < groups.size(); ++g) {
+    for (const auto& [pname, p] : groups[g]) {
+      if (!p.defined()) fail("parameter '" + pname + "' is an undefined tensor");
+      if (!is_floating(p.dtype()))
+        fail("parameter '" + pname + "' has dtype " + dtype_name(p.dtype()) +
+             "; only float32 and float64 can be optimized");
+      if (!p.is_leaf()) fail("parameter '" + pname + "' is not a leaf tensor; cannot optimize a computed tensor");
+      if (!names.insert(pname).second) fail("parameter name '" + pname + "' appears twice");
+      if (!tensors.insert(p.impl()).second) fail("parameter '" + pname + "' is the same tensor as an earlier one");
+      params_.emplace_back(pname, p);
+      param_group_.push_back(g);
+    }
+    group_sizes_.push_back(groups[g].size());
   }
   state_.resize(params_.size());
 }
 
 void Optimizer::fail(const std::string& what) const { throw std::invalid_argument(name_ + ": " + what); }
 
+double Optimizer::lr(size_t group) const {
+  if (group >= group_count())
+    fail("no parameter group " + std::to_string(group) + " (there are " + std::to_string(group_count()) + ")");
+  for (const auto& [key, value] : group_settings(group))
+    if (key == "lr") return value;
+  fail("parameter group " + std::to_string(group) + " has no learning rate");
+}
+
+void Optimizer::set_lr(size_t group, double lr) {
+  if (!(lr >= 0.0)) fail("invalid learning rate " + std::to_string(lr));
+  if (group >= group_count())
+    fail("no parameter group " + std::to_string(group) + " (there are " + std::to_string(group_count()) + ")");
+  Settings s = group_settings(group);
+  for (auto& [key, value] : s)
+    if (key == "lr") value = lr;
+  set_group_settings(group, s);
+}
+
 void Optimizer::set_lr(double lr) {
   if (!(lr >= 0.0)) fail("invalid learning rate " + std::to_string(lr));
-  lr_ = lr;
+  for (size_t g = 0; g < group_count(); ++g) set_lr(g, lr);
 }
 
 void Optimizer::zero_grad() {
@@ -63,7 +88,7 @@ void Optimizer::zero_grad() {
 
 void Optimizer::step() {
   NoGradGuard no_grad;
-  std::vector<Work> work;
+  std::vector<std::vector<Work>> work(group_count());
   for (size_t i = 0; i < params_.size(); ++i) {
     const auto& [pname, p] = params_[i];
     const Tensor g = p.grad();
@@ -71,13 +96,16 @@ void Optimizer::step() {
     if (g.shape() != p.shape() || g.dtype() != p.dtype() || g.device() != p.device())
       fail("gradient " + detail::describe(g) + " of parameter '" + pname + "' does not match the parameter " +
            detail::describe(p));
-    work.push_back({i, p.is_contiguous() ? p.detach() : p.detach().contiguous(), g.detach().contiguous()});
+    work[param_group_[i]].push_back(
+        {i, p.is_contiguous() ? p.detach() : p.detach().contiguous(), g.detach().contiguous()});
   }
-  update(work);
-  for (const Work& w : work) {
-    const Tensor& p = params_[w.index].second;
-    if (!p.is_contiguous()) copy_(p.detach(), w.param);
-  }
+  for (size_t g = 0; g < work.size(); ++g)
+    if (!work[g].empty()) update(g, work[g]);
+  for (const std::vector<Work>& group : work)
+    for (const Work& w : group) {
+      const Tensor& p = params_[w.index].second;
+      if (!p.is_contiguous()) copy_(p.detach(), w.param);
+    }
   ++steps_;
 }
 
@@ -92,23 +120,68 @@ Tensor Optimizer::slot(size_t i, const std::string& slot_name) {
 
 NamedTensors Optimizer::state() const {
   NamedTensors out;
-  const std::vector<std::string> names = slot_names();
   for (size_t i = 0; i < params_.size(); ++i)
-    for (const std::string& s : names)
+    for (const std::string& s : slot_names(param_group_[i]))
       if (auto it = state_[i].find(s); it != state_[i].end()) out.emplace_back(params_[i].first + "." + s, it->second);
+  for (size_t g = 0; g < group_count(); ++g)
+    for (const auto& [key, value] : group_settings(g))
+      out.emplace_back(std::string(kGroupPrefix) + std::to_string(g) + "." + key, scalar_tensor(value, DType::Float64));
   out.emplace_back("step", step_count_tensor(steps_));
   return out;
 }
 
 void Optimizer::load_state(const NamedTensors& state) {
   NoGradGuard no_grad;
+  // Group settings first: they decide which slots a parameter has (momentum buffers, centered averages).
+  std::vector<Settings> loaded_settings(group_count());
+  bool have_settings = false;
+  for (const auto& [key, t] : state) {
+    if (key.rfind(kGroupPrefix, 0) != 0) continue;
+    const std::string rest = key.substr(std::string(kGroupPrefix).size());
+    const size_t dot = rest.find('.');
+    size_t g = 0;
+    bool numeric = dot != std::string::npos && dot > 0 && dot <= 9;
+    for (size_t k = 0; numeric && k < dot; ++k) numeric = rest[k] >= '0' && rest[k] <= '9';
+    if (numeric) g = std::stoul(rest.substr(0, dot));
+    if (!numeric || g >= group_count())
+      fail("unexpected state entry '" + key + "' (this optimizer has " + std::to_string(group_count()) +
+           " parameter group(s))");
+    const std::string setting = rest.substr(dot + 1);
+    const Settings known = group_settings(g);
+    if (std::none_of(known.begin(), known.end(), [&](const auto& kv) { return kv.first == setting; }))
+      fail("unexpected state entry '" + key + "' (no setting '" + setting + "')");
+    if (!t.defined() || t.numel() != 1) fail("state entry '" + key + "' must hold one value");
+    for (const auto& kv : loaded_settings[g])
+      if (kv.first == setting) fail("state entry '" + key + "' appears twice");
+    loaded_settings[g].emplace_back(setting, t.detach().to(DType::Float64).item());
+    have_settings = true;
+  }
+  std::vector<Settings> previous;
+  for (size_t g = 0; g < group_count(); ++g) previous.push_back(group_settings(g));
+  if (have_settings) {
+    try {
+      for (size_t g = 0; g < group_count(); ++g) set_group_settings(g, loaded_settings[g]);
+    } catch (...) {
+      for (size_t g = 0; g < group_count(); ++g) set_group_settings(g, previous[g]);
+      throw;
+    }
+  }
+  try {
+    load_slots(state);
+  } catch (...) {
+    for (size_t g = 0; g < group_count(); ++g) set_group_settings(g, previous[g]);
+    throw;
+  }
+}
+
+void Optimizer::load_slots(const NamedTensors& state) {
   std::unordered_map<std::string, size_t> index;
   for (size_t i = 0; i < params_.size(); ++i) index.emplace(params_[i].first, i);
-  const std::vector<std::string> names = slot_names();
   std::vector<std::map<std::string, Tensor>> loaded(params_.size());
   int64_t steps = 0;
   bool have_steps = false;
   for (const auto& [key, t] : state) {
+    if (key.rfind(kGroupPrefix, 0) == 0) continue;  // settings: load_state took them
     if (!t.defined()) fail("state entry '" + key + "' is an undefined tensor");
     if (key == "step") {
       if (t.numel() != 1) fail("state entry 'step' must hold one value, got shape " + shape_str(t.shape()));
@@ -118,6 +191,8 @@ void Optimizer::load_state(const NamedTensors& state) {
     }
     const auto [pname, sname] = split_state_name(key);
     auto pit = index.find(pname);
+    const std::vector<std::string> names =
+        pit == index.end() ? std::vector<std::string>{} : slot_names(param_group_[pit->second]);
     if (pit == index.end() || std::find(names.begin(), names.end(), sname) == names.end())
       fail("unexpected state entry '" + key + "' (no parameter '" + pname + "' with a '" + sname + "' slot)");
     const Tensor& p = params_[pit->second].second;
@@ -138,7 +213,7 @@ void Optimizer::load_state(const NamedTensors& state) {
   // A parameter has either no state (never updated) or all of its slots.
   for (size_t i = 0; i < params_.size(); ++i) {
     if (loaded[i].empty()) continue;
-    for (const std::string& s : names)
+    for (const std::string& s : slot_names(param_group_[i]))
       if (!loaded[i].count(s))
         fail("state of parameter '" + params_[i].first + "' lacks its '" + s + "' entry");
   }

@@ -1,9 +1,10 @@
-// SGD, Adam, RMSprop: option checks as in PyTorch, state slots, and the hand-off of every parameter with a gradient
-// to one fused kernel call per device and dtype.
+// SGD, Adam, AdamW, RMSprop: option checks as in PyTorch, state slots, and the hand-off of every parameter with a
+// gradient to one fused kernel call per parameter group, device and dtype.
 #include "engine/optim/optimizers.h"
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <type_traits>
 
 #include "engine/ops/dispatch.h"
@@ -46,24 +47,86 @@ void check_non_negative(const std::string& opt, const char* what, double v) {
   if (!(v >= 0.0)) throw std::invalid_argument(opt + ": invalid " + what + " value " + std::to_string(v));
 }
 
+void check_betas(const std::string& opt, double beta1, double beta2) {
+  if (!(beta1 >= 0.0 && beta1 < 1.0))
+    throw std::invalid_argument(opt + ": invalid beta parameter at index 0: " + std::to_string(beta1));
+  if (!(beta2 >= 0.0 && beta2 < 1.0))
+    throw std::invalid_argument(opt + ": invalid beta parameter at index 1: " + std::to_string(beta2));
+}
+
+template <typename Options>
+std::vector<ParamGroup<Options>> one_group(NamedTensors params, const Options& o) {
+  return {ParamGroup<Options>{std::move(params), o}};
+}
+
+// One Adam-family step (Adam, or AdamW when `decoupled`) over a group's work: the moments and the per-parameter
+// step count (advanced here) handed to the fused kernel. slot(i, name) is the optimizer's state accessor.
+using SlotFn = std::function<Tensor(size_t, const std::string&)>;
+void adam_family_update(const char* name, bool decoupled, const std::vector<Optimizer::Work>& work,
+                        const SlotFn& slot, const kernels::AdamHyper& h) {
+  SlotLists<kernels::AdamSlot> lists;
+  for (const Optimizer::Work& w : work) {
+    GAN_DISPATCH_FLOATING(w.param.dtype(), name, [&] {
+      kernels::AdamSlot<scalar_t> s;
+      s.param = w.param.data<scalar_t>();
+      s.grad = w.grad.data<scalar_t>();
+      s.numel = w.param.numel();
+      s.exp_avg = slot(w.index, "exp_avg").data<scalar_t>();
+      s.exp_avg_sq = slot(w.index, "exp_avg_sq").data<scalar_t>();
+      int64_t& step = *slot(w.index, "step").data<int64_t>();
+      s.step = ++step;
+      lists.of<scalar_t>(w.param.device()).push_back(s);
+    });
+  }
+  lists.for_each([&](const Device& device, auto* slots, int64_t count) {
+    using T = std::remove_const_t<std::remove_pointer_t<decltype(slots->param)>>;
+    if (decoupled) GAN_KERNEL(device, name, adamw_step<T>, slots, count, h);
+    else GAN_KERNEL(device, name, adam_step<T>, slots, count, h);
+  });
+}
+
 }  // namespace
+
+void check_options(const std::string& opt, const SGDOptions& o) {
+  check_non_negative(opt, "learning rate", o.lr);
+  check_non_negative(opt, "momentum", o.momentum);
+  check_non_negative(opt, "weight_decay", o.weight_decay);
+  if (o.nesterov && (o.momentum <= 0.0 || o.dampening != 0.0))
+    throw std::invalid_argument(opt + ": Nesterov momentum requires a momentum and zero dampening");
+}
+
+void check_options(const std::string& opt, const AdamOptions& o) {
+  check_non_negative(opt, "learning rate", o.lr);
+  check_non_negative(opt, "epsilon", o.eps);
+  check_betas(opt, o.beta1, o.beta2);
+  check_non_negative(opt, "weight_decay", o.weight_decay);
+}
+
+void check_options(const std::string& opt, const AdamWOptions& o) {
+  check_options(opt, AdamOptions{o.lr, o.beta1, o.beta2, o.eps, o.weight_decay});
+}
+
+void check_options(const std::string& opt, const RMSpropOptions& o) {
+  check_non_negative(opt, "learning rate", o.lr);
+  check_non_negative(opt, "epsilon", o.eps);
+  check_non_negative(opt, "momentum", o.momentum);
+  check_non_negative(opt, "weight_decay", o.weight_decay);
+  check_non_negative(opt, "alpha", o.alpha);
+}
 
 // ---- SGD ----
 
-SGD::SGD(NamedTensors params, SGDOptions o) : Optimizer("SGD", std::move(params), o.lr), options_(o) {
-  check_non_negative(name(), "momentum", o.momentum);
-  check_non_negative(name(), "weight_decay", o.weight_decay);
-  if (o.nesterov && (o.momentum <= 0.0 || o.dampening != 0.0))
-    fail("Nesterov momentum requires a momentum and zero dampening");
-}
+SGD::SGD(NamedTensors params, SGDOptions o) : SGD(one_group(std::move(params), o)) {}
+SGD::SGD(std::vector<ParamGroup<SGDOptions>> groups) : OptimizerWithGroups("SGD", std::move(groups)) {}
 
-std::vector<std::string> SGD::slot_names() const {
-  if (options_.momentum != 0.0) return {"momentum_buffer"};
+std::vector<std::string> SGD::slot_names(size_t group) const {
+  if (options(group).momentum != 0.0) return {"momentum_buffer"};
   return {};
 }
 
-void SGD::update(const std::vector<Work>& work) {
-  kernels::SgdHyper h{lr(), options_.momentum, options_.dampening, options_.weight_decay, options_.nesterov};
+void SGD::update(size_t group, const std::vector<Work>& work) {
+  const SGDOptions& o = options(group);
+  const kernels::SgdHyper h{o.lr, o.momentum, o.dampening, o.weight_decay, o.nesterov};
   SlotLists<kernels::SgdSlot> lists;
   for (const Work& w : work) {
     GAN_DISPATCH_FLOATING(w.param.dtype(), "SGD", [&] {
@@ -86,57 +149,46 @@ void SGD::update(const std::vector<Work>& work) {
 
 // ---- Adam ----
 
-Adam::Adam(NamedTensors params, AdamOptions o) : Optimizer("Adam", std::move(params), o.lr), options_(o) {
-  check_non_negative(name(), "epsilon", o.eps);
-  if (!(o.beta1 >= 0.0 && o.beta1 < 1.0)) fail("invalid beta parameter at index 0: " + std::to_string(o.beta1));
-  if (!(o.beta2 >= 0.0 && o.beta2 < 1.0)) fail("invalid beta parameter at index 1: " + std::to_string(o.beta2));
-  check_non_negative(name(), "weight_decay", o.weight_decay);
+Adam::Adam(NamedTensors params, AdamOptions o) : Adam(one_group(std::move(params), o)) {}
+Adam::Adam(std::vector<ParamGroup<AdamOptions>> groups) : OptimizerWithGroups("Adam", std::move(groups)) {}
+
+std::vector<std::string> Adam::slot_names(size_t) const { return {"exp_avg", "exp_avg_sq", "step"}; }
+
+void Adam::update(size_t group, const std::vector<Work>& work) {
+  const AdamOptions& o = options(group);
+  const kernels::AdamHyper h{o.lr, o.beta1, o.beta2, o.eps, o.weight_decay};
+  adam_family_update("Adam", false, work, [this](size_t i, const std::string& n) { return slot(i, n); }, h);
 }
 
-std::vector<std::string> Adam::slot_names() const { return {"exp_avg", "exp_avg_sq", "step"}; }
+// ---- AdamW ----
 
-void Adam::update(const std::vector<Work>& work) {
-  kernels::AdamHyper h{lr(), options_.beta1, options_.beta2, options_.eps, options_.weight_decay};
-  SlotLists<kernels::AdamSlot> lists;
-  for (const Work& w : work) {
-    GAN_DISPATCH_FLOATING(w.param.dtype(), "Adam", [&] {
-      kernels::AdamSlot<scalar_t> s;
-      s.param = w.param.data<scalar_t>();
-      s.grad = w.grad.data<scalar_t>();
-      s.numel = w.param.numel();
-      s.exp_avg = slot(w.index, "exp_avg").data<scalar_t>();
-      s.exp_avg_sq = slot(w.index, "exp_avg_sq").data<scalar_t>();
-      int64_t& step = *slot(w.index, "step").data<int64_t>();
-      s.step = ++step;
-      lists.of<scalar_t>(w.param.device()).push_back(s);
-    });
-  }
-  lists.for_each([&](const Device& device, auto* slots, int64_t count) {
-    using T = std::remove_const_t<std::remove_pointer_t<decltype(slots->param)>>;
-    GAN_KERNEL(device, "Adam", adam_step<T>, slots, count, h);
-  });
+AdamW::AdamW(NamedTensors params, AdamWOptions o) : AdamW(one_group(std::move(params), o)) {}
+AdamW::AdamW(std::vector<ParamGroup<AdamWOptions>> groups) : OptimizerWithGroups("AdamW", std::move(groups)) {}
+
+std::vector<std::string> AdamW::slot_names(size_t) const { return {"exp_avg", "exp_avg_sq", "step"}; }
+
+void AdamW::update(size_t group, const std::vector<Work>& work) {
+  const AdamWOptions& o = options(group);
+  const kernels::AdamHyper h{o.lr, o.beta1, o.beta2, o.eps, o.weight_decay};
+  adam_family_update("AdamW", true, work, [this](size_t i, const std::string& n) { return slot(i, n); }, h);
 }
 
 // ---- RMSprop ----
 
-RMSprop::RMSprop(NamedTensors params, RMSpropOptions o)
-    : Optimizer("RMSprop", std::move(params), o.lr), options_(o) {
-  check_non_negative(name(), "epsilon", o.eps);
-  check_non_negative(name(), "momentum", o.momentum);
-  check_non_negative(name(), "weight_decay", o.weight_decay);
-  check_non_negative(name(), "alpha", o.alpha);
-}
+RMSprop::RMSprop(NamedTensors params, RMSpropOptions o) : RMSprop(one_group(std::move(params), o)) {}
+RMSprop::RMSprop(std::vector<ParamGroup<RMSpropOptions>> groups)
+    : OptimizerWithGroups("RMSprop", std::move(groups)) {}
 
-std::vector<std::string> RMSprop::slot_names() const {
+std::vector<std::string> RMSprop::slot_names(size_t group) const {
   std::vector<std::string> names = {"square_avg", "step"};
-  if (options_.momentum > 0.0) names.push_back("momentum_buffer");
-  if (options_.centered) names.push_back("grad_avg");
+  if (options(group).momentum > 0.0) names.push_back("momentum_buffer");
+  if (options(group).centered) names.push_back("grad_avg");
   return names;
 }
 
-void RMSprop::update(const std::vector<Work>& work) {
-  kernels::RmspropHyper h{lr(), options_.alpha, options_.eps, options_.weight_decay, options_.momentum,
-                          options_.centered};
+void RMSprop::update(size_t group, const std::vector<Work>& work) {
+  const RMSpropOptions& o = options(group);
+  const kernels::RmspropHyper h{o.lr, o.alpha, o.eps, o.weight_decay, o.momentum, o.centered};
   SlotLists<kernels::RmspropSlot> lists;
   for (const Work& w : work) {
     GAN_DISPATCH_FLOATING(w.param.dtype(), "RMSprop", [&] {

@@ -78,6 +78,33 @@ void adam_step(const AdamSlot<T>* slots, int64_t count, const AdamHyper& h) {
 }
 
 template <typename T>
+void adamw_step(const AdamSlot<T>* slots, int64_t count, const AdamHyper& h) {
+  const T b1 = static_cast<T>(h.beta1), b1w = static_cast<T>(1.0 - h.beta1);
+  const T b2 = static_cast<T>(h.beta2), b2w = static_cast<T>(1.0 - h.beta2);
+  const T decay = static_cast<T>(1.0 - h.lr * h.weight_decay), eps = static_cast<T>(h.eps);
+  for (int64_t s = 0; s < count; ++s) {
+    const AdamSlot<T>& slot = slots[s];
+    const double t = static_cast<double>(slot.step);
+    const T step_size = static_cast<T>(h.lr / (1.0 - std::pow(h.beta1, t)));
+    const T bc2_sqrt = static_cast<T>(std::sqrt(1.0 - std::pow(h.beta2, t)));
+    T* p = slot.param;
+    const T* grad = slot.grad;
+    T* m = slot.exp_avg;
+    T* v = slot.exp_avg_sq;
+    for_elements(slot.numel, [&](int64_t i) {
+      const T g = grad[i];
+      const T pi = p[i] * decay;                      // param.mul_(1 - lr * weight_decay)
+      const T mi = m[i] * b1 + b1w * g;               // exp_avg.mul_(beta1).add_(grad, alpha=1 - beta1)
+      const T vi = v[i] * b2 + b2w * g * g;           // exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+      m[i] = mi;
+      v[i] = vi;
+      const T denom = std::sqrt(vi) / bc2_sqrt + eps;  // (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(eps)
+      p[i] = pi + (-step_size) * (mi / denom);        // param.addcdiv_(exp_avg, denom, value=-step_size)
+    });
+  }
+}
+
+template <typename T>
 void rmsprop_step(const RmspropSlot<T>* slots, int64_t count, const RmspropHyper& h) {
   const T lr = static_cast<T>(h.lr), alpha = static_cast<T>(h.alpha), aw = static_cast<T>(1.0 - h.alpha);
   const T wd = static_cast<T>(h.weight_decay), eps = static_cast<T>(h.eps), mu = static_cast<T>(h.momentum);
@@ -122,6 +149,7 @@ void clamp_inplace(T* x, int64_t n, double lo, double hi) {
 #define GAN_INSTANTIATE(T)                                                          \
   template void sgd_step<T>(const SgdSlot<T>*, int64_t, const SgdHyper&);           \
   template void adam_step<T>(const AdamSlot<T>*, int64_t, const AdamHyper&);        \
+  template void adamw_step<T>(const AdamSlot<T>*, int64_t, const AdamHyper&);       \
   template void rmsprop_step<T>(const RmspropSlot<T>*, int64_t, const RmspropHyper&); \
   template void clamp_inplace<T>(T*, int64_t, double, double);
 GAN_INSTANTIATE(float)

@@ -171,6 +171,28 @@ __global__ void __launch_bounds__(kThreads)
   });
 }
 
+// AdamW, PyTorch 1.13's order: decay the parameter, then the moments, then the Adam step (kernels/optim.h).
+template <typename T>
+struct AdamWParams {
+  T b1, b1w, b2, b2w, decay, eps;  // decay = 1 - lr weight_decay
+};
+
+template <typename T>
+__global__ void __launch_bounds__(kThreads)
+    adamw_kernel(const __grid_constant__ TensorList<T, 4, AdamExtra<T>> L, const AdamWParams<T> h) {
+  apply_chunk(L, [&](int s, T (&v)[4]) {
+    T& p = v[0];
+    const T g = v[1];
+    const T pi = mul(p, h.decay);
+    const T mi = add(mul(v[2], h.b1), mul(h.b1w, g));
+    const T vi = add(mul(v[3], h.b2), mul(mul(h.b2w, g), g));
+    v[2] = mi;
+    v[3] = vi;
+    const T denom = add(div(root(vi), L.extra[s].bc2_sqrt), h.eps);
+    p = add(pi, mul(-L.extra[s].step_size, div(mi, denom)));
+  });
+}
+
 template <typename T>
 struct RmspropParams {
   T lr, alpha, aw, wd, eps, mu;
@@ -276,11 +298,10 @@ void sgd_step(const SgdSlot<T>* slots, int64_t count, const SgdHyper& h) {
       });
 }
 
-template <typename T>
-void adam_step(const AdamSlot<T>* slots, int64_t count, const AdamHyper& h) {
+// The tensor lists of an Adam-family step (Adam, AdamW); run(list, blocks) launches the rule's kernel.
+template <typename T, typename Run>
+void adam_family_apply(const AdamSlot<T>* slots, int64_t count, const AdamHyper& h, Run run) {
   using List = TensorList<T, 4, AdamExtra<T>>;
-  const AdamParams<T> p{static_cast<T>(1.0 - h.beta1), static_cast<T>(h.beta2), static_cast<T>(1.0 - h.beta2),
-                        static_cast<T>(h.weight_decay), static_cast<T>(h.eps),  h.weight_decay != 0.0};
   multi_tensor_apply<List>(
       slots, count,
       [&](List& L, int i, const AdamSlot<T>& s) {
@@ -294,9 +315,26 @@ void adam_step(const AdamSlot<T>* slots, int64_t count, const AdamHyper& h) {
         const double bc2 = 1.0 - std::pow(h.beta2, t);
         L.extra[i] = {static_cast<T>(h.lr / bc1), static_cast<T>(std::sqrt(bc2))};
       },
-      [&](const List& L, int blocks) {
-        launch<adam_kernel<T>>(blocks, kThreads, 0, stream(), L, p);
-      });
+      run);
+}
+
+template <typename T>
+void adam_step(const AdamSlot<T>* slots, int64_t count, const AdamHyper& h) {
+  const AdamParams<T> p{static_cast<T>(1.0 - h.beta1), static_cast<T>(h.beta2), static_cast<T>(1.0 - h.beta2),
+                        static_cast<T>(h.weight_decay), static_cast<T>(h.eps),  h.weight_decay != 0.0};
+  adam_family_apply(slots, count, h, [&](const TensorList<T, 4, AdamExtra<T>>& L, int blocks) {
+    launch<adam_kernel<T>>(blocks, kThreads, 0, stream(), L, p);
+  });
+}
+
+template <typename T>
+void adamw_step(const AdamSlot<T>* slots, int64_t count, const AdamHyper& h) {
+  const AdamWParams<T> p{static_cast<T>(h.beta1),     static_cast<T>(1.0 - h.beta1),
+                         static_cast<T>(h.beta2),     static_cast<T>(1.0 - h.beta2),
+                         static_cast<T>(1.0 - h.lr * h.weight_decay), static_cast<T>(h.eps)};
+  adam_family_apply(slots, count, h, [&](const TensorList<T, 4, AdamExtra<T>>& L, int blocks) {
+    launch<adamw_kernel<T>>(blocks, kThreads, 0, stream(), L, p);
+  });
 }
 
 template <typename T>
@@ -330,6 +368,7 @@ void clamp_inplace(T* x, int64_t n, double lo, double hi) {
 #define GAN_INSTANTIATE(T)                                                            \
   template void sgd_step<T>(const SgdSlot<T>*, int64_t, const SgdHyper&);             \
   template void adam_step<T>(const AdamSlot<T>*, int64_t, const AdamHyper&);          \
+  template void adamw_step<T>(const AdamSlot<T>*, int64_t, const AdamHyper&);         \
   template void rmsprop_step<T>(const RmspropSlot<T>*, int64_t, const RmspropHyper&); \
   template void clamp_inplace<T>(T*, int64_t, double, double);
 GAN_INSTANTIATE(float)

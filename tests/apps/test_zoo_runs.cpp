@@ -57,20 +57,22 @@ std::vector<std::string> metrics_without_timing(const fs::path& metrics) {
   return out;
 }
 
-class ZooRun : public ::testing::TestWithParam<std::string> {};
-
-TEST_P(ZooRun, ResumesBitIdenticallyAndSamples) {
-  const models::ModelEntry* entry = default_catalog().find_model(GetParam());
+// Trains `model` (tiny widths, plus `extra` options) 6 steps in one go and 3 + 3 with a resume in between on the
+// synthetic set, and expects bit-identical checkpoints and metrics; then samples from the run.
+void check_resume_and_sample(const std::string& model, const std::vector<std::string>& extra,
+                             const std::string& tag) {
+  const models::ModelEntry* entry = default_catalog().find_model(model);
   ASSERT_NE(entry, nullptr);
-  const fs::path dir = fs::temp_directory_path() / ("gan-zoo-" + std::to_string(::getpid()) + "-" + GetParam());
+  const fs::path dir = fs::temp_directory_path() / ("gan-zoo-" + std::to_string(::getpid()) + "-" + tag);
   fs::remove_all(dir);
   const auto run = [&](const std::string& name, int steps) {
-    std::vector<std::string> a = {"train", "--model", GetParam(), "--data", "synthetic", "--out",
+    std::vector<std::string> a = {"train", "--model", model, "--data", "synthetic", "--out",
                                   (dir / name).string(), "--steps", std::to_string(steps), "--batch", "8",
                                   "--log-every", "1", "--sample-every", "3", "--checkpoint-every", "100",
                                   "--samples", "16", "--seed", "5"};
     const auto flags = tiny_flags(*entry);
     a.insert(a.end(), flags.begin(), flags.end());
+    a.insert(a.end(), extra.begin(), extra.end());
     return gan(a);
   };
   Result r = run("whole", 6);
@@ -88,7 +90,7 @@ TEST_P(ZooRun, ResumesBitIdenticallyAndSamples) {
     const Tensor& u = y.at(name);
     ASSERT_EQ(t.shape(), u.shape()) << name;
     EXPECT_EQ(std::memcmp(t.raw_data(), u.raw_data(), static_cast<size_t>(t.numel()) * dtype_size(t.dtype())), 0)
-        << GetParam() << ": " << name << " differs after resume";
+        << model << ": " << name << " differs after resume";
   }
   const auto mw = metrics_without_timing(whole.metrics());
   EXPECT_EQ(mw.size(), 6u);
@@ -100,27 +102,64 @@ TEST_P(ZooRun, ResumesBitIdenticallyAndSamples) {
   char sig[8] = {};
   png.read(sig, 8);
   EXPECT_EQ(std::string(sig, 8), std::string("\x89PNG\r\n\x1a\n", 8));
-  if (GetParam() == "cgan") EXPECT_NE(r.out.find("rows:"), std::string::npos) << "cgan names its class rows";
+  if (model == "cgan") EXPECT_NE(r.out.find("rows:"), std::string::npos) << "cgan names its class rows";
 
   r = gan({"sample", "--run", whole.root.string(), "--n", "8", "--reconstruct", "--out", (dir / "r.png").string()});
-  if (GetParam() == "vae" || GetParam() == "ae") {
+  if (model == "vae" || model == "ae") {
     EXPECT_EQ(r.code, 0) << r.err;
     EXPECT_TRUE(fs::exists(dir / "r.png"));
   } else {
-    EXPECT_EQ(r.code, 2) << GetParam() << " cannot reconstruct";
+    EXPECT_EQ(r.code, 2) << model << " cannot reconstruct";
   }
   fs::remove_all(dir);
 }
 
+class ZooRun : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ZooRun, ResumesBitIdenticallyAndSamples) { check_resume_and_sample(GetParam(), {}, GetParam()); }
+
 INSTANTIATE_TEST_SUITE_P(Zoo, ZooRun,
                          ::testing::Values("gan", "dcgan", "cgan", "wgan", "wgan-gp", "lsgan", "infogan", "unrolled",
-                                           "vae", "ae"),
+                                           "sngan", "vae", "ae"),
                          [](const auto& info) {
                            std::string n = info.param;
                            for (char& c : n)
                              if (c == '-') c = '_';
                            return n;
                          });
+
+// The issue-15 options through the CLI: DiffAugment's random parameters (its own generator, "augment.rng" in the
+// checkpoint), lazy R1 (scheduled by D's step count) and spectral norm's u and v (D's buffers) all survive a resume
+// bit-identically.
+TEST(ZooRunOptions, DcganWithR1AndDiffAugmentResumesBitIdentically) {
+  check_resume_and_sample("dcgan", {"--r1", "10", "--r1-every", "2", "--diffaugment", "color,translation,cutout"},
+                          "dcgan-r1-da");
+}
+
+TEST(ZooRunOptions, SnganWithDiffAugmentResumesBitIdentically) {
+  check_resume_and_sample("sngan", {"--diffaugment", "translation,cutout", "--n-dis", "2"}, "sngan-da");
+}
+
+TEST(ZooRunOptions, DataLimitTrainsOnTheFirstExamplesAndCannotChangeOnResume) {
+  const fs::path dir = fs::temp_directory_path() / ("gan-limit-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  Result r = gan({"train", "--model", "dcgan", "--data", "synthetic", "--out", (dir / "run").string(), "--steps", "2",
+                  "--batch", "8", "--data-limit", "40", "--nz", "8", "--ngf", "4", "--ndf", "4"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("(40 x "), std::string::npos) << r.out;  // the summary counts the subset
+  const nlohmann::json cfg = read_json_file(RunPaths{dir / "run"}.config());
+  EXPECT_EQ(cfg.at("settings").at("data_limit").get<int64_t>(), 40);
+  EXPECT_NE(cfg.at("settings").at("data_description").get<std::string>().find("the first 40 examples of"),
+            std::string::npos);
+  // 40 examples at batch 8: an epoch is 5 batches, so 2 epochs are 10 steps.
+  r = gan({"train", "--resume", (dir / "run").string(), "--epochs", "2"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("of 10"), std::string::npos) << r.out;
+  r = gan({"train", "--resume", (dir / "run").string(), "--steps", "12", "--data-limit", "30"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--data-limit cannot change"), std::string::npos) << r.err;
+  fs::remove_all(dir);
+}
 
 }  // namespace
 }  // namespace gan::apps

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/nn/module.h"
 #include "engine/safetensors.h"
 #include "engine/tensor.h"
 
@@ -94,6 +95,14 @@ inline ::testing::AssertionResult golden_close(const std::string& name, const Te
   if (golden_verbose()) std::cout << "  [golden] " << msg.str() << "\n";
   if (max_diff <= bound) return ::testing::AssertionSuccess();
   return ::testing::AssertionFailure() << msg.str();
+}
+
+// The entries "<prefix><name>" of a golden file, with the prefix stripped (e.g. a module's state dict).
+inline nn::NamedTensors golden_with_prefix(const NamedTensors& f, const std::string& prefix) {
+  nn::NamedTensors out;
+  for (const auto& [name, t] : f.tensors)
+    if (name.rfind(prefix, 0) == 0) out.emplace_back(name.substr(prefix.size()), t);
+  return out;
 }
 
 }  // namespace gan::testing

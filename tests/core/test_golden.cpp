@@ -42,6 +42,7 @@ using gan::Tensor;
 namespace F = gan::nn::functional;
 namespace nn = gan::nn;
 using gan::testing::golden;
+using gan::testing::golden_with_prefix;
 
 // ---- tolerances ----
 // One op in float32: results differ from PyTorch's only by rounding in a different summation order (a conv output
@@ -311,18 +312,11 @@ TEST(GoldenOptim, RmspropMomentum) {
 // ===============================================================================================================
 // tiny DCGAN, two training iterations
 // ===============================================================================================================
-// The entries "<prefix><name>" of a golden file, with the prefix stripped.
-nn::NamedTensors with_prefix(const gan::NamedTensors& f, const std::string& prefix) {
-  nn::NamedTensors out;
-  for (const auto& [name, t] : f.tensors)
-    if (name.rfind(prefix, 0) == 0) out.emplace_back(name.substr(prefix.size()), t);
-  return out;
-}
 
 // Every entry of `model_tensors` against "<prefix><name>" in the file (which must hold exactly those names).
 void expect_all(const gan::NamedTensors& f, const std::string& prefix, const nn::NamedTensors& model_tensors,
                 double tol, bool grads) {
-  const nn::NamedTensors ref = with_prefix(f, prefix);
+  const nn::NamedTensors ref = golden_with_prefix(f, prefix);
   ASSERT_EQ(ref.size(), model_tensors.size()) << prefix << ": the golden file and the model list different tensors";
   for (const auto& [name, t] : model_tensors) {
     const std::string key = prefix + name;
@@ -344,8 +338,8 @@ TEST_P(GoldenDcgan, TwoIterations) {
   cfg.fuse_bn_activation = GetParam();
   auto G = gan::models::dcgan_generator(cfg);
   auto D = gan::models::dcgan_discriminator(cfg);
-  G->load_state_dict(with_prefix(f, "init.G."));
-  D->load_state_dict(with_prefix(f, "init.D."));
+  G->load_state_dict(golden_with_prefix(f, "init.G."));
+  D->load_state_dict(golden_with_prefix(f, "init.D."));
   G->train();
   D->train();
   gan::optim::Adam optD(D->named_parameters(), {.lr = 2e-4, .beta1 = 0.5, .beta2 = 0.999});

@@ -4,9 +4,9 @@
 Regenerate (only needed when a case is added or changed; the files are committed):
 
     /usr/bin/python3 tests/golden/make_golden.py        # Debian's python3-torch (CPU), run from anywhere
-    /usr/bin/python3 tests/golden/make_golden.py second_order   # only the files named
+    /usr/bin/python3 tests/golden/make_golden.py second_order gan_ops   # only the files named
 
-It writes tests/golden/data/{conv,batchnorm,losses,optim,dcgan_tiny,second_order,conv_ext}.safetensors. CI and the C++ tests only read
+It writes tests/golden/data/{conv,batchnorm,losses,optim,dcgan_tiny,second_order,conv_ext,gan_ops}.safetensors. CI and the C++ tests only read
 those files: they need neither torch nor Python. Everything is seeded (torch.manual_seed) and computed in float32
 (second_order and conv_ext in float64) on the CPU, so a rerun with the same PyTorch gives the same bytes (up to PyTorch's own
 kernel changes).
@@ -19,6 +19,7 @@ Hyper-parameters are in "__metadata__" (for readers) and, where a test needs the
 
 import json
 import os
+import random
 import struct
 import sys
 
@@ -626,8 +627,263 @@ def make_conv_ext():
     return out, meta
 
 
+# h. GAN-field ops (tests/core/test_golden_gan_ops.cpp): spectral norm, R1/R2, interpolate, avg_pool2d,
+#    instance norm, conditional batch norm, AdamW and per-group optimizer settings
+# ---------------------------------------------------------------------------------------------------------------
+def make_gan_ops():
+    torch.manual_seed(6)
+    out, meta = {}, {}
+
+    # Spectral norm (torch.nn.utils.parametrizations.spectral_norm) on Linear, Conv2d, ConvTranspose2d: the state
+    # dict as PyTorch writes it after construction, two training forwards (power iteration each), the gradients of
+    # the first, and an eval forward.
+    sn_cases = [
+        ("sn_linear", lambda: nn.Linear(5, 4), [3, 5], 1),
+        ("sn_conv", lambda: nn.Conv2d(3, 4, 3, 1, 1), [2, 3, 5, 4], 2),
+        ("sn_convt", lambda: nn.ConvTranspose2d(4, 3, 4, 2, 1), [2, 4, 3, 3], 1),
+    ]
+    for name, make, xs, iters in sn_cases:
+        m = torch.nn.utils.parametrizations.spectral_norm(make(), n_power_iterations=iters)
+        m.train()
+        for k, v in m.state_dict().items():
+            out[f"{name}.init.{k}"] = v.detach().clone()
+        x1 = leaf(torch.randn(xs))
+        y1 = m(x1)
+        g1 = torch.randn_like(y1)
+        y1.backward(g1)
+        out.update({f"{name}.x1": x1, f"{name}.y1": y1.detach(), f"{name}.grad_y1": g1, f"{name}.grad_x1": x1.grad,
+                    f"{name}.grad_original": m.parametrizations.weight.original.grad,
+                    f"{name}.grad_bias": m.bias.grad,
+                    f"{name}.u1": m.parametrizations.weight[0]._u.clone(),
+                    f"{name}.v1": m.parametrizations.weight[0]._v.clone()})
+        x2 = torch.randn(xs)
+        out[f"{name}.x2"] = x2
+        out[f"{name}.y2"] = m(x2).detach()
+        m.eval()
+        x3 = torch.randn(xs)
+        with torch.no_grad():
+            out[f"{name}.x3"] = x3
+            out[f"{name}.y3_eval"] = m(x3)
+            out[f"{name}.weight_eval"] = m.weight
+        out[f"{name}.u3"] = m.parametrizations.weight[0]._u.clone()
+        meta[name] = (f"spectral_norm({make()}, n_power_iterations={iters}); init.<state_dict key> after construction; "
+                      "train: y1 = m(x1), grads of <grad_y1, y1>, u1/v1 after it; y2 = m(x2); eval: y3_eval = m(x3), "
+                      "weight_eval, u3 (unchanged by eval)")
+        out[f"{name}.iters"] = i64(iters)
+
+    # R1 / R2 penalties: gamma / 2 * mean_n ||grad_x D(x)_n||^2, and its gradients w.r.t. D's parameters.
+    gamma = 10.0
+    d_cases = [
+        ("r1_mlp", lambda: nn.Sequential(nn.Linear(6, 8), nn.LeakyReLU(0.2), nn.Linear(8, 1)), [5, 6]),
+        ("r1_conv", lambda: nn.Sequential(nn.Conv2d(2, 3, 3, 1, 1), nn.Tanh(), nn.Flatten(), nn.Linear(3 * 4 * 4, 1)),
+         [3, 2, 4, 4]),
+    ]
+    for name, make, xs in d_cases:
+        D = make()
+        for k, v in D.state_dict().items():
+            out[f"{name}.D.{k}"] = v.detach().clone()
+        for which in ("real", "fake"):
+            x = torch.randn(xs)
+            xl = leaf(x)
+            scores = D(xl)
+            (g,) = torch.autograd.grad(scores.sum(), xl, create_graph=True)
+            penalty = g.pow(2).reshape(g.shape[0], -1).sum(1).mean() * (gamma / 2)
+            D.zero_grad()
+            penalty.backward()
+            out[f"{name}.{which}.x"] = x
+            out[f"{name}.{which}.penalty"] = penalty.detach()
+            for k, p in D.named_parameters():  # None (no path, e.g. a bias before leaky_relu) stored as zeros
+                out[f"{name}.{which}.grad.{k}"] = torch.zeros_like(p) if p.grad is None else p.grad.detach().clone()
+        meta[name] = f"D = {D}; penalty = gamma/2 * mean_n sum (dD(x)/dx)^2, gamma = {gamma}; grad.<param>"
+    out["r1.gamma"] = torch.tensor(gamma, dtype=torch.float64)
+
+    # interpolate: nearest and bilinear, sizes and scale factors; output and the gradient for a random grad_out.
+    x = torch.randn(2, 3, 5, 4)
+    out["interp.x"] = x
+    interp_cases = [
+        ("nearest_x2", dict(scale_factor=2, mode="nearest")),
+        ("nearest_size", dict(size=(7, 9), mode="nearest")),
+        ("nearest_scale", dict(scale_factor=(1.5, 2.25), mode="nearest")),
+        ("nearest_down", dict(size=(3, 2), mode="nearest")),
+        ("bilinear_x2", dict(scale_factor=2, mode="bilinear", align_corners=False)),
+        ("bilinear_align", dict(size=(7, 9), mode="bilinear", align_corners=True)),
+        ("bilinear_scale", dict(scale_factor=(1.7, 0.8), mode="bilinear", align_corners=False)),
+        ("bilinear_down", dict(size=(3, 3), mode="bilinear", align_corners=False)),
+        ("bilinear_align_one", dict(size=(1, 6), mode="bilinear", align_corners=True)),
+    ]
+    for name, kw in interp_cases:
+        xl = leaf(x)
+        y = F.interpolate(xl, **kw)
+        g = torch.randn_like(y)
+        y.backward(g)
+        out.update({f"interp.{name}.y": y.detach(), f"interp.{name}.grad_y": g, f"interp.{name}.grad_x": xl.grad})
+        meta[f"interp.{name}"] = f"F.interpolate(x, {kw})"
+
+    # PyTorch 1.13's nearest forward on NCHW input with C > 1 reads floor(o / factor); its backward (and its
+    # channels-last forward, taken for C = 1) first maps out == in to o and out == 2 in to o >> 1, which differs
+    # for a factor that is not exactly 1 or 2 yet gives such a size. The engine keeps the NCHW forward (and its true
+    # adjoint): only the forward is compared here.
+    x = torch.randn(1, 2, 2, 4)
+    out.update({"interp_edge.x": x, "interp_edge.y": F.interpolate(x, scale_factor=(1.1, 2.1), mode="nearest")})
+    meta["interp_edge"] = "F.interpolate(x [1,2,2,4], scale_factor=(1.1, 2.1), mode='nearest'): forward only"
+
+    # Random resampling configurations, float64 (as a fuzz run of 1405 such cases did before this file): output
+    # and input gradient. C = 2, so PyTorch takes its NCHW kernels; nearest configurations where its forward and
+    # backward index rules differ (above) are skipped.
+    rng = random.Random(7)
+    fuzz = []
+    while len(fuzz) < 48:
+        H, W = rng.randint(1, 6), rng.randint(1, 6)
+        kind = ("nearest", "bilinear", "pool")[len(fuzz) % 3]
+        if kind == "pool":
+            k = [rng.randint(1, 4), rng.randint(1, 4)]
+            args = dict(kernel_size=k, stride=[rng.randint(1, 3), rng.randint(1, 3)],
+                        padding=[rng.randint(0, k[0] // 2), rng.randint(0, k[1] // 2)], ceil_mode=rng.random() < 0.5,
+                        count_include_pad=rng.random() < 0.5, divisor_override=rng.choice([None, None, 3]))
+            fn = lambda t, a=args: F.avg_pool2d(t, **a)
+        else:
+            args = dict(mode=kind)
+            if kind == "bilinear":
+                args["align_corners"] = rng.random() < 0.5
+            if rng.random() < 0.5:
+                args["size"] = [rng.randint(1, 10), rng.randint(1, 10)]
+            else:
+                args["scale_factor"] = [round(rng.uniform(0.4, 2.5), 3), round(rng.uniform(0.4, 2.5), 3)]
+                sizes = [int(n * f) for n, f in zip((H, W), args["scale_factor"])]
+                if min(sizes) < 1 or max(sizes) > 10:
+                    continue
+                if kind == "nearest" and any(o in (n, 2 * n) and f not in (1.0, 2.0)
+                                             for o, n, f in zip(sizes, (H, W), args["scale_factor"])):
+                    continue
+            fn = lambda t, a=args: F.interpolate(t, **a)
+        xl = leaf(torch.randn(1, 2, H, W, dtype=torch.float64))
+        try:
+            y = fn(xl)
+        except RuntimeError:  # e.g. an output size PyTorch refuses
+            continue
+        g = torch.randn_like(y)
+        y.backward(g)
+        n = len(fuzz)
+        out.update({f"fuzz.{n}.x": xl, f"fuzz.{n}.y": y.detach(), f"fuzz.{n}.grad_y": g, f"fuzz.{n}.grad_x": xl.grad})
+        fuzz.append(dict(kind=kind, **{k: v for k, v in args.items() if k != "mode"}))
+    meta["fuzz"] = json.dumps(fuzz)
+
+    # avg_pool2d.
+    x = torch.randn(2, 3, 7, 6)
+    out["pool.x"] = x
+    pool_cases = [
+        ("k2", dict(kernel_size=2)),
+        ("k3s2p1", dict(kernel_size=3, stride=2, padding=1)),
+        ("k3s2p1_nopad", dict(kernel_size=3, stride=2, padding=1, count_include_pad=False)),
+        ("k3s2p1_ceil", dict(kernel_size=3, stride=2, padding=1, ceil_mode=True)),
+        ("k3s2_ceil_nopad", dict(kernel_size=3, stride=2, padding=1, ceil_mode=True, count_include_pad=False)),
+        ("rect", dict(kernel_size=(3, 2), stride=(2, 1), padding=(1, 0))),
+        ("divisor", dict(kernel_size=3, stride=2, padding=1, divisor_override=5)),
+    ]
+    for name, kw in pool_cases:
+        xl = leaf(x)
+        y = F.avg_pool2d(xl, **kw)
+        g = torch.randn_like(y)
+        y.backward(g)
+        out.update({f"pool.{name}.y": y.detach(), f"pool.{name}.grad_y": g, f"pool.{name}.grad_x": xl.grad})
+        meta[f"pool.{name}"] = f"F.avg_pool2d(x, {kw})"
+
+    # InstanceNorm2d: PyTorch's defaults (no affine, no running stats), then affine + track_running_stats: one
+    # training step and an eval forward.
+    x = leaf(torch.randn(2, 3, 4, 5) * 1.5 + 0.5)
+    m = nn.InstanceNorm2d(3)
+    y = m(x)
+    g = torch.randn_like(y)
+    y.backward(g)
+    out.update({"inorm.x": x, "inorm.y": y.detach(), "inorm.grad_y": g, "inorm.grad_x": x.grad})
+    m = nn.InstanceNorm2d(3, affine=True, track_running_stats=True)
+    with torch.no_grad():
+        m.weight.copy_(torch.randn(3) * 0.5 + 1.0)
+        m.bias.copy_(torch.randn(3) * 0.5)
+    out.update({"inorm_affine.weight": m.weight.detach().clone(), "inorm_affine.bias": m.bias.detach().clone()})
+    x = leaf(torch.randn(2, 3, 4, 5) * 0.7 - 0.3)
+    y = m(x)
+    g = torch.randn_like(y)
+    y.backward(g)
+    out.update({"inorm_affine.x": x, "inorm_affine.y": y.detach(), "inorm_affine.grad_y": g,
+                "inorm_affine.grad_x": x.grad, "inorm_affine.grad_weight": m.weight.grad,
+                "inorm_affine.grad_bias": m.bias.grad, "inorm_affine.running_mean": m.running_mean.clone(),
+                "inorm_affine.running_var": m.running_var.clone()})
+    m.eval()
+    with torch.no_grad():
+        x3 = torch.randn(2, 3, 4, 5)
+        out.update({"inorm_affine.x3": x3, "inorm_affine.y3_eval": m(x3)})
+    meta["inorm"] = "InstanceNorm2d(3) (eps 1e-5, no affine, no running stats): y, grads of <grad_y, y>"
+    meta["inorm_affine"] = ("InstanceNorm2d(3, affine=True, track_running_stats=True), momentum 0.1: one train step "
+                            "(running stats after it), then eval on x3")
+
+    # Conditional batch norm: BatchNorm2d(C, affine=False) then gain/bias rows of Embedding(K, 2C), the common
+    # PyTorch ConditionalBatchNorm2d layout (embed.weight[:, :C] gains, [:, C:] biases).
+    C, K = 3, 4
+    bn = nn.BatchNorm2d(C, affine=False)
+    embed = nn.Embedding(K, 2 * C)
+    with torch.no_grad():
+        embed.weight[:, :C].normal_(1.0, 0.3)
+        embed.weight[:, C:].normal_(0.0, 0.3)
+    out["cbn.embed.weight"] = embed.weight.detach().clone()
+    x = leaf(torch.randn(4, C, 3, 3) * 1.2 + 0.2)
+    labels = torch.tensor([0, 2, 3, 2], dtype=torch.int64)
+    gain, beta = embed(labels).chunk(2, dim=1)
+    y = gain.view(-1, C, 1, 1) * bn(x) + beta.view(-1, C, 1, 1)
+    g = torch.randn_like(y)
+    y.backward(g)
+    out.update({"cbn.x": x, "cbn.labels": labels, "cbn.y": y.detach(), "cbn.grad_y": g, "cbn.grad_x": x.grad,
+                "cbn.grad_embed": embed.weight.grad, "cbn.running_mean": bn.running_mean.clone(),
+                "cbn.running_var": bn.running_var.clone()})
+    bn.eval()
+    with torch.no_grad():
+        x3 = torch.randn(4, C, 3, 3)
+        gain, beta = embed(labels).chunk(2, dim=1)
+        out.update({"cbn.x3": x3, "cbn.y3_eval": gain.view(-1, C, 1, 1) * bn(x3) + beta.view(-1, C, 1, 1)})
+    meta["cbn"] = ("y = embed(labels)[:, :C] * BatchNorm2d(C, affine=False)(x) + embed(labels)[:, C:], C=3, K=4; one "
+                   "train step (running stats after it), then eval on x3")
+
+    # Optimizers: AdamW, and parameter groups with their own settings for every optimizer; fixed gradients fed for
+    # three steps (as make_optim).
+    pa0, pb0 = torch.randn(3, 4), torch.randn(5)
+    grads = [(torch.randn(3, 4), torch.randn(5)) for _ in range(3)]
+    out.update({"opt.a0": pa0, "opt.b0": pb0})
+    for k, (ga, gb) in enumerate(grads, 1):
+        out[f"opt.grad_a{k}"] = ga
+        out[f"opt.grad_b{k}"] = gb
+    opt_cases = {
+        "adamw": (torch.optim.AdamW, [dict(lr=1e-2, betas=(0.8, 0.99), weight_decay=0.1)]),
+        "adamw_default": (torch.optim.AdamW, [dict()]),
+        "adamw_groups": (torch.optim.AdamW, [dict(lr=1e-2, weight_decay=0.05), dict(lr=3e-2, betas=(0.5, 0.9),
+                                                                                 eps=1e-6, weight_decay=0.0)]),
+        "adam_groups": (torch.optim.Adam, [dict(lr=1e-2, betas=(0.5, 0.999)), dict(lr=2e-3, weight_decay=0.1)]),
+        "sgd_groups": (torch.optim.SGD, [dict(lr=0.1, momentum=0.9, nesterov=True), dict(lr=0.05, momentum=0.0,
+                                                                                       weight_decay=1e-2)]),
+        "rmsprop_groups": (torch.optim.RMSprop, [dict(lr=1e-2, momentum=0.9), dict(lr=3e-3, alpha=0.9,
+                                                                                  centered=True)]),
+    }
+    for name, (cls, groups) in opt_cases.items():
+        a, b = nn.Parameter(pa0.clone()), nn.Parameter(pb0.clone())
+        if len(groups) == 1:
+            opt = cls([a, b], **groups[0])
+        else:
+            opt = cls([{"params": [a], **groups[0]}, {"params": [b], **groups[1]}])
+        for k, (ga, gb) in enumerate(grads, 1):
+            opt.zero_grad()
+            a.grad, b.grad = ga.clone(), gb.clone()
+            opt.step()
+            out[f"opt.{name}.a{k}"] = a.detach().clone()
+            out[f"opt.{name}.b{k}"] = b.detach().clone()
+        settings = [{key: val for key, val in g.items() if key != "params"} for g in opt.param_groups]
+        meta[f"opt.{name}"] = f"{cls.__name__} param_groups {json.dumps(settings, default=str)}"
+    meta["opt.layout"] = ("params a [3,4], b [5]; one group [a, b], or group 0 = [a], group 1 = [b]; "
+                          "grad_a<k>/grad_b<k> fed at step k; opt.<case>.a<k>/b<k> after it")
+    return out, meta
+
+
 GENERATORS = (("conv", make_conv), ("batchnorm", make_batchnorm), ("losses", make_losses), ("optim", make_optim),
-              ("dcgan_tiny", make_dcgan), ("second_order", make_second_order), ("conv_ext", make_conv_ext))
+              ("dcgan_tiny", make_dcgan), ("second_order", make_second_order), ("conv_ext", make_conv_ext),
+              ("gan_ops", make_gan_ops))
 
 
 def main(argv):

@@ -15,21 +15,13 @@ namespace {
 
 using testing::BatchSource;
 using testing::create;
+using testing::message_of;
 using testing::image_spec;
 using testing::points_spec;
 
-std::string message_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
-}
-
-TEST(Registry, ListsTheTenModelsWithUniqueNames) {
+TEST(Registry, ListsTheElevenModelsWithUniqueNames) {
   const auto& reg = model_registry();
-  ASSERT_EQ(reg.size(), 10u);
+  ASSERT_EQ(reg.size(), 11u);
   std::set<std::string> names;
   for (const ModelEntry& e : reg) {
     EXPECT_TRUE(names.insert(e.name).second) << "duplicate " << e.name;
@@ -43,7 +35,7 @@ TEST(Registry, ListsTheTenModelsWithUniqueNames) {
     }
   }
   EXPECT_EQ(names, (std::set<std::string>{"gan", "dcgan", "cgan", "wgan", "wgan-gp", "lsgan", "infogan", "unrolled",
-                                          "vae", "ae"}));
+                                          "sngan", "vae", "ae"}));
   EXPECT_EQ(find_model("wgan-gp")->name, "wgan-gp");
   EXPECT_EQ(find_model("stylegan"), nullptr);
 }

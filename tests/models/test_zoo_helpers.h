@@ -109,6 +109,16 @@ class BatchSource {
   int64_t index_ = 0;
 };
 
+// What `f` throws (its what()), or "" when it returns.
+inline std::string message_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "";
+}
+
 inline std::unique_ptr<GanModel> create(const std::string& name, const data::DataSpec& spec, uint64_t seed,
                                         nlohmann::json extra = nlohmann::json::object()) {
   const ModelEntry* e = find_model(name);
