@@ -15,6 +15,7 @@
 #include <CLI/CLI.hpp>
 
 #include "apps/commands.h"
+#include "apps/flag_checks.h"
 #include "apps/run_config.h"
 #include "apps/run_dir.h"
 #include "apps/trained_run.h"
@@ -143,8 +144,8 @@ CLI::App* add_eval_subcommand(CLI::App& app, EvalArgs& a) {
   auto* run = eval->add_option("--run", a.run, "Run directory (writes RUN/eval.json)");
   auto* samples = eval->add_option("--samples", a.samples, "A folder of PNG samples instead of a run");
   run->excludes(samples);
-  eval->add_option("--n", a.n, "Number of samples")->capture_default_str()->check(CLI::PositiveNumber);
-  eval->add_option("--seed", a.seed, "Noise seed")->capture_default_str();
+  eval->add_option("--n", a.n, "Number of samples")->capture_default_str()->check(int_flag(1, 50'000));
+  eval->add_option("--seed", a.seed, "Noise seed")->capture_default_str()->check(uint_flag());
   eval->add_option("--checkpoint", a.checkpoint, "Checkpoint file [RUN/checkpoints/latest.safetensors]");
   eval->add_option("--device", a.device, "cpu, cuda or cuda:N");
   eval->add_option("--json", a.json, "Also write the figures to this JSON file (for scripts)");

@@ -246,13 +246,17 @@ NamedTensors load_safetensors(const std::string& path) {
     return std::runtime_error("load_safetensors('" + path + "'): " + problem);
   };
 
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer forever. Cleared once the file is
+  // known to be a regular one.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) throw fail(std::string("cannot open the file: ") + std::strerror(errno));
   FdCloser closer{fd};
   struct stat st {};
   if (::fstat(fd, &st) != 0) throw fail(std::string("cannot stat the file: ") + std::strerror(errno));
   if (S_ISDIR(st.st_mode)) throw fail("is a directory, not a file");
+  if (S_ISFIFO(st.st_mode)) throw fail("is a FIFO (named pipe), not a regular file");
   if (!S_ISREG(st.st_mode)) throw fail("is not a regular file");
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
   const uint64_t file_size = static_cast<uint64_t>(st.st_size);
 
   auto read_at = [&](void* dst, size_t n, uint64_t offset, const std::string& what) {

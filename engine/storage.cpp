@@ -1,5 +1,6 @@
 #include "engine/storage.h"
 
+#include <cstdio>
 #include <new>
 #include <stdexcept>
 #include <string>
@@ -14,6 +15,20 @@ namespace {
 // 64-byte alignment: a cache line, and enough for any SIMD load the kernels or BLAS may use.
 constexpr std::align_val_t kAlignment{64};
 }  // namespace
+
+std::string format_bytes(int64_t bytes) {
+  const char* units[] = {"bytes", "kB", "MB", "GB", "TB", "PB", "EB"};
+  double v = static_cast<double>(bytes);
+  int u = 0;
+  while (v >= 1000.0 && u < 6) {
+    v /= 1000.0;
+    ++u;
+  }
+  char buf[48];
+  if (u == 0) std::snprintf(buf, sizeof buf, "%lld bytes", static_cast<long long>(bytes));
+  else std::snprintf(buf, sizeof buf, "%.1f %s", v, units[u]);
+  return buf;
+}
 
 Storage::Storage(size_t nbytes, Device device) : nbytes_(nbytes), device_(device) {
   if (device.is_cuda()) {

@@ -2,11 +2,28 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
+#include <new>
+#include <string>
 
 #include "engine/device.h"
 
 namespace gan {
+
+// Memory for a tensor could not be had: what() says how much and for what (a std::bad_alloc, so code that
+// handles running out of memory still catches it).
+class OutOfMemory : public std::bad_alloc {
+ public:
+  explicit OutOfMemory(std::string message) : message_(std::move(message)) {}
+  const char* what() const noexcept override { return message_.c_str(); }
+
+ private:
+  std::string message_;
+};
+
+// "1.5 GB", "512.0 kB", "12 bytes": sizes in messages.
+std::string format_bytes(int64_t bytes);
 
 class Storage {
  public:

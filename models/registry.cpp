@@ -63,13 +63,17 @@ nlohmann::json convert(const ModelEntry& entry, const FlagSpec& flag, const nloh
   }
   if (def.is_boolean()) return v.is_boolean() ? v : fail();
   if (!v.is_number() || v.is_boolean()) return fail();
+  const double d = v.get<double>();
   if (def.is_number_integer()) {
-    const double d = v.get<double>();
-    if (v.is_number_integer()) return v.get<int64_t>();
-    if (!std::isfinite(d) || std::floor(d) != d) return fail();
-    return static_cast<int64_t>(d);
+    // The range is checked on the double before any conversion (casting 1e300 to int64 is undefined).
+    if (!std::isfinite(d) || std::floor(d) != d || std::fabs(d) > static_cast<double>(kMaxIntFlag))
+      throw std::invalid_argument("model '" + entry.name + "': flag '" + flag.name + "' takes an integer from " +
+                                  std::to_string(-kMaxIntFlag) + " to " + std::to_string(kMaxIntFlag) + ", got " +
+                                  value.dump());
+    return v.is_number_integer() ? v.get<int64_t>() : static_cast<int64_t>(d);
   }
-  return v.get<double>();
+  if (!std::isfinite(d)) return fail();
+  return d;
 }
 
 }  // namespace

@@ -15,7 +15,8 @@ packages=(
   zlib1g-dev                        # gzip'd IDX datasets
   nlohmann-json3-dev                # configs, metrics, safetensors headers
   libcli11-dev                      # the `gan` command line
-  libstb-dev                        # image read/write
+  libstb-dev                        # PNG writing (stb_image_write)
+  libpng-dev libturbojpeg0-dev      # PNG and JPEG decoding (libpng, libjpeg-turbo)
   dataset-fashion-mnist             # the fashion-mnist dataset (/usr/share/datasets/fashion-mnist)
   librsvg2-bin                      # rsvg-convert, for scripts/fetch-pokemon.sh
 )

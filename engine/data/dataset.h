@@ -38,6 +38,11 @@ struct DataSpec {
   int64_t example_numel() const { return kind == ExampleKind::Image ? channels * image_size * image_size : point_dim; }
 };
 
+// Upper bounds of DatasetOptions (open_dataset refuses more; `gan` holds its flags and config.json to the same):
+// images of up to 512 x 512, generated sets of up to a million examples (ten times the mixtures' default).
+constexpr int64_t kMaxImageSize = 512;
+constexpr int64_t kMaxGeneratedSize = 1'000'000;
+
 struct DatasetOptions {
   int64_t image_size = 0;  // 0: the set's native size (folders: 64); else resize (area/bilinear) to S x S
   bool train_split = true; // sets with a test split (fashion-mnist) pick it with false
