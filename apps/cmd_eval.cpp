@@ -162,6 +162,21 @@ int eval_command(const EvalArgs& a, const Catalog& catalog, const CliStreams& io
     // Checked now rather than after minutes of sampling and feature extraction.
     const fs::path parent = fs::absolute(a.json).parent_path();
     if (!fs::is_directory(parent)) throw UsageError("--json: no folder " + parent.string() + " to write " + a.json + " in");
+    if (fs::exists(a.json) && !fs::is_regular_file(a.json))
+      throw UsageError("--json " + a.json + " exists and is not a file; pick another name");
+  }
+  // An existing --classifier file is replaced when the classifier is retrained: it must be one.
+  if (!a.classifier.empty() && fs::exists(a.classifier)) {
+    std::string problem;
+    try {
+      if (!load_safetensors(a.classifier).metadata.count("settings_hash"))
+        problem = "it has no settings_hash in its metadata";
+    } catch (const std::exception& e) {
+      problem = e.what();
+    }
+    if (!problem.empty())
+      throw UsageError("--classifier " + a.classifier + " is not a classifier gan eval wrote (" + problem +
+                       "), and would be overwritten; pass another path");
   }
   const Device device = pick_device(a.device);
   RunConfig run;

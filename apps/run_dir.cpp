@@ -128,7 +128,11 @@ std::vector<std::string> metrics_lines(const fs::path& path) {
   std::vector<std::string> lines;
   std::error_code ec;
   if (!fs::exists(path, ec)) return lines;
-  ::close(open_regular_file(path.string(), "cannot read metrics"));
+  try {
+    ::close(open_regular_file(path.string(), "cannot read metrics"));
+  } catch (const std::runtime_error& e) {
+    throw UsageError(std::string(e.what()) + "; move it away and try again");
+  }
   std::ifstream in(path);
   std::string line;
   while (std::getline(in, line)) lines.push_back(std::move(line));
@@ -160,7 +164,11 @@ void truncate_metrics(const fs::path& path, int64_t step, int64_t log_every) {
 }
 
 MetricsWriter::MetricsWriter(const fs::path& path) : path_(path) {
-  check_regular_or_missing(path.string(), "cannot append to metrics");
+  try {
+    check_regular_or_missing(path.string(), "cannot append to metrics");
+  } catch (const std::runtime_error& e) {
+    throw UsageError(std::string(e.what()) + "; move it away and try again");
+  }
   out_.open(path, std::ios::app);
   if (!out_) io_fail("cannot open", path, errno);
 }

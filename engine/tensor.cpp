@@ -1,5 +1,7 @@
 #include "engine/tensor.h"
 
+#include <unistd.h>
+
 #include <cmath>
 #include <cstring>
 #include <iomanip>
@@ -219,6 +221,11 @@ Tensor empty(const Shape& shape, DType dtype, Device device) {
   } catch (const RangeError&) {
     throw OutOfMemory("cannot allocate " + what + ": its size in bytes does not fit in 64 bits");
   }
+  // More than the machine's memory cannot be meant (and a sanitizer would abort on the request instead of failing).
+  static const int64_t physical = static_cast<int64_t>(::sysconf(_SC_PHYS_PAGES)) * ::sysconf(_SC_PAGESIZE);
+  if (device.is_cpu() && physical > 0 && nbytes > physical)
+    throw OutOfMemory("cannot allocate " + format_bytes(nbytes) + " for " + what + ": more than this machine's " +
+                      format_bytes(physical) + " of memory");
   auto impl = std::make_shared<TensorImpl>();
   try {
     impl->storage = std::make_shared<Storage>(static_cast<size_t>(nbytes), device);
