@@ -174,9 +174,10 @@ MetricsWriter::MetricsWriter(const fs::path& path) : path_(path) {
 }
 
 void MetricsWriter::write(const nlohmann::ordered_json& line) {
+  errno = 0;
   out_ << line.dump() << '\n';
   out_.flush();
-  if (!out_) throw std::runtime_error("cannot write " + path_.string() + " (disk full?)");
+  if (!out_) io_fail("cannot write", path_, errno ? errno : ENOSPC);  // a stream keeps no errno: the likeliest
 }
 
 void make_writable_dir(const fs::path& dir) {
