@@ -17,6 +17,7 @@ packages=(
   libcli11-dev                      # the `gan` command line
   libstb-dev                        # PNG writing (stb_image_write)
   libpng-dev libturbojpeg0-dev      # PNG and JPEG decoding (libpng, libjpeg-turbo)
+  clang libclang-rt-14-dev          # scripts/fuzz.sh: libFuzzer targets under ASan+UBSan (tests/fuzz)
   dataset-fashion-mnist             # the fashion-mnist dataset (/usr/share/datasets/fashion-mnist)
   librsvg2-bin                      # rsvg-convert, for scripts/fetch-pokemon.sh
 )

@@ -8,7 +8,7 @@
 //   fashion-mnist  Debian's dataset-fashion-mnist (IDX, engine/data/idx.h); 28x28 gray, 10 classes; sizes up to 32
 //                  pad with black (exact pixels), larger ones resize            engine/data/fashion_mnist.cpp
 //   pokemon        1524 RGB 64x64 images made by scripts/fetch-pokemon.sh       engine/data/folder.cpp
-//   folder:PATH    PNG/JPEG/BMP/GIF under PATH, centre-cropped, resized (default 64), gray if all are gray
+//   folder:PATH    PNG/JPEG under PATH, centre-cropped, resized (default 64), gray if all are gray
 //   ring8, grid25  2-D Gaussian mixtures with their centres as reference_points()  engine/data/mixtures.cpp
 //   synthetic      256 16x16 gray shapes in 3 classes, for tests               engine/data/synthetic.cpp
 // Fetched data lives under $GAN_DATA_DIR (default ~/.cache/gan-engine); $GAN_DATA_DIR/fashion-mnist, when it

@@ -16,7 +16,7 @@ const std::vector<DatasetInfo>& list_datasets() {
        "Pokemon: 1524 RGB 64x64 official artworks and Gen-V sprites on white, unlabeled; fetch: scripts/fetch-pokemon.sh "
        "(into $GAN_DATA_DIR/pokemon, default ~/.cache/gan-engine/pokemon)"},
       {"folder:PATH",
-       "every PNG/JPEG/BMP/GIF under PATH, centre-cropped square and resized to the model's size; gray if all "
+       "every PNG/JPEG under PATH, centre-cropped square and resized to the model's size; gray if all "
        "images are gray, else RGB; unlabeled"},
       {"ring8", "8 2-D Gaussians on a circle of radius 2, std 0.02 (Unrolled GAN); 100000 points from the seed"},
       {"grid25", "25 2-D Gaussians on a 5x5 grid with spacing 2, std 0.05; 100000 points from the seed"},
