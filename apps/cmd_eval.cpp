@@ -120,7 +120,12 @@ Generated read_folder(const EvalArgs& a) {
   g.source = a.samples + " (" + std::to_string(files.size()) + " PNGs)";
   g.pixels.resize(files.size() * kSide * kSide);
   for (const auto& f : files) {
-    image::Image8 img = image::to_gray(image::load_image(f.string()));
+    image::Image8 img;
+    try {
+      img = image::to_gray(image::load_image(f.string()));
+    } catch (const std::runtime_error& e) {
+      throw UsageError(std::string("--samples: ") + e.what());
+    }
     if (img.width != img.height) img = image::center_crop_square(img);
     std::vector<float> plane(static_cast<size_t>(img.width * img.height));
     for (size_t i = 0; i < plane.size(); ++i) plane[i] = img.pixels[i] / 127.5f - 1.0f;

@@ -229,11 +229,14 @@ void check_unchanged(const TrainArgs& a, const RunConfig& c, const fs::path& run
 // step_NNNNNN.safetensors that is usable (saying which, and why newer ones are skipped). False when the run has
 // no checkpoint at all. A corrupt latest.safetensors stays an error: its message says how to recover.
 bool resume_from_checkpoint(Trainer& trainer, const RunPaths& paths, const RunConfig& c, std::ostream& out) {
+  struct Finished : UsageError {  // a usable checkpoint at or past --steps: no older one is tried
+    using UsageError::UsageError;
+  };
   const auto restore = [&](const fs::path& path) {
     const NamedTensors file = load_checkpoint_file(path);
     const int64_t at = read_checkpoint_info(file, path.string(), c.model).step;
     if (at >= c.steps)
-      throw UsageError("run " + paths.root.string() + " is already at step " + std::to_string(at) + " of " +
+      throw Finished("run " + paths.root.string() + " is already at step " + std::to_string(at) + " of " +
                        std::to_string(c.steps) + "; pass --steps larger than " + std::to_string(at) +
                        " (or more --epochs) to train further");
     trainer.restore(file, path);
@@ -253,8 +256,9 @@ bool resume_from_checkpoint(Trainer& trainer, const RunPaths& paths, const RunCo
   for (const auto& [step, path] : kept) {
     try {
       restore(path);
+    } catch (const Finished&) {
+      throw;
     } catch (const UsageError& e) {
-      if (std::string(e.what()).find("is already at step") != std::string::npos) throw;
       out << "skipping " << path.string() << ": " << e.what() << std::endl;
       if (skipped.empty()) skipped = e.what();
       continue;

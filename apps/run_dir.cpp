@@ -80,7 +80,9 @@ void write_file_atomic(const fs::path& path, const std::string& contents) {
   }
 }
 
-std::string read_text_file(const fs::path& path) { return read_regular_file(path.string(), "cannot read", kMaxTextBytes); }
+std::string read_text_file(const fs::path& path) {
+  return read_regular_file(path.string(), "cannot read", kMaxTextBytes);
+}
 
 nlohmann::json read_json_file(const fs::path& path) {
   const std::string text = read_text_file(path);

@@ -67,7 +67,8 @@ std::string real_problem(std::string_view text, double lo, double hi) {
   const bool blank = s.empty() || std::isspace(static_cast<unsigned char>(s[0]));
   const double v = blank ? 0.0 : std::strtod(s.c_str(), &end);
   if (blank || end != s.c_str() + s.size()) return quote_value(text) + " is not " + real_range_text(lo, hi);
-  if (!std::isfinite(v) || v < lo || v > hi) return quote_value(text) + " is out of range: want " + real_range_text(lo, hi);
+  if (!std::isfinite(v) || v < lo || v > hi)
+    return quote_value(text) + " is out of range: want " + real_range_text(lo, hi);
   return "";
 }
 

@@ -30,6 +30,8 @@ using ordered_json = nlohmann::ordered_json;
 
 // The reader refuses headers above this size, as the reference implementation does (100 MB).
 constexpr uint64_t kMaxHeaderBytes = 100'000'000;
+// {"name": {"shape": [2, 3]}} is three levels: the object, an entry, its shape.
+constexpr int kMaxHeaderDepth = 3;
 
 // Every dtype name of the format, with its width in bits (the F4/F6 ones are packed below a byte).
 struct DTypeInfo {
@@ -287,9 +289,13 @@ NamedTensors load_safetensors(const std::string& path) {
   read_at(header.data(), header.size(), 8, "the header");
   std::vector<std::set<std::string>> open_objects;
   std::string duplicate_key;
-  const ordered_json::parser_callback_t on_event = [&](int, nlohmann::json::parse_event_t event,
+  // Nesting is noted too: a header is three levels deep, and a deeper one would make the messages below (which
+  // dump values) recurse as deep as a hostile file likes.
+  int deepest = 0;
+  const ordered_json::parser_callback_t on_event = [&](int depth, nlohmann::json::parse_event_t event,
                                                        ordered_json& parsed) {
     using E = nlohmann::json::parse_event_t;
+    deepest = std::max(deepest, depth);
     if (event == E::object_start) {
       open_objects.emplace_back();
     } else if (event == E::object_end) {
@@ -306,6 +312,9 @@ NamedTensors load_safetensors(const std::string& path) {
   } catch (const nlohmann::json::exception& e) {
     throw fail(std::string("header is not valid JSON: ") + e.what());
   }
+  if (deepest > kMaxHeaderDepth)
+    throw fail("header nests " + std::to_string(deepest) + " levels deep; a safetensors header has " +
+               std::to_string(kMaxHeaderDepth) + " at most");
   if (!j.is_object()) throw fail(std::string("header is a JSON ") + j.type_name() + ", not an object");
   if (!duplicate_key.empty()) throw fail("header repeats the key '" + duplicate_key + "'");
 

@@ -38,9 +38,10 @@ done
 [[ $jobs =~ ^[0-9]+$ && $jobs -ge 1 ]] || { echo "fuzz.sh: --jobs wants a positive integer" >&2; exit 2; }
 
 build=${BUILD_DIR:-build-fuzz}
-command -v clang++ >/dev/null 2>&1 || { echo "fuzz.sh: clang++ not found; run scripts/setup.sh (clang, libclang-rt-14-dev)" >&2; exit 1; }
-fuzzer_lib=$(clang++ -print-file-name=libclang_rt.fuzzer-x86_64.a)
-[[ -f $fuzzer_lib ]] || { echo "fuzz.sh: clang's libFuzzer runtime is missing; run scripts/setup.sh (libclang-rt-14-dev)" >&2; exit 1; }
+die() { echo "fuzz.sh: $*" >&2; exit 1; }
+command -v clang++ >/dev/null 2>&1 || die "clang++ not found; run scripts/setup.sh (clang, libclang-rt-14-dev)"
+[[ -f $(clang++ -print-file-name=libclang_rt.fuzzer-x86_64.a) ]] ||
+  die "clang's libFuzzer runtime is missing; run scripts/setup.sh (libclang-rt-14-dev)"
 
 build_start=$SECONDS
 if [[ ! -f $build/CMakeCache.txt ]]; then

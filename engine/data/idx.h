@@ -2,8 +2,9 @@
 // then the elements row-major. gzip'd files (.gz) are read through zlib; plain ones pass through unchanged.
 //
 // Only the unsigned-byte type (0x08) is read, which is what image and label files use. The reader trusts nothing:
-// a non-regular file (a FIFO), a wrong magic, an unsupported type, zero or absurd sizes, a truncated payload, trailing bytes and gzip errors
-// (corrupt data, CRC mismatch) all throw std::runtime_error naming the file and the problem.
+// a non-regular file (a FIFO), a wrong magic, an unsupported type, zero or absurd sizes, a truncated payload,
+// trailing bytes and gzip errors (corrupt data, CRC mismatch) all throw std::runtime_error naming the file and the
+// problem.
 #pragma once
 
 #include <cstdint>

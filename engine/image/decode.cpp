@@ -87,9 +87,9 @@ Image8 decode_image(const void* data, size_t size, const std::string& name, int6
     if (starts_with(bytes, size, "\x89PNG\r\n\x1a\n", 8)) return to_image8(detail::decode_png(bytes, size, max_pixels));
     if (starts_with(bytes, size, "\xff\xd8\xff", 3)) return to_image8(detail::decode_jpeg(bytes, size, max_pixels));
     const std::string other = other_format(bytes, size);
-    throw std::runtime_error(other.empty() ? "not a PNG or JPEG file"
-                                           : "it is " + other + "; only PNG and JPEG files are read (convert it to "
-                                                                "PNG, e.g. with ImageMagick: mogrify -format png FILE)");
+    if (other.empty()) throw std::runtime_error("not a PNG or JPEG file");
+    throw std::runtime_error("it is " + other + "; only PNG and JPEG files are read (convert it to PNG, e.g. with "
+                             "ImageMagick: mogrify -format png FILE)");
   } catch (const std::bad_alloc&) {
     throw std::runtime_error("cannot decode image '" + name + "': out of memory");
   } catch (const std::exception& e) {

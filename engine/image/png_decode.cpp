@@ -81,7 +81,8 @@ bool set_transforms(PngRead* r) {
 bool read_rows(PngRead* r, uint8_t* out) {
   if (setjmp(png_jmpbuf(r->png))) return false;
   for (int pass = 0; pass < r->passes; ++pass)
-    for (png_uint_32 y = 0; y < r->height; ++y) png_read_row(r->png, out + static_cast<size_t>(y) * r->rowbytes, nullptr);
+    for (png_uint_32 y = 0; y < r->height; ++y)
+      png_read_row(r->png, out + static_cast<size_t>(y) * r->rowbytes, nullptr);
   return true;
 }
 

@@ -110,7 +110,8 @@ TEST_F(CrashSafety, KilledAtManyMomentsAndResumedEqualsAnUninterruptedRun) {
   ASSERT_TRUE(p.killed()) << "the fault did not fire: " << p.code() << " " << p.err;
   const std::vector<std::pair<std::string, std::map<std::string, std::string>>> kills = {
       {"mid metrics line", {{"CALL", "write"}, {"MATCH", "metrics.jsonl"}, {"AFTER", "2"}}},
-      {"between kept checkpoint and latest", {{"CALL", "rename"}, {"MATCH", "latest.safetensors.link"}, {"AFTER", "1"}}},
+      {"between kept checkpoint and latest",
+       {{"CALL", "rename"}, {"MATCH", "latest.safetensors.link"}, {"AFTER", "1"}}},
       {"mid sample", {{"CALL", "write"}, {"MATCH", ".png.tmp."}, {"AFTER", "0"}}},
       {"mid report", {{"CALL", "write"}, {"MATCH", "report.html.tmp."}, {"AFTER", "1"}}},
       {"mid config rewrite", {{"CALL", "write"}, {"MATCH", "config.json.tmp."}, {"AFTER", "0"}}},

@@ -278,6 +278,15 @@ TEST_F(GanCli, NumericFlagsAreParsedStrictlyWithReadableRanges) {
                      "eval --json DIR");
 }
 
+TEST_F(GanCli, EvalSamplesWithAnUnreadableImageIsAUsageError) {
+  ASSERT_EQ(gan(tiny_run(path("a"), 4)).code, 0);
+  fs::create_directories(path("pngs"));
+  for (const char* name : {"a.png", "b.png", "c.png", "d.png"})
+    fs::copy_file(RunPaths{path("a")}.sample(4), path("pngs/") + name);
+  std::ofstream(path("pngs/e.png")) << "GIF89a not really";
+  expect_usage_error(gan({"eval", "--samples", path("pngs")}), "--samples: cannot decode image", "eval --samples");
+}
+
 TEST_F(GanCli, OutOfMemoryNamesWhatWasAllocated) {
   const Result r = gan({"train", "--model", "tiny", "--data", "ring", "--out", path("run"), "--steps", "2", "--nz",
                         "16777216", "--hidden", "16777216"});

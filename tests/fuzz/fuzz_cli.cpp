@@ -56,6 +56,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<const char*> argv;
   for (const std::string& a : args) argv.push_back(a.c_str());
   std::ostringstream out, err;
-  gan::apps::run_cli(static_cast<int>(argv.size()), argv.data(), fuzz_catalog(), gan::apps::CliStreams{&out, &err, false});
+  gan::apps::run_cli(static_cast<int>(argv.size()), argv.data(), fuzz_catalog(),
+                     gan::apps::CliStreams{&out, &err, false});
   return 0;
 }

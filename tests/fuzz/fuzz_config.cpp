@@ -16,7 +16,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {
     const nlohmann::json config = read_json_file(path);
     RunConfig c = RunConfig::from_json(config.at("settings"));
-    if (const auto* entry = default_catalog().find_model(c.model)) c.model_config = resolve_model_config(*entry, c.model_config);
+    if (const auto* entry = default_catalog().find_model(c.model))
+      c.model_config = resolve_model_config(*entry, c.model_config);
     (void)c.to_json().dump();
   } catch (const std::exception&) {
   }

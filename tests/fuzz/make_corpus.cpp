@@ -124,7 +124,7 @@ void config_seeds() {
                               {"created", "2025-01-01T00:00:00Z"},
                               {"parameters", {{"G", 1000}, {"D", 1000}}},
                               {"settings", c.to_json()},
-                              {"resumes", nlohmann::json::array({{{"step", 10}, {"command_line", "gan train --resume R"}}})}};
+                              {"resumes", {{{"step", 10}, {"command_line", "gan train --resume R"}}}}};
     return j.dump(2) + "\n";
   };
   RunConfig image;

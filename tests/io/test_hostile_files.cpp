@@ -74,14 +74,16 @@ std::string png_with_header(uint32_t width, uint32_t height) {
 // A valid small JPEG with its frame header patched to say width x height.
 std::string jpeg_with_header(uint16_t width, uint16_t height, bool progressive) {
   std::string j = testing_images::jpeg_bytes(16, 16, 3, std::vector<uint8_t>(16 * 16 * 3, 100), 90, progressive);
-  for (size_t i = 2; i + 9 < j.size(); ++i)
-    if (static_cast<uint8_t>(j[i]) == 0xFF && (static_cast<uint8_t>(j[i + 1]) == 0xC0 || static_cast<uint8_t>(j[i + 1]) == 0xC2)) {
+  for (size_t i = 2; i + 9 < j.size(); ++i) {
+    const auto marker = static_cast<uint8_t>(j[i + 1]);
+    if (static_cast<uint8_t>(j[i]) == 0xFF && (marker == 0xC0 || marker == 0xC2)) {  // SOF0 or SOF2
       j[i + 5] = static_cast<char>(height >> 8);
       j[i + 6] = static_cast<char>(height & 0xff);
       j[i + 7] = static_cast<char>(width >> 8);
       j[i + 8] = static_cast<char>(width & 0xff);
       return j;
     }
+  }
   ADD_FAILURE() << "no frame header in the JPEG";
   return j;
 }
@@ -145,8 +147,8 @@ TEST_F(HostileFiles, ImageHeadersAnnouncingHugeImagesAreRefusedBeforeDecoding) {
 }
 
 TEST_F(HostileFiles, ThePixelCapIsConfigurable) {
-  write_file(path("a.png"), testing_images::png_bytes(
-                                testing_images::png_spec(16, 16, PNG_COLOR_TYPE_GRAY, 8, std::vector<uint8_t>(256, 9))));
+  const auto gray16 = testing_images::png_spec(16, 16, PNG_COLOR_TYPE_GRAY, 8, std::vector<uint8_t>(256, 9));
+  write_file(path("a.png"), testing_images::png_bytes(gray16));
   EXPECT_EQ(image::load_image(path("a.png")).width, 16);
   {
     ScopedEnv env("GAN_MAX_IMAGE_PIXELS", "255");
@@ -223,6 +225,12 @@ TEST_F(HostileFiles, SafetensorsHeadersCannotAskForMoreThanTheFileHolds) {
   for (int i = 0; i < 8; ++i) file[static_cast<size_t>(i)] = static_cast<char>((header.size() >> (8 * i)) & 0xff);
   write_file(path("big.safetensors"), file + header + std::string(64, '\0'));
   expect_refused([&] { load_safetensors(path("big.safetensors")); }, "out of bounds", "safetensors");
+  // A header nested 200000 deep (every error message dumps values, which recurses).
+  const std::string deep = "{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":" + std::string(200000, '[') +
+                           std::string(200000, ']') + "}}";
+  for (int i = 0; i < 8; ++i) file[static_cast<size_t>(i)] = static_cast<char>((deep.size() >> (8 * i)) & 0xff);
+  write_file(path("deep.safetensors"), file + deep);
+  expect_refused([&] { load_safetensors(path("deep.safetensors")); }, "levels deep", "deep safetensors header");
 }
 
 }  // namespace
