@@ -38,6 +38,8 @@ done
 [[ $jobs =~ ^[0-9]+$ && $jobs -ge 1 ]] || { echo "fuzz.sh: --jobs wants a positive integer" >&2; exit 2; }
 
 build=${BUILD_DIR:-build-fuzz}
+mkdir -p "$build"
+build=$(cd "$build" && pwd)  # absolute: the cli target works in a temporary folder of its own
 die() { echo "fuzz.sh: $*" >&2; exit 1; }
 command -v clang++ >/dev/null 2>&1 || die "clang++ not found; run scripts/setup.sh (clang, libclang-rt-14-dev)"
 [[ -f $(clang++ -print-file-name=libclang_rt.fuzzer-x86_64.a) ]] ||
@@ -45,6 +47,7 @@ command -v clang++ >/dev/null 2>&1 || die "clang++ not found; run scripts/setup.
 
 build_start=$SECONDS
 if [[ ! -f $build/CMakeCache.txt ]]; then
+  echo "fuzz.sh: configuring $build (clang, GAN_FUZZ=ON, GAN_CUDA=OFF)"
   CC=clang CXX=clang++ cmake -S . -B "$build" -DGAN_FUZZ=ON -DGAN_CUDA=OFF -DGAN_BUILD_BENCHMARKS=OFF \
     -DCMAKE_BUILD_TYPE=Fuzz >/dev/null
 fi
@@ -97,8 +100,8 @@ failed=0
 printf '\n%-12s %14s %10s %8s  %s\n' target executions "exec/s" corpus result
 for t in "${targets[@]}"; do
   log=$build/fuzz-logs/$t.log
-  execs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | tail -n1 | awk '{print $2}')
-  rate=$(grep -o 'stat::average_exec_per_sec: [0-9]*' "$log" | tail -n1 | awk '{print $2}')
+  execs=$(awk '/^stat::number_of_executed_units:/ {n = $2} END {print n}' "$log")
+  rate=$(awk '/^stat::average_exec_per_sec:/ {n = $2} END {print n}' "$log")
   corpus=$(find "$build/corpus/$t" -type f | wc -l)
   if (( status[$t] == 0 )); then
     result=ok
