@@ -10,6 +10,7 @@
 #include <iterator>
 #include <sstream>
 
+#include "engine/checked.h"
 #include "engine/regular_file.h"
 
 namespace gan::apps {
@@ -27,13 +28,12 @@ std::string RunPaths::step_tag(int64_t step) {
 
 int64_t RunPaths::step_of(const fs::path& file) {
   const std::string stem = file.stem().string();
-  if (stem.rfind("step_", 0) != 0 || stem.size() == 5) return -1;
-  int64_t step = 0;
-  for (char c : stem.substr(5)) {
-    if (c < '0' || c > '9') return -1;
-    step = step * 10 + (c - '0');
+  if (stem.rfind("step_", 0) != 0) return -1;
+  try {
+    return parse_int(stem.substr(5), "step", 0, kInt64Max);
+  } catch (const RangeError&) {
+    return -1;  // "step_abc", or digits beyond int64: not a file of ours
   }
-  return step;
 }
 
 namespace {

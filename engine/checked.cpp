@@ -29,14 +29,15 @@ void throw_if(std::string_view what, const std::string& problem) {
   if (!problem.empty()) throw RangeError(std::string(what) + ": " + problem);
 }
 
-}  // namespace
-
+// The text quoted for a one-line message: '...', shortened to about 40 characters, control characters as '?'.
 std::string quote_value(std::string_view text) {
   constexpr size_t kShown = 40;
   std::string out = "'";
-  out += text.size() > kShown ? std::string(text.substr(0, kShown)) + "..." : std::string(text);
-  return out + "'";
+  for (char c : text.substr(0, kShown)) out += std::iscntrl(static_cast<unsigned char>(c)) ? '?' : c;
+  return out + (text.size() > kShown ? "...'" : "'");
 }
+
+}  // namespace
 
 std::string int_problem(std::string_view text, int64_t lo, int64_t hi) {
   int64_t v = 0;
@@ -96,24 +97,10 @@ int64_t check_range(int64_t v, std::string_view what, int64_t lo, int64_t hi) {
   return v;
 }
 
-double check_real(double v, std::string_view what, double lo, double hi) {
-  if (!std::isfinite(v) || v < lo || v > hi)
-    throw_if(what, real_text(v) + " is out of range: want " + real_range_text(lo, hi));
-  return v;
-}
-
 int64_t checked_mul(int64_t a, int64_t b, std::string_view what, int64_t hi) {
   int64_t r = 0;
   if (a < 0 || b < 0 || __builtin_mul_overflow(a, b, &r) || r > hi)
     throw_if(what, std::to_string(a) + " x " + std::to_string(b) + " is too large (the limit is " +
-                       std::to_string(hi) + ")");
-  return r;
-}
-
-int64_t checked_add(int64_t a, int64_t b, std::string_view what, int64_t hi) {
-  int64_t r = 0;
-  if (a < 0 || b < 0 || __builtin_add_overflow(a, b, &r) || r > hi)
-    throw_if(what, std::to_string(a) + " + " + std::to_string(b) + " is too large (the limit is " +
                        std::to_string(hi) + ")");
   return r;
 }

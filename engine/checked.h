@@ -42,14 +42,7 @@ std::string real_problem(std::string_view text, double lo, double hi);
 
 // v itself when lo <= v <= hi, else a RangeError naming `what`.
 int64_t check_range(int64_t v, std::string_view what, int64_t lo, int64_t hi);
-// A finite v in [lo, hi], else a RangeError.
-double check_real(double v, std::string_view what, double lo, double hi);
-
-// a * b and a + b (operands >= 0), or a RangeError naming `what` when the result exceeds hi (or int64).
+// a * b (operands >= 0), or a RangeError naming `what` when the product exceeds hi (or int64).
 int64_t checked_mul(int64_t a, int64_t b, std::string_view what, int64_t hi = kInt64Max);
-int64_t checked_add(int64_t a, int64_t b, std::string_view what, int64_t hi = kInt64Max);
-
-// The text quoted for a message: '...' and shortened to about 40 characters.
-std::string quote_value(std::string_view text);
 
 }  // namespace gan

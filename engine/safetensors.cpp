@@ -17,6 +17,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "engine/checked.h"
 #include "kernels/strided.h"
 
 namespace gan {
@@ -383,19 +384,20 @@ NamedTensors load_safetensors(const std::string& path) {
                  " are out of bounds: the data buffer holds " + std::to_string(data_size) + " bytes");
 
     // numel x dtype size must be exactly the byte range (with overflow checks: the shape is untrusted).
-    uint64_t numel = 1, bits = 0;
+    int64_t bits = 0;
     bool overflow = false;
-    if (std::find(e.shape.begin(), e.shape.end(), int64_t{0}) != e.shape.end()) {
-      numel = 0;
-    } else {
-      for (int64_t d : e.shape)
-        overflow = overflow || __builtin_mul_overflow(numel, static_cast<uint64_t>(d), &numel);
+    try {
+      const int64_t numel = std::find(e.shape.begin(), e.shape.end(), int64_t{0}) != e.shape.end()
+                                ? 0
+                                : shape_numel_checked(e.shape, tname);
+      bits = checked_mul(numel, static_cast<int64_t>(e.dtype->bits), tname);
+    } catch (const RangeError&) {
+      overflow = true;
     }
-    overflow = overflow || __builtin_mul_overflow(numel, e.dtype->bits, &bits);
     const uint64_t span = e.end - e.begin;
-    if (overflow || bits % 8 != 0 || bits / 8 != span)
+    if (overflow || bits % 8 != 0 || static_cast<uint64_t>(bits / 8) != span)
       throw fail(tname + ": size mismatch: shape " + shape_str(e.shape) + " of " + dname + " needs " +
-                 (overflow ? std::string("more than 2^64") : bits % 8 ? std::to_string(bits) + " bits, not whole"
+                 (overflow ? std::string("more than 2^63") : bits % 8 ? std::to_string(bits) + " bits, not whole"
                                                                         : std::to_string(bits / 8)) +
                  " bytes but data_offsets " + offsets_str(e.begin, e.end) + " hold " + std::to_string(span));
     entries.push_back(std::move(e));

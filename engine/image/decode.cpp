@@ -18,7 +18,7 @@ std::string dimension_problem(int64_t width, int64_t height, int64_t max_pixels,
                               double max_pixels_per_byte) {
   const std::string dims = std::to_string(width) + " x " + std::to_string(height);
   if (width < 1 || height < 1) return "its header gives an empty size " + dims;
-  const int64_t pixels = width * height;  // both below 2^31 in PNG and JPEG headers: no overflow
+  const int64_t pixels = checked_mul(width, height, "image size");  // below 2^62 for PNG and JPEG headers
   if (pixels > max_pixels)
     return "its header says " + dims + " = " + std::to_string(pixels) + " pixels, more than the limit of " +
            std::to_string(max_pixels) + " (set GAN_MAX_IMAGE_PIXELS to allow larger images)";

@@ -103,6 +103,53 @@ Image8 center_crop_square(const Image8& img) {
   return out;
 }
 
+namespace {
+
+// One channel through both passes: along x, reading source row y's pixel i as at(y, i), into `rows` (src_h x
+// dst_w), then along y, handing output pixel (x, y) to put(y, x, value). Both resize paths share it, so they
+// agree bit for bit.
+template <class At, class Put>
+void resample_plane(const std::vector<Taps>& tx, const std::vector<Taps>& ty, int64_t src_h, std::vector<float>& rows,
+                    At at, Put put) {
+  const int64_t dst_w = static_cast<int64_t>(tx.size()), dst_h = static_cast<int64_t>(ty.size());
+  for (int64_t y = 0; y < src_h; ++y)
+    for (int64_t x = 0; x < dst_w; ++x) {
+      const Taps& t = tx[static_cast<size_t>(x)];
+      float acc = 0.f;
+      for (size_t k = 0; k < t.weights.size(); ++k) acc += t.weights[k] * at(y, t.first + static_cast<int64_t>(k));
+      rows[static_cast<size_t>(y * dst_w + x)] = acc;
+    }
+  for (int64_t y = 0; y < dst_h; ++y) {
+    const Taps& t = ty[static_cast<size_t>(y)];
+    for (int64_t x = 0; x < dst_w; ++x) {
+      float acc = 0.f;
+      for (size_t k = 0; k < t.weights.size(); ++k)
+        acc += t.weights[k] * rows[static_cast<size_t>((t.first + static_cast<int64_t>(k)) * dst_w + x)];
+      put(y, x, acc);
+    }
+  }
+}
+
+// Resamples the w x h window at (x0, y0) of img to dst_w x dst_h, straight from the bytes: the memory it needs is
+// the window's height x dst_w floats, whatever the image's size.
+Image8 resample_window(const Image8& img, int64_t x0, int64_t y0, int64_t w, int64_t h, int64_t dst_w,
+                       int64_t dst_h) {
+  const int64_t C = img.channels;
+  const std::vector<Taps> tx = axis_taps(w, dst_w), ty = axis_taps(h, dst_h);
+  std::vector<float> rows(static_cast<size_t>(h * dst_w));
+  Image8 out(dst_w, dst_h, C);
+  for (int64_t c = 0; c < C; ++c) {
+    const uint8_t* src = img.pixels.data() + (y0 * img.width + x0) * C + c;
+    uint8_t* dst = out.pixels.data() + c;
+    resample_plane(
+        tx, ty, h, rows, [&](int64_t y, int64_t i) { return static_cast<float>(src[(y * img.width + i) * C]); },
+        [&](int64_t y, int64_t x, float v) { dst[(y * dst_w + x) * C] = clamp_round(v); });
+  }
+  return out;
+}
+
+}  // namespace
+
 void resize_chw(const float* src, int64_t channels, int64_t src_h, int64_t src_w, float* dst, int64_t dst_h,
                 int64_t dst_w) {
   if (channels < 1 || src_h < 1 || src_w < 1 || dst_h < 1 || dst_w < 1)
@@ -113,62 +160,12 @@ void resize_chw(const float* src, int64_t channels, int64_t src_h, int64_t src_w
   std::vector<float> rows(static_cast<size_t>(src_h * dst_w));  // one channel resampled along x
   for (int64_t c = 0; c < channels; ++c) {
     const float* s = src + c * src_h * src_w;
-    for (int64_t y = 0; y < src_h; ++y)
-      for (int64_t x = 0; x < dst_w; ++x) {
-        const Taps& t = tx[static_cast<size_t>(x)];
-        float acc = 0.f;
-        for (size_t k = 0; k < t.weights.size(); ++k) acc += t.weights[k] * s[y * src_w + t.first + static_cast<int64_t>(k)];
-        rows[static_cast<size_t>(y * dst_w + x)] = acc;
-      }
     float* d = dst + c * dst_h * dst_w;
-    for (int64_t y = 0; y < dst_h; ++y) {
-      const Taps& t = ty[static_cast<size_t>(y)];
-      for (int64_t x = 0; x < dst_w; ++x) {
-        float acc = 0.f;
-        for (size_t k = 0; k < t.weights.size(); ++k)
-          acc += t.weights[k] * rows[static_cast<size_t>((t.first + static_cast<int64_t>(k)) * dst_w + x)];
-        d[y * dst_w + x] = acc;
-      }
-    }
+    resample_plane(
+        tx, ty, src_h, rows, [&](int64_t y, int64_t i) { return s[y * src_w + i]; },
+        [&](int64_t y, int64_t x, float v) { d[y * dst_w + x] = v; });
   }
 }
-
-namespace {
-
-// Resamples the w x h window at (x0, y0) of img to dst_w x dst_h. The same arithmetic, in the same order, as
-// resize_chw on the window's bytes converted to float, but a channel and a row at a time: the memory it needs is
-// the window's height x dst_w floats, whatever the image's size.
-Image8 resample_window(const Image8& img, int64_t x0, int64_t y0, int64_t w, int64_t h, int64_t dst_w,
-                       int64_t dst_h) {
-  const int64_t C = img.channels;
-  const std::vector<Taps> tx = axis_taps(w, dst_w), ty = axis_taps(h, dst_h);
-  std::vector<float> rows(static_cast<size_t>(h * dst_w));  // one channel resampled along x
-  Image8 out(dst_w, dst_h, C);
-  for (int64_t c = 0; c < C; ++c) {
-    for (int64_t y = 0; y < h; ++y) {
-      const uint8_t* src = img.pixels.data() + ((y0 + y) * img.width + x0) * C + c;
-      for (int64_t x = 0; x < dst_w; ++x) {
-        const Taps& t = tx[static_cast<size_t>(x)];
-        float acc = 0.f;
-        for (size_t k = 0; k < t.weights.size(); ++k)
-          acc += t.weights[k] * static_cast<float>(src[(t.first + static_cast<int64_t>(k)) * C]);
-        rows[static_cast<size_t>(y * dst_w + x)] = acc;
-      }
-    }
-    for (int64_t y = 0; y < dst_h; ++y) {
-      const Taps& t = ty[static_cast<size_t>(y)];
-      for (int64_t x = 0; x < dst_w; ++x) {
-        float acc = 0.f;
-        for (size_t k = 0; k < t.weights.size(); ++k)
-          acc += t.weights[k] * rows[static_cast<size_t>((t.first + static_cast<int64_t>(k)) * dst_w + x)];
-        out.pixels[static_cast<size_t>((y * dst_w + x) * C + c)] = clamp_round(acc);
-      }
-    }
-  }
-  return out;
-}
-
-}  // namespace
 
 Image8 resize(const Image8& img, int64_t width, int64_t height) {
   if (width < 1 || height < 1)
