@@ -299,8 +299,9 @@ TEST_F(GanCli, OutOfMemoryNamesWhatWasAllocated) {
 TEST_F(GanCli, MetricsLinesWithoutNumbersDoNotStopReportOrResume) {
   ASSERT_EQ(gan(tiny_run(path("a"), 10)).code, 0);
   const RunPaths p{path("a")};
-  std::ofstream(p.metrics(), std::ios::app) << "{\"step\": 9, \"loss_d\": 0.5, \"time\": null}\n"
-                                            << "{\"loss_d\": 1}\n[1, 2]\n{\"step\": -4}\n";
+  // What a non-finite elapsed_s used to leave as the last line, after lines of other shapes.
+  std::ofstream(p.metrics(), std::ios::app) << "{\"loss_d\": 1}\n[1, 2]\n{\"step\": -4}\n"
+                                            << "{\"step\": 10, \"loss_d\": 0.5, \"time\": null}\n";
   const Result r = gan({"report", "--run", path("a")});
   EXPECT_EQ(r.code, 0) << r.err;
   const Result t = gan({"train", "--resume", path("a"), "--steps", "12", "--progress-every", "0"});
