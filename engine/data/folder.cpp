@@ -50,12 +50,12 @@ struct Listing {
   size_t other_images = 0;         // files named as other image formats
   std::string other_example;
 
-  // " (3 files in other formats are not read, e.g. 'x.gif': convert them to PNG)", or "".
+  // "3 files in other image formats are not read, e.g. 'x.gif': convert them to PNG ...", or "".
   std::string other_note() const {
     if (other_images == 0) return "";
-    return " (" + std::to_string(other_images) + " file" + (other_images == 1 ? "" : "s") +
-           " in other image formats " + (other_images == 1 ? "is" : "are") + " not read, e.g. '" + other_example +
-           "': convert them to PNG, e.g. with ImageMagick: mogrify -format png *.gif)";
+    return std::to_string(other_images) + " file" + (other_images == 1 ? "" : "s") + " in other image formats " +
+           (other_images == 1 ? "is" : "are") + " not read, e.g. '" + other_example +
+           "': convert them to PNG, e.g. with ImageMagick: mogrify -format png FILE...";
   }
 };
 
@@ -92,7 +92,8 @@ std::unique_ptr<Dataset> open_images(const std::string& name, const fs::path& di
   const Listing listing = list_images(dir);
   const std::vector<std::string>& files = listing.files;
   if (files.empty())
-    throw std::runtime_error(name + ": no PNG or JPEG files under '" + dir.string() + "'" + listing.other_note() +
+    throw std::runtime_error(name + ": no PNG or JPEG files under '" + dir.string() + "'" +
+                             (listing.other_images ? " (" + listing.other_note() + ")" : "") +
                              (when_empty.empty() ? "" : "; " + when_empty));
   const int64_t max_pixels = image::max_image_pixels();
 
@@ -130,8 +131,7 @@ std::unique_ptr<Dataset> open_images(const std::string& name, const fs::path& di
   if (skipped)
     std::cerr << name << ": warning: skipped " << skipped << " of " << files.size()
               << " image files that could not be read; the first: " << errors[first_error] << "\n";
-  if (listing.other_images)
-    std::cerr << name << ": warning: " << listing.other_note().substr(2, listing.other_note().size() - 3) << "\n";
+  if (listing.other_images) std::cerr << name << ": warning: " << listing.other_note() << "\n";
   if (channels == 0) channels = all_gray ? 1 : 3;
 
   const int64_t plane = size * size;
