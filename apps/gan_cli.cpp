@@ -13,6 +13,7 @@
 #include "apps/run_dir.h"
 #include "apps/trainer.h"
 #include "kernels/blas_core.h"
+#include "kernels/thread_policy.h"
 
 namespace gan::apps {
 
@@ -234,6 +235,7 @@ int run_cli(int argc, const char* const* argv, const Catalog& catalog, const Cli
         throw UsageError(std::string("no default device: ") + e.what());
       }
       *io.out << "cpu blas kernels: " << kernels::blas_core_name() << "\n";
+      *io.out << "cpu threads: " << kernels::thread_policy_summary() << "\n";
       return kExitOk;
     }
     return kExitUsage;

@@ -40,7 +40,7 @@ class CrashSafety : public GanCli {
   // after that long if it is still running.
   Proc run(std::vector<std::string> args, const std::map<std::string, std::string>& fault, int kill_after_ms = 0) {
     args.insert(args.end(), {"--progress-every", "0", "--device", "cpu"});
-    args.insert(args.begin(), GAN_BINARY);
+    args.insert(args.begin(), GAN_PROGRAM);
     std::vector<std::string> env;
     for (char** e = environ; *e; ++e) {
       const std::string var = *e;
