@@ -43,15 +43,6 @@ std::unique_ptr<data::Dataset> open_data(const Catalog& catalog, const RunConfig
   }
 }
 
-std::unique_ptr<models::GanModel> create_model(const models::ModelEntry& entry, const RunConfig& c, Device device) {
-  models::ModelContext ctx{c.spec, device, c.seed, c.model_config};
-  try {
-    return entry.create(ctx);
-  } catch (const std::exception& e) {
-    throw UsageError("cannot build model " + entry.name + " with these settings: " + e.what());
-  }
-}
-
 const models::ModelEntry& find_entry(const Catalog& catalog, const std::string& name) {
   const models::ModelEntry* entry = catalog.find_model(name);
   if (!entry)
@@ -272,6 +263,18 @@ bool resume_from_checkpoint(Trainer& trainer, const RunPaths& paths, const RunCo
                    "); start a new run");
 }
 
+// The size of the largest checkpoint in the run (latest or kept), 0 when there is none.
+int64_t largest_checkpoint_bytes(const RunPaths& paths) {
+  int64_t most = 0;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(paths.checkpoints_dir(), ec))
+    if (entry.path().extension() == ".safetensors" && entry.is_regular_file(ec)) {
+      const auto bytes = entry.file_size(ec);
+      if (!ec) most = std::max(most, static_cast<int64_t>(bytes));
+    }
+  return most;
+}
+
 int resume_run(const TrainArgs& a, const Catalog& catalog, const CliStreams& io) {
   const RunPaths paths{fs::path(a.resume)};
   if (!fs::exists(paths.config()))
@@ -308,7 +311,11 @@ int resume_run(const TrainArgs& a, const Catalog& catalog, const CliStreams& io)
     c.steps = *a.steps;
   }
   check_settings(c);
-  std::unique_ptr<models::GanModel> model = create_model(entry, c, device);
+  std::unique_ptr<models::GanModel> model;
+  {
+    const AllocationLimit limit = model_limit_for_checkpoint(largest_checkpoint_bytes(paths), paths.config());
+    model = create_model(entry, c, device);
+  }
 
   Trainer trainer(std::move(dataset), std::move(model), c, paths, device, train_output(io, a.progress_every_s));
   for (const fs::path& p : remove_stale_temporaries(paths))

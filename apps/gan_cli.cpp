@@ -68,7 +68,7 @@ void add_model_flags(CLI::App& train, const models::ModelEntry& entry, nlohmann:
                   ->check(int_flag(-models::kMaxIntFlag, models::kMaxIntFlag));
       } else if (d.is_number()) {
         opt = train.add_option_function<double>(names, [&out, key](const double& v) { out[key] = v; }, help)
-                  ->check(real_flag(-1e300, 1e300));
+                  ->check(real_flag(-models::kMaxRealFlag, models::kMaxRealFlag));
       } else {
         opt = train.add_option_function<std::string>(
             names, [&out, key](const std::string& v) { out[key] = v; }, help);

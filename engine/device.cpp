@@ -3,11 +3,14 @@
 #include <cstdlib>
 #include <stdexcept>
 
+#include "engine/checked.h"
 #include "kernels/cuda_query.h"
 
 namespace gan {
 
 namespace {
+
+constexpr int64_t kMaxCudaDevice = 1023;  // "cuda:N" beyond this is a typo, not a machine
 
 Device require_cuda(int index, const std::string& asked_by) {
   if (!kernels::cuda_compiled())
@@ -40,9 +43,10 @@ Device choose_default_device() {
 Device parse_device(const std::string& text) {
   if (text == "cpu") return Device::cpu();
   if (text == "cuda") return require_cuda(0, "device '" + text + "'");
-  if (text.rfind("cuda:", 0) == 0 && text.size() > 5 &&
-      text.find_first_not_of("0123456789", 5) == std::string::npos && text.size() < 10)
-    return require_cuda(std::stoi(text.substr(5)), "device '" + text + "'");
+  if (text.rfind("cuda:", 0) == 0) {
+    const int64_t index = parse_int(text.substr(5), "device '" + text + "'", 0, kMaxCudaDevice);
+    return require_cuda(static_cast<int>(index), "device '" + text + "'");
+  }
   throw std::invalid_argument("unknown device '" + text + "'; expected cpu, cuda or cuda:N");
 }
 

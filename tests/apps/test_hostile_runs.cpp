@@ -99,7 +99,7 @@ TEST_F(GanCli, ConfigValuesOutOfRangeAreRefusedOnResumeWithoutTouchingTheRun) {
   expect_usage_error(gan({"train", "--resume", path("a"), "--steps", "20"}), "data_spec.point_dim", "point_dim 0");
   std::ofstream(p.config()) << config;
   edit_settings(p.root, [](nlohmann::json& s) { s["model_config"]["hidden"] = 1e300; });
-  expect_usage_error(gan({"train", "--resume", path("a"), "--steps", "20"}), "'hidden' takes an integer from",
+  expect_usage_error(gan({"train", "--resume", path("a"), "--steps", "20"}), "flag 'hidden': '1e+300' is not an integer from",
                      "hidden 1e300");
   std::string deep = std::string(10000, '[') + std::string(10000, ']');
   std::ofstream(p.config()) << "{\"settings\": " << deep << "}";
@@ -261,6 +261,13 @@ TEST_F(GanCli, NumericFlagsAreParsedStrictlyWithReadableRanges) {
     expect_usage_error(r, message, extra[0] + " " + extra[1]);
     EXPECT_EQ(r.err.find("0000000000000000000000000000"), std::string::npos) << r.err;  // no 309-digit numbers
     EXPECT_FALSE(fs::exists(path("run"))) << extra[0] << " " << extra[1] << ": left the run directory behind";
+  }
+  // A model flag outside what its model takes is refused before the run starts (dropout 2 used to stop training
+  // at step 0 with exit 1 and advice to resume; dropout -1 was used as 0).
+  for (const char* p : {"2", "-1"}) {
+    const Result r = gan({"train", "--model", "gan", "--data", "ring", "--out", path("run"), "--dropout", p});
+    expect_usage_error(r, "dropout must be in [0, 1), got", std::string("--dropout ") + p);
+    EXPECT_FALSE(fs::exists(path("run"))) << "--dropout " << p << ": left the run directory behind";
   }
   ASSERT_EQ(gan(tiny_run(path("a"), 4)).code, 0);
   expect_usage_error(gan({"sample", "--run", path("a"), "--out", path("s.png"), "--n", "0"}), "--n", "sample --n 0");
