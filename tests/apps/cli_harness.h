@@ -27,12 +27,13 @@ struct Result {
   std::string out, err;
 };
 
-inline Result gan(std::vector<std::string> args) {
+// `gan ARGS` in process, on the test doubles' catalog unless told otherwise (default_catalog(): the model zoo).
+inline Result gan(std::vector<std::string> args, const Catalog& catalog = testing::test_catalog()) {
   args.insert(args.begin(), "gan");
   std::vector<const char*> argv;
   for (const auto& a : args) argv.push_back(a.c_str());
   std::ostringstream out, err;
-  const int code = run_cli(static_cast<int>(argv.size()), argv.data(), testing::test_catalog(),
+  const int code = run_cli(static_cast<int>(argv.size()), argv.data(), catalog,
                            CliStreams{&out, &err, false});
   return {code, out.str(), err.str()};
 }

@@ -106,6 +106,26 @@ TEST_F(GanCli, ConfigValuesOutOfRangeAreRefusedOnResumeWithoutTouchingTheRun) {
   expect_usage_error(gan({"train", "--resume", path("a"), "--steps", "20"}), "nests JSON deeper", "deep JSON");
 }
 
+TEST_F(GanCli, AConfigDescribingAModelFarLargerThanItsCheckpointIsRefusedBeforeAllocatingIt) {
+  // hidden 4096 with 3 layers: about 800 MB of weights and optimizer state, which the run's checkpoints (hidden 16,
+  // a few kB) cannot hold. It used to be allocated in full before the checkpoint was found not to fit.
+  ASSERT_EQ(gan({"train", "--model", "gan", "--data", "ring8", "--out", path("a"), "--steps", "4", "--hidden",
+                     "16", "--layers", "3", "--checkpoint-every", "2", "--progress-every", "0"}, default_catalog())
+                .code,
+            0);
+  const RunPaths p{path("a")};
+  const std::string metrics = read(p.metrics());
+  edit_settings(p.root, [](nlohmann::json& s) { s["model_config"]["hidden"] = 4096; });
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"train", "--resume", path("a"), "--steps", "8"},
+        std::vector<std::string>{"sample", "--run", path("a"), "--out", path("s.png")}}) {
+    const Result r = gan(args, default_catalog());
+    expect_usage_error(r, "is larger than its checkpoint", args[0] + " with hidden 4096");
+    EXPECT_NE(r.err.find("restore config.json or start a new run"), std::string::npos) << r.err;
+  }
+  EXPECT_EQ(read(p.metrics()), metrics) << "the metrics changed";
+}
+
 // ---- checkpoint metadata and weights ----
 
 TEST_F(GanCli, CheckpointMetadataOutOfRangeIsRefused) {
@@ -265,7 +285,7 @@ TEST_F(GanCli, NumericFlagsAreParsedStrictlyWithReadableRanges) {
   // A model flag outside what its model takes is refused before the run starts (dropout 2 used to stop training
   // at step 0 with exit 1 and advice to resume; dropout -1 was used as 0).
   for (const char* p : {"2", "-1"}) {
-    const Result r = gan({"train", "--model", "gan", "--data", "ring", "--out", path("run"), "--dropout", p});
+    const Result r = gan({"train", "--model", "gan", "--data", "ring8", "--out", path("run"), "--dropout", p}, default_catalog());
     expect_usage_error(r, "dropout must be in [0, 1), got", std::string("--dropout ") + p);
     EXPECT_FALSE(fs::exists(path("run"))) << "--dropout " << p << ": left the run directory behind";
   }
