@@ -20,6 +20,7 @@ packages=(
   clang libclang-rt-14-dev          # scripts/fuzz.sh: libFuzzer targets under ASan+UBSan (tests/fuzz)
   dataset-fashion-mnist             # the fashion-mnist dataset (/usr/share/datasets/fashion-mnist)
   librsvg2-bin                      # rsvg-convert, for scripts/fetch-pokemon.sh
+  libboost-context-dev              # fibers (fcontext) of the SIMT emulator build, GAN_CUDA=EMU
 )
 # npm (scripts/fetch-pokemon.sh): Debian's package, unless an npm is already there (NodeSource's nodejs bundles one
 # and conflicts with Debian's npm package).
