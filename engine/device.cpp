@@ -44,8 +44,10 @@ Device parse_device(const std::string& text) {
   if (text == "cpu") return Device::cpu();
   if (text == "cuda") return require_cuda(0, "device '" + text + "'");
   if (text.rfind("cuda:", 0) == 0) {
-    const int64_t index = parse_int(text.substr(5), "device '" + text + "'", 0, kMaxCudaDevice);
-    return require_cuda(static_cast<int>(index), "device '" + text + "'");
+    const std::string index = text.substr(5);
+    if (const std::string problem = int_problem(index, 0, kMaxCudaDevice); !problem.empty())
+      throw std::invalid_argument("unknown device '" + text + "' (" + problem + "); expected cpu, cuda or cuda:N");
+    return require_cuda(static_cast<int>(parse_int(index, "device '" + text + "'")), "device '" + text + "'");
   }
   throw std::invalid_argument("unknown device '" + text + "'; expected cpu, cuda or cuda:N");
 }

@@ -326,13 +326,32 @@ TEST_F(GanCli, OutOfMemoryNamesWhatWasAllocated) {
 TEST_F(GanCli, MetricsLinesWithoutNumbersDoNotStopReportOrResume) {
   ASSERT_EQ(gan(tiny_run(path("a"), 10)).code, 0);
   const RunPaths p{path("a")};
-  // What a non-finite elapsed_s used to leave as the last line, after lines of other shapes.
-  std::ofstream(p.metrics(), std::ios::app) << "{\"loss_d\": 1}\n[1, 2]\n{\"step\": -4}\n"
-                                            << "{\"step\": 10, \"loss_d\": 0.5, \"time\": null}\n";
+  // What a non-finite elapsed_s used to leave: the last line's time as null (report and resume then stopped with
+  // a raw JSON type error).
+  std::vector<std::string> lines;
+  {
+    std::ifstream in(p.metrics());
+    for (std::string line; std::getline(in, line);) lines.push_back(line);
+  }
+  ASSERT_FALSE(lines.empty());
+  nlohmann::json last = nlohmann::json::parse(lines.back());
+  last["time"] = nullptr;
+  lines.back() = last.dump();
+  {
+    std::ofstream out(p.metrics(), std::ios::trunc);
+    for (const std::string& line : lines) out << line << "\n";
+  }
   const Result r = gan({"report", "--run", path("a")});
   EXPECT_EQ(r.code, 0) << r.err;
   const Result t = gan({"train", "--resume", path("a"), "--steps", "12", "--progress-every", "0"});
   EXPECT_EQ(t.code, 0) << t.err;
+  // Lines of other shapes, after it.
+  std::ofstream(p.metrics(), std::ios::app) << "{\"loss_d\": 1}\n[1, 2]\n{\"step\": -4}\n"
+                                            << "{\"step\": 12, \"loss_d\": 0.5, \"time\": null}\n";
+  const Result r2 = gan({"report", "--run", path("a")});
+  EXPECT_EQ(r2.code, 0) << r2.err;
+  const Result t2 = gan({"train", "--resume", path("a"), "--steps", "14", "--progress-every", "0"});
+  EXPECT_EQ(t2.code, 0) << t2.err;
 }
 
 }  // namespace
