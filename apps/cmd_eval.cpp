@@ -15,6 +15,7 @@
 #include <CLI/CLI.hpp>
 
 #include "apps/commands.h"
+#include "apps/flag_checks.h"
 #include "apps/run_config.h"
 #include "apps/run_dir.h"
 #include "apps/trained_run.h"
@@ -119,7 +120,12 @@ Generated read_folder(const EvalArgs& a) {
   g.source = a.samples + " (" + std::to_string(files.size()) + " PNGs)";
   g.pixels.resize(files.size() * kSide * kSide);
   for (const auto& f : files) {
-    image::Image8 img = image::to_gray(image::load_image(f.string()));
+    image::Image8 img;
+    try {
+      img = image::to_gray(image::load_image(f.string()));
+    } catch (const std::runtime_error& e) {
+      throw UsageError(std::string("--samples: ") + e.what());
+    }
     if (img.width != img.height) img = image::center_crop_square(img);
     std::vector<float> plane(static_cast<size_t>(img.width * img.height));
     for (size_t i = 0; i < plane.size(); ++i) plane[i] = img.pixels[i] / 127.5f - 1.0f;
@@ -143,8 +149,8 @@ CLI::App* add_eval_subcommand(CLI::App& app, EvalArgs& a) {
   auto* run = eval->add_option("--run", a.run, "Run directory (writes RUN/eval.json)");
   auto* samples = eval->add_option("--samples", a.samples, "A folder of PNG samples instead of a run");
   run->excludes(samples);
-  eval->add_option("--n", a.n, "Number of samples")->capture_default_str()->check(CLI::PositiveNumber);
-  eval->add_option("--seed", a.seed, "Noise seed")->capture_default_str();
+  eval->add_option("--n", a.n, "Number of samples")->capture_default_str()->check(int_flag(1, 50'000));
+  eval->add_option("--seed", a.seed, "Noise seed")->capture_default_str()->check(uint_flag());
   eval->add_option("--checkpoint", a.checkpoint, "Checkpoint file [RUN/checkpoints/latest.safetensors]");
   eval->add_option("--device", a.device, "cpu, cuda or cuda:N");
   eval->add_option("--json", a.json, "Also write the figures to this JSON file (for scripts)");
@@ -161,6 +167,21 @@ int eval_command(const EvalArgs& a, const Catalog& catalog, const CliStreams& io
     // Checked now rather than after minutes of sampling and feature extraction.
     const fs::path parent = fs::absolute(a.json).parent_path();
     if (!fs::is_directory(parent)) throw UsageError("--json: no folder " + parent.string() + " to write " + a.json + " in");
+    if (fs::exists(a.json) && !fs::is_regular_file(a.json))
+      throw UsageError("--json " + a.json + " exists and is not a file; pick another name");
+  }
+  // An existing --classifier file is replaced when the classifier is retrained: it must be one.
+  if (!a.classifier.empty() && fs::exists(a.classifier)) {
+    std::string problem;
+    try {
+      if (!load_safetensors(a.classifier).metadata.count("settings_hash"))
+        problem = "it has no settings_hash in its metadata";
+    } catch (const std::exception& e) {
+      problem = e.what();
+    }
+    if (!problem.empty())
+      throw UsageError("--classifier " + a.classifier + " is not a classifier gan eval wrote (" + problem +
+                       "), and would be overwritten; pass another path");
   }
   const Device device = pick_device(a.device);
   RunConfig run;

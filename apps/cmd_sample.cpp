@@ -23,6 +23,8 @@ int sample_command(const SampleArgs& a, const Catalog& catalog, const CliStreams
 
   const fs::path out(a.out);
   if (out.extension() != ".png") throw UsageError("--out must name a .png file, got '" + a.out + "'");
+  if (std::error_code ec; fs::exists(out, ec) && !fs::is_regular_file(out, ec))
+    throw UsageError("--out " + a.out + " exists and is a directory or other non-file; pick another name");
   make_writable_dir(out.has_parent_path() ? out.parent_path() : fs::path("."));
 
   // Point data: the data's reference points behind the samples, when the data can still be opened (optional).

@@ -1,6 +1,7 @@
 // `gan train`: a new run (validate everything, then create the run directory) or `--resume RUN`.
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <ctime>
@@ -12,6 +13,7 @@
 #include "apps/run_dir.h"
 #include "apps/trained_run.h"
 #include "apps/trainer.h"
+#include "engine/checked.h"
 
 namespace gan::apps {
 
@@ -42,15 +44,6 @@ std::unique_ptr<data::Dataset> open_data(const Catalog& catalog, const RunConfig
   }
 }
 
-std::unique_ptr<models::GanModel> create_model(const models::ModelEntry& entry, const RunConfig& c, Device device) {
-  models::ModelContext ctx{c.spec, device, c.seed, c.model_config};
-  try {
-    return entry.create(ctx);
-  } catch (const std::exception& e) {
-    throw UsageError("cannot build model " + entry.name + " with these settings: " + e.what());
-  }
-}
-
 const models::ModelEntry& find_entry(const Catalog& catalog, const std::string& name) {
   const models::ModelEntry* entry = catalog.find_model(name);
   if (!entry)
@@ -65,6 +58,26 @@ int64_t batches_per_epoch(const data::Dataset& dataset, const RunConfig& c) {
     throw UsageError("dataset '" + c.data + "' has " + std::to_string(dataset.size()) + " examples, fewer than " +
                      "--batch " + std::to_string(c.batch) + "; use a smaller --batch");
   return n;
+}
+
+// --epochs E as steps: E x the batches of one epoch, refused when that exceeds the step limit.
+int64_t steps_for_epochs(int64_t epochs, int64_t per_epoch) {
+  try {
+    return checked_mul(epochs, per_epoch, "--epochs", kMaxSteps);
+  } catch (const RangeError&) {
+    throw UsageError("--epochs " + std::to_string(epochs) + " means " + std::to_string(epochs) + " x " +
+                     std::to_string(per_epoch) + " batches per epoch, more than the " + std::to_string(kMaxSteps) +
+                     " steps a run may have");
+  }
+}
+
+// The settings against their ranges (apps/run_config.h), as a UsageError.
+void check_settings(const RunConfig& c) {
+  try {
+    c.check();
+  } catch (const RangeError& e) {
+    throw UsageError(std::string("bad setting: ") + e.what());
+  }
 }
 
 std::string format_count(double n) {
@@ -138,7 +151,8 @@ int new_run(const TrainArgs& a, const Catalog& catalog, const CliStreams& io) {
   c.sample_n = a.samples.value_or(c.spec.kind == data::ExampleKind::Points ? 512 : 64);
   const int64_t per_epoch = batches_per_epoch(*dataset, c);
   c.epochs = a.epochs.value_or(0);
-  c.steps = a.epochs ? *a.epochs * per_epoch : a.steps.value_or(kDefaultSteps);
+  c.steps = a.epochs ? steps_for_epochs(*a.epochs, per_epoch) : a.steps.value_or(kDefaultSteps);
+  check_settings(c);
   std::unique_ptr<models::GanModel> model = create_model(entry, c, device);
 
   // Everything is checked; only now does anything touch the disk.
@@ -205,6 +219,65 @@ void check_unchanged(const TrainArgs& a, const RunConfig& c, const fs::path& run
   if (!a.out.empty() && fs::path(a.out) != run) fail("--out", run.string());
 }
 
+// Restores the trainer from latest.safetensors or, when that is missing, from the newest kept
+// step_NNNNNN.safetensors that is usable (saying which, and why newer ones are skipped). False when the run has
+// no checkpoint at all. A corrupt latest.safetensors stays an error: its message says how to recover.
+bool resume_from_checkpoint(Trainer& trainer, const RunPaths& paths, const RunConfig& c, std::ostream& out) {
+  struct Finished : UsageError {  // a usable checkpoint at or past --steps: no older one is tried
+    using UsageError::UsageError;
+  };
+  const auto restore = [&](const fs::path& path) {
+    const NamedTensors file = load_checkpoint_file(path);
+    const int64_t at = read_checkpoint_info(file, path.string(), c.model).step;
+    if (at >= c.steps)
+      throw Finished("run " + paths.root.string() + " is already at step " + std::to_string(at) + " of " +
+                       std::to_string(c.steps) + "; pass --steps larger than " + std::to_string(at) +
+                       " (or more --epochs) to train further");
+    trainer.restore(file, path);
+  };
+  std::error_code ec;
+  if (fs::exists(paths.latest_checkpoint(), ec)) {
+    restore(paths.latest_checkpoint());
+    return true;
+  }
+  std::vector<std::pair<int64_t, fs::path>> kept;
+  for (const auto& entry : fs::directory_iterator(paths.checkpoints_dir(), ec))
+    if (entry.path().extension() == ".safetensors" && RunPaths::step_of(entry.path()) >= 0)
+      kept.emplace_back(RunPaths::step_of(entry.path()), entry.path());
+  if (kept.empty()) return false;
+  std::sort(kept.rbegin(), kept.rend());
+  std::string skipped;
+  for (const auto& [step, path] : kept) {
+    try {
+      restore(path);
+    } catch (const Finished&) {
+      throw;
+    } catch (const UsageError& e) {
+      out << "skipping " << path.string() << ": " << e.what() << std::endl;
+      if (skipped.empty()) skipped = e.what();
+      continue;
+    }
+    out << paths.latest_checkpoint().string() << " is missing; resuming from the newest usable kept checkpoint, "
+        << path.string() << std::endl;
+    return true;
+  }
+  throw UsageError(paths.latest_checkpoint().string() + " is missing and none of the " +
+                   std::to_string(kept.size()) + " kept checkpoints beside it is usable (the newest: " + skipped +
+                   "); start a new run");
+}
+
+// The size of the largest checkpoint in the run (latest or kept), 0 when there is none.
+int64_t largest_checkpoint_bytes(const RunPaths& paths) {
+  int64_t most = 0;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(paths.checkpoints_dir(), ec))
+    if (entry.path().extension() == ".safetensors" && entry.is_regular_file(ec)) {
+      const auto bytes = entry.file_size(ec);
+      if (!ec) most = std::max(most, static_cast<int64_t>(bytes));
+    }
+  return most;
+}
+
 int resume_run(const TrainArgs& a, const Catalog& catalog, const CliStreams& io) {
   const RunPaths paths{fs::path(a.resume)};
   if (!fs::exists(paths.config()))
@@ -235,27 +308,26 @@ int resume_run(const TrainArgs& a, const Catalog& catalog, const CliStreams& io)
   const int64_t per_epoch = batches_per_epoch(*dataset, c);
   if (a.epochs) {
     c.epochs = *a.epochs;
-    c.steps = *a.epochs * per_epoch;
+    c.steps = steps_for_epochs(*a.epochs, per_epoch);
   } else if (a.steps) {
     c.epochs = 0;
     c.steps = *a.steps;
   }
-  std::unique_ptr<models::GanModel> model = create_model(entry, c, device);
-
-  Trainer trainer(std::move(dataset), std::move(model), c, paths, device, train_output(io, a.progress_every_s));
-  if (fs::exists(paths.latest_checkpoint())) {
-    const NamedTensors file = load_checkpoint_file(paths.latest_checkpoint());
-    const int64_t at = read_checkpoint_info(file, paths.latest_checkpoint().string(), c.model).step;
-    if (at >= c.steps)
-      throw UsageError("run " + a.resume + " is already at step " + std::to_string(at) + " of " +
-                       std::to_string(c.steps) + "; pass --steps larger than " + std::to_string(at) +
-                       " (or more --epochs) to train further");
-    trainer.restore(file, paths.latest_checkpoint());
-  } else {
-    truncate_metrics(paths.metrics(), 0, c.log_every);  // stopped before its first checkpoint: start over
+  check_settings(c);
+  std::unique_ptr<models::GanModel> model;
+  {
+    const AllocationLimit limit = model_limit_for_checkpoint(largest_checkpoint_bytes(paths), paths.config());
+    model = create_model(entry, c, device);
   }
 
+  Trainer trainer(std::move(dataset), std::move(model), c, paths, device, train_output(io, a.progress_every_s));
+  for (const fs::path& p : remove_stale_temporaries(paths))
+    *io.out << "removed " << p.string() << ", left by an interrupted gan" << std::endl;
+  if (!resume_from_checkpoint(trainer, paths, c, *io.out))
+    truncate_metrics(paths.metrics(), 0, c.log_every);  // stopped before its first checkpoint: start over
+
   config["settings"] = c.to_json();
+  if (!config["resumes"].is_array()) config["resumes"] = nlohmann::json::array();
   config["resumes"].push_back({{"step", trainer.step()}, {"command_line", a.command_line}, {"time", utc_now()}});
   write_file_atomic(paths.config(), config.dump(2) + "\n");
   *io.out << "resuming " << c.model << " on " << c.data << " at step " << trainer.step() << " of " << c.steps

@@ -8,6 +8,7 @@
 
 #include "apps/cli.h"
 #include "apps/commands.h"
+#include "apps/flag_checks.h"
 #include "apps/run_config.h"
 #include "apps/run_dir.h"
 #include "apps/trainer.h"
@@ -63,11 +64,11 @@ void add_model_flags(CLI::App& train, const models::ModelEntry& entry, nlohmann:
         opt = train.add_flag_function(
             names, [&out, key](int64_t count) { out[key] = count > 0; }, help);
       } else if (d.is_number_integer()) {
-        opt = train.add_option_function<int64_t>(
-            names, [&out, key](const int64_t& v) { out[key] = v; }, help);
+        opt = train.add_option_function<int64_t>(names, [&out, key](const int64_t& v) { out[key] = v; }, help)
+                  ->check(int_flag(-models::kMaxIntFlag, models::kMaxIntFlag));
       } else if (d.is_number()) {
-        opt = train.add_option_function<double>(
-            names, [&out, key](const double& v) { out[key] = v; }, help);
+        opt = train.add_option_function<double>(names, [&out, key](const double& v) { out[key] = v; }, help)
+                  ->check(real_flag(-models::kMaxRealFlag, models::kMaxRealFlag));
       } else {
         opt = train.add_option_function<std::string>(
             names, [&out, key](const std::string& v) { out[key] = v; }, help);
@@ -108,34 +109,34 @@ int run_cli(int argc, const char* const* argv, const Catalog& catalog, const Cli
   train->add_option("--data", targs.data, "Dataset (gan datasets lists them)");
   train->add_option("--out", targs.out, "Run directory to create (default: runs/MODEL-DATA[-N])");
   train->add_option("--resume", targs.resume, "Continue the run in this directory from its latest checkpoint");
-  auto* steps = train->add_option("--steps", targs.steps, "Training iterations in all")->check(CLI::PositiveNumber);
+  auto* steps = train->add_option("--steps", targs.steps, "Training iterations in all")->check(int_flag(1, kMaxSteps));
   auto* epochs = train->add_option("--epochs", targs.epochs, "Train for this many passes over the data")
-                     ->check(CLI::PositiveNumber);
+                     ->check(int_flag(1, kMaxSteps));
   steps->excludes(epochs);
-  train->add_option("--batch", targs.batch, "Batch size [64]")->check(CLI::PositiveNumber);
+  train->add_option("--batch", targs.batch, "Batch size [64]")->check(int_flag(1, kMaxBatch));
   train->add_option("--device", targs.device, "cpu, cuda or cuda:N [CUDA when present, else cpu; GAN_DEVICE]");
-  train->add_option("--seed", targs.seed, "Seed for weights, noise and data order [0]");
+  train->add_option("--seed", targs.seed, "Seed for weights, noise and data order [0]")->check(uint_flag());
   train->add_option("--image-size", targs.image_size,
                     "Resize (or pad) images to S x S; models take 28, 32 or 64 [native, else the nearest of those]")
-      ->check(CLI::PositiveNumber);
+      ->check(int_flag(1, data::kMaxImageSize));
   train->add_option("--data-size", targs.data_size, "Generated datasets: number of examples [the set's default]")
-      ->check(CLI::PositiveNumber);
+      ->check(int_flag(1, data::kMaxGeneratedSize));
   train->add_option("--data-limit", targs.data_limit,
                     "Train on the first N examples of the data set, in its file order (e.g. 6000: 10% of "
                     "Fashion-MNIST) [all]")
-      ->check(CLI::PositiveNumber);
+      ->check(int_flag(1, kMaxDataLimit));
   train->add_option("--log-every", targs.log_every, "Write a metrics.jsonl line every N steps [10]")
-      ->check(CLI::PositiveNumber);
+      ->check(int_flag(1, kMaxSteps));
   train->add_option("--sample-every", targs.sample_every, "Write a sample grid every N steps [500]")
-      ->check(CLI::PositiveNumber);
+      ->check(int_flag(1, kMaxSteps));
   train->add_option("--checkpoint-every", targs.checkpoint_every,
                     "Keep a checkpoint every N steps (latest is also written at the end and on Ctrl-C) [1000]")
-      ->check(CLI::PositiveNumber);
+      ->check(int_flag(1, kMaxSteps));
   train->add_option("--samples", targs.samples, "Samples per grid [64; 512 points for 2-D data]")
-      ->check(CLI::PositiveNumber);
+      ->check(int_flag(1, kMaxSamples));
   train->add_option("--progress-every", targs.progress_every_s,
                     "Seconds between progress lines when stdout is not a terminal [10]")
-      ->check(CLI::NonNegativeNumber);
+      ->check(real_flag(0, 1e6));
   train->allow_extras();  // model flags are checked by hand, to name the model's flags in the error
   const std::string prescanned = prescan_model(argc, argv);
   const models::ModelEntry* entry = prescanned.empty() ? nullptr : catalog.find_model(prescanned);
@@ -147,8 +148,8 @@ int run_cli(int argc, const char* const* argv, const Catalog& catalog, const Cli
   CLI::App* sample = app.add_subcommand("sample", "Write a sample grid PNG from a run's checkpoint");
   sample->add_option("--run", sargs.run, "Run directory")->required();
   sample->add_option("--out", sargs.out, "PNG file to write")->required();
-  sample->add_option("--n", sargs.n, "Number of samples")->capture_default_str()->check(CLI::PositiveNumber);
-  sample->add_option("--seed", sargs.seed, "Noise seed")->capture_default_str();
+  sample->add_option("--n", sargs.n, "Number of samples")->capture_default_str()->check(int_flag(1, kMaxSamples));
+  sample->add_option("--seed", sargs.seed, "Noise seed")->capture_default_str()->check(uint_flag());
   sample->add_option("--checkpoint", sargs.checkpoint, "Checkpoint file [RUN/checkpoints/latest.safetensors]");
   sample->add_option("--device", sargs.device, "cpu, cuda or cuda:N");
   auto* interp = sample->add_flag("--interpolate", sargs.interpolate,
@@ -158,10 +159,10 @@ int run_cli(int argc, const char* const* argv, const Catalog& catalog, const Cli
   recon->excludes(interp);
   sample->add_option("--rows", sargs.rows, "Interpolation rows")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber)
+      ->check(int_flag(1, 64))
       ->needs(interp);
   sample->add_option("--steps", sargs.steps, "Images per interpolation row")->capture_default_str()
-      ->check(CLI::Range(2, 64))
+      ->check(int_flag(2, 64))
       ->needs(interp);
 
   // ---- listings, report ----
@@ -246,7 +247,10 @@ int run_cli(int argc, const char* const* argv, const Catalog& catalog, const Cli
     err << "gan" << (sub.empty() || sub[0] == '-' ? "" : " " + sub) << ": error: " << e.what() << std::endl;
     return kExitUsage;
   } catch (const std::exception& e) {
-    err << "gan" << (sub.empty() || sub[0] == '-' ? "" : " " + sub) << ": error: " << e.what() << std::endl;
+    // A bare std::bad_alloc says nothing; tensors throw OutOfMemory, which says how much and for what.
+    const bool bare_oom = dynamic_cast<const std::bad_alloc*>(&e) && !dynamic_cast<const OutOfMemory*>(&e);
+    err << "gan" << (sub.empty() || sub[0] == '-' ? "" : " " + sub) << ": error: "
+        << (bare_oom ? std::string("out of memory (") + e.what() + ")" : std::string(e.what())) << std::endl;
     return kExitFailed;
   }
 }

@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "engine/checked.h"
+
 #ifndef GAN_VERSION
 #define GAN_VERSION "unknown"
 #endif
@@ -19,16 +21,45 @@ nlohmann::json spec_to_json(const data::DataSpec& s) {
           {"class_names", s.class_names}};
 }
 
+namespace {
+
+// j[key] as an integer in [lo, hi]; a RangeError naming the field when it is missing, not an integer (1.5, "3",
+// 1e300) or out of range. (nlohmann's get<int64_t> would truncate a float and wrap a huge unsigned.)
+int64_t json_int(const nlohmann::json& j, const char* key, const std::string& prefix, int64_t lo, int64_t hi) {
+  const std::string what = prefix + key;
+  const auto it = j.find(key);
+  if (it == j.end()) throw RangeError(what + " is missing");
+  if (!it->is_number()) throw RangeError(what + " is " + it->type_name() + ", not an integer");
+  return parse_int(it->dump(), what, lo, hi);  // a number's JSON text: "1.5" and "1e+300" are not integers
+}
+
+uint64_t json_uint(const nlohmann::json& j, const char* key, const std::string& prefix) {
+  const auto it = j.find(key);
+  if (it == j.end()) throw RangeError(prefix + key + " is missing");
+  if (it->is_number_unsigned()) return it->get<uint64_t>();
+  if (!it->is_number()) throw RangeError(prefix + key + " is " + it->type_name() + ", not an integer");
+  return parse_uint(it->dump(), prefix + key);
+}
+
+}  // namespace
+
 data::DataSpec spec_from_json(const nlohmann::json& j) {
   data::DataSpec s;
+  if (!j.is_object()) throw std::runtime_error("data_spec is not an object");
   const std::string kind = j.at("kind").get<std::string>();
   if (kind != "image" && kind != "points") throw std::runtime_error("data_spec.kind must be image or points");
   s.kind = kind == "image" ? data::ExampleKind::Image : data::ExampleKind::Points;
-  s.channels = j.at("channels").get<int64_t>();
-  s.image_size = j.at("image_size").get<int64_t>();
-  s.point_dim = j.at("point_dim").get<int64_t>();
-  s.num_classes = j.at("num_classes").get<int64_t>();
+  const bool image = s.kind == data::ExampleKind::Image;
+  const std::string p = "data_spec.";
+  s.channels = json_int(j, "channels", p, image ? 1 : 0, image ? 3 : kInt64Max);
+  if (image && s.channels == 2) throw RangeError("data_spec.channels is 2; images have 1 or 3");
+  s.image_size = json_int(j, "image_size", p, image ? 1 : 0, data::kMaxImageSize);
+  s.point_dim = json_int(j, "point_dim", p, image ? 0 : 1, image ? kInt64Max : 1024);
+  s.num_classes = json_int(j, "num_classes", p, 0, kMaxClasses);
   s.class_names = j.at("class_names").get<std::vector<std::string>>();
+  if (!s.class_names.empty() && static_cast<int64_t>(s.class_names.size()) != s.num_classes)
+    throw RangeError("data_spec.class_names has " + std::to_string(s.class_names.size()) + " names for " +
+                     std::to_string(s.num_classes) + " classes");
   return s;
 }
 
@@ -54,29 +85,47 @@ nlohmann::json RunConfig::to_json() const {
 
 RunConfig RunConfig::from_json(const nlohmann::json& j) {
   RunConfig c;
+  if (!j.is_object()) throw std::runtime_error("settings is not an object");
+  // Any integer here; check() below holds each to its range.
+  const auto integer = [&](const char* key) { return json_int(j, key, "", kInt64Min, kInt64Max); };
   try {
     c.model = j.at("model").get<std::string>();
     c.data = j.at("data").get<std::string>();
     c.model_config = j.at("model_config");
-    c.steps = j.at("steps").get<int64_t>();
-    c.epochs = j.at("epochs").get<int64_t>();
-    c.batch = j.at("batch").get<int64_t>();
-    c.seed = j.at("seed").get<uint64_t>();
+    c.steps = integer("steps");
+    c.epochs = integer("epochs");
+    c.batch = integer("batch");
+    c.seed = json_uint(j, "seed", "");
     c.device = j.at("device").get<std::string>();
-    c.image_size = j.at("image_size").get<int64_t>();
-    c.data_size = j.at("data_size").get<int64_t>();
-    c.data_limit = j.value("data_limit", int64_t{0});  // absent in runs made before --data-limit existed
-    c.log_every = j.at("log_every").get<int64_t>();
-    c.sample_every = j.at("sample_every").get<int64_t>();
-    c.checkpoint_every = j.at("checkpoint_every").get<int64_t>();
-    c.sample_n = j.at("sample_n").get<int64_t>();
+    c.image_size = integer("image_size");
+    c.data_size = integer("data_size");
+    c.data_limit = j.contains("data_limit") ? integer("data_limit") : 0;  // absent in runs made before --data-limit
+    c.log_every = integer("log_every");
+    c.sample_every = integer("sample_every");
+    c.checkpoint_every = integer("checkpoint_every");
+    c.sample_n = integer("sample_n");
     c.spec = spec_from_json(j.at("data_spec"));
-    c.data_description = j.value("data_description", "");
+    const auto d = j.find("data_description");
+    c.data_description = d != j.end() && d->is_string() ? d->get<std::string>() : "";
   } catch (const nlohmann::json::exception& e) {
     throw std::runtime_error(std::string("settings are incomplete or mistyped: ") + e.what());
   }
   if (!c.model_config.is_object()) throw std::runtime_error("settings: model_config is not an object");
+  c.check();
   return c;
+}
+
+void RunConfig::check() const {
+  check_range(steps, "steps", 1, kMaxSteps);
+  check_range(epochs, "epochs", 0, kMaxSteps);
+  check_range(batch, "batch", 1, kMaxBatch);
+  check_range(image_size, "image_size", 0, data::kMaxImageSize);
+  check_range(data_size, "data_size", 0, data::kMaxGeneratedSize);
+  check_range(data_limit, "data_limit", 0, kMaxDataLimit);  // 0: the whole data set
+  check_range(log_every, "log_every", 1, kMaxSteps);
+  check_range(sample_every, "sample_every", 1, kMaxSteps);
+  check_range(checkpoint_every, "checkpoint_every", 1, kMaxSteps);
+  check_range(sample_n, "sample_n", 1, kMaxSamples);
 }
 
 }  // namespace gan::apps

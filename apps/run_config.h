@@ -11,6 +11,14 @@
 
 namespace gan::apps {
 
+// The ranges a run's settings must lie in. Flags, config.json and --resume are all held to these (through
+// RunConfig::check and the flag validators), so a value that passes one passes the others.
+constexpr int64_t kMaxDataLimit = 1'000'000'000;  // --data-limit: examples (no data set here comes near it)
+constexpr int64_t kMaxSteps = 1'000'000'000'000;  // 10^12 iterations (also the cap on --epochs x batches)
+constexpr int64_t kMaxBatch = 65'536;
+constexpr int64_t kMaxSamples = 1024;             // samples per grid or scatter plot
+constexpr int64_t kMaxClasses = 100'000;
+
 struct RunConfig {
   std::string model;               // --model
   std::string data;                // --data
@@ -31,8 +39,11 @@ struct RunConfig {
   std::string data_description;    // the dataset's describe() line
 
   nlohmann::json to_json() const;
-  // Throws std::runtime_error naming the missing or mistyped field.
+  // Throws std::runtime_error naming the missing, mistyped or out-of-range field.
   static RunConfig from_json(const nlohmann::json& j);
+  // Checks every number against the ranges above (batch >= 1, log_every >= 1, ...); throws a RangeError
+  // (engine/checked.h) naming the field.
+  void check() const;
 };
 
 nlohmann::json spec_to_json(const data::DataSpec& spec);

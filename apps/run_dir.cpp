@@ -1,14 +1,24 @@
 #include "apps/run_dir.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <iterator>
 #include <sstream>
 
+#include "engine/checked.h"
+#include "engine/regular_file.h"
+
 namespace gan::apps {
+
+namespace {
+constexpr uint64_t kMaxTextBytes = 64u << 20;  // config.json and friends: far above anything gan writes
+constexpr int kMaxJsonDepth = 64;
+}  // namespace
 
 std::string RunPaths::step_tag(int64_t step) {
   char buf[32];
@@ -18,13 +28,12 @@ std::string RunPaths::step_tag(int64_t step) {
 
 int64_t RunPaths::step_of(const fs::path& file) {
   const std::string stem = file.stem().string();
-  if (stem.rfind("step_", 0) != 0 || stem.size() == 5) return -1;
-  int64_t step = 0;
-  for (char c : stem.substr(5)) {
-    if (c < '0' || c > '9') return -1;
-    step = step * 10 + (c - '0');
+  if (stem.rfind("step_", 0) != 0) return -1;
+  try {
+    return parse_int(stem.substr(5), "step", 0, kInt64Max);
+  } catch (const RangeError&) {
+    return -1;  // "step_abc", or digits beyond int64: not a file of ours
   }
-  return step;
 }
 
 namespace {
@@ -72,56 +81,105 @@ void write_file_atomic(const fs::path& path, const std::string& contents) {
 }
 
 std::string read_text_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) io_fail("cannot open", path, errno);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  return read_regular_file(path.string(), "cannot read", kMaxTextBytes);
 }
 
 nlohmann::json read_json_file(const fs::path& path) {
   const std::string text = read_text_file(path);
+  // Nesting is limited: a hand-edited or hostile file with thousands of nested brackets would otherwise make
+  // every later dump() or comparison recurse that deep.
+  bool too_deep = false;
+  const nlohmann::json::parser_callback_t limit_depth = [&](int depth, nlohmann::json::parse_event_t,
+                                                            nlohmann::json&) {
+    if (depth > kMaxJsonDepth) too_deep = true;
+    return !too_deep;
+  };
+  nlohmann::json j;
   try {
-    return nlohmann::json::parse(text);
+    j = nlohmann::json::parse(text, limit_depth);
   } catch (const nlohmann::json::exception& e) {
     throw std::runtime_error(path.string() + " is not valid JSON: " + e.what());
   }
+  if (too_deep)
+    throw std::runtime_error(path.string() + " nests JSON deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+  return j;
 }
+
+namespace {
+
+// One metrics line as the report and resume rely on it: an object with a non-negative integer "step", every
+// other value a number (a value of another type, e.g. a null left by a bad edit, is dropped). Otherwise null.
+nlohmann::ordered_json parse_metrics_line(const std::string& line) {
+  if (line.empty() || line.size() > 65536) return nullptr;
+  bool too_deep = false;
+  const nlohmann::ordered_json::parser_callback_t flat = [&](int depth, nlohmann::json::parse_event_t,
+                                                             nlohmann::ordered_json&) {
+    if (depth > 2) too_deep = true;
+    return !too_deep;
+  };
+  auto j = nlohmann::ordered_json::parse(line, flat, /*allow_exceptions=*/false);
+  if (too_deep || !j.is_object()) return nullptr;
+  const auto step = j.find("step");
+  if (step == j.end() || !step->is_number_unsigned()) return nullptr;
+  for (auto it = j.begin(); it != j.end();) it = it->is_number() ? std::next(it) : j.erase(it);
+  return j;
+}
+
+// The file's lines, or none when it does not exist; a FIFO or other non-regular file is an error.
+std::vector<std::string> metrics_lines(const fs::path& path) {
+  std::vector<std::string> lines;
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return lines;
+  try {
+    ::close(open_regular_file(path.string(), "cannot read metrics"));
+  } catch (const std::runtime_error& e) {
+    throw UsageError(std::string(e.what()) + "; move it away and try again");
+  }
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) lines.push_back(std::move(line));
+  return lines;
+}
+
+}  // namespace
 
 std::vector<nlohmann::ordered_json> read_metrics(const fs::path& path) {
   std::vector<nlohmann::ordered_json> lines;
-  std::ifstream in(path);
-  if (!in) return lines;
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty()) continue;
-    auto j = nlohmann::ordered_json::parse(line, nullptr, /*allow_exceptions=*/false);
+  for (const std::string& line : metrics_lines(path)) {
+    auto j = parse_metrics_line(line);
     if (j.is_object()) lines.push_back(std::move(j));
   }
   return lines;
 }
 
 void truncate_metrics(const fs::path& path, int64_t step, int64_t log_every) {
-  if (!fs::exists(path)) return;
-  std::ifstream in(path);
-  std::string kept, line;
-  while (std::getline(in, line)) {  // kept lines stay byte for byte as written
-    const auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-    if (!j.is_object() || !j.contains("step") || !j["step"].is_number_integer()) continue;
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return;
+  std::string kept;
+  for (const std::string& line : metrics_lines(path)) {  // kept lines stay byte for byte as written
+    const auto j = parse_metrics_line(line);
+    if (!j.is_object()) continue;
     const int64_t s = j["step"].get<int64_t>();
     if (s < step || (s == step && log_every > 0 && s % log_every == 0)) kept += line + "\n";
   }
   write_file_atomic(path, kept);
 }
 
-MetricsWriter::MetricsWriter(const fs::path& path) : path_(path), out_(path, std::ios::app) {
+MetricsWriter::MetricsWriter(const fs::path& path) : path_(path) {
+  try {
+    check_regular_or_missing(path.string(), "cannot append to metrics");
+  } catch (const std::runtime_error& e) {
+    throw UsageError(std::string(e.what()) + "; move it away and try again");
+  }
+  out_.open(path, std::ios::app);
   if (!out_) io_fail("cannot open", path, errno);
 }
 
 void MetricsWriter::write(const nlohmann::ordered_json& line) {
+  errno = 0;
   out_ << line.dump() << '\n';
   out_.flush();
-  if (!out_) throw std::runtime_error("cannot write " + path_.string() + " (disk full?)");
+  if (!out_) io_fail("cannot write", path_, errno ? errno : ENOSPC);  // a stream keeps no errno: the likeliest
 }
 
 void make_writable_dir(const fs::path& dir) {
@@ -137,6 +195,41 @@ void make_writable_dir(const fs::path& dir) {
                      "; pick a writable place with --out");
   ::close(fd);
   ::unlink(probe.c_str());
+}
+
+namespace {
+
+// The process id in a temporary's name: "X.tmp.PID" (atomic writes) or ".write-test.PID"; -1 for other names.
+pid_t temporary_owner(const std::string& name) {
+  size_t at = name.rfind(".tmp.");
+  if (at != std::string::npos) at += 5;
+  else if (name.rfind(".write-test.", 0) == 0) at = 12;
+  else return -1;
+  pid_t pid = 0;
+  if (at >= name.size() || name.size() - at > 9) return -1;
+  for (size_t i = at; i < name.size(); ++i) {
+    if (name[i] < '0' || name[i] > '9') return -1;
+    pid = pid * 10 + (name[i] - '0');
+  }
+  return pid;
+}
+
+bool process_alive(pid_t pid) { return pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM); }
+
+}  // namespace
+
+std::vector<fs::path> remove_stale_temporaries(const RunPaths& paths) {
+  std::vector<fs::path> removed;
+  for (const fs::path& dir : {paths.root, paths.checkpoints_dir(), paths.samples_dir()}) {
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(dir, ec)) {
+      const pid_t owner = temporary_owner(entry.path().filename().string());
+      if (owner < 0 || (owner != ::getpid() && process_alive(owner))) continue;
+      if (!entry.is_regular_file(ec)) continue;
+      if (fs::remove(entry.path(), ec)) removed.push_back(entry.path());
+    }
+  }
+  return removed;
 }
 
 }  // namespace gan::apps

@@ -44,14 +44,16 @@ struct RunPaths {
   static int64_t step_of(const fs::path& file);
 };
 
-// Writes `contents` to a temporary file beside `path`, fsyncs it and renames it over `path`. Throws
-// std::runtime_error naming the path and the system error (the temporary file is removed).
+// Writes `contents` to a temporary file beside `path` ("path.tmp.PID"), fsyncs it and renames it over `path`.
+// Throws std::runtime_error naming the path and the system error (the temporary file is removed).
 void write_file_atomic(const fs::path& path, const std::string& contents);
+// The whole file (up to 64 MB); a FIFO, directory or other non-regular file is refused before it is opened.
 std::string read_text_file(const fs::path& path);
-// Parses a JSON file; throws std::runtime_error naming the file on I/O or syntax errors.
+// Parses a JSON file (nesting up to 64 levels); throws std::runtime_error naming the file on I/O or syntax errors.
 nlohmann::json read_json_file(const fs::path& path);
 
-// The metrics lines of a run in file order, keys in written order. A torn last line (a crash mid-write) is skipped.
+// The metrics lines of a run in file order, keys in written order. A torn last line (a crash mid-write), a line
+// without a non-negative integer "step" and values that are not numbers are skipped.
 std::vector<nlohmann::ordered_json> read_metrics(const fs::path& path);
 // Keeps only the lines a run that never stopped would have written up to `step`: those before it, and the one at
 // it when it is on the schedule (step % log_every == 0). A run that stops logs its last step off schedule; the
@@ -71,5 +73,10 @@ class MetricsWriter {
 
 // Creates `dir` (and parents), then checks a file can be created in it. Throws UsageError saying what to do.
 void make_writable_dir(const fs::path& dir);
+
+// Removes the temporaries a killed `gan` left in the run directory (RUN, RUN/checkpoints, RUN/samples):
+// "*.tmp.PID" and ".write-test.PID" files whose process is gone (or is this one, which is not writing any now).
+// Returns what it removed.
+std::vector<fs::path> remove_stale_temporaries(const RunPaths& paths);
 
 }  // namespace gan::apps

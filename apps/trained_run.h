@@ -8,6 +8,7 @@
 #include "apps/catalog.h"
 #include "apps/run_config.h"
 #include "apps/trainer.h"
+#include "engine/storage.h"
 
 namespace gan::apps {
 
@@ -22,6 +23,17 @@ struct TrainedRun {
   std::unique_ptr<models::GanModel> model;
   CheckpointInfo info;
 };
+
+// The allocation limit under which a run's model is rebuilt when it must then fit a checkpoint of
+// `checkpoint_bytes` (the largest one it may be restored from): the model's weights and optimizer state are all
+// in that file, so building it takes little more, and a config.json edited to describe a far larger model is
+// refused early instead of after gigabytes (engine/storage.h AllocationLimit). Unlimited when checkpoint_bytes is
+// 0 (no checkpoint, or a size that cannot be read).
+AllocationLimit model_limit_for_checkpoint(int64_t checkpoint_bytes, const fs::path& config);
+
+// The model that entry and the run's settings `c` describe, on `device`; a UsageError naming the model when the
+// settings do not make one.
+std::unique_ptr<models::GanModel> create_model(const models::ModelEntry& entry, const RunConfig& c, Device device);
 
 // The run's model with the weights of `checkpoint` (empty: RUN/checkpoints/latest.safetensors), on `device`.
 TrainedRun load_trained_run(const std::string& run, const std::string& checkpoint, const Catalog& catalog,

@@ -9,6 +9,7 @@
 #include "apps/progress.h"
 #include "apps/report.h"
 #include "apps/sample_image.h"
+#include "engine/checked.h"
 #include "engine/rng.h"
 
 namespace gan::apps {
@@ -50,19 +51,31 @@ class StopSignals {
   struct sigaction old_term_ {};
 };
 
-int64_t meta_int(const std::map<std::string, std::string>& meta, const std::string& key, const std::string& path) {
+int64_t meta_int(const std::map<std::string, std::string>& meta, const std::string& key, const std::string& path,
+                 int64_t hi) {
   const auto it = meta.find(key);
   if (it == meta.end())
     throw UsageError("checkpoint " + path + " has no '" + key + "' in its metadata; it is not a complete "
                      "gan-engine checkpoint");
   try {
-    size_t used = 0;
-    const long long v = std::stoll(it->second, &used);
-    if (used != it->second.size() || v < 0) throw std::invalid_argument("");
-    return v;
-  } catch (const std::exception&) {
-    throw UsageError("checkpoint " + path + " has a bad '" + key + "' (\"" + it->second + "\") in its metadata");
+    return parse_int(it->second, key, 0, hi);
+  } catch (const RangeError& e) {
+    throw UsageError("checkpoint " + path + " has a bad metadata value: " + e.what());
   }
+}
+
+// The first non-finite value of a float tensor, or "" when there is none.
+std::string first_non_finite(const std::string& name, const Tensor& t) {
+  if (t.dtype() == DType::Int64) return "";
+  const Tensor c = t.contiguous();
+  const int64_t n = c.numel();
+  for (int64_t i = 0; i < n; ++i) {
+    const double v = c.dtype() == DType::Float32 ? double{c.data<float>()[i]} : c.data<double>()[i];
+    if (!std::isfinite(v))
+      return "tensor '" + name + "' holds " + (std::isnan(v) ? "NaN" : "an infinity") + " at element " +
+             std::to_string(i);
+  }
+  return "";
 }
 
 }  // namespace
@@ -78,11 +91,21 @@ CheckpointInfo read_checkpoint_info(const NamedTensors& file, const std::string&
   if (info.model != model)
     throw UsageError("checkpoint " + path + " is from model '" + info.model + "', but this run trains '" + model +
                      "'; use a checkpoint of this run or start a new run with --model " + info.model);
-  info.step = meta_int(meta, "step", path);
-  info.cursor.epoch = meta_int(meta, "loader_epoch", path);
-  info.cursor.position = meta_int(meta, "loader_position", path);
+  info.step = meta_int(meta, "step", path, kMaxSteps);
+  // The loader checks the cursor against the dataset (Loader::set_cursor); here only that it is a number.
+  info.cursor.epoch = meta_int(meta, "loader_epoch", path, kInt64Max);
+  info.cursor.position = meta_int(meta, "loader_position", path, kInt64Max);
   const auto e = meta.find("elapsed_s");
-  if (e != meta.end()) info.elapsed_s = std::strtod(e->second.c_str(), nullptr);
+  try {
+    if (e != meta.end()) info.elapsed_s = parse_real(e->second, "elapsed_s", 0, 1e15);
+  } catch (const RangeError& err) {
+    throw UsageError("checkpoint " + path + " has a bad metadata value: " + err.what());
+  }
+  // Weights that are NaN or infinite would train on (or sample) garbage without a word.
+  for (const auto& [name, t] : file.tensors)
+    if (const std::string bad = first_non_finite(name, t); !bad.empty())
+      throw UsageError("checkpoint " + path + " is unusable: " + bad + "; use an earlier checkpoint (kept beside "
+                       "it as step_NNNNNN.safetensors) or start a new run");
   return info;
 }
 
@@ -118,7 +141,11 @@ void Trainer::restore(const NamedTensors& file, const fs::path& checkpoint) {
     throw UsageError("checkpoint " + path + " does not fit model '" + config_.model + "' with this run's "
                      "settings: " + e.what());
   }
-  loader_->set_cursor(info.cursor);
+  try {
+    loader_->set_cursor(info.cursor);
+  } catch (const std::invalid_argument& e) {
+    throw UsageError("checkpoint " + path + " does not fit this run's data: " + e.what());
+  }
   step_ = info.step;
   elapsed_before_ = info.elapsed_s;
   last_checkpoint_step_ = info.step;
@@ -173,7 +200,35 @@ void Trainer::refresh_report(const std::string& status, bool running) {
   write_report(paths_, ReportStatus{status, running});
 }
 
+std::string Trainer::kept_checkpoint_note() const {
+  return last_checkpoint_step_ >= 0 ? "the last good checkpoint, " + paths_.latest_checkpoint().string() +
+                                          " (step " + std::to_string(last_checkpoint_step_) + "), is kept"
+                                    : "no checkpoint had been written yet";
+}
+
 int Trainer::run() {
+  try {
+    return train_loop();
+  } catch (const UsageError&) {
+    throw;
+  } catch (const std::exception& e) {
+    // A full disk, a vanished run directory, memory running out: say what failed, that the last checkpoint is
+    // intact (checkpoints are written to a temporary file and renamed) and how to continue.
+    std::string what = e.what();
+    if (dynamic_cast<const std::bad_alloc*>(&e) && !dynamic_cast<const OutOfMemory*>(&e))
+      what = "out of memory (" + what + ")";
+    try {
+      refresh_report("stopped by an error at step " + std::to_string(step_), false);
+    } catch (const std::exception&) {
+      // the report is as unwritable as what failed; the message below is what matters
+    }
+    throw std::runtime_error(what + "; training stopped at step " + std::to_string(step_) + " and " +
+                             kept_checkpoint_note() + ". Fix the cause, then continue with: gan train --resume " +
+                             paths_.root.string());
+  }
+}
+
+int Trainer::train_loop() {
   using clock = std::chrono::steady_clock;
   std::ostream& out = *output_.out;
   std::ostream& err = output_.err ? *output_.err : out;
@@ -204,12 +259,8 @@ int Trainer::run() {
     for (const auto& [name, value] : losses) {
       if (std::isfinite(value)) continue;
       progress.finish();
-      const std::string where = last_checkpoint_step_ >= 0
-                                    ? "the last good checkpoint, " + paths_.latest_checkpoint().string() +
-                                          " (step " + std::to_string(last_checkpoint_step_) + "), is kept"
-                                    : "no checkpoint had been written yet";
       err << "gan train: error: " << name << " is " << value << " at step " << step << "; training stopped and "
-          << where << ". Try a smaller learning rate or another seed." << std::endl;
+          << kept_checkpoint_note() << ". Try a smaller learning rate or another seed." << std::endl;
       refresh_report("stopped: " + name + " became non-finite at step " + std::to_string(step), false);
       return kExitFailed;
     }

@@ -44,8 +44,9 @@ struct CheckpointInfo {
   double elapsed_s = 0;  // training time before this checkpoint, summed over sessions
 };
 
-// Reads and checks a checkpoint for `model`: throws UsageError when the file is unreadable or corrupt, or when
-// it is not a gan-engine checkpoint or belongs to another model.
+// Reads and checks a checkpoint for `model`: throws UsageError when the file is unreadable or corrupt, when it is
+// not a gan-engine checkpoint or belongs to another model, when a metadata number is malformed or out of range,
+// or when a tensor holds NaN or infinity.
 CheckpointInfo read_checkpoint_info(const NamedTensors& file, const std::string& path, const std::string& model);
 // load_safetensors with its errors turned into a UsageError saying what to do.
 NamedTensors load_checkpoint_file(const fs::path& path);
@@ -63,10 +64,15 @@ class Trainer {
   int64_t step() const { return step_; }
 
   // Trains up to config.steps. Returns kExitOk, kExitFailed (non-finite loss: the last good checkpoint stays)
-  // or kExitInterrupted (SIGINT/SIGTERM: checkpointed at the step boundary after the signal).
+  // or kExitInterrupted (SIGINT/SIGTERM: checkpointed at the step boundary after the signal). Any other failure
+  // (a full disk, out of memory) throws std::runtime_error saying what failed, which checkpoint is kept and how
+  // to continue.
   int run();
 
  private:
+  int train_loop();
+  // "the last good checkpoint, RUN/checkpoints/latest.safetensors (step 20), is kept", for error messages.
+  std::string kept_checkpoint_note() const;
   void save_checkpoint(bool keep);
   void save_samples();
   void refresh_report(const std::string& status, bool running);

@@ -4,9 +4,9 @@
 #   include/gan-engine/{kernels,engine,models}/...   (#include "engine/tensor.h", as inside the project)
 #   lib/cmake/GanEngine/   find_package(GanEngine) -> gan::kernels, gan::engine, gan::models
 #   lib/pkgconfig/gan-engine.pc
-# The usage requirements (OpenMP, OpenBLAS, zlib, stb, nlohmann_json, threads; CUDA runtime and cuBLAS when the
-# CUDA backend is built, Boost.Context when it is the emulator's) travel with the targets: GanEngineConfig.cmake
-# finds them again on the consumer's side.
+# The usage requirements (OpenMP, OpenBLAS, zlib, libpng, libturbojpeg, stb, nlohmann_json, threads; CUDA runtime
+# and cuBLAS when the CUDA backend is built, Boost.Context when it is the emulator's) travel with the targets:
+# GanEngineConfig.cmake finds them again on the consumer's side.
 include(CMakePackageConfigHelpers)
 
 set(GAN_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/GanEngine)
@@ -37,8 +37,8 @@ install(FILES ${PROJECT_BINARY_DIR}/GanEngineConfig.cmake ${PROJECT_BINARY_DIR}/
         DESTINATION ${GAN_CMAKE_DIR})
 
 # pkg-config: every flag a program needs to compile and link against the installed libraries (static or shared),
-# spelled out; stb, zlib and nlohmann_json through their own .pc files. The OpenBLAS library folder goes into the
-# program's RUNPATH, since the OpenMP flavour lives outside the default search path.
+# spelled out; stb, zlib, libpng, libturbojpeg and nlohmann_json through their own .pc files. The OpenBLAS library
+# folder goes into the program's RUNPATH, since the OpenMP flavour lives outside the default search path.
 set(GAN_PC_CFLAGS "${OpenMP_CXX_FLAGS}")
 set(GAN_PC_LIBS "")
 foreach(flag ${GAN_BLAS_CFLAGS})

@@ -3,11 +3,14 @@
 #include <cstdlib>
 #include <stdexcept>
 
+#include "engine/checked.h"
 #include "kernels/cuda_query.h"
 
 namespace gan {
 
 namespace {
+
+constexpr int64_t kMaxCudaDevice = 1023;  // "cuda:N" beyond this is a typo, not a machine
 
 Device require_cuda(int index, const std::string& asked_by) {
   if (!kernels::cuda_compiled())
@@ -40,9 +43,12 @@ Device choose_default_device() {
 Device parse_device(const std::string& text) {
   if (text == "cpu") return Device::cpu();
   if (text == "cuda") return require_cuda(0, "device '" + text + "'");
-  if (text.rfind("cuda:", 0) == 0 && text.size() > 5 &&
-      text.find_first_not_of("0123456789", 5) == std::string::npos && text.size() < 10)
-    return require_cuda(std::stoi(text.substr(5)), "device '" + text + "'");
+  if (text.rfind("cuda:", 0) == 0) {
+    const std::string index = text.substr(5);
+    if (const std::string problem = int_problem(index, 0, kMaxCudaDevice); !problem.empty())
+      throw std::invalid_argument("unknown device '" + text + "' (" + problem + "); expected cpu, cuda or cuda:N");
+    return require_cuda(static_cast<int>(parse_int(index, "device '" + text + "'")), "device '" + text + "'");
+  }
   throw std::invalid_argument("unknown device '" + text + "'; expected cpu, cuda or cuda:N");
 }
 

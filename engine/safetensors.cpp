@@ -17,6 +17,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "engine/checked.h"
 #include "kernels/strided.h"
 
 namespace gan {
@@ -30,6 +31,8 @@ using ordered_json = nlohmann::ordered_json;
 
 // The reader refuses headers above this size, as the reference implementation does (100 MB).
 constexpr uint64_t kMaxHeaderBytes = 100'000'000;
+// {"name": {"shape": [2, 3]}} is three levels: the object, an entry, its shape.
+constexpr int kMaxHeaderDepth = 3;
 
 // Every dtype name of the format, with its width in bits (the F4/F6 ones are packed below a byte).
 struct DTypeInfo {
@@ -246,13 +249,17 @@ NamedTensors load_safetensors(const std::string& path) {
     return std::runtime_error("load_safetensors('" + path + "'): " + problem);
   };
 
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer forever. Cleared once the file is
+  // known to be a regular one.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) throw fail(std::string("cannot open the file: ") + std::strerror(errno));
   FdCloser closer{fd};
   struct stat st {};
   if (::fstat(fd, &st) != 0) throw fail(std::string("cannot stat the file: ") + std::strerror(errno));
   if (S_ISDIR(st.st_mode)) throw fail("is a directory, not a file");
+  if (S_ISFIFO(st.st_mode)) throw fail("is a FIFO (named pipe), not a regular file");
   if (!S_ISREG(st.st_mode)) throw fail("is not a regular file");
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
   const uint64_t file_size = static_cast<uint64_t>(st.st_size);
 
   auto read_at = [&](void* dst, size_t n, uint64_t offset, const std::string& what) {
@@ -283,9 +290,13 @@ NamedTensors load_safetensors(const std::string& path) {
   read_at(header.data(), header.size(), 8, "the header");
   std::vector<std::set<std::string>> open_objects;
   std::string duplicate_key;
-  const ordered_json::parser_callback_t on_event = [&](int, nlohmann::json::parse_event_t event,
+  // Nesting is noted too: a header is three levels deep, and a deeper one would make the messages below (which
+  // dump values) recurse as deep as a hostile file likes.
+  int deepest = 0;
+  const ordered_json::parser_callback_t on_event = [&](int depth, nlohmann::json::parse_event_t event,
                                                        ordered_json& parsed) {
     using E = nlohmann::json::parse_event_t;
+    deepest = std::max(deepest, depth);
     if (event == E::object_start) {
       open_objects.emplace_back();
     } else if (event == E::object_end) {
@@ -302,6 +313,9 @@ NamedTensors load_safetensors(const std::string& path) {
   } catch (const nlohmann::json::exception& e) {
     throw fail(std::string("header is not valid JSON: ") + e.what());
   }
+  if (deepest > kMaxHeaderDepth)
+    throw fail("header nests " + std::to_string(deepest) + " levels deep; a safetensors header has " +
+               std::to_string(kMaxHeaderDepth) + " at most");
   if (!j.is_object()) throw fail(std::string("header is a JSON ") + j.type_name() + ", not an object");
   if (!duplicate_key.empty()) throw fail("header repeats the key '" + duplicate_key + "'");
 
@@ -370,19 +384,20 @@ NamedTensors load_safetensors(const std::string& path) {
                  " are out of bounds: the data buffer holds " + std::to_string(data_size) + " bytes");
 
     // numel x dtype size must be exactly the byte range (with overflow checks: the shape is untrusted).
-    uint64_t numel = 1, bits = 0;
+    int64_t bits = 0;
     bool overflow = false;
-    if (std::find(e.shape.begin(), e.shape.end(), int64_t{0}) != e.shape.end()) {
-      numel = 0;
-    } else {
-      for (int64_t d : e.shape)
-        overflow = overflow || __builtin_mul_overflow(numel, static_cast<uint64_t>(d), &numel);
+    try {
+      const int64_t numel = std::find(e.shape.begin(), e.shape.end(), int64_t{0}) != e.shape.end()
+                                ? 0
+                                : shape_numel_checked(e.shape, tname);
+      bits = checked_mul(numel, static_cast<int64_t>(e.dtype->bits), tname);
+    } catch (const RangeError&) {
+      overflow = true;
     }
-    overflow = overflow || __builtin_mul_overflow(numel, e.dtype->bits, &bits);
     const uint64_t span = e.end - e.begin;
-    if (overflow || bits % 8 != 0 || bits / 8 != span)
+    if (overflow || bits % 8 != 0 || static_cast<uint64_t>(bits / 8) != span)
       throw fail(tname + ": size mismatch: shape " + shape_str(e.shape) + " of " + dname + " needs " +
-                 (overflow ? std::string("more than 2^64") : bits % 8 ? std::to_string(bits) + " bits, not whole"
+                 (overflow ? std::string("more than 2^63") : bits % 8 ? std::to_string(bits) + " bits, not whole"
                                                                         : std::to_string(bits / 8)) +
                  " bytes but data_offsets " + offsets_str(e.begin, e.end) + " hold " + std::to_string(span));
     entries.push_back(std::move(e));

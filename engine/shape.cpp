@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "engine/checked.h"
+
 namespace gan {
 
 std::string shape_str(const Shape& s) {
@@ -16,6 +18,12 @@ std::string shape_str(const Shape& s) {
 int64_t shape_numel(const Shape& s) {
   int64_t n = 1;
   for (int64_t d : s) n *= d;
+  return n;
+}
+
+int64_t shape_numel_checked(const Shape& s, const std::string& what) {
+  int64_t n = 1;
+  for (int64_t d : s) n = checked_mul(n, d, what);
   return n;
 }
 

@@ -12,6 +12,8 @@ using Shape = std::vector<int64_t>;
 
 std::string shape_str(const Shape& s);
 int64_t shape_numel(const Shape& s);
+// The same with overflow checks, for shapes that come from outside: a RangeError naming `what` when it overflows.
+int64_t shape_numel_checked(const Shape& s, const std::string& what);
 Shape contiguous_strides(const Shape& s);
 
 // PyTorch broadcasting: align right, sizes must match or be 1. Throws "<op>: shapes [..] and [..] cannot be

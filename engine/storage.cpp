@@ -1,8 +1,10 @@
 #include "engine/storage.h"
 
+#include <cstdio>
 #include <new>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 #include "kernels/cuda/allocator.h"
 #include "kernels/cuda/runtime.h"
@@ -15,7 +17,42 @@ namespace {
 constexpr std::align_val_t kAlignment{64};
 }  // namespace
 
+std::string format_bytes(int64_t bytes) {
+  const char* units[] = {"bytes", "kB", "MB", "GB", "TB", "PB", "EB"};
+  double v = static_cast<double>(bytes);
+  int u = 0;
+  while (v >= 1000.0 && u < 6) {
+    v /= 1000.0;
+    ++u;
+  }
+  char buf[48];
+  if (u == 0) std::snprintf(buf, sizeof buf, "%lld bytes", static_cast<long long>(bytes));
+  else std::snprintf(buf, sizeof buf, "%.1f %s", v, units[u]);
+  return buf;
+}
+
+namespace {
+thread_local AllocationLimit* current_limit = nullptr;
+}  // namespace
+
+AllocationLimit::AllocationLimit(int64_t limit, std::string reason)
+    : limit_(limit), reason_(std::move(reason)), outer_(current_limit) {
+  current_limit = this;
+}
+
+AllocationLimit::~AllocationLimit() { current_limit = outer_; }
+
+void AllocationLimit::charge(size_t nbytes) {
+  AllocationLimit* l = current_limit;
+  if (l == nullptr) return;
+  if (nbytes > static_cast<uint64_t>(l->limit_ - l->used_))
+    throw OutOfMemory("cannot allocate " + format_bytes(static_cast<int64_t>(nbytes)) + " more after " +
+                      format_bytes(l->used_) + ": " + l->reason_);
+  l->used_ += static_cast<int64_t>(nbytes);
+}
+
 Storage::Storage(size_t nbytes, Device device) : nbytes_(nbytes), device_(device) {
+  AllocationLimit::charge(nbytes);
   if (device.is_cuda()) {
     if (!kernels::cuda_compiled())
       throw std::runtime_error("Storage: cannot allocate on " + device.str() +

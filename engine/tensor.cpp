@@ -1,5 +1,7 @@
 #include "engine/tensor.h"
 
+#include <unistd.h>
+
 #include <cmath>
 #include <cstring>
 #include <iomanip>
@@ -8,6 +10,7 @@
 #include <stdexcept>
 
 #include "engine/autograd.h"
+#include "engine/checked.h"
 #include "engine/ops.h"
 #include "engine/ops/op_helpers.h"
 #include "engine/rng.h"
@@ -209,8 +212,28 @@ Tensor Tensor::matmul(const Tensor& o) const { return gan::matmul(*this, o); }
 Tensor empty(const Shape& shape, DType dtype, Device device) {
   for (int64_t d : shape)
     if (d < 0) throw std::invalid_argument("empty: negative dimension in shape " + shape_str(shape));
+  // Shapes can come from flags and files: the size is computed with overflow checks, and running out of memory
+  // says how much was asked for and for what, instead of a bare std::bad_alloc.
+  const std::string what = std::string("a ") + dtype_name(dtype) + " tensor of shape " + shape_str(shape);
+  int64_t nbytes = 0;
+  try {
+    nbytes = checked_mul(shape_numel_checked(shape, what), static_cast<int64_t>(dtype_size(dtype)), what);
+  } catch (const RangeError&) {
+    throw OutOfMemory("cannot allocate " + what + ": its size in bytes does not fit in 64 bits");
+  }
+  // More than the machine's memory cannot be meant (and a sanitizer would abort on the request instead of failing).
+  static const int64_t physical = static_cast<int64_t>(::sysconf(_SC_PHYS_PAGES)) * ::sysconf(_SC_PAGESIZE);
+  if (device.is_cpu() && physical > 0 && nbytes > physical)
+    throw OutOfMemory("cannot allocate " + format_bytes(nbytes) + " for " + what + ": more than this machine's " +
+                      format_bytes(physical) + " of memory");
   auto impl = std::make_shared<TensorImpl>();
-  impl->storage = std::make_shared<Storage>(static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype), device);
+  try {
+    impl->storage = std::make_shared<Storage>(static_cast<size_t>(nbytes), device);
+  } catch (const OutOfMemory&) {
+    throw;
+  } catch (const std::bad_alloc&) {
+    throw OutOfMemory("out of memory: cannot allocate " + format_bytes(nbytes) + " for " + what);
+  }
   impl->shape = shape;
   impl->strides = contiguous_strides(shape);
   impl->dtype = dtype;

@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "engine/autograd.h"
+#include "engine/checked.h"
 #include "engine/data/builtin.h"
 #include "engine/data/dataset.h"
 #include "engine/data/loader.h"
@@ -196,7 +197,8 @@ LoadedClassifier load_or_train_classifier(const std::string& path, const Classif
         net->eval();
         result.net = net;
         const auto acc = file.metadata.find("test_accuracy");
-        result.test_accuracy = acc == file.metadata.end() ? 0.0 : std::stod(acc->second);
+        result.test_accuracy =
+            acc == file.metadata.end() ? 0.0 : parse_real(acc->second, "metadata test_accuracy", 0.0, 1.0);
       } else if (log) {
         *log << "classifier at " << path << " was trained with other settings; training a new one" << std::endl;
       }

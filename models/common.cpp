@@ -128,6 +128,8 @@ std::shared_ptr<SequentialNet> mlp(const MlpOptions& o, const std::string& name)
     throw std::invalid_argument(name + ": MLP sizes must be positive (in " + std::to_string(o.in) + ", hidden " +
                                 std::to_string(o.hidden) + ", layers " + std::to_string(o.layers) + ", out " +
                                 std::to_string(o.out) + ")");
+  if (!(o.dropout >= 0.0 && o.dropout < 1.0))  // checked here, not at the first forward pass mid-training
+    throw std::invalid_argument(name + ": dropout must be in [0, 1), got " + std::to_string(o.dropout));
   auto m = std::make_shared<SequentialNet>(name);
   nn::Sequential& net = *m->net;
   if (o.flatten_input) net.add(std::make_shared<nn::Flatten>());

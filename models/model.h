@@ -34,6 +34,12 @@ namespace gan::models {
 using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 using Metrics = std::vector<std::pair<std::string, double>>;  // ordered: "loss_d", "loss_g", ... as logged
 
+// Integer model flags lie in [-kMaxIntFlag, kMaxIntFlag] and real ones in [-kMaxRealFlag, kMaxRealFlag]
+// (resolve_config refuses others): widths and counts from a flag or a config.json must not overflow the products
+// the models form from them.
+constexpr int64_t kMaxIntFlag = int64_t{1} << 24;
+constexpr double kMaxRealFlag = 1e300;
+
 // One model flag: --name VALUE on the command line. `default_value` is JSON (number, bool or string).
 struct FlagSpec {
   std::string name;

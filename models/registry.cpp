@@ -3,6 +3,7 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "engine/checked.h"
 #include "models/model.h"
 
 namespace gan::models {
@@ -36,7 +37,9 @@ const char* type_name(const nlohmann::json& v) {
   return "a JSON value";
 }
 
-// `value` converted to the type of `def`, or an error naming the flag.
+// `value` converted to the type of `def`, or an error naming the flag. Numbers, given as JSON or as text, are
+// parsed strictly by engine/checked.h: an integer flag takes a whole number in [-kMaxIntFlag, kMaxIntFlag] ("1.5",
+// "1e300" and 3.0 are not), a real flag a finite number within +-kMaxRealFlag.
 nlohmann::json convert(const ModelEntry& entry, const FlagSpec& flag, const nlohmann::json& value) {
   const nlohmann::json& def = flag.default_value;
   auto fail = [&]() -> nlohmann::json {
@@ -44,32 +47,19 @@ nlohmann::json convert(const ModelEntry& entry, const FlagSpec& flag, const nloh
                                 ", got " + value.dump());
   };
   if (def.is_string()) return value.is_string() ? value : fail();
-  nlohmann::json v = value;
-  if (value.is_string()) {
-    const std::string text = value.get<std::string>();
-    if (def.is_boolean()) {
-      if (text == "true" || text == "1") return true;
-      if (text == "false" || text == "0") return false;
-      return fail();
-    }
-    try {
-      size_t used = 0;
-      const double d = std::stod(text, &used);
-      if (used != text.size()) return fail();
-      v = d;
-    } catch (const std::exception&) {
-      return fail();
-    }
+  if (def.is_boolean()) {
+    if (value.is_boolean()) return value;
+    const std::string text = value.is_string() ? value.get<std::string>() : "";
+    if (text == "true" || text == "1") return true;
+    if (text == "false" || text == "0") return false;
+    return fail();
   }
-  if (def.is_boolean()) return v.is_boolean() ? v : fail();
-  if (!v.is_number() || v.is_boolean()) return fail();
-  if (def.is_number_integer()) {
-    const double d = v.get<double>();
-    if (v.is_number_integer()) return v.get<int64_t>();
-    if (!std::isfinite(d) || std::floor(d) != d) return fail();
-    return static_cast<int64_t>(d);
-  }
-  return v.get<double>();
+  // A number's text: as given, or as the JSON holds it (a JSON infinity reads back as null and is refused).
+  if (!value.is_string() && (!value.is_number() || value.is_boolean())) return fail();
+  const std::string text = value.is_string() ? value.get<std::string>() : value.dump();
+  const std::string what = "model '" + entry.name + "': flag '" + flag.name + "'";
+  if (def.is_number_integer()) return parse_int(text, what, -kMaxIntFlag, kMaxIntFlag);
+  return parse_real(text, what, -kMaxRealFlag, kMaxRealFlag);
 }
 
 }  // namespace

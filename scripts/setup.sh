@@ -15,7 +15,9 @@ packages=(
   zlib1g-dev                        # gzip'd IDX datasets
   nlohmann-json3-dev                # configs, metrics, safetensors headers
   libcli11-dev                      # the `gan` command line
-  libstb-dev                        # image read/write
+  libstb-dev                        # PNG writing (stb_image_write)
+  libpng-dev libturbojpeg0-dev      # PNG and JPEG decoding (libpng, libjpeg-turbo)
+  clang libclang-rt-14-dev          # scripts/fuzz.sh: libFuzzer targets under ASan+UBSan (tests/fuzz)
   dataset-fashion-mnist             # the fashion-mnist dataset (/usr/share/datasets/fashion-mnist)
   librsvg2-bin                      # rsvg-convert, for scripts/fetch-pokemon.sh
   libboost-context-dev              # fibers (fcontext) of the SIMT emulator build, GAN_CUDA=EMU

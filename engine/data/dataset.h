@@ -8,7 +8,7 @@
 //   fashion-mnist  Debian's dataset-fashion-mnist (IDX, engine/data/idx.h); 28x28 gray, 10 classes; sizes up to 32
 //                  pad with black (exact pixels), larger ones resize            engine/data/fashion_mnist.cpp
 //   pokemon        1524 RGB 64x64 images made by scripts/fetch-pokemon.sh       engine/data/folder.cpp
-//   folder:PATH    PNG/JPEG/BMP/GIF under PATH, centre-cropped, resized (default 64), gray if all are gray
+//   folder:PATH    PNG/JPEG under PATH, centre-cropped, resized (default 64), gray if all are gray
 //   ring8, grid25  2-D Gaussian mixtures with their centres as reference_points()  engine/data/mixtures.cpp
 //   synthetic      256 16x16 gray shapes in 3 classes, for tests               engine/data/synthetic.cpp
 // Fetched data lives under $GAN_DATA_DIR (default ~/.cache/gan-engine); $GAN_DATA_DIR/fashion-mnist, when it
@@ -37,6 +37,11 @@ struct DataSpec {
 
   int64_t example_numel() const { return kind == ExampleKind::Image ? channels * image_size * image_size : point_dim; }
 };
+
+// Upper bounds of DatasetOptions (open_dataset refuses more; `gan` holds its flags and config.json to the same):
+// images of up to 512 x 512, generated sets of up to a million examples (ten times the mixtures' default).
+constexpr int64_t kMaxImageSize = 512;
+constexpr int64_t kMaxGeneratedSize = 1'000'000;
 
 struct DatasetOptions {
   int64_t image_size = 0;  // 0: the set's native size (folders: 64); else resize (area/bilinear) to S x S

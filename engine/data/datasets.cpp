@@ -1,6 +1,7 @@
 // The dataset registry: names -> the builtin sets (engine/data/builtin.h).
 #include <stdexcept>
 
+#include "engine/checked.h"
 #include "engine/data/builtin.h"
 #include "engine/data/dataset.h"
 
@@ -15,7 +16,7 @@ const std::vector<DatasetInfo>& list_datasets() {
        "Pokemon: 1524 RGB 64x64 official artworks and Gen-V sprites on white, unlabeled; fetch: scripts/fetch-pokemon.sh "
        "(into $GAN_DATA_DIR/pokemon, default ~/.cache/gan-engine/pokemon)"},
       {"folder:PATH",
-       "every PNG/JPEG/BMP/GIF under PATH, centre-cropped square and resized to the model's size; gray if all "
+       "every PNG/JPEG under PATH, centre-cropped square and resized to the model's size; gray if all "
        "images are gray, else RGB; unlabeled"},
       {"ring8", "8 2-D Gaussians on a circle of radius 2, std 0.02 (Unrolled GAN); 100000 points from the seed"},
       {"grid25", "25 2-D Gaussians on a 5x5 grid with spacing 2, std 0.05; 100000 points from the seed"},
@@ -25,9 +26,8 @@ const std::vector<DatasetInfo>& list_datasets() {
 }
 
 std::unique_ptr<Dataset> open_dataset(const std::string& name, const DatasetOptions& options) {
-  if (options.image_size < 0 || options.size < 0)
-    throw std::invalid_argument("open_dataset('" + name + "'): negative image_size (" +
-                                std::to_string(options.image_size) + ") or size (" + std::to_string(options.size) + ")");
+  check_range(options.image_size, "open_dataset('" + name + "'): image_size", 0, kMaxImageSize);
+  check_range(options.size, "open_dataset('" + name + "'): size", 0, kMaxGeneratedSize);
   if (name == "fashion-mnist") return builtin::open_fashion_mnist(options);
   if (name == "pokemon") return builtin::open_pokemon(options);
   if (name.starts_with("folder:")) return builtin::open_folder(name.substr(7), options);

@@ -18,6 +18,7 @@ constexpr const char* kSystemDir = "/usr/share/datasets/fashion-mnist";
 constexpr const char* kInstall = "apt-get install dataset-fashion-mnist";
 constexpr int64_t kNative = 28;
 constexpr int64_t kPadUpTo = 32;
+constexpr int64_t kMaxExamples = 10'000'000;  // labels per file: 7.8 GB of images, far above the real 60000
 
 const std::vector<std::string>& class_names() {
   static const std::vector<std::string> names = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -46,8 +47,10 @@ std::unique_ptr<Dataset> open_fashion_mnist(const DatasetOptions& options) {
       throw std::runtime_error("fashion-mnist: '" + p + "' not found; install it with: " + kInstall +
                                " (or run scripts/setup.sh)");
   }
-  IdxArray images = read_idx(images_path);
-  IdxArray labels = read_idx(labels_path);
+  // Labels first: they are small, and their count bounds what the images file may announce.
+  IdxArray labels = read_idx(labels_path, kMaxExamples);
+  const int64_t count_bound = labels.dims.empty() ? 0 : labels.dims[0];
+  IdxArray images = read_idx(images_path, count_bound * kNative * kNative);
   if (images.dims.size() != 3 || images.dims[1] != kNative || images.dims[2] != kNative)
     throw std::runtime_error("fashion-mnist: '" + images_path + "' holds an array of " +
                              std::to_string(images.dims.size()) + " dimensions, not N x 28 x 28 images");

@@ -1,11 +1,12 @@
 // Image folders ("folder:PATH") and the fetched Pokémon set, which is one.
 //
-// Every .png/.jpg/.jpeg/.bmp/.gif under PATH (recursively, sorted by path so the order never depends on the file
-// system; hidden files skipped) is decoded once at open time on a few threads, alpha composited over white, the
-// largest centred square kept (the usual Resize+CenterCrop of GAN data pipelines) and resized to the model's size
-// (area down, bilinear up), then held in memory as bytes. Gray when every image is gray (R = G = B everywhere),
-// else RGB. Unreadable files are skipped with one warning on stderr giving the count and the first error; none
-// readable is an error.
+// Every .png/.jpg/.jpeg under PATH (recursively, sorted by path so the order never depends on the file system;
+// hidden files skipped) is decoded once at open time on a few threads (engine/image/image.h: libpng and
+// libjpeg-turbo, a pixel cap per image), alpha composited over white, the largest centred square kept (the usual
+// Resize+CenterCrop of GAN data pipelines) and resized to the model's size (area down, bilinear up), then held in
+// memory as bytes. Gray when every image is gray (R = G = B everywhere), else RGB. Unreadable files are skipped
+// with one warning on stderr giving the count and the first error; none readable is an error. Files in other
+// image formats (.gif, .bmp, .webp, ...) are not read: the errors say how many there are and how to convert them.
 #include <algorithm>
 #include <atomic>
 #include <cctype>
@@ -26,14 +27,41 @@ namespace fs = std::filesystem;
 
 constexpr int64_t kDefaultSize = 64;
 
-bool is_image_name(const fs::path& p) {
+std::string lower_extension(const fs::path& p) {
   std::string ext = p.extension().string();
   std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
-  return ext == ".png" || ext == ".jpg" || ext == ".jpeg" || ext == ".bmp" || ext == ".gif";
+  return ext;
 }
 
-std::vector<std::string> list_images(const fs::path& dir) {
-  std::vector<std::string> files;
+bool is_image_name(const fs::path& p) {
+  const std::string ext = lower_extension(p);
+  return ext == ".png" || ext == ".jpg" || ext == ".jpeg";
+}
+
+// Image formats people may have in a folder that are not read here.
+bool is_other_image_name(const fs::path& p) {
+  const std::string ext = lower_extension(p);
+  return ext == ".gif" || ext == ".bmp" || ext == ".webp" || ext == ".tif" || ext == ".tiff" || ext == ".ppm" ||
+         ext == ".pgm" || ext == ".tga";
+}
+
+struct Listing {
+  std::vector<std::string> files;  // PNG and JPEG names, sorted
+  size_t other_images = 0;         // files named as other image formats
+  std::string other_example;
+
+  // "3 files in other image formats are not read, e.g. 'x.gif': convert them to PNG ...", or "".
+  std::string other_note() const {
+    if (other_images == 0) return "";
+    return std::to_string(other_images) + " file" + (other_images == 1 ? "" : "s") + " in other image formats " +
+           (other_images == 1 ? "is" : "are") + " not read, e.g. '" + other_example +
+           "': convert them to PNG, e.g. with ImageMagick: mogrify -format png FILE...";
+  }
+};
+
+Listing list_images(const fs::path& dir) {
+  Listing listing;
+  std::vector<std::string>& files = listing.files;
   std::error_code ec;
   fs::recursive_directory_iterator it(dir, fs::directory_options::skip_permission_denied, ec), end;
   if (ec) throw std::runtime_error("cannot list '" + dir.string() + "': " + ec.message());
@@ -44,10 +72,14 @@ std::vector<std::string> list_images(const fs::path& dir) {
       if (it->is_directory()) it.disable_recursion_pending();
       continue;
     }
-    if (is_image_name(p) && it->is_regular_file(ec)) files.push_back(p.string());
+    if (is_image_name(p) && it->is_regular_file(ec)) {
+      files.push_back(p.string());
+    } else if (is_other_image_name(p) && it->is_regular_file(ec) && listing.other_images++ == 0) {
+      listing.other_example = p.string();
+    }
   }
   std::sort(files.begin(), files.end());
-  return files;
+  return listing;
 }
 
 // name: what errors and describe() call the set; channels: 0 to detect, 3 to force RGB.
@@ -57,10 +89,13 @@ std::unique_ptr<Dataset> open_images(const std::string& name, const fs::path& di
   if (!fs::is_directory(dir, ec))
     throw std::runtime_error(name + ": '" + dir.string() + "' is not a folder" +
                              (when_empty.empty() ? "" : "; " + when_empty));
-  const std::vector<std::string> files = list_images(dir);
+  const Listing listing = list_images(dir);
+  const std::vector<std::string>& files = listing.files;
   if (files.empty())
-    throw std::runtime_error(name + ": no PNG, JPEG, BMP or GIF files under '" + dir.string() + "'" +
+    throw std::runtime_error(name + ": no PNG or JPEG files under '" + dir.string() + "'" +
+                             (listing.other_images ? " (" + listing.other_note() + ")" : "") +
                              (when_empty.empty() ? "" : "; " + when_empty));
+  const int64_t max_pixels = image::max_image_pixels();
 
   std::vector<image::Image8> images(files.size());
   std::vector<std::string> errors(files.size());
@@ -68,7 +103,7 @@ std::unique_ptr<Dataset> open_images(const std::string& name, const fs::path& di
   auto work = [&] {
     for (size_t i; (i = next.fetch_add(1)) < files.size();) {
       try {
-        images[i] = image::resize(image::center_crop_square(image::load_image(files[i])), size, size);
+        images[i] = image::load_square(files[i], size, max_pixels);
       } catch (const std::exception& e) {
         errors[i] = e.what();
       }
@@ -96,6 +131,7 @@ std::unique_ptr<Dataset> open_images(const std::string& name, const fs::path& di
   if (skipped)
     std::cerr << name << ": warning: skipped " << skipped << " of " << files.size()
               << " image files that could not be read; the first: " << errors[first_error] << "\n";
+  if (listing.other_images) std::cerr << name << ": warning: " << listing.other_note() << "\n";
   if (channels == 0) channels = all_gray ? 1 : 3;
 
   const int64_t plane = size * size;

@@ -1,12 +1,17 @@
 // IDX reader; see engine/data/idx.h.
 #include "engine/data/idx.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
+
+#include "engine/checked.h"
+#include "engine/regular_file.h"
 
 namespace gan::data {
 
@@ -25,16 +30,21 @@ const char* idx_type_name(unsigned code) {
   }
 }
 
-constexpr int64_t kMaxBytes = int64_t{1} << 36;  // 64 GiB: anything larger is a corrupt header
-
 class GzFile {
  public:
+  // The file is opened as a regular file first (a FIFO would block zlib's open forever), then handed to zlib.
   explicit GzFile(const std::string& path) : path_(path) {
-    errno = 0;
-    f_ = gzopen(path.c_str(), "rb");
-    if (!f_)
-      throw std::runtime_error("IDX file '" + path + "': cannot open: " +
-                               (errno ? std::strerror(errno) : "out of memory"));
+    const int fd = open_regular_file(path, "IDX file");
+    struct stat st {};
+    ::fstat(fd, &st);
+    file_size_ = static_cast<int64_t>(st.st_size);
+    unsigned char head[2] = {0, 0};
+    gzipped_ = ::pread(fd, head, 2, 0) == 2 && head[0] == 0x1f && head[1] == 0x8b;
+    f_ = gzdopen(fd, "rb");
+    if (!f_) {
+      ::close(fd);
+      throw std::runtime_error("IDX file '" + path + "': cannot open: out of memory");
+    }
     gzbuffer(f_, 1 << 17);
   }
   ~GzFile() { gzclose(f_); }
@@ -66,7 +76,6 @@ class GzFile {
     return err == Z_BUF_ERROR ? std::string(" (gzip: ") + msg + ")" : std::string();
   }
 
- private:
   [[noreturn]] void fail() {
     int err = Z_OK;
     const char* msg = gzerror(f_, &err);
@@ -76,13 +85,21 @@ class GzFile {
                              "; delete it and reinstall or re-download it");
   }
 
+  // The file's size, and whether it is gzip'd (else zlib passes its bytes through): a plain file's header must
+  // not announce more than the file holds.
+  int64_t file_size() const { return file_size_; }
+  bool gzipped() const { return gzipped_; }
+
+ private:
   std::string path_;
   gzFile f_ = nullptr;
+  int64_t file_size_ = 0;
+  bool gzipped_ = false;
 };
 
 }  // namespace
 
-IdxArray read_idx(const std::string& path) {
+IdxArray read_idx(const std::string& path, int64_t max_bytes) {
   GzFile f(path);
   const std::string where = "IDX file '" + path + "': ";
   unsigned char magic[4];
@@ -110,24 +127,42 @@ IdxArray read_idx(const std::string& path) {
                                std::to_string(d) + " present" + f.end_note());
     const int64_t n = (int64_t{b[0]} << 24) | (int64_t{b[1]} << 16) | (int64_t{b[2]} << 8) | int64_t{b[3]};
     if (n == 0) throw std::runtime_error(where + "dimension " + std::to_string(d) + " has size 0");
-    if (n > kMaxBytes / total)
-      throw std::runtime_error(where + "the header's sizes ask for more than " + std::to_string(kMaxBytes) +
-                               " bytes: corrupt header");
-    total *= n;
+    try {
+      total = checked_mul(total, n, "the header's sizes", max_bytes);
+    } catch (const RangeError&) {
+      throw std::runtime_error(where + "the header's sizes ask for more than " + std::to_string(max_bytes) +
+                               " bytes, the limit for this file: corrupt header");
+    }
     a.dims.push_back(n);
   }
-  a.data.resize(static_cast<size_t>(total));
-  const int64_t got = f.read(a.data.data(), total);
-  if (got < total) {
+  const auto shape_text = [&] {
     std::string shape;
     for (int64_t n : a.dims) {
       if (!shape.empty()) shape += 'x';
       shape += std::to_string(n);
     }
-    throw std::runtime_error(where + "truncated: the header announces " + shape + " = " + std::to_string(total) +
+    return shape;
+  };
+  const int64_t header = 4 + 4 * int64_t{ndims};
+  if (!f.gzipped() && total > f.file_size() - header)
+    throw std::runtime_error(where + "truncated: the header announces " + shape_text() + " = " +
+                             std::to_string(total) + " bytes of data, the file holds " +
+                             std::to_string(std::max<int64_t>(0, f.file_size() - header)) +
+                             "; delete it and reinstall or re-download it");
+  // Read in growing chunks rather than allocating what the header announces: a small gzip stream cannot make
+  // this allocate much more than it really inflates to.
+  int64_t got = 0;
+  while (got < total) {
+    const int64_t chunk = std::min(total - got, std::max<int64_t>(int64_t{1} << 20, got));
+    a.data.resize(static_cast<size_t>(got + chunk));
+    const int64_t n = f.read(a.data.data() + got, chunk);
+    got += n;
+    if (n < chunk) break;
+  }
+  if (got < total)
+    throw std::runtime_error(where + "truncated: the header announces " + shape_text() + " = " + std::to_string(total) +
                              " bytes of data, the file holds " + std::to_string(got) + f.end_note() +
                              "; delete it and reinstall or re-download it");
-  }
   // Reading past the end also makes zlib check the gzip trailer (CRC and length).
   char extra[64];
   const int64_t more = f.read(extra, sizeof extra);

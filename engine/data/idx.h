@@ -2,8 +2,9 @@
 // then the elements row-major. gzip'd files (.gz) are read through zlib; plain ones pass through unchanged.
 //
 // Only the unsigned-byte type (0x08) is read, which is what image and label files use. The reader trusts nothing:
-// a wrong magic, an unsupported type, zero or absurd sizes, a truncated payload, trailing bytes and gzip errors
-// (corrupt data, CRC mismatch) all throw std::runtime_error naming the file and the problem.
+// a non-regular file (a FIFO), a wrong magic, an unsupported type, zero or absurd sizes, a truncated payload,
+// trailing bytes and gzip errors (corrupt data, CRC mismatch) all throw std::runtime_error naming the file and the
+// problem.
 #pragma once
 
 #include <cstdint>
@@ -17,6 +18,11 @@ struct IdxArray {
   std::vector<uint8_t> data;  // product(dims) bytes, row-major
 };
 
-IdxArray read_idx(const std::string& path);
+// Files larger than this (in elements) are refused: 4 GiB, about 80 times Fashion-MNIST's training images.
+constexpr int64_t kMaxIdxBytes = int64_t{1} << 32;
+
+// Reads the file, refusing a header that announces more than max_bytes elements. The payload is read in growing
+// chunks, never allocated up front from the header's word, so a short or hostile file costs about what it holds.
+IdxArray read_idx(const std::string& path, int64_t max_bytes = kMaxIdxBytes);
 
 }  // namespace gan::data

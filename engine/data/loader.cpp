@@ -195,7 +195,9 @@ LoaderCursor Loader::cursor() const {
 
 void Loader::set_cursor(LoaderCursor c) {
   Impl& m = *impl_;
-  if (c.epoch < 0 || c.position < 0 || c.position + m.batch > m.n)
+  // position > n - batch rather than position + batch > n: the cursor comes from a checkpoint's metadata, and a
+  // position near INT64_MAX must not overflow past the check.
+  if (c.epoch < 0 || c.position < 0 || c.position > m.n - m.batch)
     throw std::invalid_argument("Loader::set_cursor: cursor (epoch " + std::to_string(c.epoch) + ", position " +
                                 std::to_string(c.position) + ") does not start a full batch of " +
                                 std::to_string(m.batch) + " in a dataset of " + std::to_string(m.n) +

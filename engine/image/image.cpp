@@ -1,5 +1,5 @@
-// Image decoding, resampling and PNG writing; see engine/image/image.h. stb_image and stb_image_write come
-// compiled in Debian's libstb (libstb-dev), so this file includes only their declarations.
+// Resampling and PNG writing; see engine/image/image.h. Decoding is in decode.cpp. stb_image_write comes
+// compiled in Debian's libstb (libstb-dev), so this file includes only its declarations.
 #include "engine/image/image.h"
 
 #include <fcntl.h>
@@ -9,12 +9,8 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
-#include <fstream>
-#include <iterator>
-#include <limits>
 #include <stdexcept>
 
-#include <stb/stb_image.h>
 #include <stb/stb_image_write.h>
 
 namespace gan::image {
@@ -27,8 +23,6 @@ Image8::Image8(int64_t w, int64_t h, int64_t c, uint8_t fill) : width(w), height
 }
 
 namespace {
-
-uint8_t over_white(int value, int alpha) { return static_cast<uint8_t>((value * alpha + 255 * (255 - alpha) + 127) / 255); }
 
 uint8_t clamp_round(float v) {
   if (!(v > 0.f)) return 0;  // also NaN
@@ -73,50 +67,7 @@ std::vector<Taps> axis_taps(int64_t src, int64_t dst) {
   return taps;
 }
 
-std::string stb_reason() {
-  const char* r = stbi_failure_reason();
-  return r ? r : "unknown error";
-}
-
 }  // namespace
-
-Image8 decode_image(const void* bytes, size_t size, const std::string& name) {
-  if (size > static_cast<size_t>(std::numeric_limits<int>::max()))
-    throw std::runtime_error("cannot decode image '" + name + "': file too large (" + std::to_string(size) + " bytes)");
-  int w = 0, h = 0, n = 0;
-  stbi_uc* data = stbi_load_from_memory(static_cast<const stbi_uc*>(bytes), static_cast<int>(size), &w, &h, &n, 0);
-  if (!data) throw std::runtime_error("cannot decode image '" + name + "': " + stb_reason());
-  Image8 img;
-  try {
-    img = Image8(w, h, (n == 1 || n == 2) ? 1 : 3);
-  } catch (...) {
-    stbi_image_free(data);
-    throw;
-  }
-  const size_t count = static_cast<size_t>(w) * static_cast<size_t>(h);
-  uint8_t* out = img.pixels.data();
-  for (size_t p = 0; p < count; ++p) {
-    const stbi_uc* s = data + p * static_cast<size_t>(n);
-    switch (n) {
-      case 1: out[p] = s[0]; break;
-      case 2: out[p] = over_white(s[0], s[1]); break;
-      case 3: std::memcpy(out + 3 * p, s, 3); break;
-      default:
-        for (int c = 0; c < 3; ++c) out[3 * p + c] = over_white(s[c], s[3]);
-    }
-  }
-  stbi_image_free(data);
-  return img;
-}
-
-Image8 load_image(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot open image '" + path + "': " + std::strerror(errno));
-  std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) throw std::runtime_error("cannot read image '" + path + "': " + std::strerror(errno));
-  if (bytes.empty()) throw std::runtime_error("cannot decode image '" + path + "': the file is empty");
-  return decode_image(bytes.data(), bytes.size(), path);
-}
 
 bool is_gray(const Image8& img) {
   if (img.channels == 1) return true;
@@ -152,6 +103,53 @@ Image8 center_crop_square(const Image8& img) {
   return out;
 }
 
+namespace {
+
+// One channel through both passes: along x, reading source row y's pixel i as at(y, i), into `rows` (src_h x
+// dst_w), then along y, handing output pixel (x, y) to put(y, x, value). Both resize paths share it, so they
+// agree bit for bit.
+template <class At, class Put>
+void resample_plane(const std::vector<Taps>& tx, const std::vector<Taps>& ty, int64_t src_h, std::vector<float>& rows,
+                    At at, Put put) {
+  const int64_t dst_w = static_cast<int64_t>(tx.size()), dst_h = static_cast<int64_t>(ty.size());
+  for (int64_t y = 0; y < src_h; ++y)
+    for (int64_t x = 0; x < dst_w; ++x) {
+      const Taps& t = tx[static_cast<size_t>(x)];
+      float acc = 0.f;
+      for (size_t k = 0; k < t.weights.size(); ++k) acc += t.weights[k] * at(y, t.first + static_cast<int64_t>(k));
+      rows[static_cast<size_t>(y * dst_w + x)] = acc;
+    }
+  for (int64_t y = 0; y < dst_h; ++y) {
+    const Taps& t = ty[static_cast<size_t>(y)];
+    for (int64_t x = 0; x < dst_w; ++x) {
+      float acc = 0.f;
+      for (size_t k = 0; k < t.weights.size(); ++k)
+        acc += t.weights[k] * rows[static_cast<size_t>((t.first + static_cast<int64_t>(k)) * dst_w + x)];
+      put(y, x, acc);
+    }
+  }
+}
+
+// Resamples the w x h window at (x0, y0) of img to dst_w x dst_h, straight from the bytes: the memory it needs is
+// the window's height x dst_w floats, whatever the image's size.
+Image8 resample_window(const Image8& img, int64_t x0, int64_t y0, int64_t w, int64_t h, int64_t dst_w,
+                       int64_t dst_h) {
+  const int64_t C = img.channels;
+  const std::vector<Taps> tx = axis_taps(w, dst_w), ty = axis_taps(h, dst_h);
+  std::vector<float> rows(static_cast<size_t>(h * dst_w));
+  Image8 out(dst_w, dst_h, C);
+  for (int64_t c = 0; c < C; ++c) {
+    const uint8_t* src = img.pixels.data() + (y0 * img.width + x0) * C + c;
+    uint8_t* dst = out.pixels.data() + c;
+    resample_plane(
+        tx, ty, h, rows, [&](int64_t y, int64_t i) { return static_cast<float>(src[(y * img.width + i) * C]); },
+        [&](int64_t y, int64_t x, float v) { dst[(y * dst_w + x) * C] = clamp_round(v); });
+  }
+  return out;
+}
+
+}  // namespace
+
 void resize_chw(const float* src, int64_t channels, int64_t src_h, int64_t src_w, float* dst, int64_t dst_h,
                 int64_t dst_w) {
   if (channels < 1 || src_h < 1 || src_w < 1 || dst_h < 1 || dst_w < 1)
@@ -162,23 +160,10 @@ void resize_chw(const float* src, int64_t channels, int64_t src_h, int64_t src_w
   std::vector<float> rows(static_cast<size_t>(src_h * dst_w));  // one channel resampled along x
   for (int64_t c = 0; c < channels; ++c) {
     const float* s = src + c * src_h * src_w;
-    for (int64_t y = 0; y < src_h; ++y)
-      for (int64_t x = 0; x < dst_w; ++x) {
-        const Taps& t = tx[static_cast<size_t>(x)];
-        float acc = 0.f;
-        for (size_t k = 0; k < t.weights.size(); ++k) acc += t.weights[k] * s[y * src_w + t.first + static_cast<int64_t>(k)];
-        rows[static_cast<size_t>(y * dst_w + x)] = acc;
-      }
     float* d = dst + c * dst_h * dst_w;
-    for (int64_t y = 0; y < dst_h; ++y) {
-      const Taps& t = ty[static_cast<size_t>(y)];
-      for (int64_t x = 0; x < dst_w; ++x) {
-        float acc = 0.f;
-        for (size_t k = 0; k < t.weights.size(); ++k)
-          acc += t.weights[k] * rows[static_cast<size_t>((t.first + static_cast<int64_t>(k)) * dst_w + x)];
-        d[y * dst_w + x] = acc;
-      }
-    }
+    resample_plane(
+        tx, ty, src_h, rows, [&](int64_t y, int64_t i) { return s[y * src_w + i]; },
+        [&](int64_t y, int64_t x, float v) { d[y * dst_w + x] = v; });
   }
 }
 
@@ -187,17 +172,14 @@ Image8 resize(const Image8& img, int64_t width, int64_t height) {
     throw std::invalid_argument("resize: target size " + std::to_string(width) + "x" + std::to_string(height) +
                                 " (want >= 1x1)");
   if (width == img.width && height == img.height) return img;
-  const int64_t C = img.channels, HW = img.width * img.height;
-  std::vector<float> chw(static_cast<size_t>(C * HW));
-  for (int64_t p = 0; p < HW; ++p)
-    for (int64_t c = 0; c < C; ++c) chw[static_cast<size_t>(c * HW + p)] = img.pixels[static_cast<size_t>(p * C + c)];
-  std::vector<float> out_chw(static_cast<size_t>(C * width * height));
-  resize_chw(chw.data(), C, img.height, img.width, out_chw.data(), height, width);
-  Image8 out(width, height, C);
-  const int64_t OHW = width * height;
-  for (int64_t p = 0; p < OHW; ++p)
-    for (int64_t c = 0; c < C; ++c) out.pixels[static_cast<size_t>(p * C + c)] = clamp_round(out_chw[static_cast<size_t>(c * OHW + p)]);
-  return out;
+  return resample_window(img, 0, 0, img.width, img.height, width, height);
+}
+
+Image8 crop_resize_square(const Image8& img, int64_t size) {
+  if (size < 1) throw std::invalid_argument("crop_resize_square: size " + std::to_string(size) + " (want >= 1)");
+  const int64_t side = std::min(img.width, img.height);
+  if (side == size) return center_crop_square(img);
+  return resample_window(img, (img.width - side) / 2, (img.height - side) / 2, side, side, size, size);
 }
 
 std::vector<uint8_t> encode_png(const Image8& img) {

@@ -26,7 +26,8 @@ const Device kGpu = Device::cuda(0);
 // ---- parse_device ----
 TEST(DeviceParsing, AcceptsCpuAndRejectsUnknownNames) {
   EXPECT_TRUE(parse_device("cpu").is_cpu());
-  for (const char* bad : {"gpu", "CUDA", "cuda:", "cuda:x", "cuda:-1", "cpu:0", "", " cuda"}) {
+  for (const char* bad : {"gpu", "CUDA", "cuda:", "cuda:x", "cuda:-1", "cuda:99999999999999999999", "cuda:+1",
+                          "cpu:0", "", " cuda"}) {
     try {
       (void)parse_device(bad);
       ADD_FAILURE() << "'" << bad << "' was accepted";

@@ -1,9 +1,12 @@
-// Image I/O: decoding PNG/JPEG/BMP/GIF written here, alpha over white, resampling, folder datasets (with corrupt
-// files), sample grids and scatter plots written and read back.
+// Image I/O: decoding PNG (every colour type, depth, transparency, interlacing) and JPEG (baseline, progressive)
+// written here, other formats refused by name, alpha over white, resampling, folder datasets (with corrupt files
+// and files in other formats), sample grids and scatter plots written and read back. Hostile files (huge
+// headers, truncation, FIFOs, memory ceilings) are in test_hostile_files.cpp.
 #include <gtest/gtest.h>
 #include <stb/stb_image_write.h>
 
 #include <cmath>
+#include <tuple>
 #include <string>
 #include <vector>
 
@@ -11,6 +14,7 @@
 #include "engine/data/dataset.h"
 #include "engine/image/image.h"
 #include "engine/image/plots.h"
+#include "image_files.h"
 
 namespace gan {
 namespace {
@@ -71,7 +75,10 @@ std::vector<uint8_t> solid(int w, int h, int c, std::vector<uint8_t> value) {
 
 class ImageTest : public testing_data::TempDirTest {};
 
-TEST_F(ImageTest, DecodesEveryFormatAndCompositesAlphaOverWhite) {
+TEST_F(ImageTest, DecodesPngAndJpegAndCompositesAlphaOverWhite) {
+  using testing_images::PngSpec;
+  using testing_images::png_bytes;
+  using testing_images::png_spec;
   // PNG RGB with distinct pixels: decoded exactly.
   std::vector<uint8_t> rgb(4 * 3 * 3);
   for (size_t i = 0; i < rgb.size(); ++i) rgb[i] = static_cast<uint8_t>(i * 7);
@@ -81,33 +88,72 @@ TEST_F(ImageTest, DecodesEveryFormatAndCompositesAlphaOverWhite) {
   EXPECT_EQ(a.height, 3);
   EXPECT_EQ(a.channels, 3);
   EXPECT_EQ(a.pixels, rgb);
-  // BMP gray is stored as RGB by stb_image_write; the pixels survive.
-  ASSERT_TRUE(stbi_write_bmp(path("b.bmp").c_str(), 4, 3, 3, rgb.data()));
-  EXPECT_EQ(image::load_image(path("b.bmp")).pixels, rgb);
-  // JPEG: lossy, a flat colour comes back within a few levels.
-  const std::vector<uint8_t> flat = solid(16, 16, 3, {200, 40, 90});
-  ASSERT_TRUE(stbi_write_jpg(path("c.jpg").c_str(), 16, 16, 3, flat.data(), 95));
-  Image8 c = image::load_image(path("c.jpg"));
-  ASSERT_EQ(c.channels, 3);
-  for (size_t i = 0; i < flat.size(); ++i) EXPECT_NEAR(c.pixels[i], flat[i], 4) << i;
+  // The same pixels interlaced (Adam7) and as 16-bit samples (the high byte is kept).
+  write_file(path("i.png"), png_bytes(png_spec(4, 3, PNG_COLOR_TYPE_RGB, 8, rgb, /*interlaced=*/true)));
+  EXPECT_EQ(image::load_image(path("i.png")).pixels, rgb);
+  std::vector<uint8_t> deep;
+  for (uint8_t v : rgb) deep.insert(deep.end(), {v, static_cast<uint8_t>(255 - v)});
+  write_file(path("d16.png"), png_bytes(png_spec(4, 3, PNG_COLOR_TYPE_RGB, 16, deep)));
+  EXPECT_EQ(image::load_image(path("d16.png")).pixels, rgb);
+  // A 2-bit palette with one transparent entry: palette colours, the transparent one white.
+  PngSpec pal = png_spec(4, 2, PNG_COLOR_TYPE_PALETTE, 2, {0x1B, 0xE4});  // indices 0 1 2 3 / 3 2 1 0
+  pal.palette = {255, 0, 0, 0, 255, 0, 0, 0, 255, 10, 20, 30};
+  pal.trns = {255, 255, 255, 0};
+  write_file(path("p.png"), png_bytes(pal));
+  const Image8 p = image::load_image(path("p.png"));
+  ASSERT_EQ(p.channels, 3);
+  const std::vector<uint8_t> first_row = {255, 0, 0, 0, 255, 0, 0, 0, 255, 255, 255, 255};
+  EXPECT_EQ(std::vector<uint8_t>(p.pixels.begin(), p.pixels.begin() + 12), first_row);
+  // 1-bit gray: 0 and 255.
+  write_file(path("b.png"), png_bytes(png_spec(8, 1, PNG_COLOR_TYPE_GRAY, 1, {0xA5})));
+  EXPECT_EQ(image::load_image(path("b.png")).pixels, (std::vector<uint8_t>{255, 0, 255, 0, 0, 255, 0, 255}));
   // Gray + alpha: half-transparent black over white is mid gray; fully transparent is white.
   const std::vector<uint8_t> ga = {0, 255, 0, 128, 0, 0, 100, 255};
   ASSERT_TRUE(stbi_write_png(path("ga.png").c_str(), 4, 1, 2, ga.data(), 8));
   Image8 g = image::load_image(path("ga.png"));
   EXPECT_EQ(g.channels, 1);
   EXPECT_EQ(g.pixels, (std::vector<uint8_t>{0, 127, 255, 100}));
-  // GIF: palette indices, one transparent.
+  // RGBA, interlaced.
+  write_file(path("rgba.png"),
+             png_bytes(png_spec(2, 1, PNG_COLOR_TYPE_RGBA, 8, {200, 100, 0, 255, 0, 0, 0, 0}, /*interlaced=*/true)));
+  EXPECT_EQ(image::load_image(path("rgba.png")).pixels, (std::vector<uint8_t>{200, 100, 0, 255, 255, 255}));
+  // JPEG: lossy, a flat colour comes back within a few levels, baseline or progressive, colour or gray.
+  const std::vector<uint8_t> flat = solid(16, 16, 3, {200, 40, 90});
+  ASSERT_TRUE(stbi_write_jpg(path("c.jpg").c_str(), 16, 16, 3, flat.data(), 95));
+  write_file(path("cp.jpg"), testing_images::jpeg_bytes(16, 16, 3, flat, 95, true));
+  for (const char* name : {"c.jpg", "cp.jpg"}) {
+    Image8 c = image::load_image(path(name));
+    ASSERT_EQ(c.channels, 3) << name;
+    for (size_t i = 0; i < flat.size(); ++i) EXPECT_NEAR(c.pixels[i], flat[i], 4) << name << " " << i;
+  }
+  write_file(path("g.jpg"), testing_images::jpeg_bytes(8, 8, 1, std::vector<uint8_t>(64, 77), 95, true));
+  const Image8 gj = image::load_image(path("g.jpg"));
+  EXPECT_EQ(gj.channels, 1);
+  for (uint8_t v : gj.pixels) EXPECT_NEAR(v, 77, 2);
+}
+
+TEST_F(ImageTest, OtherFormatsAreRefusedByName) {
+  // GIF (as browsers make them) and BMP are not read: stb_image, which read them, is not safe on hostile files.
   const std::vector<uint8_t> palette = {255, 0, 0, 0, 255, 0, 0, 0, 255, 10, 20, 30};
-  std::vector<uint8_t> idx(12 * 11);
-  for (size_t i = 0; i < idx.size(); ++i) idx[i] = static_cast<uint8_t>(i % 4);
-  write_file(path("d.gif"), gif_bytes(12, 11, idx, palette, 3));
-  Image8 d = image::load_image(path("d.gif"));
-  ASSERT_EQ(d.width, 12);
-  ASSERT_EQ(d.height, 11);
-  ASSERT_EQ(d.channels, 3);
-  for (size_t i = 0; i < idx.size(); ++i)
-    for (int k = 0; k < 3; ++k)
-      EXPECT_EQ(d.pixels[3 * i + k], idx[i] == 3 ? 255 : palette[3 * idx[i] + k]) << "pixel " << i;
+  write_file(path("d.gif"), gif_bytes(12, 11, std::vector<uint8_t>(12 * 11, 1), palette, 3));
+  std::vector<uint8_t> rgb(4 * 3 * 3, 9);
+  ASSERT_TRUE(stbi_write_bmp(path("b.bmp").c_str(), 4, 3, 3, rgb.data()));
+  write_file(path("pnm.png"), "P6\n4 4\n255\n" + std::string(48, '\x7f'));
+  write_file(path("text.jpg"), "not a jpeg at all");
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"d.gif", "it is a GIF image; only PNG and JPEG files are read"},
+      {"b.bmp", "it is a BMP image"},
+      {"pnm.png", "it is a PNM/PGM/PPM image"},
+      {"text.jpg", "not a PNG or JPEG file"}};
+  for (const auto& [name, message] : cases) {
+    try {
+      image::load_image(path(name));
+      FAIL() << "decoded " << name;
+    } catch (const std::runtime_error& e) {
+      EXPECT_NE(std::string(e.what()).find(path(name)), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find(message), std::string::npos) << e.what();
+    }
+  }
 }
 
 TEST_F(ImageTest, DecodeErrorsNameTheFile) {
@@ -158,21 +204,22 @@ TEST_F(ImageTest, ResizeAveragesDownAndInterpolatesUp) {
   EXPECT_EQ(*sq.at(2, 2), 3);
 }
 
-TEST_F(ImageTest, FolderDatasetLoadsEveryFormatAndSkipsBrokenFiles) {
+TEST_F(ImageTest, FolderDatasetLoadsPngAndJpegAndSkipsBrokenFiles) {
   const std::string dir = path("imgs");
   fs::create_directories(dir + "/sub");
   const std::vector<uint8_t> red = solid(8, 8, 3, {250, 10, 10});
   ASSERT_TRUE(stbi_write_png((dir + "/a.png").c_str(), 8, 8, 3, red.data(), 24));
   const std::vector<uint8_t> wide = solid(16, 8, 3, {10, 250, 10});  // non-square: centre-cropped
-  ASSERT_TRUE(stbi_write_bmp((dir + "/b.BMP").c_str(), 16, 8, 3, wide.data()));
+  ASSERT_TRUE(stbi_write_png((dir + "/b.PNG").c_str(), 16, 8, 3, wide.data(), 48));
   const std::vector<uint8_t> blue = solid(8, 8, 3, {10, 10, 250});
   ASSERT_TRUE(stbi_write_jpg((dir + "/sub/c.jpeg").c_str(), 8, 8, 3, blue.data(), 95));
-  write_file(dir + "/sub/d.gif", gif_bytes(8, 8, std::vector<uint8_t>(64, 0), {20, 30, 40}));
+  write_file(dir + "/sub/d.jpg", testing_images::jpeg_bytes(8, 8, 3, solid(8, 8, 3, {20, 30, 40}), 100, true));
   write_file(dir + "/broken.png", "garbage, not a PNG");
   const std::string png = read_file(dir + "/a.png");
   write_file(dir + "/cut.png", png.substr(0, png.size() / 2));
   write_file(dir + "/notes.txt", "ignored: not an image name");
   write_file(dir + "/.hidden.png", "ignored: hidden");
+  write_file(dir + "/old.gif", gif_bytes(8, 8, std::vector<uint8_t>(64, 0), {20, 30, 40}));
 
   data::DatasetOptions options;
   options.image_size = 4;
@@ -181,18 +228,62 @@ TEST_F(ImageTest, FolderDatasetLoadsEveryFormatAndSkipsBrokenFiles) {
   const std::string warning = ::testing::internal::GetCapturedStderr();
   EXPECT_NE(warning.find("skipped 2 of 6"), std::string::npos) << warning;
   EXPECT_NE(warning.find("broken.png"), std::string::npos) << warning;
+  EXPECT_NE(warning.find("1 file in other image formats is not read, e.g. '" + dir + "/old.gif'"), std::string::npos)
+      << warning;
   ASSERT_EQ(ds->size(), 4);
   EXPECT_EQ(ds->spec().channels, 3);
   EXPECT_EQ(ds->spec().image_size, 4);
   EXPECT_NE(ds->describe().find("2 unreadable files skipped"), std::string::npos) << ds->describe();
-  // Sorted by path: a.png, b.BMP, sub/c.jpeg, sub/d.gif.
+  // Sorted by path: a.png, b.PNG, sub/c.jpeg, sub/d.jpg.
   const std::vector<std::vector<int>> expect = {{250, 10, 10}, {10, 250, 10}, {10, 10, 250}, {20, 30, 40}};
   std::vector<float> x(3 * 16);
   for (int i = 0; i < 4; ++i) {
     EXPECT_EQ(ds->get(i, x.data()), -1);
     for (int c = 0; c < 3; ++c)
       for (int p = 0; p < 16; ++p)
-        EXPECT_NEAR(x[c * 16 + p], expect[i][c] / 127.5f - 1.f, i == 2 ? 0.05f : 1e-5f) << i << " " << c << " " << p;
+        EXPECT_NEAR(x[c * 16 + p], expect[i][c] / 127.5f - 1.f, i >= 2 ? 0.05f : 1e-5f) << i << " " << c << " " << p;
+  }
+  // A folder of GIFs only says why nothing was read.
+  fs::create_directories(path("gifs"));
+  write_file(path("gifs/x.gif"), gif_bytes(8, 8, std::vector<uint8_t>(64, 0), {20, 30, 40}));
+  try {
+    data::open_dataset("folder:" + path("gifs"), options);
+    FAIL() << "opened a folder of GIFs";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("no PNG or JPEG files"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("convert them to PNG"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(ImageTest, CropResizeEqualsCropThenResizeBitForBit) {
+  uint64_t state = 12345;
+  auto next = [&] {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return static_cast<uint8_t>(state >> 56);
+  };
+  for (const auto& [w, h, c, size] : std::vector<std::tuple<int, int, int, int>>{
+           {17, 9, 3, 4}, {9, 17, 1, 32}, {64, 64, 3, 28}, {5, 40, 3, 5}, {31, 30, 1, 64}, {1, 7, 3, 3}}) {
+    Image8 img(w, h, c);
+    for (uint8_t& v : img.pixels) v = next();
+    const Image8 fused = image::crop_resize_square(img, size);
+    // The reference: the crop as float CHW planes through resize_chw, rounded (how resize worked before it
+    // learned to read the bytes a row at a time).
+    const Image8 crop = image::center_crop_square(img);
+    const int64_t side = crop.width, plane = side * side;
+    std::vector<float> chw(static_cast<size_t>(c * plane)), out(static_cast<size_t>(c * size * size));
+    for (int64_t p = 0; p < plane; ++p)
+      for (int k = 0; k < c; ++k) chw[static_cast<size_t>(k * plane + p)] = crop.pixels[static_cast<size_t>(p * c + k)];
+    if (side == size) out = chw;
+    else image::resize_chw(chw.data(), c, side, side, out.data(), size, size);
+    std::vector<uint8_t> expect(static_cast<size_t>(c * size * size));
+    for (int64_t p = 0; p < size * size; ++p)
+      for (int k = 0; k < c; ++k) {
+        const float v = out[static_cast<size_t>(k * size * size + p)];
+        expect[static_cast<size_t>(p * c + k)] = !(v > 0.f) ? 0 : v >= 255.f ? 255 : static_cast<uint8_t>(v + 0.5f);
+      }
+    EXPECT_EQ(fused.width, size);
+    EXPECT_EQ(fused.pixels, expect) << w << "x" << h << "x" << c << " -> " << size;
+    EXPECT_EQ(image::resize(crop, size, size).pixels, expect);
   }
 }
 
