@@ -47,6 +47,9 @@ nlohmann::json RunConfig::to_json() const {
           {"sample_every", sample_every},
           {"checkpoint_every", checkpoint_every},
           {"sample_n", sample_n},
+          {"eval_every", eval_every},
+          {"eval_n", eval_n},
+          {"classifier", classifier},
           {"data_spec", spec_to_json(spec)},
           {"data_description", data_description}};
 }
@@ -68,6 +71,9 @@ RunConfig RunConfig::from_json(const nlohmann::json& j) {
     c.sample_every = j.at("sample_every").get<int64_t>();
     c.checkpoint_every = j.at("checkpoint_every").get<int64_t>();
     c.sample_n = j.at("sample_n").get<int64_t>();
+    c.eval_every = j.value("eval_every", int64_t{0});  // absent in runs made before --eval-every existed
+    c.eval_n = j.value("eval_n", int64_t{1000});
+    c.classifier = j.value("classifier", std::string());
     c.spec = spec_from_json(j.at("data_spec"));
     c.data_description = j.value("data_description", "");
   } catch (const nlohmann::json::exception& e) {

@@ -26,6 +26,9 @@ struct RunConfig {
   int64_t sample_every = 500;      // sample grid every N steps (and at the end)
   int64_t checkpoint_every = 1000; // kept checkpoint every N steps (and latest at the end and on a signal)
   int64_t sample_n = 64;           // samples per grid (points: per scatter plot)
+  int64_t eval_every = 0;          // Frechet distance to fd.jsonl every N steps (0: off; apps/quality.h)
+  int64_t eval_n = 1000;           // samples per such measurement
+  std::string classifier;          // its classifier file ("": the cache)
   data::DataSpec spec;             // what the data looked like (sizes the networks; `gan sample` needs no data)
   std::string data_description;    // the dataset's describe() line
 
