@@ -340,9 +340,11 @@
       });
       tip.innerHTML = rows;
       tip.hidden = false;
-      const left = (x / W) * rect.width;
-      tip.style.left = (left > rect.width / 2 ? left - tip.offsetWidth - 12 : left + 12) + "px";
-      tip.style.top = (svg.offsetTop + 8) + "px";
+      // Beside the cursor, on the side with room; positions relative to the card (SVG has no offsetTop).
+      const card = box.getBoundingClientRect();
+      const left = rect.left - card.left + (x / W) * rect.width;
+      tip.style.left = (left > card.width / 2 ? left - tip.offsetWidth - 12 : left + 12) + "px";
+      tip.style.top = (rect.top - card.top + (M.top / H) * rect.height + 4) + "px";
     });
     hit.addEventListener("mouseleave", () => {
       cursor.setAttribute("visibility", "hidden");
