@@ -20,6 +20,7 @@
 #include "engine/image/image.h"
 #include "engine/image/plots.h"
 #include "engine/rng.h"
+#include "cli_test_util.h"
 #include "test_double.h"
 
 namespace gan::apps {
@@ -27,36 +28,13 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct Result {
-  int code;
-  std::string out, err;
-};
-
-Result run(const Catalog& catalog, std::vector<std::string> args) {
-  args.insert(args.begin(), "gan");
-  std::vector<const char*> argv;
-  for (const auto& a : args) argv.push_back(a.c_str());
-  std::ostringstream out, err;
-  const int code = run_cli(static_cast<int>(argv.size()), argv.data(), catalog, CliStreams{&out, &err, false});
-  return {code, out.str(), err.str()};
-}
-Result gan(std::vector<std::string> args) { return run(testing::test_catalog(), std::move(args)); }
-Result zoo(std::vector<std::string> args) { return run(default_catalog(), std::move(args)); }
+using Result = testing::CliResult;
+Result gan(std::vector<std::string> args) { return testing::run_gan(testing::test_catalog(), std::move(args)); }
+Result zoo(std::vector<std::string> args) { return testing::run_gan(default_catalog(), std::move(args)); }
 
 int64_t count_lines(const std::string& s) { return std::count(s.begin(), s.end(), '\n'); }
 
-class CliPolish : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("gan-polish-" + std::to_string(::getpid()) + "-" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
-  fs::path dir_;
-};
+using CliPolish = testing::ScratchDirTest;
 
 // One usage error: exit 2, one line on stderr holding `message`.
 void expect_usage(const Result& r, const std::string& message) {

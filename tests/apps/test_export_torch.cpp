@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "apps/cli.h"
+#include "cli_test_util.h"
 #include "apps/run_dir.h"
 #include "apps/trained_run.h"
 #include "engine/autograd.h"
@@ -30,26 +31,17 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string read(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using testing::read_file;
 
 int gan(std::vector<std::string> args, std::string* err = nullptr) {
-  args.insert(args.begin(), "gan");
-  std::vector<const char*> argv;
-  for (const auto& a : args) argv.push_back(a.c_str());
-  std::ostringstream o, e;
-  const int code = run_cli(static_cast<int>(argv.size()), argv.data(), default_catalog(), CliStreams{&o, &e});
-  if (err) *err = e.str();
-  return code;
+  const testing::CliResult r = testing::run_gan(default_catalog(), std::move(args));
+  if (err) *err = r.err;
+  return r.code;
 }
 
 // The README's snippet: the ```python block after the <!-- gan-export-snippet --> marker.
 std::string readme_snippet() {
-  const std::string readme = read(fs::path(GAN_TEST_DATA_DIR) / ".." / "README.md");
+  const std::string readme = read_file(fs::path(GAN_TEST_DATA_DIR) / ".." / "README.md");
   const auto marker = readme.find("<!-- gan-export-snippet -->");
   if (marker == std::string::npos) return "";
   const auto start = readme.find("```python\n", marker);
@@ -164,7 +156,7 @@ sys.exit(0 if worst < 1e-4 else 1)
   for (const auto& n : names) cmd += " " + n;
   cmd += " > out.txt 2>&1";
   const int status = std::system(cmd.c_str());
-  const std::string out = read(dir / "out.txt");
+  const std::string out = read_file(dir / "out.txt");
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << out;
   EXPECT_NE(out.find("worst"), std::string::npos) << out;
   std::cout << out;

@@ -20,6 +20,7 @@
 
 #include "apps/report.h"
 #include "apps/run_dir.h"
+#include "cli_test_util.h"
 #include "engine/image/image.h"
 #include "engine/image/plots.h"
 #include "engine/ops.h"
@@ -30,20 +31,13 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string read(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using testing::read_file;
 
 // A run directory as `gan train --eval-every 100` leaves it after 600 steps, resumed at 300.
-class ReportRun : public ::testing::Test {
+class ReportRun : public testing::ScratchDirTest {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("gan-report-" + std::to_string(::getpid()) + "-" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
+    ScratchDirTest::SetUp();
     fs::create_directories(dir_ / "samples");
     const RunPaths p{dir_};
     const nlohmann::json config = {
@@ -76,14 +70,10 @@ class ReportRun : public ::testing::Test {
     for (int step = 0; step <= 600; step += 100) image::save_png(p.sample(step).string(), grid(gen));
     image::save_png(p.real_grid().string(), grid(gen));
   }
-  void TearDown() override { fs::remove_all(dir_); }
-
   static image::Image8 grid(Generator& gen) {
     const Tensor x = clamp(randn({64, 1, 28, 28}, DType::Float32, &gen), -1.0, 1.0);
     return image::make_grid(x, 8, 8);
   }
-
-  fs::path dir_;
 };
 
 // The JSON the page's script draws from.
@@ -97,7 +87,7 @@ nlohmann::json page_data(const std::string& html) {
 TEST_F(ReportRun, PageIsSelfContainedAndEmbedsEverything) {
   const RunPaths p{dir_};
   write_report(p, ReportStatus{"finished: 600 steps", false});
-  const std::string html = read(p.report());
+  const std::string html = read_file(p.report());
   // No URL but the SVG namespace's name (an identifier the script passes to createElementNS, never fetched).
   const auto count = [&](const std::string& what) {
     size_t n = 0;
@@ -176,8 +166,8 @@ Browser run_chromium(const std::string& exe, const std::string& args, const std:
   Browser b;
   const int status = std::system(cmd.c_str());
   b.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  b.out = read(work / "out.txt");
-  b.log = read(work / "log.txt");
+  b.out = read_file(work / "out.txt");
+  b.log = read_file(work / "log.txt");
   fs::remove_all(profile);
   return b;
 }
