@@ -145,7 +145,8 @@ int eval_command(const EvalArgs& a, const Catalog& catalog, const CliStreams& io
   const int64_t dim = models::FashionClassifier::kFeatures;
   const float* rf = ref->real_features.data<float>();
   const float* ff = fake_out.features.data<float>();
-  const double fd = models::metrics::frechet_distance(ref->real_stats, models::metrics::feature_stats(ff, g.count, dim));
+  const double fd =
+      models::metrics::frechet_distance(ref->real_stats, models::metrics::feature_stats(ff, g.count, dim));
   const auto pr = models::metrics::precision_recall(rf, n_test, ff, g.count, dim, kNeighbours);
 
   nlohmann::ordered_json result;

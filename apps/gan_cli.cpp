@@ -132,6 +132,8 @@ CLI::Option* add_alias(CLI::App& app, const std::string& old_name, T& variable, 
   return app.add_option(old_name, variable, "old name of " + current->get_name())->group("");
 }
 
+const char* kDeviceHelp = "cpu, cuda or cuda:N [default: $GAN_DEVICE, else cuda when present, else cpu]";
+
 const char* kFooter =
     "Exit codes: 0 done, 1 the run failed, 2 usage error, 130 interrupted (resume with gan train --resume RUN).";
 
@@ -163,8 +165,10 @@ int run_cli(int argc, const char* const* argv, const Catalog& catalog, const Cli
   auto* epochs = train->add_option("--epochs", targs.epochs, "Train for this many passes over the data")
                      ->check(CLI::PositiveNumber);
   steps->excludes(epochs);
-  train->add_option("--batch", targs.batch, "Batch size")->check(CLI::PositiveNumber)->default_str(std::to_string(kDefaultBatch));
-  train->add_option("--device", targs.device, "cpu, cuda or cuda:N [default: $GAN_DEVICE, else cuda when present, else cpu]");
+  train->add_option("--batch", targs.batch, "Batch size")
+      ->check(CLI::PositiveNumber)
+      ->default_str(std::to_string(kDefaultBatch));
+  train->add_option("--device", targs.device, kDeviceHelp);
   train->add_option("--seed", targs.seed, "Seed for weights, noise and data order")->default_str("0");
   train->add_option("--image-size", targs.image_size,
                     "Resize (or pad) images to S x S; models take 28, 32 or 64 [default: native, else the nearest of "
@@ -226,7 +230,7 @@ int run_cli(int argc, const char* const* argv, const Catalog& catalog, const Cli
   sample->add_option("--seed", sargs.seed, "Noise seed")->capture_default_str();
   sample->add_option("--checkpoint", sargs.checkpoint, "Checkpoint file")
       ->default_str("RUN/checkpoints/latest.safetensors");
-  sample->add_option("--device", sargs.device, "cpu, cuda or cuda:N [default: $GAN_DEVICE, else cuda when present, else cpu]");
+  sample->add_option("--device", sargs.device, kDeviceHelp);
   auto* interp = sample->add_flag("--interpolate", sargs.interpolate,
                                   "Latent interpolation: each row walks from one noise draw to another");
   auto* recon = sample->add_flag("--reconstruct", sargs.reconstruct,
@@ -322,9 +326,10 @@ int run_cli(int argc, const char* const* argv, const Catalog& catalog, const Cli
     if (*eval_cmd) return eval_command(eargs, catalog, io);
     if (*info) {
       *io.out << "gan-engine " << gan_version() << "\n";
-      *io.out << "backends: cpu (always)" << (kernels::cuda_compiled() ? ", cuda (compiled in)" : "")
-              << (kernels::cuda_compiled() ? "" : "; cuda not compiled in (rebuild with -DGAN_CUDA=ON and the "
-                                                  "CUDA toolkit)")
+      *io.out << "backends: "
+              << (kernels::cuda_compiled() ? "cpu, cuda"
+                                           : "cpu only (cuda not compiled in: rebuild with -DGAN_CUDA=ON and the "
+                                             "CUDA toolkit)")
               << "\n";
       *io.out << "devices: cpu";
       try {

@@ -96,7 +96,8 @@ std::string sample_grid_layout(const image::Image8& img) {
       bool lines = true;
       for (int64_t r = 0; r <= rows && lines; ++r) lines = uniform_rows(r * (tile + pad), pad);
       for (int64_t c = 0; c <= cols && lines; ++c) lines = uniform_cols(c * (tile + pad), pad);
-      if (lines) return std::to_string(rows) + " x " + std::to_string(cols) + " tiles of " + std::to_string(tile) + " px";
+      if (lines)
+        return std::to_string(rows) + " x " + std::to_string(cols) + " tiles of " + std::to_string(tile) + " px";
     }
   return "";
 }

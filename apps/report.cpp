@@ -154,7 +154,8 @@ Table make_table(const std::vector<nlohmann::ordered_json>& lines, const std::se
   for (const auto& line : lines) {
     if (!line.contains("step") || !line["step"].is_number()) continue;
     t.json["step"].push_back(number(line["step"]));
-    t.json["time"].push_back(line.contains("time") && line["time"].is_number() ? number(line["time"]) : nlohmann::json());
+    const bool timed = line.contains("time") && line["time"].is_number();
+    t.json["time"].push_back(timed ? number(line["time"]) : nlohmann::json());
     for (const auto& key : t.keys) {
       const bool has = line.contains(key) && line[key].is_number();
       t.json["cols"][key].push_back(has ? number(line[key]) : nlohmann::json());
@@ -329,7 +330,8 @@ std::string render_report(const RunPaths& paths, const ReportStatus& status, int
     << "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; script-src 'unsafe-inline'; "
        "style-src 'unsafe-inline'; img-src data: 'self'\">\n";
   if (status.running) h << "<meta http-equiv=\"refresh\" content=\"30\">\n";
-  h << "<title>" << escape(title) << " (gan train)</title>\n<style>\n" << kReportStyle << "</style>\n</head>\n<body>\n<main>\n";
+  h << "<title>" << escape(title) << " (gan train)</title>\n<style>\n" << kReportStyle
+    << "</style>\n</head>\n<body>\n<main>\n";
 
   const std::string badge = status.running ? "running"
                             : status.text.rfind("finished", 0) == 0 ? "finished"
@@ -387,7 +389,8 @@ std::string render_report(const RunPaths& paths, const ReportStatus& status, int
   h << eval_section(paths);
 
   // Settings: the run's on the left, the model's flags on the right.
-  h << "<details open><summary>Settings</summary>\n<div class=\"settings\">\n<div class=\"card\"><table class=\"kv\">\n";
+  h << "<details open><summary>Settings</summary>\n<div class=\"settings\">\n"
+    << "<div class=\"card\"><table class=\"kv\">\n";
   const auto row = [&](const std::string& key, const std::string& value) {
     h << "<tr><th>" << escape(key) << "</th><td>" << escape(value) << "</td></tr>\n";
   };

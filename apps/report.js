@@ -335,8 +335,8 @@
         dots[k].setAttribute("cy", r1(Math.min(Math.max(py(shown), M.top), M.top + PH)));
         dots[k].setAttribute("visibility", "visible");
         rows += `<div><span class="swatch" style="background:${s.color}"></span>${escapeHtml(s.label)} ` +
-                `<b>${fmtLegend(v, spec)}</b>` + (smoothing ? ` <span class="dim">(smoothed ${fmtLegend(sm, spec)})</span>` : "") +
-                "</div>";
+                `<b>${fmtLegend(v, spec)}</b>` +
+                (smoothing ? ` <span class="dim">(smoothed ${fmtLegend(sm, spec)})</span>` : "") + "</div>";
       });
       tip.innerHTML = rows;
       tip.hidden = false;
@@ -368,7 +368,8 @@
       html("p", {class: "empty"}, holder, "No metrics logged yet.");
       return;
     }
-    for (const spec of data.charts) drawChart(spec, html("div", {class: "card chart-card", id: "chart-" + spec.id}, holder));
+    for (const spec of data.charts)
+      drawChart(spec, html("div", {class: "card chart-card", id: "chart-" + spec.id}, holder));
   }
 
   // ---- controls ----
@@ -509,7 +510,7 @@
     const hit = document.querySelector("svg.chart .hit");
     if (hit) {
       const r = hit.getBoundingClientRect();
-      hit.dispatchEvent(new MouseEvent("mousemove", {clientX: r.left + r.width / 2, clientY: r.top + 5, bubbles: true}));
+      hit.dispatchEvent(new MouseEvent("mousemove", {clientX: r.left + r.width / 2, clientY: r.top + 5}));
       const tip = hit.closest(".chart-card").querySelector(".tip");
       if (!tip || tip.hidden || !tip.textContent.includes("step")) fail("no hover read-out");
       hit.dispatchEvent(new MouseEvent("mouseleave"));

@@ -186,7 +186,8 @@ void Trainer::save_real_grid() {
   if (config_.spec.kind != data::ExampleKind::Image) return;
   const int64_t n = std::min(config_.sample_n, dataset_->size());
   Tensor x = empty({n, config_.spec.channels, config_.spec.image_size, config_.spec.image_size});
-  for (int64_t i = 0; i < n; ++i) dataset_->get(i * dataset_->size() / n, x.data<float>() + i * config_.spec.example_numel());
+  const int64_t numel = config_.spec.example_numel();
+  for (int64_t i = 0; i < n; ++i) dataset_->get(i * dataset_->size() / n, x.data<float>() + i * numel);
   models::SampleGrid grid;
   grid.images = x;
   write_sample_png(paths_.real_grid(), grid, config_.spec);

@@ -152,7 +152,8 @@ TEST_F(CliPolish, EvalRefusesAFolderOfGrids) {
     EXPECT_EQ(sample_grid_layout(image::make_grid(tiles(1, side), 1, 1, 0)), "") << side;
 
   fs::create_directories(path("grids"));
-  for (int i = 0; i < 5; ++i) image::save_png(path("grids/g" + std::to_string(i) + ".png"), image::make_grid(tiles(64, 28), 8, 8));
+  for (int i = 0; i < 5; ++i)
+    image::save_png(path("grids/g" + std::to_string(i) + ".png"), image::make_grid(tiles(64, 28), 8, 8));
   expect_usage(gan({"eval", "--samples", path("grids")}), "is a sample grid (8 x 8 tiles of 28 px), not one sample");
 }
 
@@ -173,7 +174,8 @@ TEST_F(CliPolish, SampleWritesOnePngPerSample) {
   EXPECT_EQ(one.width, one.height);
   EXPECT_EQ(sample_grid_layout(one), "");
   // A folder that already holds files is refused (no mixing with older samples); point data has no images.
-  expect_usage(zoo({"sample", "--run", path("run"), "--format", "png-dir", "--out", path("pngs")}), "already holds files");
+  expect_usage(zoo({"sample", "--run", path("run"), "--format", "png-dir", "--out", path("pngs")}),
+               "already holds files");
   ASSERT_EQ(gan({"train", "--model", "tiny", "--data", "ring", "--out", path("pts"), "--steps", "2", "--batch", "16",
                  "--progress-every", "0"})
                 .code,

@@ -224,7 +224,8 @@ TEST_F(ReportRun, LoadsInChromiumWithoutErrorsAndEveryControlWorks) {
   const image::Image8 png = image::load_image(shot.string());
   EXPECT_EQ(png.width, 1280);
   EXPECT_EQ(png.height, 1600);
-  if (const char* keep = std::getenv("GAN_REPORT_SCREENSHOT")) fs::copy_file(shot, keep, fs::copy_options::overwrite_existing);
+  if (const char* keep = std::getenv("GAN_REPORT_SCREENSHOT"))  // to look at it
+    fs::copy_file(shot, keep, fs::copy_options::overwrite_existing);
 }
 
 }  // namespace
