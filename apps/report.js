@@ -6,7 +6,8 @@
 // debiased EMA, weight set by the smoothing slider). The y axis covers every raw value, outliers included, with
 // round ticks; "ignore outliers" scales to the 1st..99th percentile instead and marks what falls outside with
 // triangles on the frame, so nothing is silently pinned to the edge. Probabilities keep [0, 1] unless a value
-// leaves it. Long series are thinned to a min/max pair per pixel column, which keeps spikes visible.
+// leaves it. Long series are thinned per pixel column: the raw line to its extremes (spikes stay visible), the
+// smoothed one to its mean (a trend rather than a band).
 (function () {
   "use strict";
   const root = document.documentElement;
@@ -145,6 +146,32 @@
     return out;
   }
 
+  // The smoothed line's points: all when few; else the mean of each pixel column (a trend, not a band).
+  function thinMean(xs, ys, px) {
+    const out = [];
+    let col = null, sx = 0, sy = 0, n = 0;
+    const flush = () => {
+      if (n) out.push([sx / n, sy / n]);
+    };
+    let count = 0;
+    for (let i = 0; i < xs.length; ++i) if (ys[i] !== null && isFinite(ys[i])) ++count;
+    if (count <= 2 * PW) return thin(xs, ys, px);
+    for (let i = 0; i < xs.length; ++i) {
+      if (ys[i] === null || !isFinite(ys[i])) continue;
+      const c = Math.floor(px(xs[i]));
+      if (c !== col) {
+        flush();
+        col = c;
+        sx = sy = n = 0;
+      }
+      sx += xs[i];
+      sy += ys[i];
+      ++n;
+    }
+    flush();
+    return out;
+  }
+
   // ---- SVG helpers ----
   function el(name, attrs, parent) {
     const e = document.createElementNS(SVG_NS, name);
@@ -268,7 +295,7 @@
       if (pts.length === 1)
         el("circle", {cx: r1(px(pts[0][0])), cy: r1(py(pts[0][1])), r: 3, fill: s.color}, plot);
       if (smoothing) {
-        const sp = thin(xs, s.smooth, px).map((p) => r1(px(p[0])) + "," + r1(py(p[1]))).join(" ");
+        const sp = thinMean(xs, s.smooth, px).map((p) => r1(px(p[0])) + "," + r1(py(p[1]))).join(" ");
         el("polyline", {points: sp, fill: "none", stroke: s.color, "stroke-width": 1.8, class: "smooth"}, plot);
       }
       // Outside the (robust) frame: a triangle on the edge, at most one per pixel column and side.
