@@ -107,8 +107,8 @@ CLI::App* add_eval_subcommand(CLI::App& app, EvalArgs& a) {
   run->excludes(samples);
   eval->add_option("--n", a.n, "Number of samples")->capture_default_str()->check(CLI::PositiveNumber);
   eval->add_option("--seed", a.seed, "Noise seed")->capture_default_str();
-  eval->add_option("--checkpoint", a.checkpoint, "Checkpoint file [RUN/checkpoints/latest.safetensors]");
-  eval->add_option("--device", a.device, "cpu, cuda or cuda:N");
+  eval->add_option("--checkpoint", a.checkpoint, "Checkpoint file")->default_str("RUN/checkpoints/latest.safetensors");
+  eval->add_option("--device", a.device, kDeviceHelp);
   eval->add_option("--json", a.json, "Also write the figures to this JSON file (for scripts)");
   eval->add_option("--classifier", a.classifier,
                    "Classifier weights file, which must exist [$GAN_DATA_DIR or ~/.cache/gan-engine/"

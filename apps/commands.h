@@ -17,6 +17,10 @@ class App;
 
 namespace gan::apps {
 
+// --device's help, the same in every subcommand.
+inline constexpr const char* kDeviceHelp =
+    "cpu, cuda or cuda:N [default: $GAN_DEVICE, else cuda when present, else cpu]";
+
 // Defaults of `gan train` (its --help shows them).
 constexpr int64_t kDefaultSteps = 5000;
 constexpr int64_t kDefaultBatch = 64;

@@ -132,8 +132,6 @@ CLI::Option* add_alias(CLI::App& app, const std::string& old_name, T& variable, 
   return app.add_option(old_name, variable, "old name of " + current->get_name())->group("");
 }
 
-const char* kDeviceHelp = "cpu, cuda or cuda:N [default: $GAN_DEVICE, else cuda when present, else cpu]";
-
 const char* kFooter =
     "Exit codes: 0 done, 1 the run failed, 2 usage error, 130 interrupted (resume with gan train --resume RUN).";
 

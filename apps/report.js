@@ -82,12 +82,13 @@
     if (a !== 0 && (a < 1e-3 || a >= 1e5)) return v.toExponential(2);
     return v.toPrecision(4).replace(/\.?0+$/, "");
   }
+  // As the console progress and the header write durations (apps/progress.h): 42s, 3m05s, 2h07m.
   function fmtDuration(s) {
     if (!isFinite(s)) return "–";
     s = Math.round(s);
-    if (s < 60) return s + " s";
-    if (s < 3600) return Math.floor(s / 60) + " min " + String(s % 60).padStart(2, "0") + " s";
-    return Math.floor(s / 3600) + " h " + String(Math.floor((s % 3600) / 60)).padStart(2, "0") + " min";
+    if (s < 60) return s + "s";
+    if (s < 3600) return Math.floor(s / 60) + "m" + String(s % 60).padStart(2, "0") + "s";
+    return Math.floor(s / 3600) + "h" + String(Math.floor((s % 3600) / 60)).padStart(2, "0") + "m";
   }
   // A time axis in the unit that suits its span: seconds, minutes or hours.
   function timeUnit(span) {
