@@ -133,9 +133,10 @@ int export_command(const ExportArgs& a, const Catalog& catalog, const CliStreams
     throw UsageError("cannot export model " + c.model + ": its generator starts with " + first->describe());
   }
   const std::string side = std::to_string(c.spec.image_size);
-  std::string output = c.spec.kind == data::ExampleKind::Image
-                           ? "images [N, " + std::to_string(c.spec.channels) + ", " + side + ", " + side + "] in [-1, 1]"
-                           : "points [N, " + std::to_string(c.spec.point_dim) + "]";
+  std::string output =
+      c.spec.kind == data::ExampleKind::Image
+          ? "images [N, " + std::to_string(c.spec.channels) + ", " + side + ", " + side + "] in [-1, 1]"
+          : "points [N, " + std::to_string(c.spec.point_dim) + "]";
   if (!g.output.empty()) output = "y = the net's output; " + g.output + " gives " + output;
 
   const std::map<std::string, std::string> meta = {
