@@ -545,19 +545,31 @@
     }
     const slider = document.getElementById("sample-slider");
     const img = document.querySelector("#samples .zoomable");
-    if (slider && img) {
-      set("sample-slider", 0, "input");
-      if (img.getAttribute("src") !== data.samples[0].src) fail("slider did not show the first grid");
-      set("sample-slider", data.samples.length - 1, "input");
-      img.click();
+    if (!slider || !img) {
+      if (!errors.length) root.dataset.selftest = "ok";
+      return;
     }
-    setTimeout(() => {
-      if (img && !document.querySelector(".lightbox img")) fail("click did not open the full-size view");
+    // Every grid in turn, waiting for each to load: a linked one must load from beside the page (its
+    // Content-Security-Policy allows that), an embedded one from its data: URI.
+    const loaded = () => new Promise((resolve) => {
+      if (img.complete && img.naturalWidth > 0) return resolve(true);
+      img.addEventListener("load", () => resolve(true), {once: true});
+      img.addEventListener("error", () => resolve(false), {once: true});
+    });
+    (async () => {
+      for (let i = 0; i < data.samples.length; ++i) {
+        set("sample-slider", i, "input");
+        if (img.getAttribute("src") !== data.samples[i].src) fail("slider did not show grid " + i);
+        if (!(await loaded())) fail("grid " + i + " (" + data.samples[i].file + ") did not load");
+      }
+      img.click();
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      if (!document.querySelector(".lightbox img")) fail("click did not open the full-size view");
       const box = document.querySelector(".lightbox");
       if (box) box.click();
       if (document.querySelector(".lightbox")) fail("the full-size view did not close");
       if (!errors.length) root.dataset.selftest = "ok";
-    }, 300);
+    })();
   }
 
   setupControls();
