@@ -170,10 +170,9 @@ Table make_table(const std::vector<nlohmann::ordered_json>& lines, const std::se
 nlohmann::json chart_specs(const Table& metrics, const Table& fd, const std::string& model, int64_t fd_n) {
   nlohmann::json charts = nlohmann::json::array();
   const auto add = [&](const std::string& id, const std::string& title, const std::string& note,
-                       const std::string& table, const std::vector<std::string>& keys,
-                       const std::string& model_name) {
+                       const std::string& table, const std::vector<std::string>& keys) {
     nlohmann::json labels = nlohmann::json::array();
-    for (const auto& k : keys) labels.push_back(series_label(k, model_name));
+    for (const auto& k : keys) labels.push_back(series_label(k, model));
     nlohmann::json c = {{"id", id}, {"title", title}, {"note", note}, {"table", table}, {"keys", keys},
                         {"labels", labels}};
     charts.push_back(c);
@@ -186,27 +185,28 @@ nlohmann::json chart_specs(const Table& metrics, const Table& fd, const std::str
     else if (k == "d_real" || k == "d_fake") probs.push_back(k);
     else others.push_back(k);
   }
-  if (!losses.empty()) add("losses", "Losses", "", "metrics", losses, model);
+  if (!losses.empty()) add("losses", "Losses", "", "metrics", losses);
   if (!probs.empty()) {
     // Probabilities (the BCE models' sigmoid outputs) live on [0, 1]; LSGAN's are raw least-squares scores.
     bool in_unit = model != "lsgan";
     for (const auto& k : probs)
-      for (double v : metrics.values.at(k)) in_unit = in_unit && v >= 0 && v <= 1;
+      if (const auto it = metrics.values.find(k); it != metrics.values.end())
+        for (double v : it->second) in_unit = in_unit && v >= 0 && v <= 1;
     const size_t i = add("discriminator", in_unit ? "D(x) and D(G(z))" : "D scores: D(x) and D(G(z))",
                          in_unit ? "mean probability D gives real and generated images" : "mean raw scores",
-                         "metrics", probs, model);
+                         "metrics", probs);
     if (in_unit) charts[i]["range"] = {0, 1};
   }
-  for (const auto& k : others) add(k, series_label(k, model), "", "metrics", {k}, model);
+  for (const auto& k : others) add(k, series_label(k, model), "", "metrics", {k});
   if (fd.rows > 0) {
     const size_t i = add("fd", "Frechet distance", "lower is better; " + std::to_string(fd_n) +
-                         " samples per point, so above gan eval's 10000-sample figure", "fd", {"fd"}, model);
+                         " samples per point, so above gan eval's 10000-sample figure", "fd", {"fd"});
     charts[i]["no_smoothing"] = true;  // few points, each measured on the same noise: nothing to average away
   }
-  if (metrics.values.count("images_per_s")) add("throughput", "Throughput", "images/s between log lines",
-                                                "metrics", {"images_per_s"}, model);
+  if (metrics.values.count("images_per_s"))
+    add("throughput", "Throughput", "images/s between log lines", "metrics", {"images_per_s"});
   if (metrics.values.count("time")) {
-    const size_t i = add("time", "Training time", "summed over sessions", "metrics", {"time"}, model);
+    const size_t i = add("time", "Training time", "summed over sessions", "metrics", {"time"});
     charts[i]["y_kind"] = "duration";
     charts[i]["x_only_step"] = true;
     charts[i]["no_smoothing"] = true;

@@ -446,10 +446,9 @@
     const gen = html("figure", {class: "grid-figure"}, viewer);
     const img = html("img", {alt: "samples", class: "zoomable"}, gen);
     const cap = html("figcaption", {}, gen);
-    let realImg = null;
     if (data.real) {
       const real = html("figure", {class: "grid-figure"}, viewer);
-      realImg = html("img", {alt: "real data", class: "zoomable", src: data.real.src}, real);
+      const realImg = html("img", {alt: "real data", class: "zoomable", src: data.real.src}, real);
       html("figcaption", {}, real, "real data (" + data.real.file + ")");
       const z = zoomFor(data.real.w, data.real.h, 520, 520);
       realImg.style.width = data.real.w * z + "px";
@@ -462,9 +461,9 @@
     const next = html("button", {type: "button", title: "later grid"}, controls, "▶");
     const latest = html("button", {type: "button"}, controls, "latest");
     const label = html("span", {class: "slider-label"}, controls);
-    // Tick marks under the slider at each grid's step.
+    // One tick mark under the slider per grid.
     const marks = html("datalist", {id: "sample-marks"}, controls);
-    grids.forEach((g, i) => html("option", {value: i}, marks));
+    grids.forEach((_, i) => html("option", {value: i}, marks));
     slider.setAttribute("list", "sample-marks");
 
     let index = state.sample >= 0 && state.sample < grids.length ? state.sample : grids.length - 1;
