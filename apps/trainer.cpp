@@ -195,7 +195,8 @@ void Trainer::save_real_grid() {
 
 void Trainer::evaluate() {
   nlohmann::ordered_json line = {{"step", step_}};
-  for (const auto& [key, value] : evaluate_(*model_).items()) line[key] = value;
+  const nlohmann::ordered_json measured = evaluate_(*model_);
+  for (const auto& [key, value] : measured.items()) line[key] = value;
   line["time"] = std::round((elapsed_before_ + session_s_) * 1000.0) / 1000.0;
   MetricsWriter(paths_.fd_log()).write(line);
 }
