@@ -162,6 +162,7 @@ TEST_F(CliPolish, SampleWritesOnePngPerSample) {
                  "8", "--nz", "8", "--ngf", "4", "--ndf", "4", "--progress-every", "0"})
                 .code,
             0);
+  EXPECT_TRUE(fs::exists(RunPaths{path("run")}.real_grid())) << "image runs keep a grid of real examples";
   const Result r = zoo({"sample", "--run", path("run"), "--format", "png-dir", "--n", "12", "--out", path("pngs")});
   ASSERT_EQ(r.code, 0) << r.err;
   std::vector<std::string> files;
