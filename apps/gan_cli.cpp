@@ -15,6 +15,7 @@
 #include "apps/trainer.h"
 #include "kernels/blas_core.h"
 #include "kernels/cuda_query.h"
+#include "kernels/thread_policy.h"
 
 namespace gan::apps {
 
@@ -344,6 +345,7 @@ int run_cli(int argc, const char* const* argv, const Catalog& catalog, const Cli
         throw UsageError(std::string("no default device: ") + e.what());
       }
       *io.out << "cpu blas kernels: " << kernels::blas_core_name() << "\n";
+      *io.out << "cpu threads: " << kernels::thread_policy_summary() << "\n";
       return kExitOk;
     }
     return kExitUsage;

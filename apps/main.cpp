@@ -1,8 +1,5 @@
-// The `gan` program; everything lives in apps/cli.h so tests can run it in process.
+// The `gan` program; everything lives in apps/cli.h so tests can run it in process. The threading and OpenBLAS
+// settings are applied before main() by the library itself (kernels/thread_policy.h).
 #include "apps/cli.h"
-#include "kernels/blas_core.h"
 
-int main(int argc, char** argv) {
-  gan::kernels::rerun_with_matching_blas_core(argc, argv);  // OpenBLAS's fast kernels on CPUs it misreads
-  return gan::apps::run_cli(argc, argv);
-}
+int main(int argc, char** argv) { return gan::apps::run_cli(argc, argv); }

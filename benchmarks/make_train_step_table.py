@@ -7,9 +7,9 @@ Inputs (any number of each; a later input replaces an earlier one for the same d
                    commit come from its context) or CSV (--benchmark_format=csv; device from the label column).
   --pytorch FILE   benchmarks/pytorch_train_step.py output (its `pytorch_train_step ...` lines; commit= and date=
                    tags are used where present).
-  --cpu-dcgan32 FILE  the CPU DCGAN-32 record benchmarks/run_cpu_dcgan.sh writes (default:
-                   benchmarks/results/cpu-dcgan32.md when it exists; --no-cpu-dcgan32 leaves it out): its raw lines
-                   become CPU rows (no torch.compile, no memory figures on the CPU).
+  --cpu-pairs FILE side-by-side CPU measurements from benchmarks/cpu_vs_pytorch.py (JSON lines; default:
+                   benchmarks/results/cpu-dcgan32.jsonl and cpu-train-step.jsonl, those that exist; --no-cpu-pairs
+                   leaves them out): a table of their own, ours / PyTorch per round with its median and spread.
   --commit, --date fill in rows whose inputs do not say; --no-gpu-reason says why there are no GPU rows (default:
                    no GPU was lent), when there are none.
 Output: --out FILE (default benchmarks/results/train-step.md; '-' for stdout).
@@ -18,8 +18,8 @@ Targets (defined for an H100): ours <= 0.5 x PyTorch eager time, <= 0.8 x torch.
 PyTorch's (eager, torch.cuda.max_memory_allocated vs our caching allocator's peak allocated bytes). They are marked
 met / missed on GPU rows; CPU rows say n/a. When no input has GPU rows the file says so: nothing is estimated.
 
-Also importable (scripts/gpu_check.py uses render() for the train-step section of gpu-check.md). Standard library
-only.
+Also importable (scripts/gpu_check.py uses build() for the train-step section of gpu-check.md, and
+cpu_vs_pytorch.py uses render_cpu_pairs()). Standard library only.
 """
 import argparse
 import csv
@@ -167,29 +167,78 @@ def read_pytorch(path, rows, raw):
             r.compile_scope = f.get("compile_scope", "").replace("_", " ") if ok else ""
 
 
-def read_cpu_dcgan32(path, rows, raw):
-    text = open(path, errors="replace").read()
-    commit = re.search(r"commit: (\S+?),", text)
-    date = re.search(r"date: (\S+)", text)
-    machine = re.search(r"machine: ([^\n]+)", text)
-    peer = re.search(r"^pytorch_cpu_dcgan32 .*$", text, re.M)
-    peer_f = parse_fields(peer.group(0)) if peer else {}
-    for line in re.findall(r'^"BM_Dcgan32TrainStep[^\n]*$', text, re.M):
-        raw.append(line)
-        cells = next(csv.reader([line]))
-        m = re.search(r"batch:(\d+)/fused_bn:(\d)", cells[0])
-        if not m:
+def load_pairs(path):
+    """The JSON lines cpu_vs_pytorch.py writes: a "conditions" record, then one "run" record per process."""
+    return [json.loads(line) for line in open(path) if line.strip()]
+
+
+def median(xs):
+    xs = sorted(xs)
+    n = len(xs)
+    return None if n == 0 else (xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2)
+
+
+def spread(xs, digits):
+    """'median (min-max)' of xs."""
+    return f"{median(xs):.{digits}f} ({min(xs):.{digits}f}-{max(xs):.{digits}f})"
+
+
+def render_cpu_pairs(records, title=None, source="", level="#"):
+    """The side-by-side CPU table: per model, ours and PyTorch per round, ratio median and min-max over rounds."""
+    head = next((r for r in records if r.get("kind") == "conditions"), {})
+    runs = [r for r in records if r.get("kind") == "run"]
+    md = [f"{level} {title}", ""] if title else []
+    env = ", ".join(f"{k}={v}" for k, v in sorted(head.get("env", {}).items()))
+    iters = ", ".join(f"{MODEL_TITLES.get(m, m)} {n}" for m, n in head.get("iters", {}).items())
+    md += [f"Both sides measured in one invocation of benchmarks/cpu_vs_pytorch.py, alternating: in each round our "
+           f"train_step_bench and PyTorch's pytorch_train_step.py (eager) run one after the other as fresh "
+           f"processes (ours first in rounds 1, 3, ..., PyTorch first in the others), each timing whole training "
+           f"iterations after {head.get('warmup', '?')} warm-up (timed iterations per process: {iters or '?'}). "
+           f"Both with the same environment: {env or '?'}; PyTorch also with torch.set_num_threads("
+           f"{head.get('threads', '?')}). The ratio is ours / PyTorch within a round (below 1: ours faster); the "
+           "table gives its median and its range over the rounds.", ""]
+    md += [f"- commit {head.get('commit', '?')}{' (uncommitted changes)' if head.get('dirty') else ''}, "
+           f"{head.get('date', '?')}; machine: {head.get('machine', '?')}, Linux {head.get('kernel', '?')}",
+           f"- ours: OpenBLAS kernels {head.get('blas_core', '?')}; PyTorch {head.get('torch', '?')}"
+           + "".join(f"; {n.lstrip('# ').strip()}" for n in head.get("torch_notes", []) if "blas" in n.lower()),
+           f"- load average (1, 5, 15 min) before: {head.get('load_before', '?')}, after: "
+           f"{head.get('load_after', '?')}"]
+    rounds = head.get("rounds", 0)
+    if rounds < 3:
+        md += ["", f"**{rounds} round(s) only: a check that the scripts run, not a measurement to quote.**"]
+    md += ["", "| model | batch | rounds | ours ms, median (min-max) | PyTorch ms, median (min-max) | "
+           "ours / PyTorch, median (min-max) |", "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    order = {"dcgan32": 0, "dcgan32_unfused": 1, "dcgan64": 2, "wgan_gp64": 3}
+    keys = sorted({(r["model"], r["peer_model"], r["batch"]) for r in runs if r["side"] == "ours"},
+                  key=lambda k: (order.get(k[0], 9), k[2]))
+    for model, peer, batch in keys:
+        ours = {r["round"]: r["ms"] for r in runs if r["side"] == "ours" and r["model"] == model
+                and r["batch"] == batch}
+        theirs = {r["round"]: r["ms"] for r in runs if r["side"] == "pytorch" and r["model"] == peer
+                  and r["batch"] == batch}
+        both = sorted(set(ours) & set(theirs))
+        if not both:
             continue
-        r = get_row(rows, "cpu", "dcgan32" if m.group(2) == "1" else "dcgan32_unfused", m.group(1))
-        r.device_name = f"CPU, {machine.group(1).strip()}" if machine else "CPU"
-        r.commit, r.date = (commit.group(1) if commit else ""), (date.group(1) if date else "")
-        r.ours_ms = float(cells[2]) * TO_MS.get(cells[4], 1.0)
-        if peer_f.get("batch") == m.group(1) and "ms_per_iter" in peer_f:
-            r.eager_ms = float(peer_f["ms_per_iter"])
-            r.torch = peer_f.get("torch", "")
-        r.compile_note = "not measured (CPU DCGAN-32 record: eager only)"
-    if peer:
-        raw.append(peer.group(0))
+        ratios = [ours[i] / theirs[i] for i in both]
+        digits = 1 if median(list(ours.values())) >= 100 else 2
+        md.append(f"| {MODEL_TITLES.get(model, model)} | {batch} | {len(both)} | "
+                  f"{spread([ours[i] for i in both], digits)} | {spread([theirs[i] for i in both], digits)} | "
+                  f"{spread(ratios, 2)} |")
+    if not keys:
+        md.append("| (no measurements) | | | | | |")
+    md += ["", "Per round (ms, ours / PyTorch):", "", "```"]
+    for model, peer, batch in keys:
+        for r in sorted({x["round"] for x in runs if x["model"] == model}):
+            o = [x for x in runs if x["side"] == "ours" and x["model"] == model and x["round"] == r]
+            t = [x for x in runs if x["side"] == "pytorch" and x["model"] == peer and x["round"] == r]
+            if o and t:
+                first = "ours" if o[0].get("first") else "PyTorch"
+                md.append(f"{model} batch {batch} round {r + 1} ({first} first): {o[0]['ms']:.1f} / "
+                          f"{t[0]['ms']:.1f} = {o[0]['ms'] / t[0]['ms']:.3f}")
+    md += ["```", ""]
+    if source:
+        md += [f"Source: `{source}`.", ""]
+    return "\n".join(md)
 
 
 # ---- rendering ---------------------------------------------------------------------------------------------------
@@ -239,6 +288,8 @@ def render(rows, raw, title="Training step: gan-engine vs PyTorch", sources=(), 
     elif not any("H100" in r.device_name for r in gpu_rows):
         md += [f"The GPU rows were measured on {', '.join(sorted({r.device_name or '?' for r in gpu_rows}))}, "
                "not an H100, for which the targets are defined: their met / missed marks are indicative only.", ""]
+    if not ordered:  # CPU side-by-side tables only (they follow)
+        return "\n".join(md)
     md += [f"Targets (H100): ours <= {TARGET_EAGER} x PyTorch eager, <= {TARGET_COMPILE} x torch.compile, peak "
            f"memory <= {TARGET_MEMORY} x PyTorch eager's (peak allocated: our caching allocator's rounded blocks vs "
            "torch.cuda.max_memory_allocated, over the timed loop). Ratios are ours / PyTorch: below 1 is better.", ""]
@@ -262,13 +313,14 @@ def render(rows, raw, title="Training step: gan-engine vs PyTorch", sources=(), 
         rm = ratio(r.ours_mem, r.eager_mem)
         mem_ours = fmt(r.ours_mem) if r.kind == "cuda" else "n/a"
         mem_pt = fmt(r.eager_mem) if r.kind == "cuda" else "n/a"
+        if r.kind == "cpu":
+            ours += " " + note("CPU row from one run of each side, not alternated; the side-by-side CPU figures "
+                               "are benchmarks/cpu_vs_pytorch.py's")
         md.append(f"| {r.device_name or r.kind} | {r.commit or '?'} | {r.date or '?'} | "
                   f"{MODEL_TITLES.get(r.model, r.model)} | {r.batch} | {ours} | {eager} | {comp} | "
                   f"{fmt(re_, 2)} | {fmt(rc_, 2)} | {mem_ours} | {mem_pt} | "
                   f"{fmt(rm, 2) if r.kind == 'cuda' else 'n/a'} | {target(r.kind, re_, TARGET_EAGER)} | "
                   f"{target(r.kind, rc_, TARGET_COMPILE)} | {target(r.kind, rm, TARGET_MEMORY)} |")
-    if not ordered:
-        md.append("| (no measurements given) | | | | | | | | | | | | | | | |")
     md.append("")
     if notes:
         md += [f"[{i}] {t}" + "  " for i, t in enumerate(notes, 1)] + [""]
@@ -290,12 +342,9 @@ def render(rows, raw, title="Training step: gan-engine vs PyTorch", sources=(), 
     return "\n".join(md)
 
 
-def build(ours=(), pytorch=(), cpu_dcgan32=None, commit="", date="", title="Training step: gan-engine vs PyTorch",
+def build(ours=(), pytorch=(), cpu_pairs=None, commit="", date="", title="Training step: gan-engine vs PyTorch",
           no_gpu_reason=NO_GPU):
     rows, raw, sources = {}, [], []
-    if cpu_dcgan32:
-        read_cpu_dcgan32(cpu_dcgan32, rows, raw)
-        sources.append(cpu_dcgan32)
     for p in ours:
         read_ours(p, rows, raw)
         sources.append(p)
@@ -305,16 +354,22 @@ def build(ours=(), pytorch=(), cpu_dcgan32=None, commit="", date="", title="Trai
     for r in rows.values():
         r.commit = r.commit or commit
         r.date = r.date or date
-    return render(rows, raw, title=title, sources=[os.path.basename(s) for s in sources], no_gpu_reason=no_gpu_reason)
+    text = render(rows, raw, title=title, sources=[os.path.basename(s) for s in sources],
+                  no_gpu_reason=no_gpu_reason)
+    for p in cpu_pairs or ():
+        text += "\n" + render_cpu_pairs(load_pairs(p), title=f"CPU, side by side ({os.path.basename(p)})",
+                                        source=os.path.basename(p), level="##")
+    return text
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ours", action="append", default=[], help="train_step_bench JSON or CSV (repeatable)")
     ap.add_argument("--pytorch", action="append", default=[], help="pytorch_train_step.py output (repeatable)")
-    ap.add_argument("--cpu-dcgan32", default=None, help="CPU DCGAN-32 record (default: benchmarks/results/"
-                    "cpu-dcgan32.md if present)")
-    ap.add_argument("--no-cpu-dcgan32", action="store_true")
+    ap.add_argument("--cpu-pairs", action="append", default=None,
+                    help="cpu_vs_pytorch.py JSON lines (repeatable; default: benchmarks/results/cpu-dcgan32.jsonl "
+                         "and cpu-train-step.jsonl where present)")
+    ap.add_argument("--no-cpu-pairs", action="store_true")
     ap.add_argument("--commit", default="")
     ap.add_argument("--date", default="")
     ap.add_argument("--no-gpu-reason", default=NO_GPU, help=f"why there are no GPU rows, if there are none "
@@ -322,16 +377,16 @@ def main():
     ap.add_argument("--out", default=None, help="output file (default benchmarks/results/train-step.md; - = stdout)")
     args = ap.parse_args()
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    cpu32 = args.cpu_dcgan32
-    if cpu32 is None and not args.no_cpu_dcgan32:
-        default = os.path.join(root, "benchmarks", "results", "cpu-dcgan32.md")
-        cpu32 = default if os.path.exists(default) else None
-    if args.no_cpu_dcgan32:
-        cpu32 = None
-    for p in args.ours + args.pytorch + ([cpu32] if cpu32 else []):
+    pairs = args.cpu_pairs
+    if pairs is None:
+        pairs = [p for p in (os.path.join(root, "benchmarks", "results", f) for f in
+                             ("cpu-dcgan32.jsonl", "cpu-train-step.jsonl")) if os.path.exists(p)]
+    if args.no_cpu_pairs:
+        pairs = []
+    for p in args.ours + args.pytorch + pairs:
         if not os.path.exists(p):
             ap.error(f"{p}: not found")
-    text = build(args.ours, args.pytorch, cpu32, args.commit, args.date, no_gpu_reason=args.no_gpu_reason)
+    text = build(args.ours, args.pytorch, pairs, args.commit, args.date, no_gpu_reason=args.no_gpu_reason)
     out = args.out or os.path.join(root, "benchmarks", "results", "train-step.md")
     if out == "-":
         sys.stdout.write(text)

@@ -7,6 +7,9 @@ Models (the same layers as gan-engine's; initial weights are irrelevant to the t
              each + BN + LeakyReLU(0.2), Conv(512->1, 4, 1, 0), Flatten. No conv biases; in-place activations as
              in PyTorch's DCGAN example. One iteration: D on real (BCE-with-logits vs 1) and fake (detached, vs 0),
              Adam step; then G through the updated D (vs 1), Adam step. Adam (2e-4, 0.5, 0.999).
+  dcgan32    The same at 32 px: G ConvT(100->256, 4, 1, 0), then 256->128->64 (4, 2, 1) each + BN + ReLU,
+             ConvT(64->3, 4, 2, 1), Tanh; D the mirror image (3->64->128->256, then Conv(256->1, 4, 1, 0)).
+             The peer of train_step_bench's dcgan32 and dcgan32_unfused (only with --models dcgan32).
   wgan_gp64  G: the DCGAN-64 generator above. Critic: the DCGAN-64 discriminator layout with LayerNorm([C, H, W])
              (elementwise affine) instead of BatchNorm after convs 2-4. One iteration: 5 critic steps (fake from G
              under no_grad; loss mean(D(fake)) - mean(D(real)) + 10 * mean((||grad_x D(x_hat)||_2 - 1)^2) with
@@ -34,13 +37,14 @@ Output, one line per (model, batch, mode), machine-readable (key=value; `reason=
 Lines starting with '#' are notes for people.
 
 usage: pytorch_train_step.py [--device auto|cpu|cuda] [--models dcgan64,wgan_gp64] [--batches 64,128,256]
-                             [--wgan-batches 64] [--modes eager,compile] [--iters N | --min-time S] [--warmup N]
+                             [--wgan-batches 64] [--dcgan32-batches 64] [--modes eager,compile] [--iters N | --min-time S] [--warmup N]
                              [--tf32 default|on|off] [--compile-mode MODE] [--budget S] [--threads N]
 CPU smoke test: pytorch_train_step.py --device cpu --batches 8 --wgan-batches 4 --iters 1 --warmup 1
 """
 import argparse
 import gc
 import importlib
+import os
 import sys
 import time
 import warnings
@@ -58,22 +62,26 @@ MIB = 1024.0 * 1024.0
 
 # ---- models ------------------------------------------------------------------------------------------------------
 
-def dcgan_generator():
-    return nn.Sequential(
-        nn.ConvTranspose2d(NZ, NGF * 8, 4, 1, 0, bias=False), nn.BatchNorm2d(NGF * 8), nn.ReLU(True),
-        nn.ConvTranspose2d(NGF * 8, NGF * 4, 4, 2, 1, bias=False), nn.BatchNorm2d(NGF * 4), nn.ReLU(True),
-        nn.ConvTranspose2d(NGF * 4, NGF * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(NGF * 2), nn.ReLU(True),
-        nn.ConvTranspose2d(NGF * 2, NGF, 4, 2, 1, bias=False), nn.BatchNorm2d(NGF), nn.ReLU(True),
-        nn.ConvTranspose2d(NGF, NC, 4, 2, 1, bias=False), nn.Tanh())
+def dcgan_generator(size=64):
+    # 4x4 from the noise, then one doubling per block: widths NGF * 8 (64 px) or NGF * 4 (32 px) down to NGF.
+    mult = 8 if size == 64 else 4
+    layers = [nn.ConvTranspose2d(NZ, NGF * mult, 4, 1, 0, bias=False), nn.BatchNorm2d(NGF * mult), nn.ReLU(True)]
+    while mult > 1:
+        layers += [nn.ConvTranspose2d(NGF * mult, NGF * mult // 2, 4, 2, 1, bias=False),
+                   nn.BatchNorm2d(NGF * mult // 2), nn.ReLU(True)]
+        mult //= 2
+    return nn.Sequential(*layers, nn.ConvTranspose2d(NGF, NC, 4, 2, 1, bias=False), nn.Tanh())
 
 
-def dcgan_discriminator():
-    return nn.Sequential(
-        nn.Conv2d(NC, NDF, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, inplace=True),
-        nn.Conv2d(NDF, NDF * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(NDF * 2), nn.LeakyReLU(0.2, inplace=True),
-        nn.Conv2d(NDF * 2, NDF * 4, 4, 2, 1, bias=False), nn.BatchNorm2d(NDF * 4), nn.LeakyReLU(0.2, inplace=True),
-        nn.Conv2d(NDF * 4, NDF * 8, 4, 2, 1, bias=False), nn.BatchNorm2d(NDF * 8), nn.LeakyReLU(0.2, inplace=True),
-        nn.Conv2d(NDF * 8, 1, 4, 1, 0, bias=False), nn.Flatten())
+def dcgan_discriminator(size=64):
+    top = 8 if size == 64 else 4
+    layers = [nn.Conv2d(NC, NDF, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, inplace=True)]
+    mult = 1
+    while mult < top:
+        layers += [nn.Conv2d(NDF * mult, NDF * mult * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(NDF * mult * 2),
+                   nn.LeakyReLU(0.2, inplace=True)]
+        mult *= 2
+    return nn.Sequential(*layers, nn.Conv2d(NDF * top, 1, 4, 1, 0, bias=False), nn.Flatten())
 
 
 def wgan_gp_critic():
@@ -88,14 +96,14 @@ def wgan_gp_critic():
 
 # ---- one iteration per model -------------------------------------------------------------------------------------
 
-def make_dcgan(batch, dev, compiled, compile_kwargs):
+def make_dcgan(batch, dev, compiled, compile_kwargs, size=SIZE):
     torch.manual_seed(0)
-    G, D = dcgan_generator().to(dev), dcgan_discriminator().to(dev)
+    G, D = dcgan_generator(size).to(dev), dcgan_discriminator(size).to(dev)
     opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
     Gr, Dr = (torch.compile(G, **compile_kwargs), torch.compile(D, **compile_kwargs)) if compiled else (G, D)
     bce = nn.BCEWithLogitsLoss()
-    real = torch.rand(batch, NC, SIZE, SIZE, device=dev) * 2 - 1
+    real = torch.rand(batch, NC, size, size, device=dev) * 2 - 1
 
     def step():
         opt_d.zero_grad(set_to_none=True)
@@ -148,7 +156,8 @@ def make_wgan_gp(batch, dev, compiled, compile_kwargs, penalty_eager=False):
     return step, scope
 
 
-MODELS = {"dcgan64": make_dcgan, "wgan_gp64": make_wgan_gp}
+MODELS = {"dcgan64": make_dcgan, "wgan_gp64": make_wgan_gp,
+          "dcgan32": lambda *a, **k: make_dcgan(*a, size=32, **k)}
 
 
 # ---- timing ------------------------------------------------------------------------------------------------------
@@ -218,6 +227,7 @@ def main():
     ap.add_argument("--models", default="dcgan64,wgan_gp64")
     ap.add_argument("--batches", default="64,128,256", help="DCGAN-64 batch sizes")
     ap.add_argument("--wgan-batches", default="64", help="WGAN-GP batch sizes")
+    ap.add_argument("--dcgan32-batches", default="64", help="DCGAN-32 batch sizes (with --models dcgan32)")
     ap.add_argument("--modes", default="eager,compile")
     ap.add_argument("--iters", type=int, default=0, help="timed iterations (0: run for --min-time)")
     ap.add_argument("--min-time", type=float, default=None, help="seconds per configuration (3 CUDA, 1 CPU)")
@@ -260,6 +270,14 @@ def main():
           f"allow_tf32: matmul={tf32_matmul} cudnn={tf32_cudnn}, threads {torch.get_num_threads()}, "
           f"warm-up {warmup}, " + (f"{args.iters} timed iterations" if args.iters else f"min time {min_time} s"),
           flush=True)
+    if not cuda:  # which CPU libraries do the work (compared runs must say whose OpenBLAS kernels they share)
+        a = torch.randn(64, 64)
+        (a @ a).sum().item()
+        libs = sorted({os.path.basename(l.split()[-1]) for l in open("/proc/self/maps")
+                       if any(k in l for k in ("blas", "mkl", "gomp"))})
+        print(f"# pytorch_train_step: cpu blas libraries {', '.join(libs) or 'none found'}; convolutions through "
+              f"oneDNN (mkldnn): {torch.backends.mkldnn.is_available() and torch.backends.mkldnn.enabled}",
+              flush=True)
 
     tags = {}
     for t in args.tag:
@@ -277,12 +295,12 @@ def main():
     configs = []
     dcgan_b = [int(b) for b in args.batches.split(",") if b]
     wgan_b = [int(b) for b in args.wgan_batches.split(",") if b]
-    # The first batch of each model first, so a cut-short run still has both models.
-    for i in range(max(len(dcgan_b), len(wgan_b))):
-        if "dcgan64" in models and i < len(dcgan_b):
-            configs.append(("dcgan64", dcgan_b[i]))
-        if "wgan_gp64" in models and i < len(wgan_b):
-            configs.append(("wgan_gp64", wgan_b[i]))
+    dcgan32_b = [int(b) for b in args.dcgan32_batches.split(",") if b]
+    # The first batch of each model first, so a cut-short run still has every model.
+    for i in range(max(len(dcgan_b), len(wgan_b), len(dcgan32_b))):
+        for name, batches in (("dcgan64", dcgan_b), ("wgan_gp64", wgan_b), ("dcgan32", dcgan32_b)):
+            if name in models and i < len(batches):
+                configs.append((name, batches[i]))
 
     compile_reason = None
     if not hasattr(torch, "compile"):

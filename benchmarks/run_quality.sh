@@ -21,7 +21,7 @@ runs=${RUNS_DIR:-runs/quality}
 n=${N:-10000}
 models=${MODELS:-gan dcgan cgan wgan wgan-gp lsgan infogan unrolled vae ae}
 py=/usr/bin/python3  # Debian's python3 (python3-torch for the peer); other pythons on PATH may lack it
-export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}  # gan's own default (kernels/thread_policy.h); the peer too
 mkdir -p "$runs"
 results="$runs/results.jsonl"  # one JSON object per row, turned into the table at the end
 : > "$results"

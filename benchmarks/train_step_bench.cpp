@@ -11,6 +11,9 @@
 //              with its activation, the zoo's default). models::dcgan_train_step: D on real + fake (fake detached),
 //              BCE-with-logits, Adam step; then G through the updated D, Adam step. Adam (2e-4, 0.5, 0.999).
 //              Batches 64, 128, 256.
+//   dcgan32    The same at 32 px (G: ConvT 100->256 (4x4), then 256->128->64 (stride 2), ConvT 64->3; D the mirror
+//              image, 3->64->128->256, Conv 256->1); dcgan32_unfused with batch norm and activation as separate
+//              ops. Only with --train_dcgan32_batches (the CPU comparison, benchmarks/cpu_vs_pytorch.py).
 //   wgan_gp64  The zoo's "wgan-gp" model (models/wgan_gp.cpp, created through the registry with its paper
 //              defaults) on 3 x 64 x 64 images: n_critic = 5 critic steps, each on a real batch and a fake batch
 //              from G under no-grad, with the gradient penalty lambda = 10 at per-sample interpolates (double
@@ -41,6 +44,8 @@
 //   --train_warmup=N                   warm-up iterations (env GAN_BENCH_WARMUP)
 //   --train_batches=64,128,256         DCGAN-64 batch sizes
 //   --train_wgan_batches=64            WGAN-GP batch sizes
+//   --train_dcgan32_batches=           DCGAN-32 batch sizes, fused and unfused (default: none)
+// An empty list ("--train_batches=") leaves that model out.
 // Environment: GAN_BENCH_MIN_TIME (seconds, or "Nx"), GAN_BENCH_WARMUP; GAN_TF32=1 is recorded in the context.
 //
 // A quick CPU smoke test (on a 2-core machine one DCGAN-64 iteration at batch 64 takes about 9 s and a WGAN-GP one
@@ -85,6 +90,7 @@ struct Settings {
   int64_t warmup = 0;
   std::vector<int64_t> dcgan_batches{64, 128, 256};
   std::vector<int64_t> wgan_batches{64};
+  std::vector<int64_t> dcgan32_batches{};
 };
 
 Settings g_settings;
@@ -121,22 +127,23 @@ void report(benchmark::State& state, int64_t batch, Device d) {
   state.SetLabel(d.str());
 }
 
-void BM_Dcgan64(benchmark::State& state) {
+void BM_Dcgan(benchmark::State& state, int64_t image_size, bool fused) {
   const Device dev = g_settings.device;
   const int64_t batch = state.range(0);
   try {
     begin_run(dev);
     {
       manual_seed(0);
-      models::DcganConfig cfg;  // nz 100, ngf = ndf = 64, nc 3, 64 px, BN + activation fused
-      cfg.image_size = 64;
+      models::DcganConfig cfg;  // nz 100, ngf = ndf = 64, nc 3
+      cfg.image_size = image_size;
+      cfg.fuse_bn_activation = fused;
       auto G = models::dcgan_generator(cfg);
       auto D = models::dcgan_discriminator(cfg);
       models::module_to(*G, dev);
       models::module_to(*D, dev);
       const optim::AdamOptions adam{.lr = 2e-4, .beta1 = 0.5, .beta2 = 0.999};
       optim::Adam opt_g(G->named_parameters(), adam), opt_d(D->named_parameters(), adam);
-      const Tensor real = rand({batch, cfg.nc, 64, 64}, DType::Float32, nullptr, -1.0, 1.0, dev);
+      const Tensor real = rand({batch, cfg.nc, image_size, image_size}, DType::Float32, nullptr, -1.0, 1.0, dev);
       auto noise = [&] { return randn({batch, cfg.nz, 1, 1}, DType::Float32, nullptr, 0.0, 1.0, dev); };
       for (int64_t i = 0; i < g_settings.warmup; ++i) models::dcgan_train_step(*G, *D, opt_g, opt_d, real, noise());
       reset_peaks(dev);
@@ -208,6 +215,7 @@ void BM_WganGp64(benchmark::State& state) {
 
 std::vector<int64_t> parse_list(const std::string& flag, const std::string& text) {
   std::vector<int64_t> out;
+  if (text.empty()) return out;
   size_t pos = 0;
   while (pos <= text.size()) {
     const size_t comma = text.find(',', pos);
@@ -279,6 +287,8 @@ void parse_options(int& argc, char** argv, Settings& s) {
     else if (const char* v = value_of("train_warmup")) s.warmup = parse_count("--train_warmup", v);
     else if (const char* v = value_of("train_batches")) s.dcgan_batches = parse_list("--train_batches", v);
     else if (const char* v = value_of("train_wgan_batches")) s.wgan_batches = parse_list("--train_wgan_batches", v);
+    else if (const char* v = value_of("train_dcgan32_batches"))
+      s.dcgan32_batches = parse_list("--train_dcgan32_batches", v);
     else argv[kept++] = argv[i];
   }
   argc = kept;
@@ -298,7 +308,6 @@ int main(int argc, char** argv) {
   // Line-buffered stdout: each result line reaches a pipe as it is printed, so a crash in a later benchmark (the
   // CUDA backend is new) keeps the earlier results.
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
-  kernels::rerun_with_matching_blas_core(argc, argv);  // OpenBLAS's fast kernels on CPUs it misreads
   try {
     g_settings.device = default_device();
     if (g_settings.device.is_cuda()) kernels::cuda::set_device(g_settings.device.index);
@@ -332,11 +341,17 @@ int main(int argc, char** argv) {
   // still has both models.
   const auto& dcgan = g_settings.dcgan_batches;
   const auto& wgan = g_settings.wgan_batches;
-  for (size_t i = 0; i < std::max(dcgan.size(), wgan.size()); ++i) {
+  const auto& dcgan32 = g_settings.dcgan32_batches;
+  for (size_t i = 0; i < std::max({dcgan.size(), wgan.size(), dcgan32.size()}); ++i) {
     if (i < dcgan.size())
-      configure(benchmark::RegisterBenchmark("BM_TrainStep/dcgan64", BM_Dcgan64), dcgan[i], g_settings);
+      configure(benchmark::RegisterBenchmark("BM_TrainStep/dcgan64", BM_Dcgan, 64, true), dcgan[i], g_settings);
     if (i < wgan.size())
       configure(benchmark::RegisterBenchmark("BM_TrainStep/wgan_gp64", BM_WganGp64), wgan[i], g_settings);
+    if (i < dcgan32.size()) {
+      configure(benchmark::RegisterBenchmark("BM_TrainStep/dcgan32", BM_Dcgan, 32, true), dcgan32[i], g_settings);
+      configure(benchmark::RegisterBenchmark("BM_TrainStep/dcgan32_unfused", BM_Dcgan, 32, false), dcgan32[i],
+                g_settings);
+    }
   }
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

@@ -4,7 +4,8 @@
 // library (for example Intel family 6 model 207, Emerald Rapids) is unknown to it and gets the generic "Prescott"
 // SSE3 kernels: on such a 2-core machine a DCGAN-32 training step took 1094 ms with them and 376 ms with the
 // AVX-512 ("SkylakeX") ones. OPENBLAS_CORETYPE overrides the choice, but only before the library loads, which
-// happens before main(); so a program that wants the right kernels re-runs itself once with it set.
+// happens before main(); so every program linking gan-engine re-runs itself once with it set, before main()
+// (kernels/thread_policy.h, which does the same for OpenMP's wait policy).
 #pragma once
 
 #include <string>
@@ -16,12 +17,8 @@ std::string blas_core_name();
 
 // The core OpenBLAS should have chosen for this CPU when it fell back to a generic one ("SkylakeX" with AVX-512,
 // "Haswell" with AVX2 + FMA), or "" when its choice stands: it recognized the CPU, the CPU has neither feature
-// set, or OPENBLAS_CORETYPE is already set (by the user, or by the re-run below).
+// set, or OPENBLAS_CORETYPE is already set (by the user, or for the re-run). Defined in the startup object
+// (kernels/startup/), which is what calls it.
 std::string blas_core_override();
-
-// When blas_core_override() names a core: sets OPENBLAS_CORETYPE to it and re-executes this program
-// (/proc/self/exe) with the same arguments, so it never returns. Otherwise, or if the re-execution fails, returns
-// and the program goes on with the kernels it has. Call it first thing in main().
-void rerun_with_matching_blas_core(int argc, char** argv);
 
 }  // namespace gan::kernels

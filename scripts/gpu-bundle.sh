@@ -56,8 +56,11 @@ mkdir -p "$stage/bin" "$stage/bench" "$stage/lib" "$stage/data"
 is_program() { [[ -f $1 && -x $1 && $(head -c4 "$1" | tr -d '\0') == $'\x7fELF' ]]; }
 # Test binaries: one per label, tests/gan_<label>_tests.
 for f in "$build"/tests/gan_*_tests; do is_program "$f" && cp "$f" "$stage/bin/"; done
-# Benchmark programs: every executable in the benchmarks folder (cpu_*, cuda_*, whatever exists).
-for f in "$build"/benchmarks/*; do is_program "$f" && cp "$f" "$stage/bench/"; done
+# Benchmark programs: every executable in the benchmarks folder (cuda_*, train_step_bench, whatever exists), but
+# busy_cpu_step: a CPU-only program (benchmarks/run_busy_cpu.py), not a Google Benchmark one.
+for f in "$build"/benchmarks/*; do
+  is_program "$f" && [[ $(basename "$f") != busy_cpu_step ]] && cp "$f" "$stage/bench/"
+done
 ls "$stage/bin"/gan_*_tests >/dev/null 2>&1 || die "no test binaries in $build/tests"
 strip --strip-unneeded "$stage"/bin/* "$stage"/bench/* 2>/dev/null || true
 

@@ -34,9 +34,6 @@ fi
 gan="$build_dir/apps/gan"
 [[ -x "$gan" ]] || { echo "train-demo.sh: error: $gan was not built" >&2; exit 1; }
 
-# OpenMP threads that spin while waiting burn the cores the other threads (OpenBLAS's, the data loader's) need;
-# on a small or shared CPU that made DCGAN steps several times slower in our measurements. Sleep instead.
-export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 
 device=$("$gan" info | sed -n 's/^default device: //p')
 if [[ "$device" == cuda* ]]; then

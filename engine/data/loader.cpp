@@ -4,7 +4,8 @@
 // to kDepth; next() pops one and copies it to the loader's device on the caller's thread (Tensor::to, which
 // stages through pinned memory on a GPU). set_cursor bumps a generation counter so a batch the worker is still
 // building for the old position is thrown away. Only the thread that builds batches touches the permutation
-// cache: the worker with prefetch, the caller without.
+// cache: the worker with prefetch, the caller without. The worker never starts OpenMP threads of its own
+// (kernels/thread_policy.h).
 //
 // Errors: an exception thrown while building a batch (a dataset's get) reaches the caller from the next() that
 // would have returned that batch, never earlier; the cursor does not move, so calling next() again retries it.
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include "kernels/philox.h"
+#include "kernels/thread_policy.h"
 
 namespace gan::data {
 
@@ -100,6 +102,7 @@ struct Loader::Impl {
   }
 
   void work() {
+    kernels::use_one_thread_here();  // any kernel it runs stays on this thread: the cores are the OpenMP team's
     for (;;) {
       LoaderCursor at;
       uint64_t gen;

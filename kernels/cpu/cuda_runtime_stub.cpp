@@ -1,13 +1,15 @@
-// CPU-only build of kernels/cuda/runtime.h and kernels/cuda/allocator.h: no CUDA backend, so nothing to run on.
-// The engine reaches these only for CUDA tensors, which such a build refuses to create; each function that would
-// need a device throws, naming itself, instead of failing at link time or doing nothing. In a CUDA build
-// kernels/cuda/runtime.cu and kernels/cuda/allocator.cpp provide them and this file compiles to nothing.
+// CPU-only build of kernels/cuda/runtime.h, kernels/cuda/allocator.h and kernels/cuda/launch_count.h: no CUDA
+// backend, so nothing to run on. The engine reaches these only for CUDA tensors, which such a build refuses to
+// create; each function that would need a device throws, naming itself, instead of failing at link time or doing
+// nothing (the launch counters just stay 0). In a CUDA build kernels/cuda/runtime.cu, allocator.cpp and
+// launch.cu provide them and this file compiles to nothing.
 #ifndef GAN_WITH_CUDA
 
 #include <stdexcept>
 #include <string>
 
 #include "kernels/cuda/allocator.h"
+#include "kernels/cuda/launch_count.h"
 #include "kernels/cuda/runtime.h"
 
 namespace gan::kernels::cuda {
@@ -54,6 +56,10 @@ void empty_cache() {}
 bool caching_enabled() { return false; }
 bool poison_enabled() { return false; }
 void set_poison(bool) {}
+
+uint64_t launch_count() { return 0; }
+std::vector<KernelLaunches> launch_counts() { return {}; }
+void reset_launch_counts() {}
 
 }  // namespace gan::kernels::cuda
 

@@ -27,6 +27,7 @@
 #include <string>
 
 #include "kernels/cuda/check.h"
+#include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/reduce_scratch.cuh"
 #include "kernels/cuda/runtime.h"
 
@@ -415,12 +416,10 @@ void forward_train_impl(const T* x, const BatchNormShape& s, const T* weight, co
   auto* partials = reinterpret_cast<Moments*>(ws);
   auto* stats = reinterpret_cast<ChannelStats*>(ws + part_bytes);
   const Stream st = stream();
-  bn_stats_kernel<T, VEC><<<blocks_of(g), kThreads, 0, st>>>(x, g, eps, momentum, partials, counters, stats,
-                                                             save_mean, save_inv_std, running_mean, running_var);
-  GAN_CUDA_CHECK_LAUNCH();
-  bn_apply_kernel<T, VEC><<<blocks_of(g), kThreads, 0, st>>>(x, y, g, stats, nullptr, nullptr, eps, weight, bias,
-                                                             act.kind, act.slope, nullptr, nullptr);
-  GAN_CUDA_CHECK_LAUNCH();
+  launch<bn_stats_kernel<T, VEC>>(blocks_of(g), kThreads, 0, st, x, g, eps, momentum, partials, counters, stats,
+                                  save_mean, save_inv_std, running_mean, running_var);
+  launch<bn_apply_kernel<T, VEC>>(blocks_of(g), kThreads, 0, st, x, y, g, stats, nullptr, nullptr, eps, weight, bias,
+                                  act.kind, act.slope, nullptr, nullptr);
 }
 
 template <typename T, int VEC>
@@ -428,10 +427,8 @@ void forward_eval_impl(const T* x, const BatchNormShape& s, const T* running_mea
                        const T* weight, const T* bias, double eps, BnActivationParams act, T* y, T* save_mean,
                        T* save_inv_std) {
   const Geometry g = geometry("batch_norm_forward_eval", s, VEC);
-  bn_apply_kernel<T, VEC><<<blocks_of(g), kThreads, 0, stream()>>>(x, y, g, nullptr, running_mean, running_var, eps,
-                                                                   weight, bias, act.kind, act.slope, save_mean,
-                                                                   save_inv_std);
-  GAN_CUDA_CHECK_LAUNCH();
+  launch<bn_apply_kernel<T, VEC>>(blocks_of(g), kThreads, 0, stream(), x, y, g, nullptr, running_mean, running_var, eps,
+                                  weight, bias, act.kind, act.slope, save_mean, save_inv_std);
 }
 
 template <typename T, int VEC>
@@ -444,14 +441,11 @@ void backward_impl(const T* grad_y, const T* x, const T* y, const BatchNormShape
   auto* partials = reinterpret_cast<GradSums*>(ws);
   auto* sums = reinterpret_cast<ChannelGrad*>(ws + part_bytes);
   const Stream st = stream();
-  bn_grad_reduce_kernel<T, VEC><<<blocks_of(g), kThreads, 0, st>>>(grad_y, x, y, g, mean, inv_std, act.kind,
-                                                                   act.slope, training, partials, counters, sums,
-                                                                   grad_weight, grad_bias);
-  GAN_CUDA_CHECK_LAUNCH();
+  launch<bn_grad_reduce_kernel<T, VEC>>(blocks_of(g), kThreads, 0, st, grad_y, x, y, g, mean, inv_std, act.kind,
+                                        act.slope, training, partials, counters, sums, grad_weight, grad_bias);
   if (!grad_x) return;
-  bn_grad_apply_kernel<T, VEC><<<blocks_of(g), kThreads, 0, st>>>(grad_y, x, y, g, mean, inv_std, weight, act.kind,
-                                                                  act.slope, sums, grad_x);
-  GAN_CUDA_CHECK_LAUNCH();
+  launch<bn_grad_apply_kernel<T, VEC>>(blocks_of(g), kThreads, 0, st, grad_y, x, y, g, mean, inv_std, weight, act.kind,
+                                       act.slope, sums, grad_x);
 }
 
 }  // namespace

@@ -1,4 +1,5 @@
 // Error checks for CUDA runtime and cuBLAS calls. Include only from .cu files (or sources built with CUDA).
+// Kernel launches are checked by the launch helper (kernels/cuda/launch.cuh).
 //
 // Every failing call throws std::runtime_error naming the statement, file:line and the library's error string.
 // We never exit() or abort() from the library: the caller (a test, the trainer) decides what a failure means,
@@ -24,8 +25,8 @@ namespace gan::kernels::detail {
                            std::to_string(line) + ": " + cublasGetStatusString(status));
 }
 
-// GAN_CUDA_SYNC=1 makes every checked launch synchronize, so an asynchronous fault (bad address, trap) is
-// reported at the launch that caused it rather than at some later call. Read once: getenv on every launch
+// GAN_CUDA_SYNC=1 makes every launch (kernels/cuda/launch.cuh) synchronize, so an asynchronous fault (bad address,
+// trap) is reported at the launch that caused it rather than at some later call. Read once: getenv on every launch
 // would cost time on a hot path, and the setting is for a whole debugging run anyway.
 inline bool sync_after_launch() {
   static const bool enabled = [] {
@@ -43,15 +44,6 @@ inline bool sync_after_launch() {
     const cudaError_t gan_cuda_err_ = (stmt);                                             \
     if (gan_cuda_err_ != cudaSuccess)                                                     \
       ::gan::kernels::detail::throw_cuda_error(gan_cuda_err_, #stmt, __FILE__, __LINE__); \
-  } while (0)
-
-// After every kernel launch: a launch itself returns nothing, so ask for the launch error (bad configuration,
-// too many resources); with GAN_CUDA_SYNC=1 also wait for the kernel, to catch faults while it ran.
-#define GAN_CUDA_CHECK_LAUNCH()                                          \
-  do {                                                                   \
-    GAN_CUDA_CHECK(cudaGetLastError());                                  \
-    if (::gan::kernels::detail::sync_after_launch())                     \
-      GAN_CUDA_CHECK(cudaDeviceSynchronize());                           \
   } while (0)
 
 // Wraps a call returning cublasStatus_t.

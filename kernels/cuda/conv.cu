@@ -48,6 +48,7 @@
 
 #include "kernels/cuda/allocator.h"
 #include "kernels/cuda/check.h"
+#include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/runtime.h"
 
 namespace gan::kernels::cuda {
@@ -742,8 +743,7 @@ unsigned reduce_blocks(int64_t count) {
 template <typename T, class Cfg>
 void launch_gather(const GatherArgs<T>& args, int phases, int M) {
   const dim3 grid((args.ws_n + Cfg::BN - 1) / Cfg::BN, (M + Cfg::BM - 1) / Cfg::BM, phases * args.splits);
-  gather_gemm_kernel<T, Cfg><<<grid, Cfg::NT, 0, stream()>>>(args);
-  GAN_CUDA_CHECK_LAUNCH();
+  launch<gather_gemm_kernel<T, Cfg>>(grid, Cfg::NT, 0, stream(), args);
 }
 
 // Forward (backward_data false: a = w, b = x, out = y) or backward data (a = w, b = gy, out = gx).
@@ -771,16 +771,14 @@ void run_gather(const char* op, const Conv2dShape& s, bool backward_data, const 
   }
   if (plan.splits > 1) {
     const dim3 grid(reduce_blocks(int64_t(M) * n_max), phases);
-    gather_reduce_kernel<T><<<grid, 256, 0, stream()>>>(args);
-    GAN_CUDA_CHECK_LAUNCH();
+    launch<gather_reduce_kernel<T>>(grid, 256, 0, stream(), args);
   }
 }
 
 template <typename T, class Cfg>
 void launch_weight(const WeightArgs<T>& args, int ncols) {
   const dim3 grid((ncols + Cfg::BN - 1) / Cfg::BN, (args.d.Cout + Cfg::BM - 1) / Cfg::BM, args.splits);
-  weight_gemm_kernel<T, Cfg><<<grid, Cfg::NT, 0, stream()>>>(args);
-  GAN_CUDA_CHECK_LAUNCH();
+  launch<weight_gemm_kernel<T, Cfg>>(grid, Cfg::NT, 0, stream(), args);
 }
 
 }  // namespace
@@ -811,8 +809,7 @@ void conv2d_backward_weight(const Conv2dShape& s, const T* x, const T* gy, T* gw
   }
   if (plan.splits > 1) {
     const int64_t count = int64_t(d.Cout) * ncols;
-    weight_reduce_kernel<T><<<reduce_blocks(count), 256, 0, stream()>>>(ws.as<T>(), plan.splits, count, gw);
-    GAN_CUDA_CHECK_LAUNCH();
+    launch<weight_reduce_kernel<T>>(reduce_blocks(count), 256, 0, stream(), ws.as<T>(), plan.splits, count, gw);
   }
 }
 

@@ -37,7 +37,7 @@ int cuda_device_count() {
   int count = 0;
   const cudaError_t err = cudaGetDeviceCount(&count);
   if (err == cudaSuccess) return count;
-  // The runtime also records the error as the "last error"; clear it, or the next GAN_CUDA_CHECK_LAUNCH would
+  // The runtime also records the error as the "last error"; clear it, or the next launch check would
   // report this stale failure against an unrelated kernel.
   (void)cudaGetLastError();
   if (means_no_usable_device(err)) return 0;

@@ -22,6 +22,7 @@
 #include <string>
 
 #include "kernels/cuda/check.h"
+#include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/runtime.h"
 #include "kernels/cuda/strided_loops.cuh"
 
@@ -264,19 +265,17 @@ void launch_unary(const T* in, const Layout& il, T* out, const Layout& ol, F f) 
   constexpr int V = vec_width<T>();
   if (all_contiguous({&il, &ol})) {
     if (all_aligned({in, out}))
-      unary_contig<T, F, V><<<detail::grid_for(n / V + 1), kThreads, 0, st>>>(in, out, n, f);
+      launch<unary_contig<T, F, V>>(detail::grid_for(n / V + 1), kThreads, 0, st, in, out, n, f);
     else
-      unary_contig<T, F, 1><<<detail::grid_for(n), kThreads, 0, st>>>(in, out, n, f);
-    GAN_CUDA_CHECK_LAUNCH();
+      launch<unary_contig<T, F, 1>>(detail::grid_for(n), kThreads, 0, st, in, out, n, f);
     return;
   }
   const Layout* ls[2] = {&ol, &il};
   const Coalesced<2> c(ls);
   if (c.fits_int32())
-    unary_strided<T, F, int32_t><<<detail::grid_for(n), kThreads, 0, st>>>(in, out, n, c.as<int32_t>(), f);
+    launch<unary_strided<T, F, int32_t>>(detail::grid_for(n), kThreads, 0, st, in, out, n, c.as<int32_t>(), f);
   else
-    unary_strided<T, F, int64_t><<<detail::grid_for(n), kThreads, 0, st>>>(in, out, n, c.as<int64_t>(), f);
-  GAN_CUDA_CHECK_LAUNCH();
+    launch<unary_strided<T, F, int64_t>>(detail::grid_for(n), kThreads, 0, st, in, out, n, c.as<int64_t>(), f);
 }
 
 template <typename T>
@@ -287,19 +286,17 @@ void launch_fill(T* out, const Layout& ol, T value) {
   constexpr int V = vec_width<T>();
   if (ol.is_contiguous()) {
     if (detail::aligned16(out))
-      fill_contig<T, V><<<detail::grid_for(n / V + 1), kThreads, 0, st>>>(out, n, value);
+      launch<fill_contig<T, V>>(detail::grid_for(n / V + 1), kThreads, 0, st, out, n, value);
     else
-      fill_contig<T, 1><<<detail::grid_for(n), kThreads, 0, st>>>(out, n, value);
-    GAN_CUDA_CHECK_LAUNCH();
+      launch<fill_contig<T, 1>>(detail::grid_for(n), kThreads, 0, st, out, n, value);
     return;
   }
   const Layout* ls[1] = {&ol};
   const Coalesced<1> c(ls);
   if (c.fits_int32())
-    fill_strided<T, int32_t><<<detail::grid_for(n), kThreads, 0, st>>>(out, n, c.as<int32_t>(), value);
+    launch<fill_strided<T, int32_t>>(detail::grid_for(n), kThreads, 0, st, out, n, c.as<int32_t>(), value);
   else
-    fill_strided<T, int64_t><<<detail::grid_for(n), kThreads, 0, st>>>(out, n, c.as<int64_t>(), value);
-  GAN_CUDA_CHECK_LAUNCH();
+    launch<fill_strided<T, int64_t>>(detail::grid_for(n), kThreads, 0, st, out, n, c.as<int64_t>(), value);
 }
 
 template <typename T, typename F>
@@ -310,19 +307,17 @@ void launch_binary(const T* a, const Layout& al, const T* b, const Layout& bl, T
   constexpr int V = vec_width<T>();
   if (all_contiguous({&al, &bl, &ol})) {
     if (all_aligned({a, b, out}))
-      binary_contig<T, F, V><<<detail::grid_for(n / V + 1), kThreads, 0, st>>>(a, b, out, n, f);
+      launch<binary_contig<T, F, V>>(detail::grid_for(n / V + 1), kThreads, 0, st, a, b, out, n, f);
     else
-      binary_contig<T, F, 1><<<detail::grid_for(n), kThreads, 0, st>>>(a, b, out, n, f);
-    GAN_CUDA_CHECK_LAUNCH();
+      launch<binary_contig<T, F, 1>>(detail::grid_for(n), kThreads, 0, st, a, b, out, n, f);
     return;
   }
   const Layout* ls[3] = {&ol, &al, &bl};
   const Coalesced<3> c(ls);
   if (c.fits_int32())
-    binary_strided<T, F, int32_t><<<detail::grid_for(n), kThreads, 0, st>>>(a, b, out, n, c.as<int32_t>(), f);
+    launch<binary_strided<T, F, int32_t>>(detail::grid_for(n), kThreads, 0, st, a, b, out, n, c.as<int32_t>(), f);
   else
-    binary_strided<T, F, int64_t><<<detail::grid_for(n), kThreads, 0, st>>>(a, b, out, n, c.as<int64_t>(), f);
-  GAN_CUDA_CHECK_LAUNCH();
+    launch<binary_strided<T, F, int64_t>>(detail::grid_for(n), kThreads, 0, st, a, b, out, n, c.as<int64_t>(), f);
 }
 
 }  // namespace
@@ -393,10 +388,9 @@ void where(const T* c, const Layout& cl, const T* a, const Layout& al, const T* 
   const Coalesced<4> co(ls);
   cudaStream_t st = stream();
   if (co.fits_int32())
-    where_strided<T, int32_t><<<detail::grid_for(n), kThreads, 0, st>>>(c, a, b, out, n, co.as<int32_t>());
+    launch<where_strided<T, int32_t>>(detail::grid_for(n), kThreads, 0, st, c, a, b, out, n, co.as<int32_t>());
   else
-    where_strided<T, int64_t><<<detail::grid_for(n), kThreads, 0, st>>>(c, a, b, out, n, co.as<int64_t>());
-  GAN_CUDA_CHECK_LAUNCH();
+    launch<where_strided<T, int64_t>>(detail::grid_for(n), kThreads, 0, st, c, a, b, out, n, co.as<int64_t>());
 }
 
 template <typename S, typename D>
@@ -409,19 +403,17 @@ void copy(const S* src, const Layout& sl, D* dst, const Layout& dl) {
   constexpr int V = static_cast<int>(16 / (sizeof(S) > sizeof(D) ? sizeof(S) : sizeof(D)));
   if (sl.is_contiguous() && dl.is_contiguous()) {
     if (all_aligned({src, dst}))
-      copy_contig<S, D, V><<<detail::grid_for(n / V + 1), kThreads, 0, st>>>(src, dst, n);
+      launch<copy_contig<S, D, V>>(detail::grid_for(n / V + 1), kThreads, 0, st, src, dst, n);
     else
-      copy_contig<S, D, 1><<<detail::grid_for(n), kThreads, 0, st>>>(src, dst, n);
-    GAN_CUDA_CHECK_LAUNCH();
+      launch<copy_contig<S, D, 1>>(detail::grid_for(n), kThreads, 0, st, src, dst, n);
     return;
   }
   const Layout* ls[2] = {&dl, &sl};
   const Coalesced<2> c(ls);
   if (c.fits_int32())
-    copy_strided<S, D, int32_t><<<detail::grid_for(n), kThreads, 0, st>>>(src, dst, n, c.as<int32_t>());
+    launch<copy_strided<S, D, int32_t>>(detail::grid_for(n), kThreads, 0, st, src, dst, n, c.as<int32_t>());
   else
-    copy_strided<S, D, int64_t><<<detail::grid_for(n), kThreads, 0, st>>>(src, dst, n, c.as<int64_t>());
-  GAN_CUDA_CHECK_LAUNCH();
+    launch<copy_strided<S, D, int64_t>>(detail::grid_for(n), kThreads, 0, st, src, dst, n, c.as<int64_t>());
 }
 
 #define GAN_INSTANTIATE_FLOATING(T)                                                                         \

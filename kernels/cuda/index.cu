@@ -13,6 +13,7 @@
 #include <cstdint>
 
 #include "kernels/cuda/check.h"
+#include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/runtime.h"
 #include "kernels/cuda/strided_loops.cuh"
 
@@ -51,11 +52,10 @@ void gather_rows(const T* table, int64_t row_len, const int64_t* idx, int64_t n,
   cudaStream_t st = stream();
   // int64_t loop counters are safe for any size; 32-bit ones need total + grid size < 2^31.
   if (total < (int64_t{1} << 30))
-    gather_rows_kernel<T, int32_t><<<detail::grid_for(total), kThreads, 0, st>>>(
-        table, static_cast<int32_t>(row_len), idx, static_cast<int32_t>(total), out);
+    launch<gather_rows_kernel<T, int32_t>>(detail::grid_for(total), kThreads, 0, st, table,
+                                           static_cast<int32_t>(row_len), idx, static_cast<int32_t>(total), out);
   else
-    gather_rows_kernel<T, int64_t><<<detail::grid_for(total), kThreads, 0, st>>>(table, row_len, idx, total, out);
-  GAN_CUDA_CHECK_LAUNCH();
+    launch<gather_rows_kernel<T, int64_t>>(detail::grid_for(total), kThreads, 0, st, table, row_len, idx, total, out);
 }
 
 template <typename T>
@@ -66,8 +66,7 @@ void index_add_rows(const T* src, const int64_t* idx, int64_t n, int64_t row_len
   if (groups > 32) groups = 32;
   if (groups > n) groups = n;
   const dim3 grid(static_cast<unsigned>((row_len + kThreads - 1) / kThreads), static_cast<unsigned>(groups));
-  index_add_rows_kernel<T><<<grid, kThreads, 0, stream()>>>(src, idx, n, row_len, groups, out);
-  GAN_CUDA_CHECK_LAUNCH();
+  launch<index_add_rows_kernel<T>>(grid, kThreads, 0, stream(), src, idx, n, row_len, groups, out);
 }
 
 #define GAN_INSTANTIATE(T)                                                          \

@@ -15,6 +15,7 @@
 #include <numbers>
 
 #include "kernels/cuda/check.h"
+#include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/reduce_scratch.cuh"
 #include "kernels/cuda/runtime.h"
 
@@ -201,8 +202,7 @@ T bce_with_logits(const T* x, const T* t, int64_t n, T* grad_x, T* grad_t) {
   if (n <= 0) return static_cast<T>(0.0 / static_cast<double>(n));  // as the CPU twin: 0 / 0
   const T inv_n = static_cast<T>(1.0 / static_cast<double>(n));
   const ReductionScratch r = reduction_scratch();
-  bce_kernel<T><<<blocks_for(n), kThreads, 0, stream()>>>(x, t, n, inv_n, grad_x, grad_t, r.slot[0]);
-  GAN_CUDA_CHECK_LAUNCH();
+  launch<bce_kernel<T>>(blocks_for(n), kThreads, 0, stream(), x, t, n, inv_n, grad_x, grad_t, r.slot[0]);
   double total = 0.0;
   fetch_results(r, &total, 1);
   return static_cast<T>(total / static_cast<double>(n));
@@ -213,8 +213,7 @@ T mse(const T* x, const T* t, int64_t n, T* grad_x, T* grad_t) {
   if (n <= 0) return static_cast<T>(0.0 / static_cast<double>(n));
   const T two_inv_n = static_cast<T>(2.0 / static_cast<double>(n));
   const ReductionScratch r = reduction_scratch();
-  mse_kernel<T><<<blocks_for(n), kThreads, 0, stream()>>>(x, t, n, two_inv_n, grad_x, grad_t, r.slot[0]);
-  GAN_CUDA_CHECK_LAUNCH();
+  launch<mse_kernel<T>>(blocks_for(n), kThreads, 0, stream(), x, t, n, two_inv_n, grad_x, grad_t, r.slot[0]);
   double total = 0.0;
   fetch_results(r, &total, 1);
   return static_cast<T>(total / static_cast<double>(n));
@@ -231,13 +230,12 @@ T gaussian_nll(const T* x, const T* t, const T* var, int64_t n, int64_t group, b
   if (group >= 32) {
     constexpr int64_t kWarps = kThreads / 32;
     const unsigned blocks = static_cast<unsigned>(std::clamp<int64_t>((groups + kWarps - 1) / kWarps, 1, kMaxBlocks));
-    gaussian_nll_warp_kernel<T><<<blocks, kThreads, 0, stream()>>>(x, t, var, groups, group, inv_n, eps_t, grad_x,
-                                                                   grad_t, grad_var, r.slot[0]);
+    launch<gaussian_nll_warp_kernel<T>>(blocks, kThreads, 0, stream(), x, t, var, groups, group, inv_n, eps_t, grad_x,
+                                        grad_t, grad_var, r.slot[0]);
   } else {
-    gaussian_nll_thread_kernel<T><<<blocks_for(groups), kThreads, 0, stream()>>>(
-        x, t, var, groups, group, inv_n, eps_t, grad_x, grad_t, grad_var, r.slot[0]);
+    launch<gaussian_nll_thread_kernel<T>>(blocks_for(groups), kThreads, 0, stream(), x, t, var, groups, group, inv_n,
+                                          eps_t, grad_x, grad_t, grad_var, r.slot[0]);
   }
-  GAN_CUDA_CHECK_LAUNCH();
   double total = 0.0;
   fetch_results(r, &total, 1);
   double loss = total / static_cast<double>(n);
@@ -250,9 +248,8 @@ T kl_normal(const T* mu, const T* logvar, int64_t n, int64_t batch, T* grad_mu, 
   if (n <= 0) return static_cast<T>(0.0 / static_cast<double>(batch));
   const T inv_b = static_cast<T>(1.0 / static_cast<double>(batch));
   const ReductionScratch r = reduction_scratch();
-  kl_normal_kernel<T><<<blocks_for(n), kThreads, 0, stream()>>>(mu, logvar, n, inv_b, grad_mu, grad_logvar,
-                                                                r.slot[0]);
-  GAN_CUDA_CHECK_LAUNCH();
+  launch<kl_normal_kernel<T>>(blocks_for(n), kThreads, 0, stream(), mu, logvar, n, inv_b, grad_mu, grad_logvar,
+                              r.slot[0]);
   double total = 0.0;
   fetch_results(r, &total, 1);
   return static_cast<T>(total / static_cast<double>(batch));
@@ -264,12 +261,10 @@ T wasserstein(const T* real, int64_t n_real, const T* fake, int64_t n_fake) {
   if (!has_real && !has_fake) return T(0);
   const ReductionScratch r = reduction_scratch();
   if (has_fake) {
-    sum_kernel<T><<<blocks_for(n_fake), kThreads, 0, stream()>>>(fake, n_fake, r.slot[0]);
-    GAN_CUDA_CHECK_LAUNCH();
+    launch<sum_kernel<T>>(blocks_for(n_fake), kThreads, 0, stream(), fake, n_fake, r.slot[0]);
   }
   if (has_real) {
-    sum_kernel<T><<<blocks_for(n_real), kThreads, 0, stream()>>>(real, n_real, r.slot[1]);
-    GAN_CUDA_CHECK_LAUNCH();
+    launch<sum_kernel<T>>(blocks_for(n_real), kThreads, 0, stream(), real, n_real, r.slot[1]);
   }
   double sums[kSlots] = {0.0, 0.0};
   fetch_results(r, sums, kSlots);

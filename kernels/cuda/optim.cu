@@ -19,6 +19,7 @@
 #include <cstdint>
 
 #include "kernels/cuda/check.h"
+#include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/runtime.h"
 
 namespace gan::kernels::cuda {
@@ -271,8 +272,7 @@ void sgd_step(const SgdSlot<T>* slots, int64_t count, const SgdHyper& h) {
         L.extra[i].first_step = s.first_step;
       },
       [&](const List& L, int blocks) {
-        sgd_kernel<T><<<blocks, kThreads, 0, stream()>>>(L, p);
-        GAN_CUDA_CHECK_LAUNCH();
+        launch<sgd_kernel<T>>(blocks, kThreads, 0, stream(), L, p);
       });
 }
 
@@ -295,8 +295,7 @@ void adam_step(const AdamSlot<T>* slots, int64_t count, const AdamHyper& h) {
         L.extra[i] = {static_cast<T>(h.lr / bc1), static_cast<T>(std::sqrt(bc2))};
       },
       [&](const List& L, int blocks) {
-        adam_kernel<T><<<blocks, kThreads, 0, stream()>>>(L, p);
-        GAN_CUDA_CHECK_LAUNCH();
+        launch<adam_kernel<T>>(blocks, kThreads, 0, stream(), L, p);
       });
 }
 
@@ -316,8 +315,7 @@ void rmsprop_step(const RmspropSlot<T>* slots, int64_t count, const RmspropHyper
         L.ptr[4][i] = p.use_momentum ? s.momentum_buffer : nullptr;
       },
       [&](const List& L, int blocks) {
-        rmsprop_kernel<T><<<blocks, kThreads, 0, stream()>>>(L, p);
-        GAN_CUDA_CHECK_LAUNCH();
+        launch<rmsprop_kernel<T>>(blocks, kThreads, 0, stream(), L, p);
       });
 }
 
@@ -325,9 +323,8 @@ template <typename T>
 void clamp_inplace(T* x, int64_t n, double lo, double hi) {
   if (n <= 0) return;
   const int64_t blocks = std::clamp<int64_t>((n + kThreads * 4 - 1) / (kThreads * 4), 1, 4096);
-  clamp_kernel<T><<<static_cast<unsigned>(blocks), kThreads, 0, stream()>>>(x, n, static_cast<T>(lo),
-                                                                           static_cast<T>(hi));
-  GAN_CUDA_CHECK_LAUNCH();
+  launch<clamp_kernel<T>>(static_cast<unsigned>(blocks), kThreads, 0, stream(), x, n, static_cast<T>(lo),
+                          static_cast<T>(hi));
 }
 
 #define GAN_INSTANTIATE(T)                                                            \

@@ -10,6 +10,7 @@
 #include <cstdint>
 
 #include "kernels/cuda/check.h"
+#include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/runtime.h"
 #include "kernels/cuda/strided_loops.cuh"
 
@@ -50,10 +51,9 @@ void launch_fill(T* out, int64_t n, uint64_t seed, uint64_t stream_id, uint64_t 
   const int64_t nblocks = static_cast<int64_t>(kNormal ? philox_blocks_normal<T>(n) : philox_blocks_uniform<T>(n));
   const unsigned grid = detail::grid_for(nblocks);
   if (detail::aligned16(out))
-    philox_fill<T, kNormal, true><<<grid, kThreads, 0, stream()>>>(out, n, nblocks, seed, stream_id, offset, a, b);
+    launch<philox_fill<T, kNormal, true>>(grid, kThreads, 0, stream(), out, n, nblocks, seed, stream_id, offset, a, b);
   else
-    philox_fill<T, kNormal, false><<<grid, kThreads, 0, stream()>>>(out, n, nblocks, seed, stream_id, offset, a, b);
-  GAN_CUDA_CHECK_LAUNCH();
+    launch<philox_fill<T, kNormal, false>>(grid, kThreads, 0, stream(), out, n, nblocks, seed, stream_id, offset, a, b);
 }
 
 }  // namespace

@@ -30,6 +30,7 @@
 
 #include "kernels/cuda/allocator.h"
 #include "kernels/cuda/check.h"
+#include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/runtime.h"
 #include "kernels/cuda/strided_loops.cuh"
 
@@ -170,27 +171,23 @@ void launch_sum(const T* in, const Coalesced<1>& kc, const Coalesced<1>& rc, T* 
   const bool red_unit = rc.ndim > 0 && rc.strides[0][rc.ndim - 1] == 1;
   const bool column_sums = kept_unit && !red_unit && n_out >= 1024;
   if (n_red <= 32 || column_sums) {
-    sum_thread_per_output<T, I><<<detail::grid_for(n_out), kThreads, 0, st>>>(in, out, n_out, static_cast<I>(n_red),
-                                                                             kept, red);
-    GAN_CUDA_CHECK_LAUNCH();
+    launch<sum_thread_per_output<T, I>>(detail::grid_for(n_out), kThreads, 0, st, in, out, n_out, static_cast<I>(n_red),
+                                        kept, red);
     return;
   }
   const int64_t chunks = sum_chunk_count(n_out, n_red);
   const int64_t n_blocks = n_out * chunks;
   const unsigned grid = static_cast<unsigned>(n_blocks < (int64_t{1} << 20) ? n_blocks : (int64_t{1} << 20));
   if (chunks == 1) {
-    sum_block_per_output<T, I><<<grid, kThreads, 0, st>>>(in, out, nullptr, n_blocks, 1, static_cast<I>(n_red),
-                                                          kept, red);
-    GAN_CUDA_CHECK_LAUNCH();
+    launch<sum_block_per_output<T, I>>(grid, kThreads, 0, st, in, out, nullptr, n_blocks, 1, static_cast<I>(n_red),
+                                       kept, red);
     return;
   }
   Scratch partial(static_cast<size_t>(n_blocks) * sizeof(double));
   double* p = static_cast<double*>(partial.ptr);
-  sum_block_per_output<T, I><<<grid, kThreads, 0, st>>>(in, out, p, n_blocks, chunks, static_cast<I>(n_red), kept,
-                                                        red);
-  GAN_CUDA_CHECK_LAUNCH();
-  sum_chunks<T><<<detail::grid_for(n_out), kThreads, 0, st>>>(p, out, n_out, chunks);
-  GAN_CUDA_CHECK_LAUNCH();
+  launch<sum_block_per_output<T, I>>(grid, kThreads, 0, st, in, out, p, n_blocks, chunks, static_cast<I>(n_red), kept,
+                                     red);
+  launch<sum_chunks<T>>(detail::grid_for(n_out), kThreads, 0, st, p, out, n_out, chunks);
 }
 
 // ---- max_along and friends --------------------------------------------------------------------------------
@@ -314,26 +311,23 @@ void max_along(const T* x, int64_t outer, int64_t R, int64_t inner, T* values, i
     throw std::invalid_argument("cuda::max_along: reduced length must be positive, got " + std::to_string(R));
   cudaStream_t st = stream();
   if (inner == 1 && R >= 128) {
-    max_along_warp<T><<<detail::grid_for(outer * 32), kThreads, 0, st>>>(x, outer, R, values, indices);
+    launch<max_along_warp<T>>(detail::grid_for(outer * 32), kThreads, 0, st, x, outer, R, values, indices);
   } else {
-    max_along_thread<T><<<detail::grid_for(outer * inner), kThreads, 0, st>>>(x, outer, R, inner, values, indices);
+    launch<max_along_thread<T>>(detail::grid_for(outer * inner), kThreads, 0, st, x, outer, R, inner, values, indices);
   }
-  GAN_CUDA_CHECK_LAUNCH();
 }
 
 template <typename T>
 void gather_along(const T* x, const int64_t* idx, int64_t outer, int64_t R, int64_t inner, T* out) {
   if (outer * inner == 0) return;
-  gather_along_kernel<T><<<detail::grid_for(outer * inner), kThreads, 0, stream()>>>(x, idx, outer, R, inner, out);
-  GAN_CUDA_CHECK_LAUNCH();
+  launch<gather_along_kernel<T>>(detail::grid_for(outer * inner), kThreads, 0, stream(), x, idx, outer, R, inner, out);
 }
 
 template <typename T>
 void scatter_add_along(const T* src, const int64_t* idx, int64_t outer, int64_t R, int64_t inner, T* out) {
   if (outer * inner == 0) return;
-  scatter_add_along_kernel<T><<<detail::grid_for(outer * inner), kThreads, 0, stream()>>>(src, idx, outer, R, inner,
-                                                                                         out);
-  GAN_CUDA_CHECK_LAUNCH();
+  launch<scatter_add_along_kernel<T>>(detail::grid_for(outer * inner), kThreads, 0, stream(), src, idx, outer, R, inner,
+                                      out);
 }
 
 #define GAN_INSTANTIATE(T)                                                                                  \

@@ -14,6 +14,7 @@
 #include "engine/ops.h"
 #include "gpu_test_util.h"
 #include "kernels/cuda/allocator.h"
+#include "kernels/cuda/launch_count.h"
 #include "kernels/cuda/runtime.h"
 
 namespace gan::testing {
@@ -256,6 +257,29 @@ TEST_F(CudaCopies, StreamIsNonNullAndSynchronizeSucceeds) {
   { kc::DeviceGuard guard(0); EXPECT_EQ(kc::current_device(), 0); }
   EXPECT_NO_THROW(kc::synchronize());
   EXPECT_THROW(kc::stream(kernels::cuda_device_count()), std::out_of_range);
+}
+
+// ---- launch counters (kernels/cuda/launch_count.h) ----
+class CudaLaunchCount : public CudaTest {};
+
+TEST_F(CudaLaunchCount, CountsEveryLaunchInTotalAndPerKernel) {
+  const Tensor a = full({1000}, 1.5, DType::Float32, kGpu);  // queued before the reset: not counted
+  kc::synchronize();
+  kc::reset_launch_counts();
+  EXPECT_EQ(kc::launch_count(), 0u);
+  EXPECT_TRUE(kc::launch_counts().empty());
+  const Tensor b = add(a, a);  // one binary kernel
+  const Tensor c = add(b, a);  // and another launch of the same one
+  kc::synchronize();
+  EXPECT_EQ(kc::launch_count(), 2u);
+  const std::vector<kc::KernelLaunches> per = kc::launch_counts();
+  ASSERT_EQ(per.size(), 1u);
+  EXPECT_EQ(per[0].launches, 2u);
+  EXPECT_EQ(per[0].kernel.rfind("binary_contig<float, ", 0), 0u) << per[0].kernel;  // namespaces stripped
+  EXPECT_EQ(c.to_vector<double>(), std::vector<double>(1000, 4.5));
+  kc::reset_launch_counts();
+  EXPECT_EQ(kc::launch_count(), 0u);
+  EXPECT_TRUE(kc::launch_counts().empty());
 }
 
 }  // namespace
