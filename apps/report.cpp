@@ -8,6 +8,7 @@
 #include <sstream>
 #include <vector>
 
+#include "apps/commands.h"
 #include "apps/progress.h"
 #include "apps/report_assets.h"
 
@@ -203,8 +204,10 @@ nlohmann::json chart_specs(const Table& metrics, const Table& fd, const std::str
                          " samples per point, so above gan eval's 10000-sample figure", "fd", {"fd"});
     charts[i]["no_smoothing"] = true;  // few points, each measured on the same noise: nothing to average away
   }
-  if (metrics.values.count("images_per_s"))
-    add("throughput", "Throughput", "images/s between log lines", "metrics", {"images_per_s"});
+  if (metrics.values.count("images_per_s")) {
+    const size_t i = add("throughput", "Throughput", "images/s between log lines", "metrics", {"images_per_s"});
+    charts[i]["from_zero"] = true;
+  }
   if (metrics.values.count("time")) {
     const size_t i = add("time", "Training time", "summed over sessions", "metrics", {"time"});
     charts[i]["y_kind"] = "duration";
@@ -406,10 +409,11 @@ std::string render_report(const RunPaths& paths, const ReportStatus& status, int
     for (const auto& r : config["resumes"])
       row("resumed at step " + std::to_string(r.value("step", int64_t{0})), r.value("command_line", std::string()));
   for (const auto& [key, value] : settings.items())
-    if (key != "model_config" && key != "data_spec") row(key, value_text(value));
+    if (key != "model_config" && key != "data_spec")
+      row(key, value.is_string() && value.get<std::string>().empty() ? "(default)" : value_text(value));
   h << "</table></div>\n<div class=\"card\"><table class=\"kv\">\n";
   const nlohmann::json model_config = settings.value("model_config", nlohmann::json::object());
-  for (const auto& [key, value] : model_config.items()) row("--" + key, value_text(value));
+  for (const auto& [key, value] : model_config.items()) row("--" + dashed_flag(key), value_text(value));
   h << "</table></div>\n</div>\n</details>\n</main>\n";
 
   h << "<script id=\"report-data\" type=\"application/json\">" << script_safe(page.dump()) << "</script>\n"

@@ -190,7 +190,8 @@
   const r1 = (v) => Math.round(v * 10) / 10;
 
   // ---- one chart ----
-  // spec: {id, title, note, table, keys, labels, range, y_kind ("value" | "duration"), x_only_step}
+  // spec: {id, title, note, table, keys, labels, range, from_zero, y_kind ("value" | "duration"), x_only_step,
+  //        no_smoothing}
   function drawChart(spec, box) {
     box.textContent = "";
     const table = data.tables[spec.table];
@@ -229,13 +230,15 @@
       ylo = quantile(all, 0.01);
       yhi = quantile(all, 0.99);
       const pad = 0.05 * (yhi - ylo || 1);
-      ylo -= pad;
+      ylo = ylo >= 0 && ylo - pad < 0 ? 0 : ylo - pad;  // the padding never takes a non-negative series below 0
       yhi += pad;
     }
-    if (spec.range && !robust) {
-      ylo = Math.min(ylo, spec.range[0]);
-      yhi = Math.max(yhi, spec.range[1]);
+    if (spec.range) {
+      // A probability chart spans [0, 1] (wider only if a value leaves it); zoomed in, it stays inside it.
+      ylo = robust ? Math.max(ylo, spec.range[0]) : Math.min(ylo, spec.range[0]);
+      yhi = robust ? Math.min(yhi, spec.range[1]) : Math.max(yhi, spec.range[1]);
     }
+    if (spec.from_zero && ylo > 0) ylo = 0;  // a rate: a dip reads against zero, not against the lowest value
     const tx = xName === "time" ? timeUnit(xhi - xlo) : null;
     const ty = spec.y_kind === "duration" ? timeUnit(yhi - ylo) : null;
     const xt = tx ? ticks(xlo / tx.div, xhi / tx.div, 6, false) : ticks(xlo, xhi, 6, false);
@@ -530,6 +533,12 @@
     set("smoothing", 0.95, "input");
     set("x-axis", "time", "change");
     set("robust", true, "change");
+    // Zoomed to the bulk of the values, a probability axis still stays inside [0, 1].
+    for (const spec of data.charts.filter((c) => c.range)) {
+      const svg = document.querySelector("#chart-" + spec.id + " svg.chart");
+      const [lo, hi] = svg ? svg.dataset.y.split(",").map(Number) : [NaN, NaN];
+      if (!(lo >= spec.range[0] && hi <= spec.range[1])) fail(`${spec.id}: y axis ${lo}..${hi} leaves its range`);
+    }
     set("robust", false, "change");
     set("x-axis", "step", "change");
     set("smoothing", 0, "input");

@@ -215,6 +215,7 @@ TEST_F(ReportRun, LoadsInChromiumWithoutErrorsAndEveryControlWorks) {
   EXPECT_LE(lo, 0.5);
   EXPECT_GE(hi, 9.5);
   EXPECT_EQ(y_range(dom.out, "discriminator"), (std::pair<double, double>{0.0, 1.0}));
+  EXPECT_EQ(y_range(dom.out, "throughput").first, 0.0) << "a rate's axis starts at zero";
 
   const fs::path shot = dir_ / "report.png";
   const Browser s = run_chromium(exe, "--window-size=1280,1600 --screenshot=" + shot.string(), url, dir_);
