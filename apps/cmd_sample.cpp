@@ -2,6 +2,7 @@
 // --format png-dir one PNG per sample, the per-image folder `gan eval --samples` and other tools read) and
 // `gan report` (rewrite a run's report.html).
 #include <algorithm>
+#include <cstdint>
 #include <memory>
 
 #include "apps/commands.h"
@@ -30,16 +31,29 @@ void check_png_dir(const fs::path& dir) {
   make_writable_dir(dir);
 }
 
-// One PNG per image of grid.images [N, C, S, S]: DIR/sample_000000.png, ... (gray images stay one channel).
-int64_t write_png_dir(const fs::path& dir, const models::SampleGrid& grid) {
+// One PNG per image of grid.images [N, C, S, S], at most `count` of them, numbered from `first`:
+// DIR/sample_000000.png, ... (gray images stay one channel). Returns how many it wrote.
+int64_t write_png_dir(const fs::path& dir, const models::SampleGrid& grid, int64_t first = 0,
+                      int64_t count = INT64_MAX) {
   const Tensor images = grid.images.to(Device::cpu()).contiguous();
-  const int64_t n = images.size(0);
+  const int64_t n = std::min(images.size(0), count);
   for (int64_t i = 0; i < n; ++i) {
     image::Image8 img = image::make_grid(slice(images, 0, i, i + 1), 1, 1, /*padding=*/0);
     if (images.size(1) == 1) img = image::to_gray(img);
-    image::save_png((dir / ("sample_" + RunPaths::step_tag(i) + ".png")).string(), img);
+    image::save_png((dir / ("sample_" + RunPaths::step_tag(first + i) + ".png")).string(), img);
   }
   return n;
+}
+
+// --format png-dir without --interpolate or --reconstruct: exactly n samples (a grid rounds n up to whole rows),
+// drawn in chunks so 10000 samples for gan eval do not sit in memory at once. Up to one chunk, sample i is the
+// grid's tile i for the same --seed.
+int64_t write_png_dir_samples(const fs::path& dir, models::GanModel& model, int64_t n, Generator& gen) {
+  constexpr int64_t kChunk = 1000;
+  int64_t written = 0;
+  while (written < n)
+    written += write_png_dir(dir, model.sample(std::min(kChunk, n - written), gen), written, n - written);
+  return written;
 }
 
 }  // namespace
@@ -96,6 +110,11 @@ int sample_command(const SampleArgs& a, const Catalog& catalog, const CliStreams
     Tensor x = empty(shape);
     for (int64_t i = 0; i < n; ++i) dataset->get(i, x.data<float>() + i * c.spec.example_numel());
     grid = model->reconstruct(x.to(device));
+  } else if (png_dir && !a.interpolate) {
+    const int64_t n = write_png_dir_samples(out, *model, a.n, gen);
+    *io.out << "wrote " << n << " samples from step " << info.step << " of " << a.run << " to " << out.string()
+            << "/sample_NNNNNN.png" << std::endl;
+    return kExitOk;
   } else {
     grid = a.interpolate ? model->interpolate(a.rows, a.cols, gen) : model->sample(a.n, gen);
   }

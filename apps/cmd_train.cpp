@@ -1,6 +1,7 @@
 // `gan train`: a new run (validate everything, then create the run directory) or `--resume RUN`.
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <ctime>
@@ -290,9 +291,14 @@ nlohmann::json resolve_model_config(const models::ModelEntry& entry, const nlohm
   }
 }
 
+std::string dashed_flag(std::string key) {
+  std::replace(key.begin(), key.end(), '_', '-');
+  return key;
+}
+
 std::string flag_list(const models::ModelEntry& entry) {
   std::string out;
-  for (const auto& flag : entry.flags) out += (out.empty() ? "--" : ", --") + flag.name;
+  for (const auto& flag : entry.flags) out += (out.empty() ? "--" : ", --") + dashed_flag(flag.name);
   return out.empty() ? "(none)" : out;
 }
 

@@ -70,6 +70,8 @@ int export_command(const ExportArgs& args, const Catalog& catalog, const CliStre
 nlohmann::json resolve_model_config(const models::ModelEntry& entry, const nlohmann::json& overrides);
 // "--nz, --ngf, --lr" for messages.
 std::string flag_list(const models::ModelEntry& entry);
+// A model flag's command-line name: its config key with dashes ("lr_g" -> "lr-g").
+std::string dashed_flag(std::string key);
 // Registers `gan eval` and its options on the CLI (apps/cmd_eval.cpp).
 CLI::App* add_eval_subcommand(CLI::App& app, EvalArgs& args);
 // Registers `gan export` (apps/cmd_export.cpp).

@@ -51,11 +51,9 @@ std::string prescan_model(int argc, const char* const* argv) {
 // flag's spelling and also accept dashes for underscores (--image-size == --image_size).
 void add_model_flags(CLI::App& train, const models::ModelEntry& entry, nlohmann::json& out) {
   for (const auto& flag : entry.flags) {
-    std::string names = "--" + flag.name;
-    std::string dashed = flag.name;
-    for (char& c : dashed)
-      if (c == '_') c = '-';
-    if (dashed != flag.name) names += ",--" + dashed;
+    // Dashed like every other option (--lr-g); the model's own underscored key (--lr_g) stays as an alias.
+    const std::string dashed = dashed_flag(flag.name);
+    const std::string names = "--" + dashed + (dashed != flag.name ? ",--" + flag.name : "");
     const std::string& help = flag.help;
     const std::string key = flag.name;
     const nlohmann::json& d = flag.default_value;

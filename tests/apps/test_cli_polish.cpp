@@ -174,6 +174,9 @@ TEST_F(CliPolish, SampleWritesOnePngPerSample) {
   EXPECT_EQ(one.channels, 1);
   EXPECT_EQ(one.width, one.height);
   EXPECT_EQ(sample_grid_layout(one), "");
+  // Exactly --n files, also where a grid would round up to whole rows (5 -> 2 x 3).
+  ASSERT_EQ(zoo({"sample", "--run", path("run"), "--format", "png-dir", "--n", "5", "--out", path("five")}).code, 0);
+  EXPECT_EQ(std::distance(fs::directory_iterator(path("five")), fs::directory_iterator()), 5);
   // A folder that already holds files is refused (no mixing with older samples); point data has no images.
   expect_usage(zoo({"sample", "--run", path("run"), "--format", "png-dir", "--out", path("pngs")}),
                "already holds files");
