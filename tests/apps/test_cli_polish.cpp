@@ -91,14 +91,19 @@ TEST_F(CliPolish, HelpShowsDefaults) {
   EXPECT_NE(s.out.find("--cols INT:INT in [2 - 64]=10"), std::string::npos) << s.out;
   EXPECT_NE(s.out.find("--format TEXT:{grid,png-dir}=grid"), std::string::npos) << s.out;
   EXPECT_EQ(s.out.find("--steps"), std::string::npos) << s.out;
+  // Model flags are dashed like the rest; the model's underscored key is the alias.
+  const Result m = zoo({"train", "--model", "dcgan", "--help"});
+  EXPECT_NE(m.out.find("--lr-g,--lr_g FLOAT=0.0002"), std::string::npos) << m.out;
 }
 
 TEST_F(CliPolish, OldSpellingsStillWork) {
   ASSERT_EQ(zoo({"train", "--model", "dcgan", "--data", "synthetic", "--out", path("a"), "--steps", "2", "--batch",
-                 "8", "--nz", "8", "--ngf", "4", "--ndf", "4", "--samples", "20", "--progress-every", "0"})
+                 "8", "--nz", "8", "--ngf", "4", "--ndf", "4", "--samples", "20", "--lr_g", "0.0003",
+                 "--progress-every", "0"})
                 .code,
             0);
   EXPECT_EQ(read_json_file(RunPaths{path("a")}.config())["settings"]["sample_n"], 20);
+  EXPECT_EQ(read_json_file(RunPaths{path("a")}.config())["settings"]["model_config"]["lr_g"], 0.0003);
   const Result r = zoo({"sample", "--run", path("a"), "--interpolate", "--rows", "2", "--steps", "5", "--out",
                         path("i.png")});
   EXPECT_EQ(r.code, 0) << r.err;
