@@ -94,12 +94,13 @@ struct DeviceBuffer {
     std::uniform_real_distribution<float> u(-1.f, 1.f);
     std::vector<float> h(count);
     for (float& v : h) v = u(rng);
-    GAN_CUDA_CHECK(cudaMemcpy(ptr, h.data(), count * sizeof(float), cudaMemcpyHostToDevice));
+    // On the device's stream, which the kernels use: a cudaMemcpy on the legacy default stream may return before
+    // its DMA from the staging buffer is done, and the non-blocking stream does not wait for it.
+    kc::memcpy_h2d(ptr, h.data(), count * sizeof(float));
   }
   std::vector<float> to_host() const {
     std::vector<float> h(count);
-    GAN_CUDA_CHECK(cudaStreamSynchronize(kc::stream()));
-    GAN_CUDA_CHECK(cudaMemcpy(h.data(), ptr, count * sizeof(float), cudaMemcpyDeviceToHost));
+    kc::memcpy_d2h(h.data(), ptr, count * sizeof(float));  // waits for the stream
     return h;
   }
 };

@@ -5,7 +5,8 @@
 #   lib/cmake/GanEngine/   find_package(GanEngine) -> gan::kernels, gan::engine, gan::models
 #   lib/pkgconfig/gan-engine.pc
 # The usage requirements (OpenMP, OpenBLAS, zlib, stb, nlohmann_json, threads; CUDA runtime and cuBLAS when the
-# CUDA backend is built) travel with the targets: GanEngineConfig.cmake finds them again on the consumer's side.
+# CUDA backend is built, Boost.Context when it is the emulator's) travel with the targets: GanEngineConfig.cmake
+# finds them again on the consumer's side.
 include(CMakePackageConfigHelpers)
 
 set(GAN_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/GanEngine)
@@ -25,7 +26,7 @@ install(EXPORT GanEngineTargets NAMESPACE gan:: DESTINATION ${GAN_CMAKE_DIR})
 # folder, for the config file to find the same ones.
 set(GAN_CONFIG_OPENBLAS_MODULE ${gan_openblas_module})
 set(GAN_CONFIG_CUDA_ROOT "")
-if(GAN_WITH_CUDA)
+if(GAN_WITH_CUDA AND NOT GAN_CUDA_EMU)
   get_filename_component(GAN_CONFIG_CUDA_ROOT "${CUDAToolkit_BIN_DIR}" DIRECTORY)
 endif()
 configure_package_config_file(${CMAKE_CURRENT_LIST_DIR}/GanEngineConfig.cmake.in
@@ -50,7 +51,10 @@ foreach(lib ${GAN_BLAS_LIBRARIES})
   string(APPEND GAN_PC_LIBS " -l${lib}")
 endforeach()
 string(APPEND GAN_PC_LIBS " ${OpenMP_CXX_FLAGS} -pthread")
-if(GAN_WITH_CUDA)
+if(GAN_CUDA_EMU)  # the SIMT emulator: its CUDA headers, Boost.Context, no toolkit
+  string(APPEND GAN_PC_CFLAGS " -DGAN_WITH_CUDA=1 -DGAN_CUDA_EMU=1 -I\${includedir}/kernels/cuda/emu/include")
+  string(APPEND GAN_PC_LIBS " -lboost_context")
+elseif(GAN_WITH_CUDA)
   string(APPEND GAN_PC_CFLAGS " -DGAN_WITH_CUDA=1")
   foreach(dir ${CUDAToolkit_INCLUDE_DIRS})
     string(APPEND GAN_PC_CFLAGS " -I${dir}")

@@ -19,6 +19,7 @@ packages=(
   dataset-fashion-mnist             # the fashion-mnist dataset (/usr/share/datasets/fashion-mnist)
   librsvg2-bin                      # rsvg-convert, for scripts/fetch-pokemon.sh
   chromium                          # headless browser for the report.html test (tests/apps/test_report_browser.cpp)
+  libboost-context-dev              # fibers (fcontext) of the SIMT emulator build, GAN_CUDA=EMU
 )
 # npm (scripts/fetch-pokemon.sh): Debian's package, unless an npm is already there (NodeSource's nodejs bundles one
 # and conflicts with Debian's npm package).

@@ -12,10 +12,11 @@ int main(int argc, char** argv) {
   const int steps = argc > 1 ? std::atoi(argv[1]) : 300;
   using namespace gan;
   const auto ring = data::open_dataset("ring8", {.seed = 1});
-  data::Loader loader(*ring, /*batch_size=*/64, /*seed=*/1);
+  const Device device = default_device();  // a GPU when there is one: the batches go where the model is
+  data::Loader loader(*ring, /*batch_size=*/64, /*seed=*/1, device);
   const models::ModelEntry* entry = models::find_model("gan");
   const nlohmann::json flags = {{"hidden", 128}, {"lr_g", 0.02}, {"lr_d", 0.02}};  // others: the paper's
-  const auto model = entry->create({.data = ring->spec(), .device = default_device(), .seed = 1,
+  const auto model = entry->create({.data = ring->spec(), .device = device, .seed = 1,
                                     .config = models::resolve_config(*entry, flags)});
   auto next_batch = [&] {
     data::Batch b = loader.next();

@@ -39,6 +39,8 @@ void memcpy_d2h(void*, const void*, size_t) { no_cuda("cuda::memcpy_d2h"); }
 void memcpy_d2d(void*, const void*, size_t) { no_cuda("cuda::memcpy_d2d"); }
 void memcpy_peer(void*, int, const void*, int, size_t) { no_cuda("cuda::memcpy_peer"); }
 void memset_async(void*, int, size_t) { no_cuda("cuda::memset_async"); }
+int planner_sm_count() { no_cuda("cuda::planner_sm_count"); }
+void set_planner_sm_count(int) {}
 void* pinned_alloc(size_t) { no_cuda("cuda::pinned_alloc"); }
 void pinned_free(void* ptr) {
   if (ptr != nullptr) no_cuda("cuda::pinned_free");

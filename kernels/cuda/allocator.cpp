@@ -18,10 +18,25 @@
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/runtime.h"
 #include "kernels/cuda_query.h"
+#if defined(GAN_CUDA_EMU)
+#include "kernels/cuda/emu/emulator.h"
+#endif
 
 namespace gan::kernels::cuda {
 
 namespace {
+
+#if defined(GAN_CUDA_EMU)
+// The emulator (GAN_CUDA=EMU) poisons by default, and learns which bytes of a block the current owner may touch,
+// so AddressSanitizer reports an access past the request (inside the size class) or to a cached block.
+constexpr bool kPoisonByDefault = true;
+void handed_out(const void* ptr, size_t bytes) { emu::block_handed_out(ptr, bytes); }
+void returned(const void* ptr) { emu::block_returned(ptr); }
+#else
+constexpr bool kPoisonByDefault = false;
+void handed_out(const void*, size_t) {}
+void returned(const void*) {}
+#endif
 
 constexpr size_t kSmallPoolMax = kSmallPoolMaxBytes;
 
@@ -85,6 +100,7 @@ class CachingAllocator {
       s.requested_bytes += bytes;
       s.peak_allocated_bytes = std::max(s.peak_allocated_bytes, s.allocated_bytes);
     }
+    handed_out(ptr, bytes);
     if (poison_enabled()) memset_async(ptr, 0xFF, bytes);
     return ptr;
   }
@@ -106,6 +122,7 @@ class CachingAllocator {
     s.allocated_bytes -= b.size;
     s.requested_bytes -= b.requested;
     if (mode_ == Mode::Caching) {
+      returned(ptr);
       (b.size <= kSmallPoolMax ? pool.small_free : pool.large_free).emplace(b.size, ptr);
       s.cached_bytes += b.size;
       return;
@@ -247,7 +264,7 @@ bool poison_enabled() {
   int v = poison_flag().load(std::memory_order_relaxed);
   if (v < 0) {
     const char* env = std::getenv("GAN_CUDA_POISON");
-    v = env != nullptr && std::string(env) == "1" ? 1 : 0;
+    v = env != nullptr ? (std::string(env) == "1" ? 1 : 0) : (kPoisonByDefault ? 1 : 0);
     int expected = -1;
     if (!poison_flag().compare_exchange_strong(expected, v)) v = expected;  // set_poison won the race
   }

@@ -25,7 +25,8 @@
 //                          is GAN_CUDA_ALLOC=caching.
 //   GAN_CUDA_POISON=1      fill every allocation handed out (new or reused) with 0xFF bytes, which read as NaN in
 //                          float and double: a kernel that leaves an output element unwritten shows up as NaN in
-//                          parity tests. set_poison() changes it at run time.
+//                          parity tests. set_poison() changes it at run time. The emulator build (GAN_CUDA=EMU)
+//                          poisons unless GAN_CUDA_POISON=0.
 //
 // Plain C++ header; in a build without CUDA the functions are stubs that throw (allocation) or report nothing.
 #pragma once

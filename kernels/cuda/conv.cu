@@ -40,7 +40,6 @@
 #include "kernels/conv.h"
 
 #include <algorithm>
-#include <atomic>
 #include <cstdint>
 #include <limits>
 #include <stdexcept>
@@ -623,21 +622,8 @@ TileDims tile_dims(Tile t) {
   return {CfgMid::BM, CfgMid::BN, CfgMid::BK};
 }
 
-// Streaming multiprocessors of the current device (asked once per device).
-int sm_count() {
-  constexpr int kMaxDevices = 64;
-  static std::atomic<int> cache[kMaxDevices] = {};
-  const int dev = current_device();
-  if (dev >= 0 && dev < kMaxDevices) {
-    const int cached = cache[dev].load(std::memory_order_relaxed);
-    if (cached > 0) return cached;
-  }
-  int count = 0;
-  GAN_CUDA_CHECK(cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, dev));
-  count = std::max(count, 1);
-  if (dev >= 0 && dev < kMaxDevices) cache[dev].store(count, std::memory_order_relaxed);
-  return count;
-}
+// Streaming multiprocessors the plan is made for (kernels/cuda/runtime.h: a test may force the count).
+int sm_count() { return planner_sm_count(); }
 
 // Split-K workspace bound: slices beyond it are not worth their memory traffic.
 constexpr int64_t kMaxWorkspaceBytes = int64_t(256) << 20;

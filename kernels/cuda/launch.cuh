@@ -7,8 +7,8 @@
 // kernel's parameter types as they would in a triple-chevron launch.
 //
 // Why one helper: a launch without its error check is an error that surfaces, if ever, at some unrelated later
-// call; counting needs one place; and a build that runs the kernels elsewhere (an emulator) replaces the launch in
-// this one place.
+// call; counting needs one place; and the emulator build (GAN_CUDA=EMU) replaces the launch in this one place: it
+// runs the grid on the CPU (kernels/cuda/emu/launch.h) and throws when a kernel fails one of its checks.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -20,6 +20,9 @@
 
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/launch_count.h"
+#if defined(GAN_CUDA_EMU)
+#include "kernels/cuda/emu/launch.h"
+#endif
 
 namespace gan::kernels::cuda {
 
@@ -51,7 +54,11 @@ template <auto Kernel, typename... Args>
 void launch(dim3 grid, dim3 block, size_t shared_bytes, cudaStream_t stream, Args&&... args) {
   detail::KernelCounter& kernel = detail::kernel_counter<Kernel>();
   detail::count_launch(kernel);
+#if defined(GAN_CUDA_EMU)
+  ::gan::emu::launch<Kernel>(kernel.name, grid, block, shared_bytes, stream, std::forward<Args>(args)...);
+#else
   Kernel<<<grid, block, shared_bytes, stream>>>(std::forward<Args>(args)...);
+#endif
   // A launch returns nothing: ask for its error (bad configuration, too many resources).
   cudaError_t err = cudaGetLastError();
   if (err != cudaSuccess) detail::throw_launch_error(err, "launch", kernel, grid, block, shared_bytes);

@@ -126,7 +126,9 @@ inline unsigned* scratch_counters(size_t count) {
     s.counter_count = 0;
     const size_t want = std::max<size_t>({count, 1024, 2 * old});
     GAN_CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&s.counters), want * sizeof(unsigned)));
-    GAN_CUDA_CHECK(cudaMemset(s.counters, 0, want * sizeof(unsigned)));
+    // On the device's stream: every kernel runs there, and a non-blocking stream does not wait for work on the
+    // legacy default stream (cudaMemset), so the first kernel could read counters not yet zeroed.
+    GAN_CUDA_CHECK(cudaMemsetAsync(s.counters, 0, want * sizeof(unsigned), stream()));
     s.counter_count = want;
   }
   return s.counters;

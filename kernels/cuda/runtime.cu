@@ -4,6 +4,7 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -204,6 +205,29 @@ void memcpy_peer(void* dst, int dst_device, const void* src, int src_device, siz
   GAN_CUDA_CHECK(cudaEventDestroy(src_ready));
   GAN_CUDA_CHECK(cudaEventDestroy(copied));
 }
+
+namespace {
+std::atomic<int> g_planner_sm_override{0};
+}  // namespace
+
+int planner_sm_count() {
+  const int forced = g_planner_sm_override.load(std::memory_order_relaxed);
+  if (forced > 0) return forced;
+  constexpr int kMaxDevices = 64;  // asked once per device: the answer never changes
+  static std::atomic<int> cache[kMaxDevices] = {};
+  const int dev = current_device();
+  if (dev >= 0 && dev < kMaxDevices) {
+    const int cached = cache[dev].load(std::memory_order_relaxed);
+    if (cached > 0) return cached;
+  }
+  int count = 0;
+  GAN_CUDA_CHECK(cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, dev));
+  count = std::max(count, 1);
+  if (dev >= 0 && dev < kMaxDevices) cache[dev].store(count, std::memory_order_relaxed);
+  return count;
+}
+
+void set_planner_sm_count(int n) { g_planner_sm_override.store(std::max(n, 0), std::memory_order_relaxed); }
 
 void memset_async(void* dst, int value, size_t bytes) {
   if (bytes == 0) return;

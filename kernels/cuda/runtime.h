@@ -59,6 +59,13 @@ void memcpy_d2h(void* dst_host, const void* src_device, size_t bytes);
 void memcpy_d2d(void* dst_device, const void* src_device, size_t bytes);
 void memcpy_peer(void* dst, int dst_device, const void* src, int src_device, size_t bytes);
 
+// Streaming multiprocessors of the current device as the kernels' launch planners see them (the convolution's
+// tile shape and split-K slices depend on it). set_planner_sm_count(n) makes every planner plan for n SMs on every
+// device, and 0 gives back the devices' own counts: a test can run the plans a larger GPU would choose (the big
+// tiles of batch 128 on 132 SMs) on small shapes, or the split-K paths.
+int planner_sm_count();
+void set_planner_sm_count(int n);
+
 // Sets `bytes` bytes to `value`, async on the current device's stream.
 void memset_async(void* dst_device, int value, size_t bytes);
 

@@ -16,6 +16,7 @@
 #include "engine/nn/layers.h"
 #include "engine/ops.h"
 #include "engine/optim/optimizers.h"
+#include "models/common.h"
 
 namespace gan::apps::testing {
 
@@ -42,7 +43,8 @@ class RingDataset : public data::Dataset {
 
 class TinyModel : public models::GanModel {
  public:
-  TinyModel(std::string name, const models::ModelContext& ctx) : name_(std::move(name)), gen_(ctx.seed, 1) {
+  TinyModel(std::string name, const models::ModelContext& ctx)
+      : name_(std::move(name)), gen_(ctx.seed, 1), device_(ctx.device) {
     nz_ = ctx.config.at("nz").get<int64_t>();
     const int64_t hidden = ctx.config.at("hidden").get<int64_t>();
     nan_at_ = ctx.config.at("nan_at").get<int64_t>();
@@ -62,6 +64,9 @@ class TinyModel : public models::GanModel {
         NoGradGuard ng;
         copy_(p, randn(p.shape(), DType::Float32, &gen_, 0.0, 0.3));
       }
+    // On the run's device (a GPU when there is one), like the zoo's models; noise is drawn on the CPU and moved.
+    models::module_to(*G_, device_);
+    models::module_to(*D_, device_);
     const double lr = ctx.config.at("lr").get<double>();
     opt_g_ = std::make_unique<optim::Adam>(G_->named_parameters(), optim::AdamOptions{.lr = lr, .beta1 = 0.5});
     opt_d_ = std::make_unique<optim::Adam>(D_->named_parameters(), optim::AdamOptions{.lr = lr, .beta1 = 0.5});
@@ -76,7 +81,7 @@ class TinyModel : public models::GanModel {
     const Tensor real = next_batch().first;
     const int64_t n = real.size(0);
     opt_d_->zero_grad();
-    const Tensor fake = (*G_)(randn({n, nz_}, DType::Float32, &gen_));
+    const Tensor fake = (*G_)(randn({n, nz_}, DType::Float32, &gen_).to(device_));
     const Tensor lr_ = (*D_)(real), lf = (*D_)(fake.detach());
     const Tensor loss_d = F::bce_with_logits(lr_, ones_like(lr_)) + F::bce_with_logits(lf, zeros_like(lf));
     loss_d.backward();
@@ -92,7 +97,7 @@ class TinyModel : public models::GanModel {
 
   models::SampleGrid sample(int64_t n, Generator& gen) override {
     NoGradGuard ng;
-    return {(*G_)(randn({n, nz_}, DType::Float32, &gen)), 1, n, {}};
+    return {(*G_)(randn({n, nz_}, DType::Float32, &gen).to(device_)), 1, n, {}};
   }
   models::SampleGrid interpolate(int64_t rows, int64_t steps, Generator& gen) override {
     return sample(rows * steps, gen);
@@ -142,6 +147,7 @@ class TinyModel : public models::GanModel {
  private:
   std::string name_;
   Generator gen_;
+  Device device_;
   int64_t nz_ = 2, nan_at_ = 0, signal_at_ = 0, step_ = 0;
   std::shared_ptr<nn::Sequential> G_, D_;
   std::unique_ptr<optim::Adam> opt_g_, opt_d_;

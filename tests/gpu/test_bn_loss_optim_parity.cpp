@@ -3,11 +3,12 @@
 // kernels::cuda::f on device memory; every output buffer on the device starts as NaN, so an element a kernel
 // forgets to write fails the finiteness check before any value is compared.
 //
-// Agreement demanded: ||gpu - cpu|| / ||cpu|| <= 1e-5 in float32 and 1e-12 in float64 for every output. Batch
-// norm computes in double on both sides; the losses' per-element maths is the same in T on both sides (libm and
-// CUDA's libdevice may differ by an ulp in exp/log1p/log) and their double sums differ only in order; the
-// optimizers round every operation alone in the same order on both sides (bit-identical by construction, but the
-// test asks only for the tolerance above). Shapes are odd: C odd, S = 1 and > 1, N = 2 and large, runs that are
+// Agreement demanded: ||gpu - cpu|| / ||cpu|| <= 1e-5 in float32 and 1e-12 in float64 for every output (batch
+// norm's input gradient in training against the size of the terms it is a difference of: see check_batch_norm).
+// Batch norm computes its statistics and sums in double on both sides; the losses' per-element maths is the same
+// in T on both sides (libm and CUDA's libdevice may differ by an ulp in exp/log1p/log) and their double sums
+// differ only in order; the optimizers round every operation alone in the same order on both sides (bit-identical
+// by construction, but the test asks only for the tolerance above). Shapes are odd: C odd, S = 1 and > 1, N = 2 and large, runs that are
 // and are not a multiple of the 16-byte vector, arrays offset by one element (leaving the vector path), channels
 // long enough to span many blocks, and optimizer lists that need several multi-tensor launches.
 #include <gtest/gtest.h>
@@ -84,9 +85,11 @@ constexpr double tolerance() {
   return sizeof(T) == 4 ? 1e-5 : 1e-12;
 }
 
-// Every element finite (the NaN prefill is gone) and the relative L2 error within tolerance.
+// Every element finite (the NaN prefill is gone) and the relative L2 error within tolerance: ||gpu - cpu|| over
+// ||cpu||, or over `scale` when that is larger (an output that is a small difference of larger terms).
 template <typename T>
-::testing::AssertionResult close(const std::vector<T>& gpu, const std::vector<T>& cpu, const std::string& what) {
+::testing::AssertionResult close(const std::vector<T>& gpu, const std::vector<T>& cpu, const std::string& what,
+                                 double scale = 0.0) {
   if (gpu.size() != cpu.size())
     return ::testing::AssertionFailure() << what << ": " << gpu.size() << " vs " << cpu.size() << " elements";
   for (size_t i = 0; i < gpu.size(); ++i)
@@ -95,7 +98,9 @@ template <typename T>
                                            << gpu[i] << " on the GPU (cpu " << cpu[i]
                                            << "); a NaN here is an unwritten output";
   const std::vector<double> g(gpu.begin(), gpu.end()), c(cpu.begin(), cpu.end());
-  const double err = relative_error(g, c);
+  double norm = 0.0;
+  for (double v : c) norm += v * v;
+  const double err = relative_error(g, c) * (scale > std::sqrt(norm) && norm > 0.0 ? std::sqrt(norm) / scale : 1.0);
   if (err <= tolerance<T>()) return ::testing::AssertionSuccess();
   size_t worst = 0;
   for (size_t i = 1; i < g.size(); ++i)
@@ -127,8 +132,8 @@ const BnCase kBnCases[] = {
     {4, 5, 16, 0, 0.0},     // S = 4x4: vector path
     {4, 5, 16, 1, 0.0},     // same, misaligned: scalar path
     {3, 3, 64, 0, 50.0},    // |mean| >> std
-    {128, 3, 1024, 0, 0.0}, // one channel spans many blocks
-    {600, 1, 1024, 0, 1.0}, // more tiles than blocks: several tiles per block
+    {16, 3, 1024, 0, 0.0},  // one channel spans several blocks (4 tiles of 1024 4-vectors)
+    {129, 1, 1023, 0, 1.0}, // more than 128 tiles (scalar path): several tiles per block
     {257, 9, 3, 0, 0.0},    // large odd N
 };
 
@@ -166,6 +171,21 @@ void check_batch_norm(const BnCase& bc, k::BnActivationParams act, bool affine, 
 
   // Backward in both modes, from the CPU's forward (same y, so the same activation mask on both sides).
   DeviceArray<T> dy_cpu(y, off), dmean_cpu(mean, off), dinv_cpu(inv_std, off), dgy(gy, off);
+  // In training, grad_x = a (gz - mean(gz) - xhat mean(gz xhat)) with a = w inv_std: a difference of terms of size
+  // |a gz| that nearly cancel when a channel has few values (N = 2, S = 1: xhat is +-1 up to eps, and grad_x is
+  // ~1e-3 of its terms). The two sides round differently (the CPU's last step in T, the GPU's in double; sums in
+  // another order), by an amount relative to |a gz|, so grad_x is measured against ||a gz|| when that is larger.
+  double gz_scale = 0.0;
+  for (size_t i = 0; i < n; ++i) {
+    const size_t c = i / static_cast<size_t>(bc.S) % C;
+    const double slope = act.kind == k::BnActivation::Identity ? 1.0
+                         : y[i] > T(0)                         ? 1.0
+                         : act.kind == k::BnActivation::ReLU   ? 0.0
+                                                               : act.slope;
+    const double a = (affine ? static_cast<double>(w[c]) : 1.0) * static_cast<double>(inv_std[c]);
+    gz_scale += std::pow(a * static_cast<double>(gy[i]) * slope, 2);
+  }
+  gz_scale = std::sqrt(gz_scale);
   for (bool training : {true, false}) {
     SCOPED_TRACE(training ? "backward, training" : "backward, eval formula");
     std::vector<T> gx(n), gw(C), gb(C);
@@ -174,7 +194,7 @@ void check_batch_norm(const BnCase& bc, k::BnActivationParams act, bool affine, 
     DeviceArray<T> dgx(n, off), dgw(C, off), dgb(C, off);
     kc::batch_norm_backward<T>(dgy.get(), dx_in.get(), dy_cpu.get(), shape, dmean_cpu.get(), dinv_cpu.get(),
                                affine ? dw.get() : nullptr, training, act, dgx.get(), dgw.get(), dgb.get());
-    EXPECT_TRUE(close(dgx.download(), gx, "grad_x"));
+    EXPECT_TRUE(close(dgx.download(), gx, "grad_x", training ? gz_scale : 0.0));
     EXPECT_TRUE(close(dgw.download(), gw, "grad_weight"));
     EXPECT_TRUE(close(dgb.download(), gb, "grad_bias"));
     // Only the parameter gradients wanted (no grad_x): the reduction alone.
@@ -462,7 +482,16 @@ void check_optimizers(const std::vector<int64_t>& sizes) {
 
 TEST_F(BnLossOptimParity, OptimizersFloatMatchCpu) { check_optimizers<float>(small_sizes()); }
 TEST_F(BnLossOptimParity, OptimizersDoubleMatchCpu) { check_optimizers<double>(small_sizes()); }
-TEST_F(BnLossOptimParity, OptimizersManyParametersMatchCpu) { check_optimizers<float>(big_sizes()); }
+
+// The many-parameter list needs several launches with a parameter carried over between two of them. That
+// bookkeeping (multi_tensor_apply) is the same for every rule and setting, so each rule runs it once, in the
+// setting with the most state arrays; the small lists above try every setting.
+TEST_F(BnLossOptimParity, OptimizersManyParametersMatchCpu) {
+  const std::vector<int64_t> sizes = big_sizes();
+  check_sgd<float>(sizes, k::SgdHyper{0.05, 0.9, 0.0, 0.01, true});
+  check_adam<float>(sizes, k::AdamHyper{1e-3, 0.9, 0.999, 1e-8, 0.01});
+  check_rmsprop<float>(sizes, k::RmspropHyper{5e-3, 0.99, 1e-8, 0.01, 0.9, true});
+}
 
 TEST_F(BnLossOptimParity, ClampMatchesCpuIncludingNaN) {
   std::vector<float> x = random_values<float>(100003, 77, -2.0, 2.0);

@@ -1,7 +1,8 @@
 // The CUDA convolution kernels (kernels/cuda/conv.cu) against the CPU ones (kernels/cpu/conv.cpp), kernel by
 // kernel: forward, backward-data and backward-weight on every DCGAN-64 layer at batch 2 and on random and edge
 // shapes (odd sizes, stride 1-3, padding 0-2, kernel 1-5 with kh != kw, batch 1, channel counts that are not
-// multiples of any tile, a stride larger than the kernel). Every output starts as NaN (0xFF bytes) and must come
+// multiples of any tile, a stride larger than the kernel), and every tile shape and split-K path with the planner
+// told how many SMs to plan for. Every output starts as NaN (0xFF bytes) and must come
 // back finite, so an element the kernel never writes fails; float32 must agree to a relative error of 1e-5
 // (||gpu - cpu|| / ||cpu||), float64 to 1e-12. The weight gradient, whose reduction is split across blocks, must
 // also be bitwise identical from run to run. The engine's ops are checked on CUDA tensors at the end.
@@ -9,6 +10,7 @@
 
 #include <cstring>
 #include <random>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -16,6 +18,7 @@
 #include "engine/nn/functional.h"
 #include "gpu_test_util.h"
 #include "kernels/conv.h"
+#include "kernels/cuda/launch_count.h"
 #include "kernels/cuda/runtime.h"
 
 namespace gan::testing {
@@ -233,6 +236,88 @@ TEST_F(ConvParity, EngineOpsOnCudaTensors) {
   const Tensor gw_cpu = F::conv2d_weight_grad(x, g, 4, 4, args);
   const Tensor gw_gpu = F::conv2d_weight_grad(x.to(Device::cuda(0)), g.to(Device::cuda(0)), 4, 4, args);
   EXPECT_TRUE(parity(gw_gpu, gw_cpu, "conv2d_weight_grad"));
+}
+
+// ---- every tile shape and split-K path ----
+
+// Makes the planner plan for `sms` SMs while it lives (kernels/cuda/runtime.h), then restores the device's count.
+class PlannerSmCount {
+ public:
+  explicit PlannerSmCount(int sms) { kcuda::set_planner_sm_count(sms); }
+  ~PlannerSmCount() { kcuda::set_planner_sm_count(0); }
+  PlannerSmCount(const PlannerSmCount&) = delete;
+  PlannerSmCount& operator=(const PlannerSmCount&) = delete;
+};
+
+// "<family>/<tile>/<split>" for the kernels one call launched, read from the launch counters: the GEMM kernel's
+// tile configuration, and whether the split-K reduction ran.
+std::string plan_launched(const char* family) {
+  std::string tile = "?";
+  bool split = false;
+  for (const kcuda::KernelLaunches& k : kcuda::launch_counts()) {
+    const std::string& n = k.kernel;
+    if (n.rfind(std::string(family) + "_gemm_kernel<", 0) == 0) {
+      for (const auto& [cfg, name] : {std::pair{"TileCfg<128, 128,", "Big"}, std::pair{"TileCfg<64, 128,", "Wide"},
+                                      std::pair{"TileCfg<64, 64,", "Mid"}, std::pair{"TileCfg<16, 128,", "Thin"}})
+        if (n.find(cfg) != std::string::npos) tile = name;
+    }
+    if (n.rfind(std::string(family) + "_reduce_kernel<", 0) == 0) split = true;
+  }
+  return std::string(family) + "/" + tile + "/" + (split ? "split" : "whole");
+}
+
+// The convolution has four tile shapes and a split-K path for each of its two GEMM kernels (gather: forward and
+// backward data; weight: backward weight). Which one runs depends on the shape and the GPU's SM count, and the
+// shapes a test can afford on a small GPU (or the emulator at 132 SMs) mostly get the 64x64 tile with split-K. With
+// the planner told there are 1 or 2 SMs, small shapes get every plan, including the 128x128 and 64x128 tiles that
+// DCGAN-64 gets at batch 128 on a 132-SM GPU; each must still match the CPU, and all 16 must have run.
+TEST_F(ConvParity, EveryTileShapeAndSplitKPath) {
+  struct Case {
+    Conv2dShape shape;
+    int sms;
+  };
+  const Case cases[] = {
+      {make(1, 3, 5, 5, 1, 1, 1, 1, 0), 1},     {make(1, 3, 5, 5, 17, 1, 1, 1, 0), 1},
+      {make(1, 3, 5, 5, 17, 1, 1, 1, 0), 2},    {make(2, 3, 8, 8, 1, 1, 1, 1, 0), 1},
+      {make(1, 129, 5, 5, 1, 1, 1, 1, 0), 1},   {make(1, 3, 5, 5, 65, 1, 1, 1, 0), 1},
+      {make(2, 3, 8, 8, 17, 1, 1, 1, 0), 1},    {make(2, 3, 8, 8, 17, 1, 1, 1, 0), 2},
+      {make(2, 3, 8, 8, 65, 1, 1, 1, 0), 1},    {make(1, 5, 5, 5, 17, 5, 5, 2, 2), 1},
+      {make(1, 5, 5, 5, 17, 5, 5, 2, 2), 2},    {make(1, 5, 5, 5, 65, 5, 5, 2, 2), 1},
+  };
+  std::mt19937 rng(3);
+  std::set<std::string> seen;
+  for (const Case& c : cases) {
+    const PlannerSmCount planner(c.sms);
+    const Conv2dShape& s = c.shape;
+    SCOPED_TRACE(str(s) + ", planned for " + std::to_string(c.sms) + " SMs");
+    const int64_t nx = s.N * s.Cin * s.H * s.W, nw = s.Cout * s.Cin * s.kh * s.kw, ny = s.N * s.Cout * s.Ho * s.Wo;
+    const Buffer<float> x = random_buffer<float>(nx, rng), w = random_buffer<float>(nw, rng);
+    const Buffer<float> gy = random_buffer<float>(ny, rng), b = random_buffer<float>(s.Cout, rng);
+    const Buffer<float> b_in = random_buffer<float>(s.Cin, rng);
+    std::vector<float> ref_y(ny), ref_gx(nx), ref_gw(nw);
+    kcpu::conv2d_forward<float>(s, x.host.data(), w.host.data(), b.host.data(), ref_y.data());
+    kcpu::conv2d_backward_data<float>(s, gy.host.data(), w.host.data(), b_in.host.data(), ref_gx.data());
+    kcpu::conv2d_backward_weight<float>(s, x.host.data(), gy.host.data(), ref_gw.data());
+    Tensor y = nan_output<float>(ny), gx = nan_output<float>(nx), gw = nan_output<float>(nw);
+    kcuda::reset_launch_counts();
+    CudaConv<float>::forward(s, x.ptr(), w.ptr(), b.ptr(), y.data<float>());
+    seen.insert(plan_launched("gather"));
+    kcuda::reset_launch_counts();
+    CudaConv<float>::backward_data(s, gy.ptr(), w.ptr(), b_in.ptr(), gx.data<float>());
+    seen.insert(plan_launched("gather"));
+    kcuda::reset_launch_counts();
+    CudaConv<float>::backward_weight(s, x.ptr(), gy.ptr(), gw.data<float>());
+    seen.insert(plan_launched("weight"));
+    EXPECT_TRUE(matches(y, ref_y, "conv2d_forward"));
+    EXPECT_TRUE(matches(gx, ref_gx, "conv2d_backward_data"));
+    EXPECT_TRUE(matches(gw, ref_gw, "conv2d_backward_weight"));
+  }
+  for (const char* family : {"gather", "weight"})
+    for (const char* tile : {"Big", "Wide", "Mid", "Thin"})
+      for (const char* split : {"whole", "split"}) {
+        const std::string plan = std::string(family) + "/" + tile + "/" + split;
+        EXPECT_TRUE(seen.count(plan)) << plan << " never ran";
+      }
 }
 
 }  // namespace

@@ -1,0 +1,138 @@
+// cuBLAS on the emulated device (include/cublas_v2.h): column-major GEMMs computed by the row-major CPU GEMM.
+// A column-major m x n matrix with leading dimension ld is the row-major n x m matrix with row stride ld, so
+// C = op(A) op(B) column-major is C^T = op(B)^T op(A)^T row-major: the CPU GEMM gets B first, with the same
+// transpose flags.
+#include <cublas_v2.h>
+
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "kernels/cuda/emu/internal.h"
+#include "kernels/cuda/emu/memory.h"
+#include "kernels/gemm.h"
+
+struct cublasContext {
+  cudaStream_t stream = nullptr;
+  cublasMath_t math = CUBLAS_DEFAULT_MATH;
+};
+
+namespace {
+
+// Elements a column-major rows x cols matrix with leading dimension ld spans.
+int64_t span(int64_t rows, int64_t cols, int64_t ld) { return rows == 0 || cols == 0 ? 0 : (cols - 1) * ld + rows; }
+
+// fp32 -> tf32 as the tensor cores' conversion (cvt.rna.tf32.f32): round to the nearest 10-bit mantissa, ties away
+// from zero. NaN and infinity pass unchanged.
+float to_tf32(float x) {
+  uint32_t u;
+  std::memcpy(&u, &x, 4);
+  if ((u & 0x7f800000u) != 0x7f800000u) u = (u + 0x1000u) & 0xffffe000u;
+  std::memcpy(&x, &u, 4);
+  return x;
+}
+
+// A column-major rows x cols matrix rounded to TF32, packed with leading dimension `rows`.
+std::vector<float> tf32_copy(const float* m, int64_t rows, int64_t cols, int64_t ld) {
+  std::vector<float> out(static_cast<size_t>(rows * cols));
+  for (int64_t c = 0; c < cols; ++c)
+    for (int64_t r = 0; r < rows; ++r) out[static_cast<size_t>(c * rows + r)] = to_tf32(m[c * ld + r]);
+  return out;
+}
+
+template <typename T>
+cublasStatus_t gemm(const char* name, cublasHandle_t h, cublasOperation_t transa, cublasOperation_t transb, int64_t m,
+                    int64_t n, int64_t k, const T* alpha, const T* A, int64_t lda, const T* B, int64_t ldb,
+                    const T* beta, T* C, int64_t ldc) {
+  if (h == nullptr) return CUBLAS_STATUS_NOT_INITIALIZED;
+  if (m < 0 || n < 0 || k < 0 || transa == CUBLAS_OP_C || transb == CUBLAS_OP_C) return CUBLAS_STATUS_INVALID_VALUE;
+  const bool ta = transa == CUBLAS_OP_T, tb = transb == CUBLAS_OP_T;
+  const int64_t a_rows = ta ? k : m, a_cols = ta ? m : k, b_rows = tb ? n : k, b_cols = tb ? k : n;
+  if (lda < std::max<int64_t>(1, a_rows) || ldb < std::max<int64_t>(1, b_rows) || ldc < std::max<int64_t>(1, m))
+    return CUBLAS_STATUS_INVALID_VALUE;
+  if (m == 0 || n == 0) return CUBLAS_STATUS_SUCCESS;
+  gan::emu::detail::check_work_stream(name, h->stream);
+  // The operands must be device memory, and the matrices must fit their buffers.
+  const std::string call = name;
+  if (k > 0) {
+    gan::emu::memory::check_device_range(call + " operand A", A, sizeof(T) * span(a_rows, a_cols, lda));
+    gan::emu::memory::check_device_range(call + " operand B", B, sizeof(T) * span(b_rows, b_cols, ldb));
+  }
+  gan::emu::memory::check_device_range(call + " operand C", C, sizeof(T) * span(m, n, ldc));
+  gan::emu::memory::Access access;
+  if constexpr (sizeof(T) == 4) {
+    if (h->math == CUBLAS_TF32_TENSOR_OP_MATH && k > 0) {
+      const std::vector<float> a = tf32_copy(A, a_rows, a_cols, lda), b = tf32_copy(B, b_rows, b_cols, ldb);
+      gan::kernels::cpu::gemm<float>(tb, ta, n, m, k, *alpha, b.data(), b_rows, a.data(), a_rows, *beta, C, ldc);
+      return CUBLAS_STATUS_SUCCESS;
+    }
+  }
+  gan::kernels::cpu::gemm<T>(tb, ta, n, m, k, *alpha, B, ldb, A, lda, *beta, C, ldc);
+  return CUBLAS_STATUS_SUCCESS;
+}
+
+}  // namespace
+
+cublasStatus_t cublasCreate(cublasHandle_t* handle) {
+  *handle = new cublasContext();
+  return CUBLAS_STATUS_SUCCESS;
+}
+
+cublasStatus_t cublasDestroy(cublasHandle_t handle) {
+  delete handle;
+  return CUBLAS_STATUS_SUCCESS;
+}
+
+cublasStatus_t cublasSetStream(cublasHandle_t handle, cudaStream_t stream) {
+  if (handle == nullptr) return CUBLAS_STATUS_NOT_INITIALIZED;
+  handle->stream = stream;
+  return CUBLAS_STATUS_SUCCESS;
+}
+
+cublasStatus_t cublasGetStream(cublasHandle_t handle, cudaStream_t* stream) {
+  if (handle == nullptr) return CUBLAS_STATUS_NOT_INITIALIZED;
+  *stream = handle->stream;
+  return CUBLAS_STATUS_SUCCESS;
+}
+
+cublasStatus_t cublasSetMathMode(cublasHandle_t handle, cublasMath_t mode) {
+  if (handle == nullptr) return CUBLAS_STATUS_NOT_INITIALIZED;
+  handle->math = mode;
+  return CUBLAS_STATUS_SUCCESS;
+}
+
+cublasStatus_t cublasGetMathMode(cublasHandle_t handle, cublasMath_t* mode) {
+  if (handle == nullptr) return CUBLAS_STATUS_NOT_INITIALIZED;
+  *mode = handle->math;
+  return CUBLAS_STATUS_SUCCESS;
+}
+
+const char* cublasGetStatusName(cublasStatus_t status) {
+  switch (status) {
+    case CUBLAS_STATUS_SUCCESS: return "CUBLAS_STATUS_SUCCESS";
+    case CUBLAS_STATUS_NOT_INITIALIZED: return "CUBLAS_STATUS_NOT_INITIALIZED";
+    case CUBLAS_STATUS_ALLOC_FAILED: return "CUBLAS_STATUS_ALLOC_FAILED";
+    case CUBLAS_STATUS_INVALID_VALUE: return "CUBLAS_STATUS_INVALID_VALUE";
+    case CUBLAS_STATUS_ARCH_MISMATCH: return "CUBLAS_STATUS_ARCH_MISMATCH";
+    case CUBLAS_STATUS_MAPPING_ERROR: return "CUBLAS_STATUS_MAPPING_ERROR";
+    case CUBLAS_STATUS_EXECUTION_FAILED: return "CUBLAS_STATUS_EXECUTION_FAILED";
+    case CUBLAS_STATUS_INTERNAL_ERROR: return "CUBLAS_STATUS_INTERNAL_ERROR";
+    case CUBLAS_STATUS_NOT_SUPPORTED: return "CUBLAS_STATUS_NOT_SUPPORTED";
+  }
+  return "CUBLAS_STATUS_UNKNOWN";
+}
+
+const char* cublasGetStatusString(cublasStatus_t status) { return cublasGetStatusName(status); }
+
+cublasStatus_t cublasSgemm_64(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int64_t m,
+                              int64_t n, int64_t k, const float* alpha, const float* A, int64_t lda, const float* B,
+                              int64_t ldb, const float* beta, float* C, int64_t ldc) {
+  return gemm<float>("cublasSgemm_64", handle, transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+cublasStatus_t cublasDgemm_64(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int64_t m,
+                              int64_t n, int64_t k, const double* alpha, const double* A, int64_t lda,
+                              const double* B, int64_t ldb, const double* beta, double* C, int64_t ldc) {
+  return gemm<double>("cublasDgemm_64", handle, transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+}

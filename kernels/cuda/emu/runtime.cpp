@@ -1,0 +1,433 @@
+// The CUDA runtime API on the emulated device (declared in runtime_api.h): devices, streams, events, memory and
+// copies. Work runs synchronously, in the calling thread; see runtime_api.h for what is checked.
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "kernels/cuda/emu/emulator.h"
+#include "kernels/cuda/emu/internal.h"
+#include "kernels/cuda/emu/memory.h"
+#include "kernels/cuda/emu/runtime_api.h"
+
+struct CUstream_st {
+  int device;
+  unsigned flags;
+};
+
+struct CUevent_st {
+  int device;
+  unsigned flags;
+  bool recorded = false;
+  std::chrono::steady_clock::time_point time;
+};
+
+namespace gan::emu::detail {
+
+namespace {
+
+// The emulated GPU: limits of an H200 (132 SMs, 1024 threads and 227 KiB of opt-in shared memory per block), the
+// host's RAM as its memory.
+constexpr int kSmCount = 132;
+constexpr size_t kSharedPerBlock = 48 * 1024;
+constexpr size_t kSharedPerBlockOptin = 227 * 1024;
+
+thread_local cudaError_t t_last_error = cudaSuccess;
+thread_local int t_device = 0;
+
+cudaError_t fail(cudaError_t err) {
+  t_last_error = err;
+  return err;
+}
+
+// GAN_EMU_DEVICES (default 1) emulated devices, of which CUDA_VISIBLE_DEVICES may hide some, as it hides GPUs.
+int device_count() {
+  static const int count = [] {
+    int n = 1;
+    if (const char* v = std::getenv("GAN_EMU_DEVICES"); v != nullptr && *v != '\0') n = std::max(0, std::atoi(v));
+    const char* visible = std::getenv("CUDA_VISIBLE_DEVICES");
+    if (visible == nullptr) return n;
+    int shown = 0;  // CUDA's rule: the list stops at the first entry that is not a valid device
+    for (const char* p = visible; *p != '\0';) {
+      char* end = nullptr;
+      const long idx = std::strtol(p, &end, 10);
+      if (end == p || idx < 0 || idx >= n) break;
+      ++shown;
+      p = *end == ',' ? end + 1 : end;
+      if (*end != ',' && *end != '\0') break;
+    }
+    return shown;
+  }();
+  return count;
+}
+
+struct Streams {
+  std::mutex mu;
+  std::set<const CUstream_st*> live;
+  std::map<int, int> non_blocking;  // per device: live non-blocking streams
+  std::set<const CUevent_st*> events;
+};
+
+Streams& streams() {
+  static Streams* s = new Streams();
+  return *s;
+}
+
+bool is_default_stream(cudaStream_t s) { return s == nullptr || s == cudaStreamLegacy || s == cudaStreamPerThread; }
+
+std::string hex(const void* p) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%p", p);
+  return buf;
+}
+
+// The direction a copy between these pointers really has.
+cudaMemcpyKind actual_kind(const void* dst, const void* src) {
+  const bool d = memory::in_device_range(dst), s = memory::in_device_range(src);
+  return d ? (s ? cudaMemcpyDeviceToDevice : cudaMemcpyHostToDevice)
+           : (s ? cudaMemcpyDeviceToHost : cudaMemcpyHostToHost);
+}
+
+const char* kind_name(cudaMemcpyKind k) {
+  switch (k) {
+    case cudaMemcpyHostToHost: return "cudaMemcpyHostToHost";
+    case cudaMemcpyHostToDevice: return "cudaMemcpyHostToDevice";
+    case cudaMemcpyDeviceToHost: return "cudaMemcpyDeviceToHost";
+    case cudaMemcpyDeviceToDevice: return "cudaMemcpyDeviceToDevice";
+    case cudaMemcpyDefault: return "cudaMemcpyDefault";
+  }
+  return "an unknown cudaMemcpyKind";
+}
+
+cudaError_t copy(const char* call, void* dst, const void* src, size_t bytes, cudaMemcpyKind kind,
+                 cudaStream_t stream) {
+  if (bytes == 0) return cudaSuccess;
+  check_work_stream(call, stream);
+  const cudaMemcpyKind actual = actual_kind(dst, src);
+  if (kind != cudaMemcpyDefault && kind != actual)
+    throw std::runtime_error(std::string("gan emulator: ") + call + " with " + kind_name(kind) + " from " + hex(src) +
+                             " to " + hex(dst) + ", which is " + kind_name(actual));
+  const std::string what = std::string(call) + " of " + std::to_string(bytes) + " bytes";
+  if (memory::in_device_range(dst)) memory::check_device_range(what + " to " + hex(dst), dst, bytes);
+  if (memory::in_device_range(src)) memory::check_device_range(what + " from " + hex(src), src, bytes);
+  memory::Access access;
+  std::memcpy(dst, src, bytes);
+  return cudaSuccess;
+}
+
+cudaError_t fill(const char* call, void* ptr, int value, size_t bytes, cudaStream_t stream) {
+  if (bytes == 0) return cudaSuccess;
+  check_work_stream(call, stream);
+  memory::check_device_range(std::string(call) + " of " + std::to_string(bytes) + " bytes at " + hex(ptr), ptr, bytes);
+  memory::Access access;
+  std::memset(ptr, value, bytes);
+  return cudaSuccess;
+}
+
+}  // namespace
+
+int current_device_index() { return t_device; }
+
+void check_work_stream(const char* call, cudaStream_t stream) {
+  Streams& s = streams();
+  std::lock_guard<std::mutex> lock(s.mu);
+  if (is_default_stream(stream)) {
+    const auto it = s.non_blocking.find(t_device);
+    if (it != s.non_blocking.end() && it->second > 0)
+      throw std::runtime_error(
+          std::string("gan emulator: ") + call + " on the " +
+          (stream == cudaStreamPerThread ? "per-thread" : "legacy") + " default stream of cuda:" +
+          std::to_string(t_device) + ", which does not wait for the device's non-blocking stream(s) (nor they for "
+          "it): the work races with the kernels queued there. Queue it on the device's stream "
+          "(kernels::cuda::stream()) with the Async variant of the call.");
+    return;
+  }
+  if (!s.live.count(stream))
+    throw std::runtime_error(std::string("gan emulator: ") + call + " on stream " + hex(stream) +
+                             ", which was destroyed or never created");
+  if (stream->device != t_device)
+    throw std::runtime_error(std::string("gan emulator: ") + call + " on a stream of cuda:" +
+                             std::to_string(stream->device) + " while cuda:" + std::to_string(t_device) +
+                             " is current");
+}
+
+}  // namespace gan::emu::detail
+
+using namespace gan::emu;
+using gan::emu::detail::fail;
+using gan::emu::detail::t_device;
+
+// ---- errors ----
+const char* cudaGetErrorName(cudaError_t e) {
+  switch (e) {
+#define GAN_EMU_ERROR(name) \
+  case name:                \
+    return #name;
+    GAN_EMU_ERROR(cudaSuccess)
+    GAN_EMU_ERROR(cudaErrorInvalidValue)
+    GAN_EMU_ERROR(cudaErrorMemoryAllocation)
+    GAN_EMU_ERROR(cudaErrorInitializationError)
+    GAN_EMU_ERROR(cudaErrorCudartUnloading)
+    GAN_EMU_ERROR(cudaErrorInvalidConfiguration)
+    GAN_EMU_ERROR(cudaErrorInvalidDevicePointer)
+    GAN_EMU_ERROR(cudaErrorInvalidMemcpyDirection)
+    GAN_EMU_ERROR(cudaErrorInsufficientDriver)
+    GAN_EMU_ERROR(cudaErrorNoDevice)
+    GAN_EMU_ERROR(cudaErrorInvalidDevice)
+    GAN_EMU_ERROR(cudaErrorStubLibrary)
+    GAN_EMU_ERROR(cudaErrorDevicesUnavailable)
+    GAN_EMU_ERROR(cudaErrorSystemDriverMismatch)
+    GAN_EMU_ERROR(cudaErrorCompatNotSupportedOnDevice)
+    GAN_EMU_ERROR(cudaErrorInvalidResourceHandle)
+    GAN_EMU_ERROR(cudaErrorNotReady)
+    GAN_EMU_ERROR(cudaErrorIllegalAddress)
+    GAN_EMU_ERROR(cudaErrorLaunchOutOfResources)
+    GAN_EMU_ERROR(cudaErrorAssert)
+    GAN_EMU_ERROR(cudaErrorLaunchFailure)
+    GAN_EMU_ERROR(cudaErrorNotSupported)
+    GAN_EMU_ERROR(cudaErrorUnknown)
+#undef GAN_EMU_ERROR
+  }
+  return "cudaErrorUnknown";
+}
+
+const char* cudaGetErrorString(cudaError_t e) {
+  switch (e) {
+    case cudaSuccess: return "no error";
+    case cudaErrorInvalidValue: return "invalid argument";
+    case cudaErrorMemoryAllocation: return "out of memory";
+    case cudaErrorNoDevice: return "no CUDA-capable device is detected";
+    case cudaErrorInvalidDevice: return "invalid device ordinal";
+    case cudaErrorInvalidConfiguration: return "invalid configuration argument";
+    case cudaErrorInvalidResourceHandle: return "invalid resource handle";
+    case cudaErrorInvalidDevicePointer: return "invalid device pointer";
+    case cudaErrorNotReady: return "device not ready";
+    default: return cudaGetErrorName(e);
+  }
+}
+
+cudaError_t cudaGetLastError() {
+  const cudaError_t e = detail::t_last_error;
+  detail::t_last_error = cudaSuccess;
+  return e;
+}
+
+cudaError_t cudaPeekAtLastError() { return detail::t_last_error; }
+
+// ---- devices ----
+cudaError_t cudaGetDeviceCount(int* count) {
+  *count = detail::device_count();
+  return *count > 0 ? cudaSuccess : fail(cudaErrorNoDevice);
+}
+
+cudaError_t cudaGetDevice(int* device) {
+  if (detail::device_count() == 0) return fail(cudaErrorNoDevice);
+  *device = t_device;
+  return cudaSuccess;
+}
+
+cudaError_t cudaSetDevice(int device) {
+  if (device < 0 || device >= detail::device_count()) return fail(cudaErrorInvalidDevice);
+  t_device = device;
+  return cudaSuccess;
+}
+
+cudaError_t cudaGetDeviceProperties(cudaDeviceProp* prop, int device) {
+  if (device < 0 || device >= detail::device_count()) return fail(cudaErrorInvalidDevice);
+  *prop = cudaDeviceProp{};
+  std::snprintf(prop->name, sizeof prop->name, "gan-engine SIMT emulator (CPU, %d worker threads)",
+                worker_threads());
+  prop->totalGlobalMem = memory::total_bytes();
+  prop->sharedMemPerBlock = detail::kSharedPerBlock;
+  prop->sharedMemPerBlockOptin = detail::kSharedPerBlockOptin;
+  prop->sharedMemPerMultiprocessor = 228 * 1024;
+  prop->regsPerBlock = 65536;
+  prop->warpSize = 32;
+  prop->maxThreadsPerBlock = 1024;
+  prop->maxThreadsDim[0] = 1024, prop->maxThreadsDim[1] = 1024, prop->maxThreadsDim[2] = 64;
+  prop->maxGridSize[0] = 0x7fffffff, prop->maxGridSize[1] = 65535, prop->maxGridSize[2] = 65535;
+  prop->maxThreadsPerMultiProcessor = 2048;
+  prop->multiProcessorCount = detail::kSmCount;
+  prop->major = 9, prop->minor = 0;
+  prop->l2CacheSize = 50 * 1024 * 1024;
+  prop->clockRate = 1980000;
+  prop->memoryBusWidth = 6144;
+  prop->unifiedAddressing = 1;
+  return cudaSuccess;
+}
+
+cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attr, int device) {
+  cudaDeviceProp p;
+  if (const cudaError_t e = cudaGetDeviceProperties(&p, device); e != cudaSuccess) return e;
+  switch (attr) {
+    case cudaDevAttrMaxThreadsPerBlock: *value = p.maxThreadsPerBlock; break;
+    case cudaDevAttrMaxBlockDimX: *value = p.maxThreadsDim[0]; break;
+    case cudaDevAttrMaxBlockDimY: *value = p.maxThreadsDim[1]; break;
+    case cudaDevAttrMaxBlockDimZ: *value = p.maxThreadsDim[2]; break;
+    case cudaDevAttrMaxGridDimX: *value = p.maxGridSize[0]; break;
+    case cudaDevAttrMaxGridDimY: *value = p.maxGridSize[1]; break;
+    case cudaDevAttrMaxGridDimZ: *value = p.maxGridSize[2]; break;
+    case cudaDevAttrMaxSharedMemoryPerBlock: *value = static_cast<int>(p.sharedMemPerBlock); break;
+    case cudaDevAttrWarpSize: *value = p.warpSize; break;
+    case cudaDevAttrMultiProcessorCount: *value = p.multiProcessorCount; break;
+    case cudaDevAttrL2CacheSize: *value = p.l2CacheSize; break;
+    case cudaDevAttrMaxThreadsPerMultiProcessor: *value = p.maxThreadsPerMultiProcessor; break;
+    case cudaDevAttrComputeCapabilityMajor: *value = p.major; break;
+    case cudaDevAttrComputeCapabilityMinor: *value = p.minor; break;
+    case cudaDevAttrMaxSharedMemoryPerMultiprocessor: *value = static_cast<int>(p.sharedMemPerMultiprocessor); break;
+    case cudaDevAttrMaxSharedMemoryPerBlockOptin: *value = static_cast<int>(p.sharedMemPerBlockOptin); break;
+    default: return fail(cudaErrorInvalidValue);
+  }
+  return cudaSuccess;
+}
+
+cudaError_t cudaDeviceSynchronize() { return cudaSuccess; }  // every call finished before it returned
+cudaError_t cudaDeviceReset() { return cudaSuccess; }
+
+cudaError_t cudaMemGetInfo(size_t* free_bytes, size_t* total_bytes) {
+  *total_bytes = memory::total_bytes();
+  *free_bytes = *total_bytes - std::min(*total_bytes, memory::used_bytes());
+  return cudaSuccess;
+}
+
+// ---- streams and events ----
+cudaError_t cudaStreamCreate(cudaStream_t* stream) { return cudaStreamCreateWithFlags(stream, cudaStreamDefault); }
+
+cudaError_t cudaStreamCreateWithFlags(cudaStream_t* stream, unsigned flags) {
+  auto& s = detail::streams();
+  std::lock_guard<std::mutex> lock(s.mu);
+  *stream = new CUstream_st{t_device, flags};
+  s.live.insert(*stream);
+  if (flags & cudaStreamNonBlocking) ++s.non_blocking[t_device];
+  return cudaSuccess;
+}
+
+cudaError_t cudaStreamDestroy(cudaStream_t stream) {
+  auto& s = detail::streams();
+  std::lock_guard<std::mutex> lock(s.mu);
+  if (!s.live.erase(stream)) return fail(cudaErrorInvalidResourceHandle);
+  if (stream->flags & cudaStreamNonBlocking) --s.non_blocking[stream->device];
+  delete stream;
+  return cudaSuccess;
+}
+
+cudaError_t cudaStreamSynchronize(cudaStream_t) { return cudaSuccess; }
+cudaError_t cudaStreamQuery(cudaStream_t) { return cudaSuccess; }
+cudaError_t cudaStreamWaitEvent(cudaStream_t, cudaEvent_t, unsigned) { return cudaSuccess; }
+
+cudaError_t cudaEventCreate(cudaEvent_t* event) { return cudaEventCreateWithFlags(event, cudaEventDefault); }
+
+cudaError_t cudaEventCreateWithFlags(cudaEvent_t* event, unsigned flags) {
+  auto& s = detail::streams();
+  std::lock_guard<std::mutex> lock(s.mu);
+  *event = new CUevent_st{t_device, flags, false, {}};
+  s.events.insert(*event);
+  return cudaSuccess;
+}
+
+cudaError_t cudaEventDestroy(cudaEvent_t event) {
+  auto& s = detail::streams();
+  std::lock_guard<std::mutex> lock(s.mu);
+  if (!s.events.erase(event)) return fail(cudaErrorInvalidResourceHandle);
+  delete event;
+  return cudaSuccess;
+}
+
+cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t) {
+  event->recorded = true;
+  event->time = std::chrono::steady_clock::now();
+  return cudaSuccess;
+}
+
+cudaError_t cudaEventSynchronize(cudaEvent_t) { return cudaSuccess; }
+cudaError_t cudaEventQuery(cudaEvent_t) { return cudaSuccess; }
+
+cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t start, cudaEvent_t end) {
+  if ((start->flags | end->flags) & cudaEventDisableTiming) return fail(cudaErrorInvalidResourceHandle);
+  if (!start->recorded || !end->recorded) return fail(cudaErrorInvalidResourceHandle);
+  *ms = std::chrono::duration<float, std::milli>(end->time - start->time).count();
+  return cudaSuccess;
+}
+
+// ---- memory ----
+cudaError_t cudaMalloc(void** ptr, size_t bytes) {
+  *ptr = nullptr;
+  if (detail::device_count() == 0) return fail(cudaErrorNoDevice);
+  if (bytes == 0) return cudaSuccess;
+  *ptr = memory::allocate(t_device, bytes);
+  return *ptr != nullptr ? cudaSuccess : fail(cudaErrorMemoryAllocation);
+}
+
+cudaError_t cudaFree(void* ptr) {
+  if (ptr == nullptr) return cudaSuccess;
+  return memory::release(ptr) ? cudaSuccess : fail(cudaErrorInvalidDevicePointer);
+}
+
+cudaError_t cudaHostAlloc(void** ptr, size_t bytes, unsigned) {
+  *ptr = memory::pinned_allocate(bytes);
+  return *ptr != nullptr ? cudaSuccess : fail(cudaErrorMemoryAllocation);
+}
+
+cudaError_t cudaMallocHost(void** ptr, size_t bytes) { return cudaHostAlloc(ptr, bytes, cudaHostAllocDefault); }
+
+cudaError_t cudaFreeHost(void* ptr) {
+  if (ptr == nullptr) return cudaSuccess;
+  return memory::pinned_free(ptr) ? cudaSuccess : fail(cudaErrorInvalidValue);
+}
+
+cudaError_t cudaHostRegister(void* ptr, size_t bytes, unsigned) {
+  memory::pinned_register(ptr, bytes);
+  return cudaSuccess;
+}
+
+cudaError_t cudaHostUnregister(void* ptr) {
+  return memory::pinned_unregister(ptr) ? cudaSuccess : fail(cudaErrorInvalidValue);
+}
+
+cudaError_t cudaPointerGetAttributes(cudaPointerAttributes* attr, const void* ptr) {
+  *attr = cudaPointerAttributes{};
+  const int device = memory::device_of(ptr);
+  if (device >= 0) {
+    attr->type = cudaMemoryTypeDevice;
+    attr->device = device;
+    attr->devicePointer = const_cast<void*>(ptr);
+  } else if (ptr != nullptr && memory::is_pinned(ptr)) {
+    attr->type = cudaMemoryTypeHost;
+    attr->device = t_device;
+    attr->devicePointer = attr->hostPointer = const_cast<void*>(ptr);
+  } else {
+    attr->type = cudaMemoryTypeUnregistered;
+    attr->device = -2;
+  }
+  return cudaSuccess;
+}
+
+cudaError_t cudaMemcpy(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind) {
+  return detail::copy("cudaMemcpy", dst, src, bytes, kind, nullptr);
+}
+
+cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind, cudaStream_t stream) {
+  return detail::copy("cudaMemcpyAsync", dst, src, bytes, kind, stream);
+}
+
+cudaError_t cudaMemcpyPeerAsync(void* dst, int dst_device, const void* src, int src_device, size_t bytes,
+                                cudaStream_t stream) {
+  if (bytes == 0) return cudaSuccess;
+  if (memory::device_of(dst) != dst_device || memory::device_of(src) != src_device)
+    throw std::runtime_error("gan emulator: cudaMemcpyPeerAsync: the pointers are not on devices " +
+                             std::to_string(dst_device) + " and " + std::to_string(src_device));
+  return detail::copy("cudaMemcpyPeerAsync", dst, src, bytes, cudaMemcpyDeviceToDevice, stream);
+}
+
+cudaError_t cudaMemset(void* ptr, int value, size_t bytes) { return detail::fill("cudaMemset", ptr, value, bytes, nullptr); }
+
+cudaError_t cudaMemsetAsync(void* ptr, int value, size_t bytes, cudaStream_t stream) {
+  return detail::fill("cudaMemsetAsync", ptr, value, bytes, stream);
+}
