@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "apps/commands.h"
+#include "apps/quality.h"
 #include "apps/report.h"
 #include "apps/run_config.h"
 #include "apps/run_dir.h"
@@ -31,28 +32,28 @@ void check_png_dir(const fs::path& dir) {
   make_writable_dir(dir);
 }
 
-// One PNG per image of grid.images [N, C, S, S], at most `count` of them, numbered from `first`:
-// DIR/sample_000000.png, ... (gray images stay one channel). Returns how many it wrote.
-int64_t write_png_dir(const fs::path& dir, const models::SampleGrid& grid, int64_t first = 0,
-                      int64_t count = INT64_MAX) {
-  const Tensor images = grid.images.to(Device::cpu()).contiguous();
-  const int64_t n = std::min(images.size(0), count);
-  for (int64_t i = 0; i < n; ++i) {
-    image::Image8 img = image::make_grid(slice(images, 0, i, i + 1), 1, 1, /*padding=*/0);
-    if (images.size(1) == 1) img = image::to_gray(img);
-    image::save_png((dir / ("sample_" + RunPaths::step_tag(first + i) + ".png")).string(), img);
-  }
-  return n;
+// DIR/sample_<index>.png of one image [1, C, S, S] (gray images stay one channel).
+void save_sample_png(const fs::path& dir, const Tensor& image, int64_t index) {
+  image::Image8 img = image::make_grid(image, 1, 1, /*padding=*/0);
+  if (image.size(1) == 1) img = image::to_gray(img);
+  image::save_png((dir / ("sample_" + RunPaths::step_tag(index) + ".png")).string(), img);
 }
 
-// --format png-dir without --interpolate or --reconstruct: exactly n samples (a grid rounds n up to whole rows),
-// drawn in chunks so 10000 samples for gan eval do not sit in memory at once. Up to one chunk, sample i is the
-// grid's tile i for the same --seed.
-int64_t write_png_dir_samples(const fs::path& dir, models::GanModel& model, int64_t n, Generator& gen) {
-  constexpr int64_t kChunk = 1000;
+// One PNG per image of grid.images [N, C, S, S]: DIR/sample_000000.png, ... Returns how many it wrote.
+int64_t write_png_dir(const fs::path& dir, const models::SampleGrid& grid) {
+  const Tensor images = grid.images.to(Device::cpu()).contiguous();
+  for (int64_t i = 0; i < images.size(0); ++i) save_sample_png(dir, slice(images, 0, i, i + 1), i);
+  return images.size(0);
+}
+
+// --format png-dir without --interpolate or --reconstruct: exactly n samples (a grid rounds n up to whole rows)
+// drawn as `gan eval` draws them (for_each_sample), so the folder measures as the run does.
+int64_t write_png_dir_samples(const fs::path& dir, models::GanModel& model, const std::string& model_name,
+                              int64_t n, Generator& gen) {
   int64_t written = 0;
-  while (written < n)
-    written += write_png_dir(dir, model.sample(std::min(kChunk, n - written), gen), written, n - written);
+  for_each_sample(model, model_name, n, gen, [&](const Tensor& images, int64_t i, int64_t) {
+    save_sample_png(dir, slice(images, 0, i, i + 1), written++);
+  });
   return written;
 }
 
@@ -111,7 +112,7 @@ int sample_command(const SampleArgs& a, const Catalog& catalog, const CliStreams
     for (int64_t i = 0; i < n; ++i) dataset->get(i, x.data<float>() + i * c.spec.example_numel());
     grid = model->reconstruct(x.to(device));
   } else if (png_dir && !a.interpolate) {
-    const int64_t n = write_png_dir_samples(out, *model, a.n, gen);
+    const int64_t n = write_png_dir_samples(out, *model, c.model, a.n, gen);
     *io.out << "wrote " << n << " samples from step " << info.step << " of " << a.run << " to " << out.string()
             << "/sample_NNNNNN.png" << std::endl;
     return kExitOk;

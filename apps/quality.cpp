@@ -102,40 +102,49 @@ std::string sample_grid_layout(const image::Image8& img) {
   return "";
 }
 
-Generated generate_for_classifier(models::GanModel& model, const RunConfig& c, int64_t n, uint64_t seed) {
-  Generated g;
-  const bool cgan = c.model == "cgan", infogan = c.model == "infogan";
-  const int64_t side = c.spec.image_size, per = side * side;
-  g.pixels.resize(static_cast<size_t>(n * kSide * kSide));
-  Generator gen(seed, 0);
-  while (g.count < n) {
-    const models::SampleGrid grid = model.sample(kChunk, gen);
+void for_each_sample(models::GanModel& model, const std::string& model_name, int64_t n, Generator& gen,
+                     const std::function<void(const Tensor& images, int64_t i, int64_t condition)>& fn) {
+  const bool cgan = model_name == "cgan", infogan = model_name == "infogan";
+  int64_t done = 0;
+  while (done < n) {
+    const models::SampleGrid grid = model.sample(std::min(kChunk, n - done), gen);
     const Tensor images = grid.images.to(Device::cpu()).contiguous();
-    if (images.dim() != 4 || images.size(1) != 1 || images.size(2) != side)
-      throw std::runtime_error("model " + c.model + " sampled " + shape_str(images.shape()) + ", expected [N, 1, " +
-                               std::to_string(side) + ", " + std::to_string(side) + "]");
-    const float* px = images.data<float>();
-    const int64_t before = g.count;
-    for (int64_t i = 0; i < images.size(0) && g.count < n; ++i) {
+    const int64_t before = done;
+    for (int64_t i = 0; i < images.size(0) && done < n; ++i) {
       const int64_t row = grid.cols > 0 ? i / grid.cols : 0;
       int64_t condition = -1;
       if (cgan) {
         condition = row % 10;  // one row per class (models/cgan.cpp)
       } else if (infogan) {
         // Rows "cat r" hold code r with fresh noise per column; the continuous-code sweeps share one noise draw
-        // and are left out.
+        // and leave the training range, so they are left out.
         const std::string label = row < static_cast<int64_t>(grid.row_labels.size()) ? grid.row_labels[row] : "";
         if (label.rfind("cat ", 0) != 0) continue;
         condition = std::stoll(label.substr(4));
       }
-      to_classifier_input(px + i * per, side, g.pixels.data() + g.count * kSide * kSide);
-      if (cgan || infogan) g.conditions.push_back(condition);
-      ++g.count;
+      fn(images, i, condition);
+      ++done;
     }
-    if (g.count == before)  // a grid with no usable rows would otherwise loop forever
-      throw std::runtime_error("model " + c.model + " sampled a grid with no rows to measure (labels: " +
+    if (done == before)  // a grid with no usable rows would otherwise loop forever
+      throw std::runtime_error("model " + model_name + " sampled a grid with no rows to use (labels: " +
                                std::to_string(grid.row_labels.size()) + ")");
   }
+}
+
+Generated generate_for_classifier(models::GanModel& model, const RunConfig& c, int64_t n, uint64_t seed) {
+  Generated g;
+  const bool conditional = c.model == "cgan" || c.model == "infogan";
+  const int64_t side = c.spec.image_size, per = side * side;
+  g.pixels.resize(static_cast<size_t>(n * kSide * kSide));
+  Generator gen(seed, 0);
+  for_each_sample(model, c.model, n, gen, [&](const Tensor& images, int64_t i, int64_t condition) {
+    if (images.dim() != 4 || images.size(1) != 1 || images.size(2) != side)
+      throw std::runtime_error("model " + c.model + " sampled " + shape_str(images.shape()) + ", expected [N, 1, " +
+                               std::to_string(side) + ", " + std::to_string(side) + "]");
+    to_classifier_input(images.data<float>() + i * per, side, g.pixels.data() + g.count * kSide * kSide);
+    if (conditional) g.conditions.push_back(condition);
+    ++g.count;
+  });
   return g;
 }
 

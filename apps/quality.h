@@ -19,8 +19,10 @@
 #include "apps/run_config.h"
 #include "engine/device.h"
 #include "engine/image/image.h"
+#include "engine/rng.h"
 #include "models/classifier.h"
 #include "models/metrics.h"
+#include "models/model.h"
 
 namespace gan::apps {
 
@@ -43,7 +45,15 @@ void to_classifier_input(const float* src, int64_t side, float* dst);
 // "8 x 8 tiles of 28 px". `gan eval --samples` refuses grids: each would count as one blurry sample.
 std::string sample_grid_layout(const image::Image8& img);
 
-// n samples of a trained model as classifier inputs, drawn with Generator(seed, 0).
+// n samples of a trained model from its prior, drawn with `gen` in chunks (10000 never sit in memory at once):
+// the model's sample grids, less infogan's continuous-code sweeps (one shared noise draw, codes beyond the
+// training range). Calls fn(images, i, condition) for each sample, image i of a chunk's images [N, C, S, S] on the
+// CPU; condition is the class asked for (cgan), the categorical code (infogan) or -1. `gan sample --format
+// png-dir` and the Frechet distance both draw through it, so a folder of PNGs and its run measure alike.
+void for_each_sample(models::GanModel& model, const std::string& model_name, int64_t n, Generator& gen,
+                     const std::function<void(const Tensor& images, int64_t i, int64_t condition)>& fn);
+
+// n samples of a trained model as classifier inputs (for_each_sample with Generator(seed, 0)).
 struct Generated {
   std::vector<float> pixels;        // [n, 1, 28, 28] in [-1, 1]
   std::vector<int64_t> conditions;  // cgan: the class asked for; infogan: the categorical code; else empty
