@@ -408,8 +408,10 @@ std::string render_report(const RunPaths& paths, const ReportStatus& status, int
   if (config.contains("resumes"))
     for (const auto& r : config["resumes"])
       row("resumed at step " + std::to_string(r.value("step", int64_t{0})), r.value("command_line", std::string()));
+  // The measurement's settings only where it ran (eval_every 0: no Frechet distance was measured).
+  const bool evaluated = settings.value("eval_every", int64_t{0}) > 0;
   for (const auto& [key, value] : settings.items())
-    if (key != "model_config" && key != "data_spec")
+    if (key != "model_config" && key != "data_spec" && (evaluated || (key != "eval_n" && key != "classifier")))
       row(key, value.is_string() && value.get<std::string>().empty() ? "(default)" : value_text(value));
   h << "</table></div>\n<div class=\"card\"><table class=\"kv\">\n";
   const nlohmann::json model_config = settings.value("model_config", nlohmann::json::object());
