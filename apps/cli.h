@@ -1,12 +1,17 @@
-// The `gan` command line: train, sample, models, datasets, report. Factored out of main() so tests run it in
-// process, with their own catalog and output streams.
+// The `gan` command line: train, sample, eval, export, models, datasets, report, info. Factored out of main() so
+// tests run it in process, with their own catalog and output streams.
 //
 //   gan train --model M --data D [--out RUN] [--steps N | --epochs E] [--batch B] [--device cpu|cuda] [--seed S]
-//             [model flags]            (gan train --model M --help lists M's flags)
+//             [--eval-every N [--eval-n 1000] [--classifier FILE]] [model flags]
+//             (gan train --model M --help lists M's flags with their defaults)
 //   gan train --resume RUN [--steps N | --epochs E] [--device D]
-//   gan sample --run RUN [--n 64] [--seed S] [--interpolate [--rows R] [--steps K]] --out FILE.png
-//   gan models | gan datasets | gan report --run RUN | gan info (version, default device)
+//   gan sample --run RUN [--n 64] [--seed S] [--interpolate [--rows R] [--cols K]] [--format grid|png-dir] --out PATH
+//   gan eval --run RUN | --samples FOLDER [--n 10000] [--classifier FILE] [--json FILE]
+//   gan export --run RUN --out FILE.safetensors     (the generator alone, PyTorch names)
+//   gan models | gan datasets | gan report --run RUN | gan info (version, backends, devices)
 //
+// Mistyped commands, options and models get the closest names (apps/suggest.h); renamed options keep their old
+// spelling as a hidden alias (train --samples = --sample-n, sample --steps = --cols).
 // Exit codes: 0 done; 1 the run failed (non-finite loss, I/O error mid-run); 2 a usage error (one line on stderr
 // saying what is wrong and what to do, nothing left behind); 130 interrupted (checkpointed, resumable).
 #pragma once

@@ -4,7 +4,8 @@
 // and for cgan the classifier's accuracy on class-conditioned samples, for infogan the NMI between the
 // categorical code and the predicted class. Prints one table; with --run also writes RUN/eval.json (a separate
 // file rather than a metrics.jsonl line, because metrics.jsonl lines are per training step and resume truncates
-// them by step).
+// them by step). The classifier, sample conversion and real-side features live in apps/quality.h, shared with
+// `gan train --eval-every N`.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -16,6 +17,7 @@
 
 #include "apps/commands.h"
 #include "apps/flag_checks.h"
+#include "apps/quality.h"
 #include "apps/run_config.h"
 #include "apps/run_dir.h"
 #include "apps/trained_run.h"
@@ -30,79 +32,28 @@ namespace gan::apps {
 namespace {
 
 constexpr int64_t kSide = models::FashionClassifier::kImageSize;  // 28
-constexpr int64_t kChunk = 500;                                    // samples per sample() call
 constexpr int kNeighbours = 3;
 
-struct Generated {
-  std::vector<float> pixels;          // [n, 1, 28, 28] in [-1, 1]
-  std::vector<int64_t> conditions;    // cgan: the class asked for; infogan: the categorical code; else empty
-  int64_t count = 0;
-  std::string source;                 // for the table
-  int64_t step = -1;                  // checkpoint step (runs)
+struct Measured {
+  Generated images;
+  std::string source;  // for the table
+  int64_t step = -1;   // checkpoint step (runs)
 };
 
-// One image [1, S, S] in [-1, 1] -> 28 x 28: as is at 28; the centre 28 x 28 at 32 (Fashion-MNIST at 32 is the
-// 28-pixel image with a 2-pixel black border, so this undoes the padding exactly); resampled otherwise.
-void to_28(const float* src, int64_t side, float* dst) {
-  if (side == kSide) {
-    std::copy(src, src + kSide * kSide, dst);
-  } else if (side == 32) {
-    for (int64_t y = 0; y < kSide; ++y) std::copy(src + (y + 2) * 32 + 2, src + (y + 2) * 32 + 2 + kSide, dst + y * kSide);
-  } else {
-    image::resize_chw(src, 1, side, side, dst, kSide, kSide);
-  }
-}
-
-Generated generate_from_run(const EvalArgs& a, const Catalog& catalog, Device device) {
+Measured generate_from_run(const EvalArgs& a, const Catalog& catalog, Device device) {
   const TrainedRun run = load_trained_run(a.run, a.checkpoint, catalog, device);
-  const RunConfig& c = run.config;
-  models::GanModel* model = run.model.get();
-  const CheckpointInfo& info = run.info;
-
-  Generated g;
-  g.step = info.step;
-  g.source = a.run + " (" + c.model + ", step " + std::to_string(info.step) + ")";
-  const bool cgan = c.model == "cgan", infogan = c.model == "infogan";
-  const int64_t side = c.spec.image_size, per = side * side;
-  g.pixels.resize(static_cast<size_t>(a.n * kSide * kSide));
-  Generator gen(a.seed, 0);
-  while (g.count < a.n) {
-    const models::SampleGrid grid = model->sample(kChunk, gen);
-    const Tensor images = grid.images.to(Device::cpu()).contiguous();
-    if (images.dim() != 4 || images.size(1) != 1 || images.size(2) != side)
-      throw std::runtime_error("gan eval: model " + c.model + " sampled " + shape_str(images.shape()) +
-                               ", expected [N, 1, " + std::to_string(side) + ", " + std::to_string(side) + "]");
-    const float* px = images.data<float>();
-    const int64_t before = g.count;
-    for (int64_t i = 0; i < images.size(0) && g.count < a.n; ++i) {
-      const int64_t row = grid.cols > 0 ? i / grid.cols : 0;
-      int64_t condition = -1;
-      if (cgan) {
-        condition = row % 10;  // one row per class (models/cgan.cpp)
-      } else if (infogan) {
-        // Rows "cat r" hold code r with fresh noise per column; the continuous-code sweeps share one noise draw
-        // and are left out.
-        const std::string label = row < static_cast<int64_t>(grid.row_labels.size()) ? grid.row_labels[row] : "";
-        if (label.rfind("cat ", 0) != 0) continue;
-        condition = std::stoll(label.substr(4));
-      }
-      float* dst = g.pixels.data() + g.count * kSide * kSide;
-      to_28(px + i * per, side, dst);
-      // Quantized to the 256 levels a saved PNG holds, so a run and a folder of its PNGs (or of another
-      // program's) are measured alike.
-      for (int64_t p = 0; p < kSide * kSide; ++p)
-        dst[p] = std::round(std::clamp((dst[p] + 1.0f) * 127.5f, 0.0f, 255.0f)) / 127.5f - 1.0f;
-      if (cgan || infogan) g.conditions.push_back(condition);
-      ++g.count;
-    }
-    if (g.count == before)  // a grid with no usable rows would otherwise loop forever
-      throw std::runtime_error("gan eval: model " + c.model + " sampled a grid with no rows to measure (labels: " +
-                               std::to_string(grid.row_labels.size()) + ")");
+  Measured m;
+  m.step = run.info.step;
+  m.source = a.run + " (" + run.config.model + ", step " + std::to_string(run.info.step) + ")";
+  try {
+    m.images = generate_for_classifier(*run.model, run.config, a.n, a.seed);
+  } catch (const std::runtime_error& e) {
+    throw std::runtime_error(std::string("gan eval: ") + e.what());
   }
-  return g;
+  return m;
 }
 
-Generated read_folder(const EvalArgs& a) {
+Measured read_folder(const EvalArgs& a, std::ostream& out) {
   const fs::path dir(a.samples);
   if (!fs::is_directory(dir)) throw UsageError("--samples: no folder at " + a.samples);
   std::vector<fs::path> files;
@@ -116,23 +67,34 @@ Generated read_folder(const EvalArgs& a) {
   if (files.size() <= static_cast<size_t>(kNeighbours))
     throw UsageError("--samples: need more than " + std::to_string(kNeighbours) + " PNG files in " + a.samples +
                      ", found " + std::to_string(files.size()));
-  Generated g;
-  g.source = a.samples + " (" + std::to_string(files.size()) + " PNGs)";
+  Measured m;
+  m.source = a.samples + " (" + std::to_string(files.size()) + " PNGs)";
+  Generated& g = m.images;
   g.pixels.resize(files.size() * kSide * kSide);
+  int64_t large = 0;
   for (const auto& f : files) {
     image::Image8 img;
     try {
-      img = image::to_gray(image::load_image(f.string()));
+      img = image::load_image(f.string());
     } catch (const std::runtime_error& e) {
       throw UsageError(std::string("--samples: ") + e.what());
     }
+    const std::string grid = sample_grid_layout(img);
+    if (!grid.empty())
+      throw UsageError("--samples: " + f.string() + " is a sample grid (" + grid + "), not one sample; gan eval "
+                       "wants one sample per PNG: write them with gan sample --format png-dir --out FOLDER");
+    img = image::to_gray(img);
     if (img.width != img.height) img = image::center_crop_square(img);
+    large += img.width > 64;
     std::vector<float> plane(static_cast<size_t>(img.width * img.height));
     for (size_t i = 0; i < plane.size(); ++i) plane[i] = img.pixels[i] / 127.5f - 1.0f;
-    to_28(plane.data(), img.width, g.pixels.data() + g.count * kSide * kSide);
+    to_classifier_input(plane.data(), img.width, g.pixels.data() + g.count * kSide * kSide);
     ++g.count;
   }
-  return g;
+  if (large > 0)
+    out << "warning: " << large << " of " << files.size() << " PNGs are larger than 64 px; each is measured as one "
+        << "sample scaled to 28 px (if they hold several samples, split them first)" << std::endl;
+  return m;
 }
 
 std::string fixed(double v, int digits) {
@@ -151,12 +113,12 @@ CLI::App* add_eval_subcommand(CLI::App& app, EvalArgs& a) {
   run->excludes(samples);
   eval->add_option("--n", a.n, "Number of samples")->capture_default_str()->check(int_flag(1, 50'000));
   eval->add_option("--seed", a.seed, "Noise seed")->capture_default_str()->check(uint_flag());
-  eval->add_option("--checkpoint", a.checkpoint, "Checkpoint file [RUN/checkpoints/latest.safetensors]");
-  eval->add_option("--device", a.device, "cpu, cuda or cuda:N");
+  eval->add_option("--checkpoint", a.checkpoint, "Checkpoint file")->default_str("RUN/checkpoints/latest.safetensors");
+  eval->add_option("--device", a.device, kDeviceHelp);
   eval->add_option("--json", a.json, "Also write the figures to this JSON file (for scripts)");
   eval->add_option("--classifier", a.classifier,
-                   "Classifier weights [$GAN_DATA_DIR or ~/.cache/gan-engine/classifier-fmnist.safetensors; "
-                   "trained there when missing]");
+                   "Classifier weights file, which must exist [$GAN_DATA_DIR or ~/.cache/gan-engine/"
+                   "classifier-fmnist.safetensors, trained there on first use]");
   return eval;
 }
 
@@ -187,51 +149,37 @@ int eval_command(const EvalArgs& a, const Catalog& catalog, const CliStreams& io
   RunConfig run;
   if (!a.run.empty()) {
     run = read_run(a.run);
-    if (run.data != "fashion-mnist" || run.spec.kind != data::ExampleKind::Image || run.spec.channels != 1)
+    if (!unmeasurable_reason(run).empty())
       throw UsageError("gan eval measures Fashion-MNIST runs only (its classifier knows those classes); run " +
                        a.run + " trains on '" + run.data + "'");
   }
+  const std::string path = resolve_classifier(a.classifier);  // before minutes of work aimed at a bad path
   const auto t0 = std::chrono::steady_clock::now();
-  const Generated g = a.run.empty() ? read_folder(a) : generate_from_run(a, catalog, device);
+  const Measured m = a.run.empty() ? read_folder(a, *io.out) : generate_from_run(a, catalog, device);
+  const Generated& g = m.images;
 
-  const std::string path = a.classifier.empty() ? models::default_classifier_path() : a.classifier;
-  models::LoadedClassifier cls;
-  try {
-    cls = models::load_or_train_classifier(path, models::ClassifierSettings{}, device, io.out);
-  } catch (const std::exception& e) {
-    throw std::runtime_error(std::string("cannot load or train the Fashion-MNIST classifier: ") + e.what());
-  }
-
-  // Real side: the 10000 test images.
-  std::unique_ptr<data::Dataset> test;
-  try {
-    test = catalog.open_dataset("fashion-mnist", data::DatasetOptions{kSide, false, 0, 0});
-  } catch (const std::exception& e) {
-    throw UsageError(std::string("gan eval needs the Fashion-MNIST test split: ") + e.what());
-  }
-  const int64_t n_test = test->size();
-  Tensor real = empty({n_test, 1, kSide, kSide});
-  for (int64_t i = 0; i < n_test; ++i) test->get(i, real.data<float>() + i * kSide * kSide);
-  const auto real_out = cls.net->evaluate(real);
+  const std::shared_ptr<ClassifierReference> ref = load_reference(path, catalog, device, io.out);
+  const models::LoadedClassifier& cls = ref->classifier;
+  const int64_t n_test = ref->n_test;
   const auto fake_out = cls.net->evaluate(from_vector(g.pixels, {g.count, 1, kSide, kSide}));
 
   const int64_t dim = models::FashionClassifier::kFeatures;
-  const float* rf = real_out.features.data<float>();
+  const float* rf = ref->real_features.data<float>();
   const float* ff = fake_out.features.data<float>();
-  const double fd = models::metrics::frechet_distance(models::metrics::feature_stats(rf, n_test, dim),
-                                                      models::metrics::feature_stats(ff, g.count, dim));
+  const double fd =
+      models::metrics::frechet_distance(ref->real_stats, models::metrics::feature_stats(ff, g.count, dim));
   const auto pr = models::metrics::precision_recall(rf, n_test, ff, g.count, dim, kNeighbours);
 
   nlohmann::ordered_json result;
   result["n"] = g.count;
   result["n_real"] = n_test;
-  if (g.step >= 0) result["step"] = g.step;
+  if (m.step >= 0) result["step"] = m.step;
   result["fd"] = fd;
   result["precision"] = pr.precision;
   result["recall"] = pr.recall;
   result["k"] = kNeighbours;
   std::vector<std::pair<std::string, std::string>> rows = {
-      {"samples", g.source},
+      {"samples", m.source},
       {"Frechet distance (classifier features)", fixed(fd, 3)},
       {"precision (k=3)", fixed(pr.precision, 4)},
       {"recall (k=3)", fixed(pr.recall, 4)}};

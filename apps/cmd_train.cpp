@@ -9,6 +9,7 @@
 
 #include "apps/commands.h"
 #include "apps/progress.h"
+#include "apps/quality.h"
 #include "apps/run_config.h"
 #include "apps/run_dir.h"
 #include "apps/trained_run.h"
@@ -18,9 +19,6 @@
 namespace gan::apps {
 
 namespace {
-
-constexpr int64_t kDefaultSteps = 5000;
-constexpr int64_t kDefaultBatch = 64;
 
 std::string utc_now() {
   const std::time_t t = std::time(nullptr);
@@ -108,6 +106,16 @@ bool is_nonempty_dir(const fs::path& p) {
   return fs::is_directory(p, ec) && !fs::is_empty(p, ec);
 }
 
+// --eval-every: the classifier and the test split's features, loaded (or the classifier trained, minutes, once)
+// before the run directory is made, so every mistake is reported first. nullptr when off.
+std::shared_ptr<ClassifierReference> fd_reference(const RunConfig& c, const Catalog& catalog, Device device,
+                                                  const CliStreams& io) {
+  if (c.eval_every <= 0) return nullptr;
+  const std::string why = unmeasurable_reason(c);
+  if (!why.empty()) throw UsageError("--eval-every measures Fashion-MNIST runs only: " + why);
+  return load_reference(resolve_classifier(c.classifier), catalog, device, io.out);
+}
+
 TrainOutput train_output(const CliStreams& io, double progress_every_s) {
   return TrainOutput{io.out, io.err, io.terminal, progress_every_s};
 }
@@ -149,11 +157,17 @@ int new_run(const TrainArgs& a, const Catalog& catalog, const CliStreams& io) {
     if (!why.empty()) throw UsageError("model " + entry.name + " cannot train on '" + c.data + "': " + why);
   }
   c.sample_n = a.samples.value_or(c.spec.kind == data::ExampleKind::Points ? 512 : 64);
+  if ((a.eval_n || !a.classifier.empty()) && !a.eval_every)
+    throw UsageError("--eval-n and --classifier go with --eval-every N (the Frechet distance every N steps)");
+  c.eval_every = a.eval_every.value_or(0);
+  c.eval_n = a.eval_n.value_or(c.eval_n);
+  c.classifier = a.classifier;
   const int64_t per_epoch = batches_per_epoch(*dataset, c);
   c.epochs = a.epochs.value_or(0);
   c.steps = a.epochs ? steps_for_epochs(*a.epochs, per_epoch) : a.steps.value_or(kDefaultSteps);
   check_settings(c);
   std::unique_ptr<models::GanModel> model = create_model(entry, c, device);
+  const std::shared_ptr<ClassifierReference> fd_ref = fd_reference(c, catalog, device, io);
 
   // Everything is checked; only now does anything touch the disk.
   const fs::path out = a.out.empty() ? default_out(c) : fs::path(a.out);
@@ -190,6 +204,7 @@ int new_run(const TrainArgs& a, const Catalog& catalog, const CliStreams& io) {
     write_file_atomic(paths.config(), config.dump(2) + "\n");
     trainer = std::make_unique<Trainer>(std::move(dataset), std::move(model), c, paths, device,
                                         train_output(io, a.progress_every_s));
+    if (fd_ref) trainer->set_evaluator(fd_evaluator(fd_ref, c, c.eval_n));
   } catch (...) {
     // Nothing half-made stays behind: remove what this command created.
     std::error_code ec;
@@ -213,7 +228,8 @@ void check_unchanged(const TrainArgs& a, const RunConfig& c, const fs::path& run
   if (a.data_size && *a.data_size != c.data_size) fail("--data-size", std::to_string(c.data_size));
   if (a.data_limit && *a.data_limit != c.data_limit) fail("--data-limit", std::to_string(c.data_limit));
   if (a.image_size && *a.image_size != c.image_size) fail("--image-size", std::to_string(c.image_size));
-  if (a.samples && *a.samples != c.sample_n) fail("--samples", std::to_string(c.sample_n));
+  if (a.samples && *a.samples != c.sample_n) fail("--sample-n", std::to_string(c.sample_n));
+  if (a.eval_n && *a.eval_n != c.eval_n) fail("--eval-n", std::to_string(c.eval_n));
   // Resuming drops the off-schedule metrics line a stop at step k wrote, which needs the schedule unchanged.
   if (a.log_every && *a.log_every != c.log_every) fail("--log-every", std::to_string(c.log_every));
   if (!a.out.empty() && fs::path(a.out) != run) fail("--out", run.string());
@@ -299,6 +315,8 @@ int resume_run(const TrainArgs& a, const Catalog& catalog, const CliStreams& io)
   c.device = device.str();
   c.sample_every = a.sample_every.value_or(c.sample_every);
   c.checkpoint_every = a.checkpoint_every.value_or(c.checkpoint_every);
+  c.eval_every = a.eval_every.value_or(c.eval_every);
+  if (!a.classifier.empty()) c.classifier = a.classifier;
 
   std::unique_ptr<data::Dataset> dataset = open_data(catalog, c);
   if (spec_to_json(dataset->spec()) != spec_to_json(c.spec))
@@ -320,7 +338,10 @@ int resume_run(const TrainArgs& a, const Catalog& catalog, const CliStreams& io)
     model = create_model(entry, c, device);
   }
 
+  const std::shared_ptr<ClassifierReference> fd_ref = fd_reference(c, catalog, device, io);
+
   Trainer trainer(std::move(dataset), std::move(model), c, paths, device, train_output(io, a.progress_every_s));
+  if (fd_ref) trainer.set_evaluator(fd_evaluator(fd_ref, c, c.eval_n));
   for (const fs::path& p : remove_stale_temporaries(paths))
     *io.out << "removed " << p.string() << ", left by an interrupted gan" << std::endl;
   if (!resume_from_checkpoint(trainer, paths, c, *io.out))
@@ -345,9 +366,14 @@ nlohmann::json resolve_model_config(const models::ModelEntry& entry, const nlohm
   }
 }
 
+std::string dashed_flag(std::string key) {
+  std::replace(key.begin(), key.end(), '_', '-');
+  return key;
+}
+
 std::string flag_list(const models::ModelEntry& entry) {
   std::string out;
-  for (const auto& flag : entry.flags) out += (out.empty() ? "--" : ", --") + flag.name;
+  for (const auto& flag : entry.flags) out += (out.empty() ? "--" : ", --") + dashed_flag(flag.name);
   return out.empty() ? "(none)" : out;
 }
 

@@ -18,8 +18,29 @@ std::string Progress::format_duration(double s) {
   return buf;
 }
 
+void Progress::warn_when_longer_than(double seconds, std::string hint) {
+  warn_after_s_ = seconds;
+  warn_hint_ = std::move(hint);
+}
+
 void Progress::update(int64_t step, const models::Metrics& losses, double images_per_s, double seconds_per_step) {
   const auto now = std::chrono::steady_clock::now();
+  if (first_step_ < 0) {
+    first_step_ = step;
+    first_time_ = now;
+  }
+  const double eta = static_cast<double>(total_ - step) * seconds_per_step;
+  if (warn_after_s_ > 0 && !warned_ &&
+      (step - first_step_ >= 20 || std::chrono::duration<double>(now - first_time_).count() >= 60)) {
+    warned_ = true;
+    if (eta > warn_after_s_) {
+      char pace[32];
+      std::snprintf(pace, sizeof pace, "%.2f", seconds_per_step);
+      finish();
+      out_ << "warning: at " << pace << " s/step the remaining " << (total_ - step) << " steps take about "
+           << format_duration(eta) << ". " << warn_hint_ << std::endl;
+    }
+  }
   const bool last = step >= total_;
   if (!terminal_ && printed_ && !last &&
       std::chrono::duration<double>(now - last_print_).count() < plain_every_s_)
@@ -36,7 +57,7 @@ void Progress::update(int64_t step, const models::Metrics& losses, double images
   }
   std::snprintf(buf, sizeof buf, "  %.0f img/s", images_per_s);
   line += buf;
-  line += "  ETA " + format_duration(static_cast<double>(total_ - step) * seconds_per_step);
+  line += "  ETA " + format_duration(eta);
   if (terminal_) {
     out_ << '\r' << line << "\033[K" << std::flush;  // \033[K: clear what a longer previous line left
     line_open_ = true;

@@ -79,6 +79,9 @@ nlohmann::json RunConfig::to_json() const {
           {"sample_every", sample_every},
           {"checkpoint_every", checkpoint_every},
           {"sample_n", sample_n},
+          {"eval_every", eval_every},
+          {"eval_n", eval_n},
+          {"classifier", classifier},
           {"data_spec", spec_to_json(spec)},
           {"data_description", data_description}};
 }
@@ -104,6 +107,9 @@ RunConfig RunConfig::from_json(const nlohmann::json& j) {
     c.sample_every = integer("sample_every");
     c.checkpoint_every = integer("checkpoint_every");
     c.sample_n = integer("sample_n");
+    c.eval_every = j.contains("eval_every") ? integer("eval_every") : 0;  // absent in runs made before --eval-every
+    c.eval_n = j.contains("eval_n") ? integer("eval_n") : 1000;
+    c.classifier = j.value("classifier", std::string());
     c.spec = spec_from_json(j.at("data_spec"));
     const auto d = j.find("data_description");
     c.data_description = d != j.end() && d->is_string() ? d->get<std::string>() : "";
@@ -126,6 +132,8 @@ void RunConfig::check() const {
   check_range(sample_every, "sample_every", 1, kMaxSteps);
   check_range(checkpoint_every, "checkpoint_every", 1, kMaxSteps);
   check_range(sample_n, "sample_n", 1, kMaxSamples);
+  check_range(eval_every, "eval_every", 0, kMaxSteps);  // 0: no Frechet distance during training
+  check_range(eval_n, "eval_n", 10, kMaxEvalSamples);
 }
 
 }  // namespace gan::apps

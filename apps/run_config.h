@@ -16,6 +16,7 @@ namespace gan::apps {
 constexpr int64_t kMaxDataLimit = 1'000'000'000;  // --data-limit: examples (no data set here comes near it)
 constexpr int64_t kMaxSteps = 1'000'000'000'000;  // 10^12 iterations (also the cap on --epochs x batches)
 constexpr int64_t kMaxBatch = 65'536;
+constexpr int64_t kMaxEvalSamples = 100'000;      // samples per Frechet distance or per png-dir folder
 constexpr int64_t kMaxSamples = 1024;             // samples per grid or scatter plot
 constexpr int64_t kMaxClasses = 100'000;
 
@@ -35,6 +36,9 @@ struct RunConfig {
   int64_t sample_every = 500;      // sample grid every N steps (and at the end)
   int64_t checkpoint_every = 1000; // kept checkpoint every N steps (and latest at the end and on a signal)
   int64_t sample_n = 64;           // samples per grid (points: per scatter plot)
+  int64_t eval_every = 0;          // Frechet distance to fd.jsonl every N steps (0: off; apps/quality.h)
+  int64_t eval_n = 1000;           // samples per such measurement
+  std::string classifier;          // its classifier file ("": the cache)
   data::DataSpec spec;             // what the data looked like (sizes the networks; `gan sample` needs no data)
   std::string data_description;    // the dataset's describe() line
 

@@ -4,6 +4,8 @@
 //   RUN/config.json                        resolved settings, command lines, version (atomic rewrite)
 //   RUN/metrics.jsonl                      one JSON object per logged step (appended, flushed per line)
 //   RUN/samples/step_NNNNNN.png            sample grids (or scatter plots) from fixed noise
+//   RUN/real.png                           a grid of real training images, for comparison (image data)
+//   RUN/fd.jsonl                           Frechet distance over training (`gan train --eval-every N`)
 //   RUN/checkpoints/latest.safetensors     the newest checkpoint; step_NNNNNN.safetensors kept every N steps
 //   RUN/report.html                        loss curves, samples, settings (atomic rewrite)
 #pragma once
@@ -33,6 +35,8 @@ struct RunPaths {
   fs::path metrics() const { return root / "metrics.jsonl"; }
   fs::path report() const { return root / "report.html"; }
   fs::path eval() const { return root / "eval.json"; }  // written by `gan eval`
+  fs::path fd_log() const { return root / "fd.jsonl"; }   // `gan train --eval-every N`
+  fs::path real_grid() const { return root / "real.png"; }
   fs::path samples_dir() const { return root / "samples"; }
   fs::path checkpoints_dir() const { return root / "checkpoints"; }
   fs::path latest_checkpoint() const { return checkpoints_dir() / "latest.safetensors"; }

@@ -20,6 +20,17 @@ constexpr const char* kCheckpointFormat = "gan-engine-checkpoint";
 // Fixed noise for sample grids: its own generator, never the model's, so sampling does not change training.
 constexpr uint64_t kSampleStream = 0x73616d706c6573ULL;  // "samples"
 
+// Runs expected to take longer than this get a warning with long_run_hint() once their pace is known.
+constexpr double kLongRunSeconds = 3 * 3600;
+
+std::string long_run_hint(const RunConfig& c, Device device) {
+  std::string hint = "For a quicker run: fewer --steps, a smaller --batch";
+  if (c.model_config.contains("ngf")) hint += ", narrower nets (--ngf 32 --ndf 32)";
+  if (c.spec.kind == data::ExampleKind::Image && c.spec.image_size > 32) hint += ", --image-size 32";
+  hint += device.is_cpu() ? "; or a GPU (this run is on the CPU)." : ".";
+  return hint + " Ctrl-C stops it with a checkpoint; gan train --resume continues it.";
+}
+
 // Set by SIGINT/SIGTERM; read at step boundaries. Only this flag is touched in the handler.
 volatile std::sig_atomic_t g_stop_signal = 0;
 
@@ -151,6 +162,7 @@ void Trainer::restore(const NamedTensors& file, const fs::path& checkpoint) {
   last_checkpoint_step_ = info.step;
   // What was logged or sampled after the checkpoint is redone, so drop it: no duplicated metrics lines.
   truncate_metrics(paths_.metrics(), step_, config_.log_every);
+  truncate_metrics(paths_.fd_log(), step_ + 1, 0);  // measurements up to and including the checkpoint's step
   std::error_code ec;
   if (fs::is_directory(paths_.samples_dir(), ec))
     for (const auto& entry : fs::directory_iterator(paths_.samples_dir(), ec))
@@ -196,6 +208,26 @@ void Trainer::save_samples() {
   write_sample_png(paths_.sample(step_), grid, config_.spec, real_points_);
 }
 
+// A grid of real examples, evenly spread over the dataset, beside the samples in the report (image data only).
+void Trainer::save_real_grid() {
+  if (config_.spec.kind != data::ExampleKind::Image) return;
+  const int64_t n = std::min(config_.sample_n, dataset_->size());
+  Tensor x = empty({n, config_.spec.channels, config_.spec.image_size, config_.spec.image_size});
+  const int64_t numel = config_.spec.example_numel();
+  for (int64_t i = 0; i < n; ++i) dataset_->get(i * dataset_->size() / n, x.data<float>() + i * numel);
+  models::SampleGrid grid;
+  grid.images = x;
+  write_sample_png(paths_.real_grid(), grid, config_.spec);
+}
+
+void Trainer::evaluate() {
+  nlohmann::ordered_json line = {{"step", step_}};
+  const nlohmann::ordered_json measured = evaluate_(*model_);
+  for (const auto& [key, value] : measured.items()) line[key] = value;
+  line["time"] = std::round((elapsed_before_ + session_s_) * 1000.0) / 1000.0;
+  MetricsWriter(paths_.fd_log()).write(line);
+}
+
 void Trainer::refresh_report(const std::string& status, bool running) {
   write_report(paths_, ReportStatus{status, running});
 }
@@ -238,6 +270,9 @@ int Trainer::train_loop() {
   const std::string progress_of = " of " + std::to_string(total);
 
   if (step_ == 0) save_samples();  // the untrained generator, for comparison
+  if (!fs::exists(paths_.real_grid())) save_real_grid();
+  const bool evaluating = evaluate_ && config_.eval_every > 0;
+  if (evaluating && step_ == 0) evaluate();
   refresh_report("training: step " + std::to_string(step_) + progress_of, true);
 
   int64_t images = 0;  // examples handed to the model since the last metrics line
@@ -250,6 +285,7 @@ int Trainer::train_loop() {
   };
 
   Progress progress(out, output_.terminal, total, output_.plain_every_s);
+  progress.warn_when_longer_than(kLongRunSeconds, long_run_hint(config_, device_));
   const auto start = clock::now();
   auto last_log = start;
   const int64_t first_step = step_;
@@ -286,6 +322,7 @@ int Trainer::train_loop() {
     const bool sample = step % config_.sample_every == 0 || step == total;
     const bool keep = step % config_.checkpoint_every == 0;
     if (sample) save_samples();
+    if (evaluating && (step % config_.eval_every == 0 || step == total)) evaluate();
     if (keep || step == total || stop) save_checkpoint(keep);
     if (stop) {
       progress.finish();

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <ostream>
 #include <string>
@@ -63,6 +64,11 @@ class Trainer {
   void restore(const NamedTensors& file, const fs::path& path);
   int64_t step() const { return step_; }
 
+  // A measurement of the model (apps/quality.h: the Frechet distance) taken at step 0, every config.eval_every
+  // steps and at the end, appended with its step and time to RUN/fd.jsonl. Off when never set.
+  using Evaluator = std::function<nlohmann::ordered_json(models::GanModel&)>;
+  void set_evaluator(Evaluator evaluate) { evaluate_ = std::move(evaluate); }
+
   // Trains up to config.steps. Returns kExitOk, kExitFailed (non-finite loss: the last good checkpoint stays)
   // or kExitInterrupted (SIGINT/SIGTERM: checkpointed at the step boundary after the signal). Any other failure
   // (a full disk, out of memory) throws std::runtime_error saying what failed, which checkpoint is kept and how
@@ -76,6 +82,8 @@ class Trainer {
   void save_checkpoint(bool keep);
   void save_samples();
   void refresh_report(const std::string& status, bool running);
+  void save_real_grid();
+  void evaluate();
 
   std::unique_ptr<data::Dataset> dataset_;
   std::unique_ptr<models::GanModel> model_;
@@ -89,6 +97,7 @@ class Trainer {
   double elapsed_before_ = 0;  // seconds trained in earlier sessions
   double session_s_ = 0;       // seconds trained in this session (up to the last finished step)
   int64_t last_checkpoint_step_ = -1;
+  Evaluator evaluate_;
 };
 
 }  // namespace gan::apps

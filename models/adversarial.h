@@ -42,6 +42,7 @@ class AdversarialModel : public ZooModel {
  public:
   SampleGrid sample(int64_t n, Generator& gen) override;
   SampleGrid interpolate(int64_t rows, int64_t steps, Generator& gen) override;
+  GeneratorNet generator_net() const override { return {ema_ ? ema_->avg_ptr().get() : G_.get(), ""}; }
 
  protected:
   AdversarialModel(std::string name, const ModelContext& ctx);

@@ -99,6 +99,9 @@ class Autoencoder : public ZooModel {
   }
 
   bool can_reconstruct() const override { return true; }
+  GeneratorNet generator_net() const override {
+    return {G_.get(), bce_ ? "tanh(0.5 * y)" : images() ? "tanh(y)" : ""};  // as to_output()
+  }
 
   SampleGrid reconstruct(const Tensor& examples) override {
     EvalScope scope({E_.get(), G_.get()});

@@ -34,58 +34,41 @@ FeatureStats feature_stats(const float* features, int64_t n, int64_t dim) {
   return s;
 }
 
+// LAPACK's divide-and-conquer symmetric eigensolver, from the OpenBLAS the engine already links (Debian builds
+// it with LAPACK). Fortran calling convention: everything by pointer, column-major, and the lengths of the two
+// character arguments appended (gfortran's hidden arguments; passing them is always safe).
+extern "C" void dsyevd_(const char* jobz, const char* uplo, const int* n, double* a, const int* lda, double* w,
+                        double* work, const int* lwork, int* iwork, const int* liwork, int* info, size_t jobz_len,
+                        size_t uplo_len);
+
 void symmetric_eigen(const std::vector<double>& in, int64_t n, std::vector<double>& values,
                      std::vector<double>& vectors) {
   if (n < 1 || static_cast<int64_t>(in.size()) != n * n)
     throw std::invalid_argument("symmetric_eigen: expected " + std::to_string(n) + " x " + std::to_string(n) +
                                 " values, got " + std::to_string(in.size()));
-  std::vector<double> a(static_cast<size_t>(n * n));
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t j = i; j < n; ++j) a[i * n + j] = a[j * n + i] = in[i * n + j];
-  std::vector<double> v(static_cast<size_t>(n * n), 0.0);
-  for (int64_t i = 0; i < n; ++i) v[i * n + i] = 1.0;
-
-  double total = 0;
-  for (double x : a) total += x * x;
-  for (int sweep = 0; sweep < 100; ++sweep) {
-    double off = 0;
-    for (int64_t p = 0; p < n; ++p)
-      for (int64_t q = p + 1; q < n; ++q) off += a[p * n + q] * a[p * n + q];
-    if (off <= 1e-30 * total || off == 0) break;
-    for (int64_t p = 0; p < n; ++p) {
-      for (int64_t q = p + 1; q < n; ++q) {
-        const double apq = a[p * n + q];
-        if (apq == 0) continue;
-        // The rotation that zeroes a_pq (Numerical Recipes' form: t = tan of the angle, the smaller root).
-        const double theta = (a[q * n + q] - a[p * n + p]) / (2 * apq);
-        const double t = (theta >= 0 ? 1.0 : -1.0) / (std::abs(theta) + std::sqrt(theta * theta + 1));
-        const double c = 1 / std::sqrt(t * t + 1), s = t * c;
-        a[p * n + p] -= t * apq;
-        a[q * n + q] += t * apq;
-        a[p * n + q] = a[q * n + p] = 0;
-        for (int64_t r = 0; r < n; ++r) {
-          if (r == p || r == q) continue;
-          const double arp = a[r * n + p], arq = a[r * n + q];
-          a[r * n + p] = a[p * n + r] = c * arp - s * arq;
-          a[r * n + q] = a[q * n + r] = s * arp + c * arq;
-        }
-        for (int64_t r = 0; r < n; ++r) {
-          const double vrp = v[r * n + p], vrq = v[r * n + q];
-          v[r * n + p] = c * vrp - s * vrq;
-          v[r * n + q] = s * vrp + c * vrq;
-        }
-      }
-    }
-  }
-  std::vector<int64_t> order(static_cast<size_t>(n));
-  std::iota(order.begin(), order.end(), 0);
-  std::sort(order.begin(), order.end(), [&](int64_t x, int64_t y) { return a[x * n + x] < a[y * n + y]; });
-  values.resize(static_cast<size_t>(n));
+  // Row-major upper triangle = column-major lower triangle: hand LAPACK the row-major array and uplo 'L'. On
+  // return the column-major eigenvectors (columns) sit in a[k * n + r]; transposed below into vectors[r * n + k].
+  std::vector<double> a(in);
+  const int ni = static_cast<int>(n);
+  values.assign(static_cast<size_t>(n), 0.0);
+  int info = 0, query_iwork = 0;
+  double query_work = 0;
+  const int minus_one = -1;
+  dsyevd_("V", "L", &ni, a.data(), &ni, values.data(), &query_work, &minus_one, &query_iwork, &minus_one, &info, 1,
+          1);
+  if (info != 0) throw std::runtime_error("symmetric_eigen: LAPACK dsyevd workspace query failed, info " +
+                                          std::to_string(info));
+  const int lwork = static_cast<int>(query_work), liwork = query_iwork;
+  std::vector<double> work(static_cast<size_t>(std::max(lwork, 1)));
+  std::vector<int> iwork(static_cast<size_t>(std::max(liwork, 1)));
+  dsyevd_("V", "L", &ni, a.data(), &ni, values.data(), work.data(), &lwork, iwork.data(), &liwork, &info, 1, 1);
+  if (info != 0)
+    throw std::runtime_error("symmetric_eigen: LAPACK dsyevd failed on a " + std::to_string(n) + " x " +
+                             std::to_string(n) + " matrix, info " + std::to_string(info) +
+                             (info > 0 ? " (did not converge)" : " (bad argument)"));
   vectors.resize(static_cast<size_t>(n * n));
-  for (int64_t k = 0; k < n; ++k) {
-    values[k] = a[order[k] * n + order[k]];
-    for (int64_t r = 0; r < n; ++r) vectors[r * n + k] = v[r * n + order[k]];
-  }
+  for (int64_t k = 0; k < n; ++k)
+    for (int64_t r = 0; r < n; ++r) vectors[r * n + k] = a[k * n + r];
 }
 
 namespace {

@@ -20,9 +20,9 @@ struct FeatureStats {
 };
 FeatureStats feature_stats(const float* features, int64_t n, int64_t dim);
 
-// Eigen-decomposition of a symmetric matrix a [n, n] (row-major) by cyclic Jacobi rotations, in double:
-// eigenvalues ascending in `values`, eigenvectors as the columns of `vectors` [n, n]. Only the upper triangle of
-// `a` is read. Accurate to about 1e-12 relative for the 128 x 128 covariances used here (milliseconds).
+// Eigen-decomposition of a symmetric matrix a [n, n] (row-major) by LAPACK's dsyevd (divide and conquer, from the
+// linked OpenBLAS), in double: eigenvalues ascending in `values`, eigenvectors as the columns of `vectors`
+// [n, n]. Only the upper triangle of `a` is read. Throws std::runtime_error when LAPACK reports a failure.
 void symmetric_eigen(const std::vector<double>& a, int64_t n, std::vector<double>& values,
                      std::vector<double>& vectors);
 

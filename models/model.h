@@ -29,6 +29,10 @@
 #include "engine/rng.h"
 #include "engine/tensor.h"
 
+namespace gan::nn {
+class Module;
+}
+
 namespace gan::models {
 
 using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
@@ -54,6 +58,13 @@ struct SampleGrid {
   int64_t rows = 0;
   int64_t cols = 0;
   std::vector<std::string> row_labels;
+};
+
+// The network sample() draws from, for `gan export`: `net` maps the generator's input to its output, and `output`
+// says what sample() applies after it ("" when nothing, e.g. "tanh(0.5 * y)").
+struct GeneratorNet {
+  const nn::Module* net = nullptr;
+  std::string output;
 };
 
 class GanModel {
@@ -82,6 +93,10 @@ class GanModel {
 
   // Parameter counts per network, for the summary line at start ("G 3.6M, D 2.8M").
   virtual Metrics parameter_counts() const = 0;
+
+  // The generator (its EMA copy when sampling uses one; the decoder of vae and ae); net is nullptr when the model
+  // has no single generator network.
+  virtual GeneratorNet generator_net() const { return {}; }
 
   // Autoencoders (vae, ae) also show reconstructions: `examples` [n, ...] (real data on the model's device) ->
   // a 2-row grid, the inputs over their reconstructions (row_labels "input", "reconstruction"), on the CPU.

@@ -7,10 +7,10 @@ set -euo pipefail
 packages=(
   cmake make g++ pkg-config         # build tools (make: CMake's default generator; not pulled in by cmake
                                     # itself without recommends)
-  libopenblas-dev                   # BLAS for CPU GEMM
+  libopenblas-dev                   # BLAS for CPU GEMM (and its LAPACK: dsyevd for the Frechet distance)
   libopenblas-openmp-dev            # its OpenMP flavour, which CMake prefers: one thread pool with our kernels'
-                                    # (installs beside the default pthread flavour; the system default stays)
-  libomp-dev                        # OpenMP
+                                    # (installs beside the default pthread flavour; the system default stays).
+                                    # OpenMP itself is GCC's libgomp, which g++ brings (no libomp-dev).
   libgtest-dev libbenchmark-dev     # tests and benchmarks
   zlib1g-dev                        # gzip'd IDX datasets
   nlohmann-json3-dev                # configs, metrics, safetensors headers
@@ -20,6 +20,7 @@ packages=(
   clang libclang-rt-14-dev          # scripts/fuzz.sh: libFuzzer targets under ASan+UBSan (tests/fuzz)
   dataset-fashion-mnist             # the fashion-mnist dataset (/usr/share/datasets/fashion-mnist)
   librsvg2-bin                      # rsvg-convert, for scripts/fetch-pokemon.sh
+  chromium                          # headless browser for the report.html test (tests/apps/test_report_browser.cpp)
   libboost-context-dev              # fibers (fcontext) of the SIMT emulator build, GAN_CUDA=EMU
 )
 # npm (scripts/fetch-pokemon.sh): Debian's package, unless an npm is already there (NodeSource's nodejs bundles one

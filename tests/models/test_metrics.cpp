@@ -1,8 +1,11 @@
-// models/metrics.h: the Frechet distance (against closed forms and a numpy reference), the Jacobi eigen solver,
+// models/metrics.h: the Frechet distance (against closed forms, a numpy reference and the engine's former Jacobi
+// solver), the LAPACK eigen solver,
 // k-NN precision/recall on clouds whose answer is known, and NMI on labelings whose answer is known.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <numeric>
 #include <random>
 #include <vector>
 
@@ -19,20 +22,101 @@ std::vector<float> gaussian_cloud(int64_t n, int64_t d, double mean, double stdd
   return out;
 }
 
-TEST(Metrics, JacobiEigenDecomposesASymmetricMatrix) {
-  const int64_t n = 30;
-  std::mt19937_64 rng(3);
+// The cyclic Jacobi solver models/metrics.cpp used before LAPACK's dsyevd replaced it, kept as an independent
+// reference: same contract (upper triangle read, eigenvalues ascending, eigenvectors as columns).
+void jacobi_eigen(const std::vector<double>& in, int64_t n, std::vector<double>& values, std::vector<double>& vectors) {
+  std::vector<double> a(static_cast<size_t>(n * n));
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = i; j < n; ++j) a[i * n + j] = a[j * n + i] = in[i * n + j];
+  std::vector<double> v(static_cast<size_t>(n * n), 0.0);
+  for (int64_t i = 0; i < n; ++i) v[i * n + i] = 1.0;
+  double total = 0;
+  for (double x : a) total += x * x;
+  for (int sweep = 0; sweep < 100; ++sweep) {
+    double off = 0;
+    for (int64_t p = 0; p < n; ++p)
+      for (int64_t q = p + 1; q < n; ++q) off += a[p * n + q] * a[p * n + q];
+    if (off <= 1e-30 * total || off == 0) break;
+    for (int64_t p = 0; p < n; ++p)
+      for (int64_t q = p + 1; q < n; ++q) {
+        const double apq = a[p * n + q];
+        if (apq == 0) continue;
+        const double theta = (a[q * n + q] - a[p * n + p]) / (2 * apq);
+        const double t = (theta >= 0 ? 1.0 : -1.0) / (std::abs(theta) + std::sqrt(theta * theta + 1));
+        const double c = 1 / std::sqrt(t * t + 1), s = t * c;
+        a[p * n + p] -= t * apq;
+        a[q * n + q] += t * apq;
+        a[p * n + q] = a[q * n + p] = 0;
+        for (int64_t r = 0; r < n; ++r) {
+          if (r == p || r == q) continue;
+          const double arp = a[r * n + p], arq = a[r * n + q];
+          a[r * n + p] = a[p * n + r] = c * arp - s * arq;
+          a[r * n + q] = a[q * n + r] = s * arp + c * arq;
+        }
+        for (int64_t r = 0; r < n; ++r) {
+          const double vrp = v[r * n + p], vrq = v[r * n + q];
+          v[r * n + p] = c * vrp - s * vrq;
+          v[r * n + q] = s * vrp + c * vrq;
+        }
+      }
+  }
+  std::vector<int64_t> order(static_cast<size_t>(n));
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(), [&](int64_t x, int64_t y) { return a[x * n + x] < a[y * n + y]; });
+  values.resize(static_cast<size_t>(n));
+  vectors.resize(static_cast<size_t>(n * n));
+  for (int64_t k = 0; k < n; ++k) {
+    values[k] = a[order[k] * n + order[k]];
+    for (int64_t r = 0; r < n; ++r) vectors[r * n + k] = v[r * n + order[k]];
+  }
+}
+
+// The former frechet_distance on top of a given solver, with plain loops instead of BLAS.
+double frechet_with(const FeatureStats& a, const FeatureStats& b,
+                    void (*eigen)(const std::vector<double>&, int64_t, std::vector<double>&, std::vector<double>&)) {
+  const int64_t n = a.dim;
+  double result = 0;
+  for (int64_t i = 0; i < n; ++i)
+    result += (a.mean[i] - b.mean[i]) * (a.mean[i] - b.mean[i]) + a.cov[i * n + i] + b.cov[i * n + i];
+  std::vector<double> w, v;
+  eigen(a.cov, n, w, v);
+  std::vector<double> root(static_cast<size_t>(n * n), 0.0), tmp(root.size(), 0.0), m(root.size(), 0.0);
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t c = 0; c < n; ++c)
+      for (int64_t k = 0; k < n; ++k) root[r * n + c] += v[r * n + k] * std::sqrt(std::max(w[k], 0.0)) * v[c * n + k];
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t c = 0; c < n; ++c)
+      for (int64_t k = 0; k < n; ++k) tmp[r * n + c] += root[r * n + k] * b.cov[k * n + c];
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t c = 0; c < n; ++c)
+      for (int64_t k = 0; k < n; ++k) m[r * n + c] += tmp[r * n + k] * root[k * n + c];
+  eigen(m, n, w, v);
+  for (double x : w) result -= 2 * std::sqrt(std::max(x, 0.0));
+  return result;
+}
+
+std::vector<double> random_symmetric(int64_t n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
   std::uniform_real_distribution<double> u(-1, 1);
-  std::vector<double> a(n * n);
+  std::vector<double> a(static_cast<size_t>(n * n));
   for (int64_t i = 0; i < n; ++i)
     for (int64_t j = i; j < n; ++j) a[i * n + j] = a[j * n + i] = u(rng);
+  return a;
+}
+
+TEST(Metrics, EigenDecomposesASymmetricMatrix) {
+  const int64_t n = 30;
+  std::vector<double> a = random_symmetric(n, 3);
+  for (int64_t i = 0; i < n; ++i)  // junk below the diagonal must be ignored: only the upper triangle is read
+    for (int64_t j = 0; j < i; ++j) a[i * n + j] = 1e6;
   std::vector<double> w, v;
   symmetric_eigen(a, n, w, v);
+  const std::vector<double> sym = random_symmetric(n, 3);
   for (int64_t k = 1; k < n; ++k) EXPECT_LE(w[k - 1], w[k]);
   for (int64_t k = 0; k < n; ++k) {
     for (int64_t r = 0; r < n; ++r) {  // A v_k = w_k v_k
       double av = 0;
-      for (int64_t c = 0; c < n; ++c) av += a[r * n + c] * v[c * n + k];
+      for (int64_t c = 0; c < n; ++c) av += sym[r * n + c] * v[c * n + k];
       EXPECT_NEAR(av, w[k] * v[r * n + k], 1e-10);
     }
     for (int64_t l = 0; l < n; ++l) {  // V^T V = I
@@ -41,6 +125,40 @@ TEST(Metrics, JacobiEigenDecomposesASymmetricMatrix) {
       EXPECT_NEAR(dot, k == l ? 1.0 : 0.0, 1e-10);
     }
   }
+}
+
+TEST(Metrics, LapackEigenAgreesWithTheFormerJacobiSolver) {
+  // A 128 x 128 covariance, the size gan eval decomposes: same eigenvalues, same eigenvectors up to sign.
+  const int64_t n = 128, rows = 400;
+  const auto x = gaussian_cloud(rows, n, 0.0, 1.0, 11);
+  const FeatureStats s = feature_stats(x.data(), rows, n);
+  std::vector<double> w1, v1, w2, v2;
+  symmetric_eigen(s.cov, n, w1, v1);
+  jacobi_eigen(s.cov, n, w2, v2);
+  for (int64_t k = 0; k < n; ++k) {
+    EXPECT_NEAR(w1[k], w2[k], 1e-10 * std::abs(w2[n - 1])) << "eigenvalue " << k;
+    if (k > 0 && w2[k] - w2[k - 1] < 1e-6) continue;  // (nearly) repeated eigenvalues: vectors are not unique
+    double dot = 0;
+    for (int64_t r = 0; r < n; ++r) dot += v1[r * n + k] * v2[r * n + k];
+    EXPECT_NEAR(std::abs(dot), 1.0, 1e-8) << "eigenvector " << k;
+  }
+}
+
+TEST(Metrics, FrechetDistanceAgreesWithTheFormerJacobiVersion) {
+  const int64_t n = 600, d = 64;
+  const auto x = gaussian_cloud(n, d, 0.0, 1.0, 12);
+  auto y = gaussian_cloud(n, d, 0.3, 1.5, 13);
+  for (int64_t i = 0; i < n; ++i) y[i * d] += 0.5f * y[i * d + 1];  // some correlation
+  const FeatureStats a = feature_stats(x.data(), n, d), b = feature_stats(y.data(), n, d);
+  const double lapack = frechet_distance(a, b), jacobi = frechet_with(a, b, jacobi_eigen);
+  EXPECT_GT(jacobi, 1.0);
+  EXPECT_NEAR(lapack, jacobi, 1e-9 * jacobi);
+  EXPECT_NEAR(frechet_with(a, b, symmetric_eigen), jacobi, 1e-9 * jacobi);
+}
+
+TEST(Metrics, EigenRejectsAWrongSize) {
+  std::vector<double> w, v;
+  EXPECT_THROW(symmetric_eigen(std::vector<double>(5), 2, w, v), std::invalid_argument);
 }
 
 TEST(Metrics, FrechetDistanceOfASetWithItselfIsZero) {
