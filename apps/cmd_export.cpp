@@ -25,6 +25,11 @@ using nlohmann::json;
 // The layers of a generator as torch.nn constructor calls. The engine's layers keep PyTorch's names and
 // arguments, so each maps one to one; an activation fused into the batch norm before it (models/dcgan.h's
 // FusedActivation) becomes the separate activation PyTorch has at that index.
+// A per-axis size as torch.nn takes it: one int when both axes agree, else [h, w].
+json torch_size(const nn::functional::Size2& s) {
+  return s.h == s.w ? json(s.h) : json::array({s.h, s.w});
+}
+
 json torch_layers(const nn::Sequential& seq, const std::string& model) {
   json layers = json::array();
   const nn::BatchNorm* last_bn = nullptr;
@@ -33,12 +38,15 @@ json torch_layers(const nn::Sequential& seq, const std::string& model) {
     if (const auto* l = dynamic_cast<const nn::Linear*>(m)) {
       layers.push_back({"Linear", {l->in_features, l->out_features}, {{"bias", l->bias.defined()}}});
     } else if (const auto* c = dynamic_cast<const nn::ConvTranspose2d*>(m)) {
-      layers.push_back({"ConvTranspose2d", {c->in_channels, c->out_channels, c->kernel_size},
-                        {{"stride", c->args.stride}, {"padding", c->args.padding},
-                         {"output_padding", c->args.output_padding}, {"bias", c->bias.defined()}}});
+      layers.push_back({"ConvTranspose2d", {c->in_channels, c->out_channels, torch_size(c->kernel_size)},
+                        {{"stride", torch_size(c->args.stride)}, {"padding", torch_size(c->args.padding)},
+                         {"output_padding", torch_size(c->args.output_padding)}, {"groups", c->args.groups},
+                         {"dilation", torch_size(c->args.dilation)}, {"bias", c->bias.defined()}}});
     } else if (const auto* c = dynamic_cast<const nn::Conv2d*>(m)) {
-      layers.push_back({"Conv2d", {c->in_channels, c->out_channels, c->kernel_size},
-                        {{"stride", c->args.stride}, {"padding", c->args.padding}, {"bias", c->bias.defined()}}});
+      layers.push_back({"Conv2d", {c->in_channels, c->out_channels, torch_size(c->kernel_size)},
+                        {{"stride", torch_size(c->args.stride)}, {"padding", torch_size(c->args.padding)},
+                         {"dilation", torch_size(c->args.dilation)}, {"groups", c->args.groups},
+                         {"bias", c->bias.defined()}}});
     } else if (const auto* b = dynamic_cast<const nn::BatchNorm*>(m)) {
       layers.push_back({b->expected_dims == 2 ? "BatchNorm1d" : "BatchNorm2d", {b->num_features},
                         {{"eps", b->eps}, {"momentum", b->momentum}}});

@@ -128,8 +128,14 @@ void refuse_extras(const CLI::App& app, const std::string& hint) {
 
 // Where an option changed its name, the old spelling stays as a hidden alias writing to the same variable.
 template <typename T>
-CLI::Option* add_alias(CLI::App& app, const std::string& old_name, T& variable, const CLI::Option* current) {
-  return app.add_option(old_name, variable, "old name of " + current->get_name())->group("");
+CLI::Option* add_alias(CLI::App& app, const std::string& old_name, T& variable, const CLI::Option* current,
+                       const CLI::Validator& check) {
+  // CLI11 leaves a hidden option's name out of its errors, so the check names the spelling itself.
+  const CLI::Validator named([old_name, check](std::string& text) {
+    const std::string error = check(text);
+    return error.empty() ? error : old_name + ": " + error;
+  }, "");
+  return app.add_option(old_name, variable, "old name of " + current->get_name())->group("")->check(named);
 }
 
 const char* kFooter =
@@ -191,7 +197,7 @@ int run_cli(int argc, const char* const* argv, const Catalog& catalog, const Cli
   auto* sample_n = train->add_option("--sample-n", targs.samples,
                                      "Samples per grid [default: 64; 512 points for 2-D data]")
                        ->check(int_flag(1, kMaxSamples));
-  add_alias(*train, "--samples", targs.samples, sample_n)->check(int_flag(1, kMaxSamples));
+  add_alias(*train, "--samples", targs.samples, sample_n, int_flag(1, kMaxSamples));
   train->add_option("--eval-every", targs.eval_every,
                     "Log the Frechet distance of --eval-n samples to RUN/fd.jsonl every N steps (Fashion-MNIST; "
                     "charted in the report) [default: off]")
@@ -248,7 +254,7 @@ int run_cli(int argc, const char* const* argv, const Catalog& catalog, const Cli
                   ->capture_default_str()
                   ->check(int_flag(2, 64))
                   ->needs(interp);
-  add_alias(*sample, "--steps", sargs.cols, cols)->check(int_flag(2, 64))->needs(interp);
+  add_alias(*sample, "--steps", sargs.cols, cols, int_flag(2, 64))->needs(interp);
 
   // ---- listings, report ----
   CLI::App* models_cmd = app.add_subcommand("models", "List the models, one line each");
@@ -282,6 +288,7 @@ int run_cli(int argc, const char* const* argv, const Catalog& catalog, const Cli
       }
       std::string what = e.what();
       while (!what.empty() && what.back() == '\n') what.pop_back();
+      if (what.rfind(": ", 0) == 0) what.erase(0, 2);  // a hidden option's error: CLI11 leaves its name empty
       throw UsageError(what + hint);
     }
 

@@ -136,9 +136,13 @@ TEST_F(CrashSafety, KilledAtManyMomentsAndResumedEqualsAnUninterruptedRun) {
 
 TEST_F(CrashSafety, AFullDiskStopsWithAClearErrorAndKeepsTheLastCheckpoint) {
   ASSERT_EQ(start(path("ref"), {}).code(), 0);
-  // Writes that fail: into the second checkpoint, the fourth metrics line, the second sample grid.
+  // Writes that fail: into the second checkpoint file, the fourth metrics line, the second sample grid. A
+  // checkpoint file takes two writes (length, header) and one per tensor, so the middle of the second file is
+  // counted from the reference run's checkpoint (the count of tensors changes as models gain state).
+  const size_t tensors = load_safetensors(RunPaths{path("ref")}.latest_checkpoint().string()).tensors.size();
+  const std::string into_second_checkpoint = std::to_string((tensors + 2) + tensors / 2);
   const std::vector<std::pair<std::string, std::string>> targets = {
-      {".safetensors.tmp.", "30"}, {"metrics.jsonl", "3"}, {".png.tmp.", "1"}};
+      {".safetensors.tmp.", into_second_checkpoint}, {"metrics.jsonl", "3"}, {".png.tmp.", "1"}};
   for (const auto& [target, after] : targets) {
     const std::string run = path("run-" + std::to_string(target.size()));
     const Proc p = start(run, {{"CALL", "write"}, {"MATCH", target}, {"AFTER", after}, {"ACTION", "enospc"}});
