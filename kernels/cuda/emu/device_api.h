@@ -6,7 +6,7 @@
 // thread of the block a fiber (Boost.Context) that runs until it reaches a barrier, a warp-collective operation
 // or its end. So:
 //   __shared__ variables are `static thread_local`: one instance per OS thread, which is one per running block;
-//   threadIdx/blockIdx/blockDim/gridDim are thread-local variables the scheduler sets before it resumes a fiber;
+//   threadIdx/blockIdx/blockDim/gridDim are __thread variables the scheduler sets before it resumes a fiber;
 //   __syncthreads() parks the fiber until every thread of the block has reached the same barrier;
 //   __shfl_*_sync, __ballot_sync, __any/__all_sync and __syncwarp go through warp_collective() below: every lane
 //   named in the mask deposits its operand, the last one to arrive computes all lanes' results.
@@ -39,11 +39,16 @@
 #define __constant__ static
 
 // ---- built-in variables: set by the scheduler for the fiber it resumes ----
+// GCC's __thread, not C++ thread_local: an `extern thread_local` of class type is read through a TLS wrapper
+// function that returns a pointer, which UBSan null-checks with `add x@gottpoff(%rip), %reg; je`. The linker
+// relaxes that add (initial-exec to local-exec) into a `lea`, which sets no flags, so the `je` tests stale flags
+// and UBSan reports "member access within null pointer of type 'uint3'" on correct code (seen in the ASan+UBSan
+// emulator build). __thread needs constant initialisation, so there is no wrapper, no check and no TLS init call.
 #define GAN_EMU_TLS __attribute__((tls_model("initial-exec")))
-extern thread_local uint3 threadIdx GAN_EMU_TLS;
-extern thread_local uint3 blockIdx GAN_EMU_TLS;
-extern thread_local dim3 blockDim GAN_EMU_TLS;
-extern thread_local dim3 gridDim GAN_EMU_TLS;
+extern __thread uint3 threadIdx GAN_EMU_TLS;
+extern __thread uint3 blockIdx GAN_EMU_TLS;
+extern __thread dim3 blockDim GAN_EMU_TLS;
+extern __thread dim3 gridDim GAN_EMU_TLS;
 constexpr int warpSize = 32;
 
 namespace gan::emu {

@@ -49,10 +49,10 @@
 #define GAN_EMU_ASAN 0
 #endif
 
-thread_local uint3 threadIdx GAN_EMU_TLS = {0, 0, 0};
-thread_local uint3 blockIdx GAN_EMU_TLS = {0, 0, 0};
-thread_local dim3 blockDim GAN_EMU_TLS = {1, 1, 1};
-thread_local dim3 gridDim GAN_EMU_TLS = {1, 1, 1};
+__thread uint3 threadIdx GAN_EMU_TLS = {0, 0, 0};
+__thread uint3 blockIdx GAN_EMU_TLS = {0, 0, 0};
+__thread dim3 blockDim GAN_EMU_TLS = {1, 1, 1};
+__thread dim3 gridDim GAN_EMU_TLS = {1, 1, 1};
 
 namespace gan::emu {
 
