@@ -12,7 +12,8 @@ Inputs (any number of each; a later input replaces an earlier one for the same d
                    leaves them out): a table of their own, ours / PyTorch per round with its median and spread.
   --commit, --date fill in rows whose inputs do not say; --no-gpu-reason says why there are no GPU rows (default:
                    no GPU was lent), when there are none.
-Output: --out FILE (default benchmarks/results/train-step.md; '-' for stdout).
+Output: --out FILE (default benchmarks/results/train-step.md; '-' for stdout). The "## " sections of the earlier
+file that this script does not write (profiles, counter tables) are kept, after the generated ones.
 
 Targets (defined for an H100): ours <= 0.5 x PyTorch eager time, <= 0.8 x torch.compile time, peak memory <= 0.8 x
 PyTorch's (eager, torch.cuda.max_memory_allocated vs our caching allocator's peak allocated bytes). They are marked
@@ -362,6 +363,40 @@ def build(ours=(), pytorch=(), cpu_pairs=None, commit="", date="", title="Traini
     return text
 
 
+REGENERATE_TITLE = "## How to regenerate"
+REGENERATE = f"""{REGENERATE_TITLE}
+
+On a quiet machine (`uptime` below 1), about 10 minutes on 2 cores after the build:
+
+```sh
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release && cmake --build build -j"$(nproc)"
+benchmarks/run_cpu_dcgan.sh build --rounds 3                  # DCGAN-32 -> cpu-dcgan32.md / .jsonl (~2 min)
+benchmarks/cpu_vs_pytorch.py --build build --models dcgan64,wgan_gp64 --rounds 3   # -> cpu-train-step.jsonl
+benchmarks/make_train_step_table.py                           # -> this file, from both .jsonl files
+```
+
+The GPU rows: `scripts/gpu-bundle.sh`, then `gpu-bundle/run.sh --only-train-step` on the GPU machine, and
+`benchmarks/make_train_step_table.py --ours train_step_bench.json --pytorch pytorch_train_step.txt` with its
+outputs (the CPU tables are added from the .jsonl files). Sections of this file that the script does not write
+(profiles, counters) are kept as they are, after the ones it writes.
+"""
+
+
+def kept_sections(old_text):
+    """The "## " sections of an earlier output that this script does not write (hand-written profiles, tables
+    from other tools), so that regenerating the file keeps them."""
+    sections, current = [], None
+    for line in old_text.splitlines(keepends=True):
+        if line.startswith("## "):
+            current = [line]
+            sections.append(current)
+        elif current is not None:
+            current.append(line)
+    generated = ("## CPU, side by side", REGENERATE_TITLE)
+    kept = ["".join(sec).rstrip("\n") + "\n" for sec in sections if not sec[0].startswith(generated)]
+    return "".join("\n" + sec for sec in kept)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ours", action="append", default=[], help="train_step_bench JSON or CSV (repeatable)")
@@ -388,6 +423,10 @@ def main():
             ap.error(f"{p}: not found")
     text = build(args.ours, args.pytorch, pairs, args.commit, args.date, no_gpu_reason=args.no_gpu_reason)
     out = args.out or os.path.join(root, "benchmarks", "results", "train-step.md")
+    text += "\n" + REGENERATE
+    if out != "-" and os.path.exists(out):
+        with open(out) as f:
+            text += kept_sections(f.read())
     if out == "-":
         sys.stdout.write(text)
     else:
