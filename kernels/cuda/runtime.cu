@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "kernels/cuda/check.h"
+#include "kernels/cuda/sync_count.h"
 #include "kernels/cuda_query.h"
 
 namespace gan::kernels::cuda {
@@ -58,12 +59,14 @@ DeviceState& state(int index) {
 // s.staging_mu (the caller's lock); runs on the device that owns s.
 void reserve_staging(DeviceState& s, size_t bytes) {
   if (s.staging_pending) {
+    detail::count_host_sync(detail::SyncReason::kStagingWait);
     GAN_CUDA_CHECK(cudaEventSynchronize(s.staging_free));
     s.staging_pending = false;
   }
   if (s.staging_free == nullptr) GAN_CUDA_CHECK(cudaEventCreateWithFlags(&s.staging_free, cudaEventDisableTiming));
   if (s.staging_bytes >= bytes) return;
   if (s.staging != nullptr) {
+    detail::count_host_sync(detail::SyncReason::kCudaFree);
     GAN_CUDA_CHECK(cudaFreeHost(s.staging));
     s.staging = nullptr;
     s.staging_bytes = 0;
@@ -115,6 +118,7 @@ void synchronize() { synchronize(current_device()); }
 
 void synchronize(int index) {
   DeviceGuard guard(index);
+  detail::count_host_sync(detail::SyncReason::kStreamSynchronize);
   GAN_CUDA_CHECK(cudaStreamSynchronize(stream(index)));
 }
 
@@ -153,6 +157,7 @@ void memcpy_d2h(void* dst, const void* src, size_t bytes) {
   cudaStream_t st = stream();
   if (is_pinned(dst)) {
     GAN_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, st));
+    detail::count_host_sync(detail::SyncReason::kCopyToHost);
     GAN_CUDA_CHECK(cudaStreamSynchronize(st));
     return;
   }
@@ -162,6 +167,7 @@ void memcpy_d2h(void* dst, const void* src, size_t bytes) {
     const size_t n = std::min(bytes - done, kStagingMaxBytes);
     reserve_staging(s, n);
     GAN_CUDA_CHECK(cudaMemcpyAsync(s.staging, static_cast<const char*>(src) + done, n, cudaMemcpyDeviceToHost, st));
+    detail::count_host_sync(detail::SyncReason::kCopyToHost);
     GAN_CUDA_CHECK(cudaStreamSynchronize(st));
     std::memcpy(static_cast<char*>(dst) + done, s.staging, n);
     done += n;
@@ -243,7 +249,9 @@ void* pinned_alloc(size_t bytes) {
 }
 
 void pinned_free(void* ptr) {
-  if (ptr != nullptr) GAN_CUDA_CHECK(cudaFreeHost(ptr));
+  if (ptr == nullptr) return;
+  detail::count_host_sync(detail::SyncReason::kCudaFree);
+  GAN_CUDA_CHECK(cudaFreeHost(ptr));
 }
 
 }  // namespace gan::kernels::cuda
