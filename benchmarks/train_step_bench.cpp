@@ -73,7 +73,9 @@
 #include "engine/tensor.h"
 #include "kernels/blas_core.h"
 #include "kernels/cuda/allocator.h"
+#include "kernels/cuda/launch_count.h"
 #include "kernels/cuda/runtime.h"
+#include "kernels/cuda/sync_count.h"
 #include "kernels/cuda_query.h"
 #include "models/common.h"
 #include "models/dcgan.h"
@@ -94,6 +96,7 @@ struct Settings {
 };
 
 Settings g_settings;
+bool g_profile = false;  // --train_profile: print the top kernels, the sync reasons and the conv roofline
 
 constexpr double kMiB = 1024.0 * 1024.0;
 
@@ -115,6 +118,68 @@ void reset_peaks(Device d) {
   sync(d);
   kernels::cuda::reset_peak_stats();
 }
+
+// What the timed iterations did, counted around the step call only (not the loop's own synchronize): kernel
+// launches, host synchronizations and device memory newly obtained from cudaMalloc (kernels/cuda/launch_count.h,
+// sync_count.h, allocator.h). The counts do not depend on the GPU's speed: the emulator build gives a GPU's counts.
+struct StepCounters {
+  uint64_t iterations = 0, launches = 0, syncs = 0, malloc_calls = 0, malloc_bytes = 0;
+  std::vector<kernels::cuda::KernelLaunches> kernels;  // accumulated per kernel
+  std::vector<kernels::cuda::HostSyncs> sync_reasons;
+
+  // Runs one step with the counters reset before it, and adds what it counted.
+  template <typename Step>
+  void count(Step&& step) {
+    kernels::cuda::reset_launch_counts();
+    kernels::cuda::reset_sync_counts();
+    kernels::cuda::reset_device_mallocs();
+    step();
+    ++iterations;
+    launches += kernels::cuda::launch_count();
+    syncs += kernels::cuda::sync_count();
+    const kernels::cuda::DeviceMallocs m = kernels::cuda::device_mallocs();
+    malloc_calls += m.calls;
+    malloc_bytes += m.bytes;
+    merge(kernels, kernels::cuda::launch_counts(), &kernels::cuda::KernelLaunches::kernel,
+          &kernels::cuda::KernelLaunches::launches);
+    merge(sync_reasons, kernels::cuda::sync_counts(), &kernels::cuda::HostSyncs::reason,
+          &kernels::cuda::HostSyncs::syncs);
+  }
+
+  template <typename Row>
+  static void merge(std::vector<Row>& into, const std::vector<Row>& more, std::string Row::*key, uint64_t Row::*n) {
+    for (const Row& r : more) {
+      auto it = std::find_if(into.begin(), into.end(), [&](const Row& x) { return x.*key == r.*key; });
+      if (it == into.end()) into.push_back(r);
+      else (*it).*n += r.*n;
+    }
+  }
+
+  double per_iteration(uint64_t total) const {
+    return iterations == 0 ? 0.0 : static_cast<double>(total) / static_cast<double>(iterations);
+  }
+
+  // Counters on the benchmark line, and the top kernels and sync reasons on stderr (--train_profile).
+  void report(benchmark::State& state, const std::string& what) const {
+    state.counters["launches_per_iter"] = per_iteration(launches);
+    state.counters["host_syncs_per_iter"] = per_iteration(syncs);
+    state.counters["new_device_bytes_per_iter"] = per_iteration(malloc_bytes);
+    state.counters["cuda_mallocs_per_iter"] = per_iteration(malloc_calls);
+    if (!g_profile) return;
+    std::vector<kernels::cuda::KernelLaunches> top = kernels;
+    std::stable_sort(top.begin(), top.end(), [](const auto& a, const auto& b) { return a.launches > b.launches; });
+    std::fprintf(stderr, "\n%s: per iteration, over %llu iteration(s) after warm-up: %.1f launches, %.1f host syncs, "
+                 "%.0f bytes newly allocated (%.1f cudaMalloc calls)\n", what.c_str(),
+                 static_cast<unsigned long long>(iterations), per_iteration(launches), per_iteration(syncs),
+                 per_iteration(malloc_bytes), per_iteration(malloc_calls));
+    for (const auto& r : sync_reasons)
+      std::fprintf(stderr, "  host syncs: %-22s %8.1f per iteration\n", r.reason.c_str(), per_iteration(r.syncs));
+    const size_t shown = std::min<size_t>(top.size(), 15);
+    for (size_t i = 0; i < shown; ++i)
+      std::fprintf(stderr, "  launches: %8.1f  %s\n", per_iteration(top[i].launches), top[i].kernel.c_str());
+    if (top.size() > shown) std::fprintf(stderr, "  launches: ... and %zu more kernels\n", top.size() - shown);
+  }
+};
 
 void report(benchmark::State& state, int64_t batch, Device d) {
   state.counters["images_per_s"] =
@@ -147,12 +212,15 @@ void BM_Dcgan(benchmark::State& state, int64_t image_size, bool fused) {
       auto noise = [&] { return randn({batch, cfg.nz, 1, 1}, DType::Float32, nullptr, 0.0, 1.0, dev); };
       for (int64_t i = 0; i < g_settings.warmup; ++i) models::dcgan_train_step(*G, *D, opt_g, opt_d, real, noise());
       reset_peaks(dev);
+      StepCounters counters;
       for (auto _ : state) {
-        const models::DcganStepLosses l = models::dcgan_train_step(*G, *D, opt_g, opt_d, real, noise());
-        sync(dev);  // dcgan_train_step already read its losses to the host; this makes the sync explicit
-        benchmark::DoNotOptimize(l.g);
+        models::DcganStepLosses l;
+        counters.count([&] { l = models::dcgan_train_step(*G, *D, opt_g, opt_d, real, noise()); });
+        sync(dev);  // the step leaves its losses on the device: wait for it here, outside the counted step
+        benchmark::DoNotOptimize(l);
       }
       report(state, batch, dev);
+      counters.report(state, "dcgan" + std::to_string(image_size) + " batch " + std::to_string(batch));
     }
   } catch (const std::exception& e) {
     state.SkipWithError(e.what());
@@ -194,12 +262,15 @@ void BM_WganGp64(benchmark::State& state) {
       const std::function<std::pair<Tensor, Tensor>()> next_batch = [&] { return std::pair{real, Tensor()}; };
       for (int64_t i = 0; i < g_settings.warmup; ++i) model->train_step(next_batch);
       reset_peaks(dev);
+      StepCounters counters;
       for (auto _ : state) {
-        const models::Metrics m = model->train_step(next_batch);  // reads its losses to the host
-        sync(dev);
+        models::Metrics m;
+        counters.count([&] { m = model->train_step(next_batch); });
+        sync(dev);  // the step leaves its losses on the device: wait for it here, outside the counted step
         benchmark::DoNotOptimize(m.data());
       }
       report(state, batch, dev);
+      counters.report(state, "wgan_gp64 batch " + std::to_string(batch));
     }
   } catch (const std::exception& e) {
     state.SkipWithError(e.what());
@@ -287,6 +358,7 @@ void parse_options(int& argc, char** argv, Settings& s) {
     else if (const char* v = value_of("train_warmup")) s.warmup = parse_count("--train_warmup", v);
     else if (const char* v = value_of("train_batches")) s.dcgan_batches = parse_list("--train_batches", v);
     else if (const char* v = value_of("train_wgan_batches")) s.wgan_batches = parse_list("--train_wgan_batches", v);
+    else if (arg == "--train_profile") g_profile = true;
     else if (const char* v = value_of("train_dcgan32_batches"))
       s.dcgan32_batches = parse_list("--train_dcgan32_batches", v);
     else argv[kept++] = argv[i];

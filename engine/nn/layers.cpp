@@ -138,7 +138,14 @@ Tensor BatchNorm::forward(const Tensor& x) {
                                 ", got " + shape_str(x.shape()));
   const bool use_batch_stats = is_training() || !running_mean.defined();
   if (is_training() && num_batches_tracked.defined()) {
-    fill_(num_batches_tracked, num_batches_tracked.item() + 1);
+    if (num_batches_tracked.device().is_cpu()) {
+      fill_(num_batches_tracked, num_batches_tracked.item() + 1);
+    } else {
+      // Counted on the device: reading the count back would make every training forward wait for the GPU
+      // (kernels/cuda/sync_count.h). Exact through float64 up to 2^53 batches.
+      NoGradGuard no_grad;
+      copy_(num_batches_tracked, add(num_batches_tracked.to(DType::Float64), 1.0));
+    }
   }
   return F::batch_norm(x, running_mean, running_var, weight, bias, use_batch_stats,
                        momentum, eps, activation);
