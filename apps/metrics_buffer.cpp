@@ -27,7 +27,7 @@ void MetricsBuffer::add(int64_t step, const models::Metrics& metrics) {
       // Room for every row at the widest row seen so far; growing keeps what was written (a device copy).
       const int64_t need = capacity_ * std::max<int64_t>(static_cast<int64_t>(metrics.size()), 1);
       if (!block_.defined() || block_.numel() < used_ + 1) {
-        Tensor bigger = empty({std::max(need, used_ + 1) * 2}, DType::Float64, t.device());
+        Tensor bigger = gan::empty({std::max(need, used_ + 1) * 2}, DType::Float64, t.device());
         if (used_ > 0) copy_(bigger.narrow(0, 0, used_), block_.narrow(0, 0, used_));
         block_ = bigger;
       }

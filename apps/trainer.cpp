@@ -5,6 +5,8 @@
 #include <cmath>
 #include <csignal>
 #include <map>
+#include <optional>
+#include <ostream>
 #include <vector>
 
 #include "apps/metrics_buffer.h"
@@ -13,6 +15,8 @@
 #include "apps/sample_image.h"
 #include "engine/checked.h"
 #include "engine/rng.h"
+#include "engine/step_profile.h"
+#include "models/conv_roofline.h"
 
 namespace gan::apps {
 
@@ -92,6 +96,21 @@ std::string first_non_finite(const std::string& name, const Tensor& t) {
              std::to_string(i);
   }
   return "";
+}
+
+// What --profile prints at the end of a run.
+void print_profile(std::ostream& out, const StepProfile& steps, const StepProfile& flushes,
+                   const std::vector<models::ConvLayerCost>& convs) {
+  out << "\nprofile (gan train --profile): device work per training step after " << Trainer::kProfileWarmupSteps
+      << " warm-up steps (the counters of the CUDA backend; all 0 on the CPU backend):\n";
+  if (steps.iterations() == 0) {
+    out << "  no step after the warm-up; run more steps\n";
+    return;
+  }
+  out << "  per step: " << steps.summary(10);
+  out << "  per flush point (log, sample, checkpoint: the step's values come to the host): " << flushes.summary(0);
+  out << "\nconv layers of one step on a roofline (minimum FLOPs and bytes per pass; times at peak rates):\n\n"
+      << models::roofline_table(convs, static_cast<int64_t>(steps.iterations()), models::h200_spec_sheet_peaks());
 }
 
 }  // namespace
@@ -300,8 +319,16 @@ int Trainer::train_loop() {
   // checkpoint or sample is written from it, at most log_every (or kMaxBufferedSteps) steps after it appeared.
   MetricsBuffer buffered(std::min(config_.log_every, kMaxBufferedSteps));
   models::Metrics shown;  // the values of the last flushed step, for the progress line
+  StepProfile step_profile, flush_profile;  // --profile
+  std::optional<models::ConvRecorder> convs;
   while (step_ < total) {
+    const bool profiled = profile_ && step_ - first_step >= kProfileWarmupSteps;
+    if (profiled && !convs) convs.emplace();
+    if (convs) convs->set_paused(!profiled);
+    if (profiled) step_profile.begin();
     buffered.add(step_ + 1, model_->train_step(next_batch));
+    if (profiled) step_profile.end();
+    if (convs) convs->set_paused(true);
     const int64_t step = step_ + 1;
     const bool stop = g_stop_signal != 0;
     const bool log = step % config_.log_every == 0 || step == total;
@@ -309,7 +336,10 @@ int Trainer::train_loop() {
     const bool keep = step % config_.checkpoint_every == 0;
     const bool eval_now = evaluating && (step % config_.eval_every == 0 || step == total);
     std::vector<MetricsBuffer::Row> rows;
-    if (log || sample || keep || eval_now || stop || buffered.full()) rows = buffered.drain();
+    if (log || sample || keep || eval_now || stop || buffered.full()) {
+      if (profiled) flush_profile.measure([&] { rows = buffered.drain(); });
+      else rows = buffered.drain();
+    }
     for (const MetricsBuffer::Row& row : rows) {
       for (const auto& [name, value] : row.values) {
         if (std::isfinite(value)) continue;
@@ -363,6 +393,7 @@ int Trainer::train_loop() {
   refresh_report("finished: " + std::to_string(total) + " steps", false);
   out << "finished " << total << " steps in " << Progress::format_duration(elapsed_before_ + session_s_)
       << "; report: " << paths_.report().string() << std::endl;
+  if (profile_) print_profile(out, step_profile, flush_profile, convs ? convs->layers() : std::vector<models::ConvLayerCost>{});
   return kExitOk;
 }
 

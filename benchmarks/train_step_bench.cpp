@@ -26,8 +26,14 @@
 //
 // Real data is one random tensor in [-1, 1] created on the device before timing (no data loading is timed).
 // Warm-up iterations (3 on CUDA, 1 on the CPU) run before the timed loop and are excluded. Every iteration ends
-// with a device synchronization: the step functions read their losses to the host (Tensor::item), and the loop
-// also synchronizes the device's stream explicitly. Counters: images_per_s (batch images per iteration, so a
+// with a device synchronization by the loop (the step functions leave their losses on the device, models/model.h
+// Metric). Counters, per timed iteration, counted around the step call only (not the loop's own synchronize):
+// launches_per_iter (kernel launches, kernels/cuda/launch_count.h), host_syncs_per_iter (times the host waited
+// for the device, kernels/cuda/sync_count.h), new_device_bytes_per_iter and cuda_mallocs_per_iter (device
+// memory newly obtained from cudaMalloc, kernels/cuda/allocator.h: 0 once the caching allocator is warm). These
+// are 0 on the CPU backend and the same in the emulator build (GAN_CUDA=EMU) as on a GPU. With --train_profile the
+// program also prints, on stderr, the most launched kernels, the sync reasons and a roofline table of the conv
+// layers the timed iterations ran (models/conv_roofline.h, at the H200's spec-sheet peaks). Also: images_per_s (batch images per iteration, so a
 // WGAN-GP iteration counts its generator batch once, not its five critic batches); on CUDA also
 // peak_allocated_MiB and peak_reserved_MiB from the caching allocator (kernels/cuda/allocator.h): its cache is
 // emptied before each run's models are built and its peaks are reset after the warm-up, so they cover the timed
@@ -45,6 +51,7 @@
 //   --train_batches=64,128,256         DCGAN-64 batch sizes
 //   --train_wgan_batches=64            WGAN-GP batch sizes
 //   --train_dcgan32_batches=           DCGAN-32 batch sizes, fused and unfused (default: none)
+//   --train_profile                    print top kernels, sync reasons and the conv roofline (stderr)
 // An empty list ("--train_batches=") leaves that model out.
 // Environment: GAN_BENCH_MIN_TIME (seconds, or "Nx"), GAN_BENCH_WARMUP; GAN_TF32=1 is recorded in the context.
 //
@@ -60,6 +67,7 @@
 #include <exception>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -72,12 +80,12 @@
 #include "engine/rng.h"
 #include "engine/tensor.h"
 #include "kernels/blas_core.h"
+#include "engine/step_profile.h"
 #include "kernels/cuda/allocator.h"
-#include "kernels/cuda/launch_count.h"
 #include "kernels/cuda/runtime.h"
-#include "kernels/cuda/sync_count.h"
 #include "kernels/cuda_query.h"
 #include "models/common.h"
+#include "models/conv_roofline.h"
 #include "models/dcgan.h"
 #include "models/model.h"
 
@@ -119,67 +127,22 @@ void reset_peaks(Device d) {
   kernels::cuda::reset_peak_stats();
 }
 
-// What the timed iterations did, counted around the step call only (not the loop's own synchronize): kernel
-// launches, host synchronizations and device memory newly obtained from cudaMalloc (kernels/cuda/launch_count.h,
-// sync_count.h, allocator.h). The counts do not depend on the GPU's speed: the emulator build gives a GPU's counts.
-struct StepCounters {
-  uint64_t iterations = 0, launches = 0, syncs = 0, malloc_calls = 0, malloc_bytes = 0;
-  std::vector<kernels::cuda::KernelLaunches> kernels;  // accumulated per kernel
-  std::vector<kernels::cuda::HostSyncs> sync_reasons;
-
-  // Runs one step with the counters reset before it, and adds what it counted.
-  template <typename Step>
-  void count(Step&& step) {
-    kernels::cuda::reset_launch_counts();
-    kernels::cuda::reset_sync_counts();
-    kernels::cuda::reset_device_mallocs();
-    step();
-    ++iterations;
-    launches += kernels::cuda::launch_count();
-    syncs += kernels::cuda::sync_count();
-    const kernels::cuda::DeviceMallocs m = kernels::cuda::device_mallocs();
-    malloc_calls += m.calls;
-    malloc_bytes += m.bytes;
-    merge(kernels, kernels::cuda::launch_counts(), &kernels::cuda::KernelLaunches::kernel,
-          &kernels::cuda::KernelLaunches::launches);
-    merge(sync_reasons, kernels::cuda::sync_counts(), &kernels::cuda::HostSyncs::reason,
-          &kernels::cuda::HostSyncs::syncs);
-  }
-
-  template <typename Row>
-  static void merge(std::vector<Row>& into, const std::vector<Row>& more, std::string Row::*key, uint64_t Row::*n) {
-    for (const Row& r : more) {
-      auto it = std::find_if(into.begin(), into.end(), [&](const Row& x) { return x.*key == r.*key; });
-      if (it == into.end()) into.push_back(r);
-      else (*it).*n += r.*n;
-    }
-  }
-
-  double per_iteration(uint64_t total) const {
-    return iterations == 0 ? 0.0 : static_cast<double>(total) / static_cast<double>(iterations);
-  }
-
-  // Counters on the benchmark line, and the top kernels and sync reasons on stderr (--train_profile).
-  void report(benchmark::State& state, const std::string& what) const {
-    state.counters["launches_per_iter"] = per_iteration(launches);
-    state.counters["host_syncs_per_iter"] = per_iteration(syncs);
-    state.counters["new_device_bytes_per_iter"] = per_iteration(malloc_bytes);
-    state.counters["cuda_mallocs_per_iter"] = per_iteration(malloc_calls);
-    if (!g_profile) return;
-    std::vector<kernels::cuda::KernelLaunches> top = kernels;
-    std::stable_sort(top.begin(), top.end(), [](const auto& a, const auto& b) { return a.launches > b.launches; });
-    std::fprintf(stderr, "\n%s: per iteration, over %llu iteration(s) after warm-up: %.1f launches, %.1f host syncs, "
-                 "%.0f bytes newly allocated (%.1f cudaMalloc calls)\n", what.c_str(),
-                 static_cast<unsigned long long>(iterations), per_iteration(launches), per_iteration(syncs),
-                 per_iteration(malloc_bytes), per_iteration(malloc_calls));
-    for (const auto& r : sync_reasons)
-      std::fprintf(stderr, "  host syncs: %-22s %8.1f per iteration\n", r.reason.c_str(), per_iteration(r.syncs));
-    const size_t shown = std::min<size_t>(top.size(), 15);
-    for (size_t i = 0; i < shown; ++i)
-      std::fprintf(stderr, "  launches: %8.1f  %s\n", per_iteration(top[i].launches), top[i].kernel.c_str());
-    if (top.size() > shown) std::fprintf(stderr, "  launches: ... and %zu more kernels\n", top.size() - shown);
-  }
-};
+// The counters of the timed iterations (engine/step_profile.h) on the benchmark line; with --train_profile also
+// the top kernels, the sync reasons and the conv roofline of the recorded layers, on stderr.
+void report_counters(benchmark::State& state, const StepProfile& p, const std::string& what,
+                     const std::optional<models::ConvRecorder>& convs) {
+  state.counters["launches_per_iter"] = p.launches_per_iteration();
+  state.counters["host_syncs_per_iter"] = p.syncs_per_iteration();
+  state.counters["new_device_bytes_per_iter"] = p.new_device_bytes_per_iteration();
+  state.counters["cuda_mallocs_per_iter"] = p.cuda_mallocs_per_iteration();
+  if (!g_profile) return;
+  std::fprintf(stderr, "\n%s, after warm-up: %s", what.c_str(), p.summary(15).c_str());
+  if (convs)
+    std::fprintf(stderr, "\nConv roofline of %s:\n\n%s\n", what.c_str(),
+                 models::roofline_table(convs->layers(), static_cast<int64_t>(p.iterations()),
+                                        models::h200_spec_sheet_peaks())
+                     .c_str());
+}
 
 void report(benchmark::State& state, int64_t batch, Device d) {
   state.counters["images_per_s"] =
@@ -212,15 +175,17 @@ void BM_Dcgan(benchmark::State& state, int64_t image_size, bool fused) {
       auto noise = [&] { return randn({batch, cfg.nz, 1, 1}, DType::Float32, nullptr, 0.0, 1.0, dev); };
       for (int64_t i = 0; i < g_settings.warmup; ++i) models::dcgan_train_step(*G, *D, opt_g, opt_d, real, noise());
       reset_peaks(dev);
-      StepCounters counters;
+      StepProfile counters;
+      std::optional<models::ConvRecorder> convs;  // the conv layers the timed iterations run (--train_profile)
+      if (g_profile) convs.emplace();
       for (auto _ : state) {
         models::DcganStepLosses l;
-        counters.count([&] { l = models::dcgan_train_step(*G, *D, opt_g, opt_d, real, noise()); });
+        counters.measure([&] { l = models::dcgan_train_step(*G, *D, opt_g, opt_d, real, noise()); });
         sync(dev);  // the step leaves its losses on the device: wait for it here, outside the counted step
         benchmark::DoNotOptimize(l);
       }
       report(state, batch, dev);
-      counters.report(state, "dcgan" + std::to_string(image_size) + " batch " + std::to_string(batch));
+      report_counters(state, counters, "dcgan" + std::to_string(image_size) + " batch " + std::to_string(batch), convs);
     }
   } catch (const std::exception& e) {
     state.SkipWithError(e.what());
@@ -262,15 +227,17 @@ void BM_WganGp64(benchmark::State& state) {
       const std::function<std::pair<Tensor, Tensor>()> next_batch = [&] { return std::pair{real, Tensor()}; };
       for (int64_t i = 0; i < g_settings.warmup; ++i) model->train_step(next_batch);
       reset_peaks(dev);
-      StepCounters counters;
+      StepProfile counters;
+      std::optional<models::ConvRecorder> convs;  // the conv layers the timed iterations run (--train_profile)
+      if (g_profile) convs.emplace();
       for (auto _ : state) {
         models::Metrics m;
-        counters.count([&] { m = model->train_step(next_batch); });
+        counters.measure([&] { m = model->train_step(next_batch); });
         sync(dev);  // the step leaves its losses on the device: wait for it here, outside the counted step
         benchmark::DoNotOptimize(m.data());
       }
       report(state, batch, dev);
-      counters.report(state, "wgan_gp64 batch " + std::to_string(batch));
+      report_counters(state, counters, "wgan_gp64 batch " + std::to_string(batch), convs);
     }
   } catch (const std::exception& e) {
     state.SkipWithError(e.what());
