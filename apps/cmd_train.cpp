@@ -205,6 +205,7 @@ int new_run(const TrainArgs& a, const Catalog& catalog, const CliStreams& io) {
     trainer = std::make_unique<Trainer>(std::move(dataset), std::move(model), c, paths, device,
                                         train_output(io, a.progress_every_s));
     if (fd_ref) trainer->set_evaluator(fd_evaluator(fd_ref, c, c.eval_n));
+    trainer->set_profile(a.profile);
   } catch (...) {
     // Nothing half-made stays behind: remove what this command created.
     std::error_code ec;

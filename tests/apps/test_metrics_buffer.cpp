@@ -59,5 +59,21 @@ TEST_F(TrainerFlush, NanBetweenLogPointsIsFoundAtTheNextFlushWithItsOwnStep) {
   EXPECT_NE(read(p.report()).find("non-finite at step 13"), std::string::npos);
 }
 
+TEST_F(TrainerFlush, ProfilePrintsPerStepCountersAndARoofline) {
+  auto args = tiny_run(path("a"), 6);
+  args.push_back("--profile");
+  const Result r = gan(args);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("profile (gan train --profile)"), std::string::npos) << r.out;
+  // On the CPU backend nothing is launched and nothing waits: the counters say 0, over the 4 steps after warm-up.
+  EXPECT_NE(r.out.find("per step: 0.0 kernel launches, 0.0 host syncs, 0 bytes newly allocated"), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("over 4 iteration(s)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("| layer | input -> output |"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("TF32 (dense) 494.7 TFLOP/s"), std::string::npos) << r.out;
+  // Without the flag: nothing of it.
+  EXPECT_EQ(gan(tiny_run(path("b"), 3)).out.find("profile ("), std::string::npos);
+}
+
 }  // namespace
 }  // namespace gan::apps
