@@ -393,7 +393,8 @@ int Trainer::train_loop() {
   refresh_report("finished: " + std::to_string(total) + " steps", false);
   out << "finished " << total << " steps in " << Progress::format_duration(elapsed_before_ + session_s_)
       << "; report: " << paths_.report().string() << std::endl;
-  if (profile_) print_profile(out, step_profile, flush_profile, convs ? convs->layers() : std::vector<models::ConvLayerCost>{});
+  if (profile_)
+    print_profile(out, step_profile, flush_profile, convs ? convs->layers() : std::vector<models::ConvLayerCost>{});
   return kExitOk;
 }
 

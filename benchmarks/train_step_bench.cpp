@@ -33,8 +33,9 @@
 // memory newly obtained from cudaMalloc, kernels/cuda/allocator.h: 0 once the caching allocator is warm). These
 // are 0 on the CPU backend and the same in the emulator build (GAN_CUDA=EMU) as on a GPU. With --train_profile the
 // program also prints, on stderr, the most launched kernels, the sync reasons and a roofline table of the conv
-// layers the timed iterations ran (models/conv_roofline.h, at the H200's spec-sheet peaks). Also: images_per_s (batch images per iteration, so a
-// WGAN-GP iteration counts its generator batch once, not its five critic batches); on CUDA also
+// layers the timed iterations ran (models/conv_roofline.h, at the H200's spec-sheet peaks). Also: images_per_s
+// (batch images per iteration, so a WGAN-GP iteration counts its generator batch once, not its five critic
+// batches); on CUDA also
 // peak_allocated_MiB and peak_reserved_MiB from the caching allocator (kernels/cuda/allocator.h): its cache is
 // emptied before each run's models are built and its peaks are reset after the warm-up, so they cover the timed
 // loop with the models, optimizer state and data resident. Allocated sizes are the allocator's rounded blocks.
@@ -185,7 +186,8 @@ void BM_Dcgan(benchmark::State& state, int64_t image_size, bool fused) {
         benchmark::DoNotOptimize(l);
       }
       report(state, batch, dev);
-      report_counters(state, counters, "dcgan" + std::to_string(image_size) + " batch " + std::to_string(batch), convs);
+      report_counters(state, counters, "dcgan" + std::to_string(image_size) + " batch " + std::to_string(batch),
+                      convs);
     }
   } catch (const std::exception& e) {
     state.SkipWithError(e.what());

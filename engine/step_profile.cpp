@@ -63,7 +63,8 @@ std::string StepProfile::summary(size_t top_kernels) const {
     s += "  host syncs " + fmt("%8.1f", per(n)) + "  " + reason + "\n";
   const auto kernels = sorted(kernels_);
   const size_t shown = std::min(kernels.size(), top_kernels);
-  for (size_t i = 0; i < shown; ++i) s += "  launches " + fmt("%10.1f", per(kernels[i].second)) + "  " + kernels[i].first + "\n";
+  for (size_t i = 0; i < shown; ++i)
+    s += "  launches " + fmt("%10.1f", per(kernels[i].second)) + "  " + kernels[i].first + "\n";
   if (kernels.size() > shown) s += "  ... and " + std::to_string(kernels.size() - shown) + " more kernels\n";
   return s;
 }

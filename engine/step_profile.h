@@ -33,7 +33,8 @@ class StepProfile {
   double cuda_mallocs_per_iteration() const { return per(malloc_calls_); }
 
   // "<launches> launches, <syncs> host syncs, <bytes> bytes newly allocated (<calls> cudaMalloc calls) per
-  // iteration" (and the bytes of each of the first iterations), then one line per sync reason and per kernel (the `top_kernels` most launched), each per iteration.
+  // iteration" (and the bytes of each of the first iterations), then one line per sync reason and per kernel
+  // (the `top_kernels` most launched), each per iteration.
   std::string summary(size_t top_kernels) const;
 
  private:

@@ -270,8 +270,8 @@ Finish constant(double value) { return {.mode = Finish::kConstant, .add = value}
 // ---- the launches of each loss; the value follows from the returned Finish ----
 
 template <typename T>
-Finish launch_bce_with_logits(const ReductionScratch& r, const T* x, const T* t, int64_t n, double divisor, T* terms, T* grad_x,
-                  T* grad_t) {
+Finish launch_bce_with_logits(const ReductionScratch& r, const T* x, const T* t, int64_t n, double divisor, T* terms,
+                              T* grad_x, T* grad_t) {
   if (n <= 0) return constant(0.0 / divisor);  // as the CPU twin: a sum of nothing
   const T inv_d = static_cast<T>(1.0 / divisor);
   launch<bce_kernel<T>>(blocks_for(n), kThreads, 0, stream(), x, t, n, inv_d, terms, grad_x, grad_t, r.slot[0]);
