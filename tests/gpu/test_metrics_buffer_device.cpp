@@ -43,7 +43,9 @@ TEST_F(DeviceMetricsBuffer, AddsWithoutWaitingAndDrainsWithOneWait) {
     EXPECT_EQ(r.values[0].second, values[i].item()) << step;
     EXPECT_EQ(r.values[1].second, values[i + 1].item()) << step;
     EXPECT_EQ(r.values[2].second, 0.5 * step);
-    if (step == 3) EXPECT_EQ(r.values[3].second, values[i + 2].item());
+    if (step == 3) {
+      EXPECT_EQ(r.values[3].second, values[i + 2].item());
+    }
   }
   // A second round reuses the block: no new device memory, one wait again.
   kc::reset_sync_counts();
