@@ -8,6 +8,7 @@
 #include "apps/metrics_buffer.h"
 #include "engine/ops.h"
 #include "gpu_test_util.h"
+#include "kernels/cuda/allocator.h"
 #include "kernels/cuda/sync_count.h"
 
 namespace gan::testing {
@@ -49,8 +50,11 @@ TEST_F(DeviceMetricsBuffer, AddsWithoutWaitingAndDrainsWithOneWait) {
   }
   // A second round reuses the block: no new device memory, one wait again.
   kc::reset_sync_counts();
+  kc::reset_device_mallocs();
   buffer.add(5, {{"loss_d", values[0]}});
   EXPECT_EQ(buffer.drain().at(0).values.at(0).second, values[0].item());
+  EXPECT_EQ(kc::sync_count(), 2u);  // the drain and the item() above
+  EXPECT_EQ(kc::device_mallocs().bytes, 0u);
 }
 
 }  // namespace
