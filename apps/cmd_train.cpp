@@ -205,6 +205,7 @@ int new_run(const TrainArgs& a, const Catalog& catalog, const CliStreams& io) {
     trainer = std::make_unique<Trainer>(std::move(dataset), std::move(model), c, paths, device,
                                         train_output(io, a.progress_every_s));
     if (fd_ref) trainer->set_evaluator(fd_evaluator(fd_ref, c, c.eval_n));
+    trainer->set_profile(a.profile);
   } catch (...) {
     // Nothing half-made stays behind: remove what this command created.
     std::error_code ec;
@@ -342,6 +343,7 @@ int resume_run(const TrainArgs& a, const Catalog& catalog, const CliStreams& io)
 
   Trainer trainer(std::move(dataset), std::move(model), c, paths, device, train_output(io, a.progress_every_s));
   if (fd_ref) trainer.set_evaluator(fd_evaluator(fd_ref, c, c.eval_n));
+  trainer.set_profile(a.profile);
   for (const fs::path& p : remove_stale_temporaries(paths))
     *io.out << "removed " << p.string() << ", left by an interrupted gan" << std::endl;
   if (!resume_from_checkpoint(trainer, paths, c, *io.out))

@@ -36,6 +36,7 @@ struct TrainArgs {
   std::string classifier;
   nlohmann::json model_flags = nlohmann::json::object();  // overrides of the model's flag defaults
   double progress_every_s = 10.0;
+  bool profile = false;  // --profile: per-step device counters and a conv roofline at the end (apps/trainer.h)
 };
 
 struct SampleArgs {

@@ -211,6 +211,11 @@ int run_cli(int argc, const char* const* argv, const Catalog& catalog, const Cli
                     "Seconds between progress lines when stdout is not a terminal")
       ->check(real_flag(0, 1e6))
       ->capture_default_str();
+  train->add_flag("--profile", targs.profile,
+                  "At the end, print what one training step did on the device after 2 warm-up steps: kernel "
+                  "launches (and the most launched kernels), host synchronizations, bytes newly allocated, each "
+                  "apart from the log points; and a roofline table of the model's conv layers (FLOPs, minimum "
+                  "bytes, time at an H200's spec-sheet peaks). Counts are 0 on the CPU backend");
   train->allow_extras();  // model flags are checked by hand, to name the model's flags in the error
   const std::string prescanned = prescan_model(argc, argv);
   const models::ModelEntry* entry = prescanned.empty() ? nullptr : catalog.find_model(prescanned);

@@ -52,7 +52,7 @@ void Progress::update(int64_t step, const models::Metrics& losses, double images
   char buf[64];
   std::string line = "step " + std::to_string(step) + "/" + std::to_string(total_);
   for (const auto& [name, value] : losses) {
-    std::snprintf(buf, sizeof buf, "  %s %.4f", name.c_str(), value);
+    std::snprintf(buf, sizeof buf, "  %s %.4f", name.c_str(), value.value());
     line += buf;
   }
   std::snprintf(buf, sizeof buf, "  %.0f img/s", images_per_s);

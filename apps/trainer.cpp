@@ -5,12 +5,18 @@
 #include <cmath>
 #include <csignal>
 #include <map>
+#include <optional>
+#include <ostream>
+#include <vector>
 
+#include "apps/metrics_buffer.h"
 #include "apps/progress.h"
 #include "apps/report.h"
 #include "apps/sample_image.h"
 #include "engine/checked.h"
 #include "engine/rng.h"
+#include "engine/step_profile.h"
+#include "models/conv_roofline.h"
 
 namespace gan::apps {
 
@@ -22,6 +28,9 @@ constexpr uint64_t kSampleStream = 0x73616d706c6573ULL;  // "samples"
 
 // Runs expected to take longer than this get a warning with long_run_hint() once their pace is known.
 constexpr double kLongRunSeconds = 3 * 3600;
+// At most this many steps' values wait on the device between two flushes (a larger --log-every flushes, and
+// checks for non-finite values, this often): 4096 rows of a few doubles.
+constexpr int64_t kMaxBufferedSteps = 4096;
 
 std::string long_run_hint(const RunConfig& c, Device device) {
   std::string hint = "For a quicker run: fewer --steps, a smaller --batch";
@@ -87,6 +96,21 @@ std::string first_non_finite(const std::string& name, const Tensor& t) {
              std::to_string(i);
   }
   return "";
+}
+
+// What --profile prints at the end of a run.
+void print_profile(std::ostream& out, const StepProfile& steps, const StepProfile& flushes,
+                   const std::vector<models::ConvLayerCost>& convs) {
+  out << "\nprofile (gan train --profile): device work per training step after " << Trainer::kProfileWarmupSteps
+      << " warm-up steps (the counters of the CUDA backend; all 0 on the CPU backend):\n";
+  if (steps.iterations() == 0) {
+    out << "  no step after the warm-up; run more steps\n";
+    return;
+  }
+  out << "  per step: " << steps.summary(10);
+  out << "  per flush point (log, sample, checkpoint: the step's values come to the host): " << flushes.summary(0);
+  out << "\nconv layers of one step on a roofline (minimum FLOPs and bytes per pass; times at peak rates):\n\n"
+      << models::roofline_table(convs, static_cast<int64_t>(steps.iterations()), models::h200_spec_sheet_peaks());
 }
 
 }  // namespace
@@ -289,25 +313,60 @@ int Trainer::train_loop() {
   const auto start = clock::now();
   auto last_log = start;
   const int64_t first_step = step_;
+  // The step's values stay on the model's device until a flush (apps/metrics_buffer.h): every log step and every
+  // step that hands anything to the host (samples, evaluation, a checkpoint, the end, a stop), or when the buffer
+  // is full. The non-finite check runs there, over every buffered step, so a NaN stops the run before any
+  // checkpoint or sample is written from it, at most log_every (or kMaxBufferedSteps) steps after it appeared.
+  MetricsBuffer buffered(std::min(config_.log_every, kMaxBufferedSteps));
+  models::Metrics shown;  // the values of the last flushed step, for the progress line
+  StepProfile step_profile, flush_profile;  // --profile
+  std::optional<models::ConvRecorder> convs;
   while (step_ < total) {
-    const models::Metrics losses = model_->train_step(next_batch);
+    const bool profiled = profile_ && step_ - first_step >= kProfileWarmupSteps;
+    if (profiled && !convs) convs.emplace();
+    if (convs) convs->set_paused(!profiled);
+    if (profiled) step_profile.begin();
+    buffered.add(step_ + 1, model_->train_step(next_batch));
+    if (profiled) step_profile.end();
+    if (convs) convs->set_paused(true);
     const int64_t step = step_ + 1;
-    for (const auto& [name, value] : losses) {
-      if (std::isfinite(value)) continue;
-      progress.finish();
-      err << "gan train: error: " << name << " is " << value << " at step " << step << "; training stopped and "
-          << kept_checkpoint_note() << ". Try a smaller learning rate or another seed." << std::endl;
-      refresh_report("stopped: " + name + " became non-finite at step " + std::to_string(step), false);
-      return kExitFailed;
+    const bool stop = g_stop_signal != 0;
+    const bool log = step % config_.log_every == 0 || step == total;
+    const bool sample = step % config_.sample_every == 0 || step == total;
+    const bool keep = step % config_.checkpoint_every == 0;
+    const bool eval_now = evaluating && (step % config_.eval_every == 0 || step == total);
+    std::vector<MetricsBuffer::Row> rows;
+    if (log || sample || keep || eval_now || stop || buffered.full()) {
+      if (profiled) flush_profile.measure([&] { rows = buffered.drain(); });
+      else rows = buffered.drain();
+    }
+    for (const MetricsBuffer::Row& row : rows) {
+      for (const auto& [name, value] : row.values) {
+        if (std::isfinite(value)) continue;
+        progress.finish();
+        const int64_t checked_from = rows.front().step;
+        err << "gan train: error: " << name << " is " << value << " at step " << row.step << "; training stopped and "
+            << kept_checkpoint_note() << ". Try a smaller learning rate or another seed." << std::endl;
+        if (step != row.step)
+          err << "gan train: (the values of steps " << checked_from << "-" << step << " are checked together at step "
+              << step << ": the losses stay on the device between log points, --log-every " << config_.log_every
+              << ")" << std::endl;
+        refresh_report("stopped: " + name + " became non-finite at step " + std::to_string(row.step), false);
+        return kExitFailed;
+      }
+    }
+    if (!rows.empty()) {
+      shown.clear();
+      for (const auto& [name, value] : rows.back().values) shown.emplace_back(name, value);
     }
     step_ = step;
     const auto now = clock::now();
     session_s_ = std::chrono::duration<double>(now - start).count();
 
-    if (step % config_.log_every == 0 || step == total) {
+    if (log) {
       const double dt = std::chrono::duration<double>(now - last_log).count();
       nlohmann::ordered_json line = {{"step", step}};  // ordered: step first, then the losses as the model lists them
-      for (const auto& [name, value] : losses) line[name] = value;
+      for (const auto& [name, value] : rows.back().values) line[name] = value;
       line["epoch"] = loader_->cursor().epoch;
       line["time"] = std::round((elapsed_before_ + session_s_) * 1000.0) / 1000.0;
       line["images_per_s"] = dt > 0 ? std::round(static_cast<double>(images) / dt * 10.0) / 10.0 : 0.0;
@@ -316,13 +375,10 @@ int Trainer::train_loop() {
       images = 0;
     }
     const double per_step = session_s_ / static_cast<double>(step - first_step);
-    progress.update(step, losses, static_cast<double>(session_images) / std::max(session_s_, 1e-9), per_step);
+    progress.update(step, shown, static_cast<double>(session_images) / std::max(session_s_, 1e-9), per_step);
 
-    const bool stop = g_stop_signal != 0;
-    const bool sample = step % config_.sample_every == 0 || step == total;
-    const bool keep = step % config_.checkpoint_every == 0;
     if (sample) save_samples();
-    if (evaluating && (step % config_.eval_every == 0 || step == total)) evaluate();
+    if (eval_now) evaluate();
     if (keep || step == total || stop) save_checkpoint(keep);
     if (stop) {
       progress.finish();
@@ -337,6 +393,8 @@ int Trainer::train_loop() {
   refresh_report("finished: " + std::to_string(total) + " steps", false);
   out << "finished " << total << " steps in " << Progress::format_duration(elapsed_before_ + session_s_)
       << "; report: " << paths_.report().string() << std::endl;
+  if (profile_)
+    print_profile(out, step_profile, flush_profile, convs ? convs->layers() : std::vector<models::ConvLayerCost>{});
   return kExitOk;
 }
 

@@ -69,6 +69,12 @@ class Trainer {
   using Evaluator = std::function<nlohmann::ordered_json(models::GanModel&)>;
   void set_evaluator(Evaluator evaluate) { evaluate_ = std::move(evaluate); }
 
+  // --profile: counts what each training step does on the device after kProfileWarmupSteps warm-up steps (kernel
+  // launches, host syncs, bytes newly allocated; engine/step_profile.h), apart from what the flush points cost, and
+  // records the model's conv layers; run() prints the summary and a roofline table (models/conv_roofline.h).
+  void set_profile(bool on) { profile_ = on; }
+  static constexpr int64_t kProfileWarmupSteps = 2;
+
   // Trains up to config.steps. Returns kExitOk, kExitFailed (non-finite loss: the last good checkpoint stays)
   // or kExitInterrupted (SIGINT/SIGTERM: checkpointed at the step boundary after the signal). Any other failure
   // (a full disk, out of memory) throws std::runtime_error saying what failed, which checkpoint is kept and how
@@ -98,6 +104,7 @@ class Trainer {
   double session_s_ = 0;       // seconds trained in this session (up to the last finished step)
   int64_t last_checkpoint_step_ = -1;
   Evaluator evaluate_;
+  bool profile_ = false;
 };
 
 }  // namespace gan::apps

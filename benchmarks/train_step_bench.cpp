@@ -26,9 +26,16 @@
 //
 // Real data is one random tensor in [-1, 1] created on the device before timing (no data loading is timed).
 // Warm-up iterations (3 on CUDA, 1 on the CPU) run before the timed loop and are excluded. Every iteration ends
-// with a device synchronization: the step functions read their losses to the host (Tensor::item), and the loop
-// also synchronizes the device's stream explicitly. Counters: images_per_s (batch images per iteration, so a
-// WGAN-GP iteration counts its generator batch once, not its five critic batches); on CUDA also
+// with a device synchronization by the loop (the step functions leave their losses on the device, models/model.h
+// Metric). Counters, per timed iteration, counted around the step call only (not the loop's own synchronize):
+// launches_per_iter (kernel launches, kernels/cuda/launch_count.h), host_syncs_per_iter (times the host waited
+// for the device, kernels/cuda/sync_count.h), new_device_bytes_per_iter and cuda_mallocs_per_iter (device
+// memory newly obtained from cudaMalloc, kernels/cuda/allocator.h: 0 once the caching allocator is warm). These
+// are 0 on the CPU backend and the same in the emulator build (GAN_CUDA=EMU) as on a GPU. With --train_profile the
+// program also prints, on stderr, the most launched kernels, the sync reasons and a roofline table of the conv
+// layers the timed iterations ran (models/conv_roofline.h, at the H200's spec-sheet peaks). Also: images_per_s
+// (batch images per iteration, so a WGAN-GP iteration counts its generator batch once, not its five critic
+// batches); on CUDA also
 // peak_allocated_MiB and peak_reserved_MiB from the caching allocator (kernels/cuda/allocator.h): its cache is
 // emptied before each run's models are built and its peaks are reset after the warm-up, so they cover the timed
 // loop with the models, optimizer state and data resident. Allocated sizes are the allocator's rounded blocks.
@@ -45,6 +52,7 @@
 //   --train_batches=64,128,256         DCGAN-64 batch sizes
 //   --train_wgan_batches=64            WGAN-GP batch sizes
 //   --train_dcgan32_batches=           DCGAN-32 batch sizes, fused and unfused (default: none)
+//   --train_profile                    print top kernels, sync reasons and the conv roofline (stderr)
 // An empty list ("--train_batches=") leaves that model out.
 // Environment: GAN_BENCH_MIN_TIME (seconds, or "Nx"), GAN_BENCH_WARMUP; GAN_TF32=1 is recorded in the context.
 //
@@ -60,6 +68,7 @@
 #include <exception>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -72,10 +81,12 @@
 #include "engine/rng.h"
 #include "engine/tensor.h"
 #include "kernels/blas_core.h"
+#include "engine/step_profile.h"
 #include "kernels/cuda/allocator.h"
 #include "kernels/cuda/runtime.h"
 #include "kernels/cuda_query.h"
 #include "models/common.h"
+#include "models/conv_roofline.h"
 #include "models/dcgan.h"
 #include "models/model.h"
 
@@ -94,6 +105,7 @@ struct Settings {
 };
 
 Settings g_settings;
+bool g_profile = false;  // --train_profile: print the top kernels, the sync reasons and the conv roofline
 
 constexpr double kMiB = 1024.0 * 1024.0;
 
@@ -114,6 +126,23 @@ void reset_peaks(Device d) {
   if (!d.is_cuda()) return;
   sync(d);
   kernels::cuda::reset_peak_stats();
+}
+
+// The counters of the timed iterations (engine/step_profile.h) on the benchmark line; with --train_profile also
+// the top kernels, the sync reasons and the conv roofline of the recorded layers, on stderr.
+void report_counters(benchmark::State& state, const StepProfile& p, const std::string& what,
+                     const std::optional<models::ConvRecorder>& convs) {
+  state.counters["launches_per_iter"] = p.launches_per_iteration();
+  state.counters["host_syncs_per_iter"] = p.syncs_per_iteration();
+  state.counters["new_device_bytes_per_iter"] = p.new_device_bytes_per_iteration();
+  state.counters["cuda_mallocs_per_iter"] = p.cuda_mallocs_per_iteration();
+  if (!g_profile) return;
+  std::fprintf(stderr, "\n%s, after warm-up: %s", what.c_str(), p.summary(15).c_str());
+  if (convs)
+    std::fprintf(stderr, "\nConv roofline of %s:\n\n%s\n", what.c_str(),
+                 models::roofline_table(convs->layers(), static_cast<int64_t>(p.iterations()),
+                                        models::h200_spec_sheet_peaks())
+                     .c_str());
 }
 
 void report(benchmark::State& state, int64_t batch, Device d) {
@@ -147,12 +176,18 @@ void BM_Dcgan(benchmark::State& state, int64_t image_size, bool fused) {
       auto noise = [&] { return randn({batch, cfg.nz, 1, 1}, DType::Float32, nullptr, 0.0, 1.0, dev); };
       for (int64_t i = 0; i < g_settings.warmup; ++i) models::dcgan_train_step(*G, *D, opt_g, opt_d, real, noise());
       reset_peaks(dev);
+      StepProfile counters;
+      std::optional<models::ConvRecorder> convs;  // the conv layers the timed iterations run (--train_profile)
+      if (g_profile) convs.emplace();
       for (auto _ : state) {
-        const models::DcganStepLosses l = models::dcgan_train_step(*G, *D, opt_g, opt_d, real, noise());
-        sync(dev);  // dcgan_train_step already read its losses to the host; this makes the sync explicit
-        benchmark::DoNotOptimize(l.g);
+        models::DcganStepLosses l;
+        counters.measure([&] { l = models::dcgan_train_step(*G, *D, opt_g, opt_d, real, noise()); });
+        sync(dev);  // the step leaves its losses on the device: wait for it here, outside the counted step
+        benchmark::DoNotOptimize(l);
       }
       report(state, batch, dev);
+      report_counters(state, counters, "dcgan" + std::to_string(image_size) + " batch " + std::to_string(batch),
+                      convs);
     }
   } catch (const std::exception& e) {
     state.SkipWithError(e.what());
@@ -194,12 +229,17 @@ void BM_WganGp64(benchmark::State& state) {
       const std::function<std::pair<Tensor, Tensor>()> next_batch = [&] { return std::pair{real, Tensor()}; };
       for (int64_t i = 0; i < g_settings.warmup; ++i) model->train_step(next_batch);
       reset_peaks(dev);
+      StepProfile counters;
+      std::optional<models::ConvRecorder> convs;  // the conv layers the timed iterations run (--train_profile)
+      if (g_profile) convs.emplace();
       for (auto _ : state) {
-        const models::Metrics m = model->train_step(next_batch);  // reads its losses to the host
-        sync(dev);
+        models::Metrics m;
+        counters.measure([&] { m = model->train_step(next_batch); });
+        sync(dev);  // the step leaves its losses on the device: wait for it here, outside the counted step
         benchmark::DoNotOptimize(m.data());
       }
       report(state, batch, dev);
+      report_counters(state, counters, "wgan_gp64 batch " + std::to_string(batch), convs);
     }
   } catch (const std::exception& e) {
     state.SkipWithError(e.what());
@@ -287,6 +327,7 @@ void parse_options(int& argc, char** argv, Settings& s) {
     else if (const char* v = value_of("train_warmup")) s.warmup = parse_count("--train_warmup", v);
     else if (const char* v = value_of("train_batches")) s.dcgan_batches = parse_list("--train_batches", v);
     else if (const char* v = value_of("train_wgan_batches")) s.wgan_batches = parse_list("--train_wgan_batches", v);
+    else if (arg == "--train_profile") g_profile = true;
     else if (const char* v = value_of("train_dcgan32_batches"))
       s.dcgan32_batches = parse_list("--train_dcgan32_batches", v);
     else argv[kept++] = argv[i];

@@ -86,4 +86,23 @@ T wasserstein(const T* real, int64_t n_real, double div_real, const T* fake, int
 template <typename T>
 T hinge(const T* p, int64_t n, double sign, double divisor, T* terms, T* grad);
 
+// The same losses with the reduced value left on the device: `result` (one T of device memory) receives exactly
+// the value the twin above returns, written by a kernel queued on the stream; the host does not wait. The engine
+// uses these, so a loss is a device tensor and a training step never waits to read one (kernels/cuda/sync_count.h).
+template <typename T>
+void bce_with_logits_to(T* result, const T* x, const T* t, int64_t n, double divisor, T* terms, T* grad_x, T* grad_t);
+template <typename T>
+void mse_to(T* result, const T* x, const T* t, int64_t n, double divisor, T* terms, T* grad_x, T* grad_t);
+template <typename T>
+void gaussian_nll_to(T* result, const T* x, const T* t, const T* var, int64_t n, int64_t group, bool full, double eps,
+                     double divisor, T* terms, T* grad_x, T* grad_t, T* grad_var);
+template <typename T>
+void kl_normal_to(T* result, const T* mu, const T* logvar, int64_t n, double divisor, T* terms, T* grad_mu,
+                  T* grad_logvar);
+template <typename T>
+void wasserstein_to(T* result, const T* real, int64_t n_real, double div_real, const T* fake, int64_t n_fake,
+                    double div_fake);
+template <typename T>
+void hinge_to(T* result, const T* p, int64_t n, double sign, double divisor, T* terms, T* grad);
+
 }  // namespace gan::kernels::cuda

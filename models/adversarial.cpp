@@ -41,9 +41,9 @@ optim::NamedTensors prefixed_parameters(const std::string& prefix, const nn::Mod
   return out;
 }
 
-double mean_probability(const Tensor& logits) {
+Tensor mean_probability(const Tensor& logits) {
   NoGradGuard no_grad;
-  return mean(sigmoid(logits.detach())).item();
+  return mean(sigmoid(logits.detach()));
 }
 
 AdversarialModel::AdversarialModel(std::string name, const ModelContext& ctx)

@@ -92,7 +92,8 @@ class AdversarialModel : public ZooModel {
   bool conv_g_ = true;
 };
 
-// Mean of sigmoid(logits): D's average belief that its inputs are real, logged as d_real / d_fake.
-double mean_probability(const Tensor& logits);
+// Mean of sigmoid(logits): D's average belief that its inputs are real, logged as d_real / d_fake. A 0-d tensor on
+// the logits' device (read it when logging, not in the step).
+Tensor mean_probability(const Tensor& logits);
 
 }  // namespace gan::models

@@ -83,8 +83,8 @@ class Autoencoder : public ZooModel {
     const Tensor loss = vae_ ? recon + kl * cfg_num(cfg_, "beta") : recon;
     loss.backward();
     opt_->step();
-    Metrics out = {{"loss", loss.item()}, {"recon", recon.item()}};
-    if (vae_) out.emplace_back("kl", kl.item());
+    Metrics out = {{"loss", loss}, {"recon", recon}};
+    if (vae_) out.emplace_back("kl", kl);
     return out;
   }
 

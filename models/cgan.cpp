@@ -47,11 +47,11 @@ class Cgan : public AdversarialModel {
     loss_g.backward();
     opt_g_->step();
     after_g_step();
-    Metrics m = {{"loss_d", loss_d.item()},
-                 {"loss_g", loss_g.item()},
+    Metrics m = {{"loss_d", loss_d},
+                 {"loss_g", loss_g},
                  {"d_real", mean_probability(real_logits)},
                  {"d_fake", mean_probability(fake_logits)}};
-    if (penalty.defined()) m.emplace_back("r1", penalty.item());
+    if (penalty.defined()) m.emplace_back("r1", penalty);
     return m;
   }
 

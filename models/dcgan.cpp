@@ -55,9 +55,9 @@ DcganStepLosses dcgan_train_step(nn::Module& G, nn::Module& D, optim::Optimizer&
   const Tensor loss_g = F::bce_with_logits(logits, ones_like(logits));
   loss_g.backward();
   opt_g.step();
-  out.d_real = loss_real.item();
-  out.d_fake = loss_fake.item();
-  out.g = loss_g.item();
+  out.d_real = loss_real;
+  out.d_fake = loss_fake;
+  out.g = loss_g;
   return out;
 }
 
@@ -96,11 +96,11 @@ class DcganModel : public AdversarialModel {
     loss_g.backward();
     opt_g_->step();
     after_g_step();
-    Metrics m = {{"loss_d", loss_d.item()},
-                 {"loss_g", loss_g.item()},
+    Metrics m = {{"loss_d", loss_d},
+                 {"loss_g", loss_g},
                  {"d_real", mean_probability(real_logits)},
                  {"d_fake", mean_probability(fake_logits)}};
-    if (penalty.defined()) m.emplace_back("r1", penalty.item());
+    if (penalty.defined()) m.emplace_back("r1", penalty);
     return m;
   }
 };

@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "engine/nn/layers.h"
+#include "models/model.h"
 #include "engine/optim/optimizer.h"
 
 namespace gan::models {
@@ -49,11 +50,12 @@ std::shared_ptr<SequentialNet> dcgan_generator(const DcganConfig& cfg);
 // images [N, nc, S, S] -> logits [N].
 std::shared_ptr<SequentialNet> dcgan_discriminator(const DcganConfig& cfg);
 
-// The losses of one DCGAN iteration (Radford 2015, with the non-saturating generator loss).
+// The losses of one DCGAN iteration (Radford 2015, with the non-saturating generator loss), as 0-d tensors on the
+// models' device (models/model.h: reading one waits for the device).
 struct DcganStepLosses {
-  double d_real = 0;  // BCE(D(x), 1)
-  double d_fake = 0;  // BCE(D(G(z)), 0)
-  double g = 0;       // BCE(D(G(z)), 1)
+  Metric d_real;  // BCE(D(x), 1)
+  Metric d_fake;  // BCE(D(G(z)), 0)
+  Metric g;       // BCE(D(G(z)), 1)
 };
 
 // One full iteration: a discriminator step on real and fake (fake detached), then a generator step through the

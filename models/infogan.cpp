@@ -76,9 +76,9 @@ class Infogan : public AdversarialModel {
     loss_g.backward();
     opt_g_->step();
     after_g_step();
-    return {{"loss_d", loss_d.item()},
-            {"loss_g", loss_g.item()},
-            {"loss_info", info_g.item()},
+    return {{"loss_d", loss_d},
+            {"loss_g", loss_g},
+            {"loss_info", info_g},
             {"d_real", mean_probability(real_logits)},
             {"d_fake", mean_probability(fake_logits)}};
   }

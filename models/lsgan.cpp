@@ -41,10 +41,10 @@ class Lsgan : public AdversarialModel {
     opt_g_->step();
     after_g_step();
     NoGradGuard no_grad;
-    return {{"loss_d", loss_d.item()},
-            {"loss_g", loss_g.item()},
-            {"d_real", mean(real_scores.detach()).item()},
-            {"d_fake", mean(fake_scores.detach()).item()}};
+    return {{"loss_d", loss_d},
+            {"loss_g", loss_g},
+            {"d_real", mean(real_scores.detach())},
+            {"d_fake", mean(fake_scores.detach())}};
   }
 
  private:

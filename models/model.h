@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <ostream>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -36,7 +37,29 @@ class Module;
 namespace gan::models {
 
 using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
-using Metrics = std::vector<std::pair<std::string, double>>;  // ordered: "loss_d", "loss_g", ... as logged
+// One logged value: a loss, D(x), a parameter count. A training step returns its values as one-element tensors
+// that stay where they were computed, so a step on a GPU never waits for the device to read them back (the trainer
+// collects them on the device, apps/metrics_buffer.h, and reads them every --log-every steps). A Metric may also
+// hold a plain host number. value() (or the implicit conversion to double) reads it: for a tensor on a GPU that is
+// a copy to the host, which waits for the step's kernels (a host synchronization, kernels/cuda/sync_count.h); on
+// the CPU it is the tensor's value, the very double Tensor::item() gives.
+class Metric {
+ public:
+  Metric() = default;
+  Metric(double value) : value_(value) {}                    // NOLINT: implicit, so {"name", 1.5} reads naturally
+  Metric(const Tensor& value) : tensor_(value.detach()) {}   // NOLINT: implicit, {"loss_d", loss_d}; one element
+  double value() const { return tensor_.defined() ? tensor_.item() : value_; }
+  operator double() const { return value(); }  // NOLINT: implicit, so callers use a Metric as the number it is
+  // The tensor, undefined when the value is a plain number.
+  const Tensor& tensor() const { return tensor_; }
+  friend std::ostream& operator<<(std::ostream& os, const Metric& m) { return os << m.value(); }
+
+ private:
+  double value_ = 0;
+  Tensor tensor_;  // detached: holds no autograd graph
+};
+
+using Metrics = std::vector<std::pair<std::string, Metric>>;  // ordered: "loss_d", "loss_g", ... as logged
 
 // Integer model flags lie in [-kMaxIntFlag, kMaxIntFlag] and real ones in [-kMaxRealFlag, kMaxRealFlag]
 // (resolve_config refuses others): widths and counts from a flag or a config.json must not overflow the products

@@ -83,8 +83,8 @@ class Unrolled : public AdversarialModel {
     opt_g_->step();
     opt_d_->zero_grad();  // G's backward also reached D's parameters; that gradient is not D's to use
     after_g_step();
-    return {{"loss_d", loss_d.item()},
-            {"loss_g", loss_g.item()},
+    return {{"loss_d", loss_d},
+            {"loss_g", loss_g},
             {"d_real", mean_probability(real_logits)},
             {"d_fake", mean_probability(fake_logits)}};
   }

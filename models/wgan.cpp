@@ -52,7 +52,7 @@ class Wgan : public AdversarialModel {
     opt_g_->step();
     after_g_step();
     // -loss_d estimates the Wasserstein-1 distance (up to the critic's Lipschitz constant).
-    return {{"loss_d", loss_d.item()}, {"loss_g", loss_g.item()}, {"wdist", -loss_d.item()}};
+    return {{"loss_d", loss_d}, {"loss_g", loss_g}, {"wdist", neg(loss_d.detach())}};
   }
 
  private:

@@ -52,7 +52,7 @@ class WganGp : public AdversarialModel {
     loss_g.backward();
     opt_g_->step();
     after_g_step();
-    return {{"loss_d", loss_d.item()}, {"loss_g", loss_g.item()}, {"wdist", -wloss.item()}, {"gp", gp.item()}};
+    return {{"loss_d", loss_d}, {"loss_g", loss_g}, {"wdist", neg(wloss.detach())}, {"gp", gp}};
   }
 
  private:

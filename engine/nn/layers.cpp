@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "engine/autograd.h"
+#include "engine/nn/conv_observer.h"
 #include "engine/nn/init.h"
 
 namespace gan::nn {
@@ -84,7 +85,21 @@ Conv2d::Conv2d(int64_t in, int64_t out, F::Size2 k, F::Conv2dArgs a, bool with_b
     init::default_bias_(bias, init::fan_in(weight));
   }
 }
-Tensor Conv2d::forward(const Tensor& x) { return F::conv2d(x, parametrized("weight", weight), bias, args); }
+namespace {
+// Tells the conv observer (engine/nn/conv_observer.h), if any, what a conv module just ran.
+void observe(const Module& layer, bool transposed, const Tensor& x, const Tensor& w, const Tensor& y,
+             const F::Conv2dArgs& args) {
+  if (!conv_observed()) return;
+  notify_conv({&layer, transposed, x.shape(), w.shape(), y.shape(), args, static_cast<int64_t>(dtype_size(x.dtype()))});
+}
+}  // namespace
+
+Tensor Conv2d::forward(const Tensor& x) {
+  const Tensor w = parametrized("weight", weight);
+  Tensor y = F::conv2d(x, w, bias, args);
+  observe(*this, false, x, w, y, args);
+  return y;
+}
 std::string Conv2d::describe() const {
   return "Conv2d(" + std::to_string(in_channels) + ", " + std::to_string(out_channels) +
          conv_args_str(kernel_size, args, false, bias.defined());
@@ -107,7 +122,10 @@ ConvTranspose2d::ConvTranspose2d(int64_t in, int64_t out, F::Size2 k, F::Conv2dA
   }
 }
 Tensor ConvTranspose2d::forward(const Tensor& x) {
-  return F::conv_transpose2d(x, parametrized("weight", weight), bias, args);
+  const Tensor w = parametrized("weight", weight);
+  Tensor y = F::conv_transpose2d(x, w, bias, args);
+  observe(*this, true, x, w, y, args);
+  return y;
 }
 std::string ConvTranspose2d::describe() const {
   return "ConvTranspose2d(" + std::to_string(in_channels) + ", " + std::to_string(out_channels) +
@@ -138,7 +156,14 @@ Tensor BatchNorm::forward(const Tensor& x) {
                                 ", got " + shape_str(x.shape()));
   const bool use_batch_stats = is_training() || !running_mean.defined();
   if (is_training() && num_batches_tracked.defined()) {
-    fill_(num_batches_tracked, num_batches_tracked.item() + 1);
+    if (num_batches_tracked.device().is_cpu()) {
+      fill_(num_batches_tracked, num_batches_tracked.item() + 1);
+    } else {
+      // Counted on the device: reading the count back would make every training forward wait for the GPU
+      // (kernels/cuda/sync_count.h). Exact through float64 up to 2^53 batches.
+      NoGradGuard no_grad;
+      copy_(num_batches_tracked, add(num_batches_tracked.to(DType::Float64), 1.0));
+    }
   }
   return F::batch_norm(x, running_mean, running_var, weight, bias, use_batch_stats,
                        momentum, eps, activation);

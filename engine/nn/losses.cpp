@@ -63,12 +63,37 @@ Tensor terms_buffer(Reduction reduction, const Tensor& like) {
   return reduction == Reduction::None ? empty(like.shape(), like.dtype(), like.device()) : Tensor();
 }
 
-// The loss output: the terms for 'none', else the reduced value as a 0-d tensor on `like`'s device. (The kernels
-// return the value to the host: the CUDA twins reduce on the device and copy the scalar back.)
+// The loss output: the terms for 'none', else the reduced value as a 0-d tensor on `like`'s device. On the CPU the
+// kernel returns the value; on a GPU the kernel's _to twin (kernels/losses.h) writes it into a 0-d device tensor,
+// so the host never waits for a loss (for 'none' too: the unused sum also stays on the device).
 template <typename T>
 Tensor loss_out(T value, const Tensor& terms, const Tensor& like) {
   return terms.defined() ? terms : full({}, static_cast<double>(value), like.dtype(), like.device());
 }
+
+template <typename T, typename WriteFn>
+Tensor device_loss_out(const Tensor& terms, const Tensor& like, WriteFn write) {
+  Tensor out = empty({}, like.dtype(), like.device());
+  write(out.data<T>());
+  return terms.defined() ? terms : out;
+}
+
+// GAN_LOSS_OUT(terms, like, name, kernel, args...): the loss output of kernels::{cpu,cuda}::kernel(args...) (inside
+// GAN_DISPATCH_FLOATING, which names scalar_t).
+#if defined(GAN_WITH_CUDA)
+#define GAN_LOSS_OUT(TERMS, LIKE, NAME, FN, ...)                                                                   \
+  ((LIKE).device().is_cuda()                                                                                       \
+       ? device_loss_out<scalar_t>((TERMS), (LIKE),                                                                \
+                                   [&](scalar_t* result_) {                                                        \
+                                     ::gan::kernels::cuda::DeviceGuard guard_((LIKE).device().index);              \
+                                     ::gan::kernels::cuda::FN##_to<scalar_t>(result_, __VA_ARGS__);                \
+                                   })                                                                              \
+       : loss_out(::gan::kernels::cpu::FN<scalar_t>(__VA_ARGS__), (TERMS), (LIKE)))
+#else
+#define GAN_LOSS_OUT(TERMS, LIKE, NAME, FN, ...)                                                                   \
+  ((LIKE).device().is_cuda() ? throw ::gan::detail::no_cuda_error(NAME, (LIKE).device())                          \
+                             : loss_out(::gan::kernels::cpu::FN<scalar_t>(__VA_ARGS__), (TERMS), (LIKE)))
+#endif
 
 // The derivative of a loss as ops of its inputs, given the incoming gradient already divided by the divisor.
 using OpsBackward = std::function<std::vector<Tensor>(const Tensor& g_scaled)>;
@@ -123,10 +148,8 @@ Tensor bce_with_logits(const Tensor& logits, const Tensor& targets, Reduction re
   const Tensor terms = terms_buffer(reduction, x);
   Tensor out;
   GAN_DISPATCH_FLOATING(x.dtype(), name, [&] {
-    out = loss_out(GAN_KERNEL(x.device(), name, bce_with_logits<scalar_t>, x.data<scalar_t>(), t.data<scalar_t>(),
-                              x.numel(), div, ptr_or_null<scalar_t>(terms), ptr_or_null<scalar_t>(gx),
-                              ptr_or_null<scalar_t>(gt)),
-                   terms, x);
+    out = GAN_LOSS_OUT(terms, x, name, bce_with_logits, x.data<scalar_t>(), t.data<scalar_t>(), x.numel(), div,
+                       ptr_or_null<scalar_t>(terms), ptr_or_null<scalar_t>(gx), ptr_or_null<scalar_t>(gt));
   });
   // d/dx = sigmoid(x) - t, d/dt = -x.
   return record(name, {logits, targets}, out,
@@ -148,9 +171,8 @@ Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction) 
   const Tensor terms = terms_buffer(reduction, x);
   Tensor out;
   GAN_DISPATCH_FLOATING(x.dtype(), name, [&] {
-    out = loss_out(GAN_KERNEL(x.device(), name, mse<scalar_t>, x.data<scalar_t>(), t.data<scalar_t>(), x.numel(),
-                              div, ptr_or_null<scalar_t>(terms), ptr_or_null<scalar_t>(gx), ptr_or_null<scalar_t>(gt)),
-                   terms, x);
+    out = GAN_LOSS_OUT(terms, x, name, mse, x.data<scalar_t>(), t.data<scalar_t>(), x.numel(), div,
+                       ptr_or_null<scalar_t>(terms), ptr_or_null<scalar_t>(gx), ptr_or_null<scalar_t>(gt));
   });
   // d/dx = 2 (x - t) = -d/dt.
   return record(name, {input, target}, out,
@@ -199,10 +221,9 @@ Tensor gaussian_nll_loss(const Tensor& input, const Tensor& target, const Tensor
   const Tensor terms = terms_buffer(reduction, x);
   Tensor out;
   GAN_DISPATCH_FLOATING(x.dtype(), name, [&] {
-    out = loss_out(GAN_KERNEL(x.device(), name, gaussian_nll<scalar_t>, x.data<scalar_t>(), t.data<scalar_t>(),
-                              v.data<scalar_t>(), x.numel(), group, full, eps, div, ptr_or_null<scalar_t>(terms),
-                              ptr_or_null<scalar_t>(gx), ptr_or_null<scalar_t>(gt), ptr_or_null<scalar_t>(gv)),
-                   terms, x);
+    out = GAN_LOSS_OUT(terms, x, name, gaussian_nll, x.data<scalar_t>(), t.data<scalar_t>(), v.data<scalar_t>(),
+                       x.numel(), group, full, eps, div, ptr_or_null<scalar_t>(terms), ptr_or_null<scalar_t>(gx),
+                       ptr_or_null<scalar_t>(gt), ptr_or_null<scalar_t>(gv));
   });
   // With v = max(var, eps) (broadcast over each group) and d = x - t: d/dx = d / v = -d/dt and
   // d/dv = 0.5 (1 / v - d^2 / v^2), summed over each group.
@@ -249,10 +270,8 @@ Tensor kl_normal(const Tensor& mu, const Tensor& logvar, Reduction reduction) {
   const Tensor terms = terms_buffer(reduction, m);
   Tensor out;
   GAN_DISPATCH_FLOATING(m.dtype(), name, [&] {
-    out = loss_out(GAN_KERNEL(m.device(), name, kl_normal<scalar_t>, m.data<scalar_t>(), lv.data<scalar_t>(),
-                              m.numel(), div, ptr_or_null<scalar_t>(terms), ptr_or_null<scalar_t>(gm),
-                              ptr_or_null<scalar_t>(glv)),
-                   terms, m);
+    out = GAN_LOSS_OUT(terms, m, name, kl_normal, m.data<scalar_t>(), lv.data<scalar_t>(), m.numel(), div,
+                       ptr_or_null<scalar_t>(terms), ptr_or_null<scalar_t>(gm), ptr_or_null<scalar_t>(glv));
   });
   // d/dmu = mu, d/dlogvar = 0.5 (exp(logvar) - 1).
   return record(name, {mu, logvar}, out,
@@ -277,9 +296,8 @@ Tensor negated_mean(const char* name, const Tensor& fake_scores, Reduction reduc
   Tensor out;
   GAN_DISPATCH_FLOATING(f.dtype(), name, [&] {
     // -mean(fake): the fakes take the place of the real scores in mean(fake) - mean(real).
-    out = loss_out(GAN_KERNEL(f.device(), name, wasserstein<scalar_t>, f.data<scalar_t>(), f.numel(), div,
-                              static_cast<const scalar_t*>(nullptr), int64_t{0}, 1.0),
-                   Tensor(), f);
+    out = GAN_LOSS_OUT(Tensor(), f, name, wasserstein, f.data<scalar_t>(), f.numel(), div,
+                       static_cast<const scalar_t*>(nullptr), int64_t{0}, 1.0);
   });
   return record(name, {fake_scores}, out, [sf = f.shape(), div](const Tensor& g, const Tensor&) {
     return std::vector<Tensor>{expand(mul(g, -1.0 / div), sf)};
@@ -300,9 +318,8 @@ Tensor wasserstein_critic_loss(const Tensor& real_scores, const Tensor& fake_sco
   const double div_r = divisor_for(reduction, r.numel()), div_f = divisor_for(reduction, f.numel());
   Tensor out;
   GAN_DISPATCH_FLOATING(r.dtype(), name, [&] {
-    out = loss_out(GAN_KERNEL(r.device(), name, wasserstein<scalar_t>, r.data<scalar_t>(), r.numel(), div_r,
-                              f.data<scalar_t>(), f.numel(), div_f),
-                   Tensor(), r);
+    out = GAN_LOSS_OUT(Tensor(), r, name, wasserstein, r.data<scalar_t>(), r.numel(), div_r, f.data<scalar_t>(),
+                       f.numel(), div_f);
   });
   return record(name, {real_scores, fake_scores}, out,
                 [sr = r.shape(), sf = f.shape(), div_r, div_f](const Tensor& g, const Tensor&) {
@@ -331,12 +348,12 @@ Tensor hinge_critic_loss(const Tensor& real_scores, const Tensor& fake_scores, R
   Tensor gr = grad_buffer(real_scores), gf = grad_buffer(fake_scores);
   Tensor out;
   GAN_DISPATCH_FLOATING(r.dtype(), name, [&] {
-    const double value =
-        static_cast<double>(GAN_KERNEL(r.device(), name, hinge<scalar_t>, r.data<scalar_t>(), r.numel(), -1.0,
-                                       div_r, static_cast<scalar_t*>(nullptr), ptr_or_null<scalar_t>(gr))) +
-        static_cast<double>(GAN_KERNEL(f.device(), name, hinge<scalar_t>, f.data<scalar_t>(), f.numel(), 1.0, div_f,
-                                       static_cast<scalar_t*>(nullptr), ptr_or_null<scalar_t>(gf)));
-    out = loss_out(value, Tensor(), r);
+    const Tensor real_term = GAN_LOSS_OUT(Tensor(), r, name, hinge, r.data<scalar_t>(), r.numel(), -1.0, div_r,
+                                          static_cast<scalar_t*>(nullptr), ptr_or_null<scalar_t>(gr));
+    const Tensor fake_term = GAN_LOSS_OUT(Tensor(), f, name, hinge, f.data<scalar_t>(), f.numel(), 1.0, div_f,
+                                          static_cast<scalar_t*>(nullptr), ptr_or_null<scalar_t>(gf));
+    // The two terms added in double, then rounded once to the loss's dtype (on the device when they are there).
+    out = add(real_term.to(DType::Float64), fake_term.to(DType::Float64)).to(r.dtype());
   });
   // The ops backward takes g unscaled (divisor 1) and applies each batch's own divisor.
   return record(name, {real_scores, fake_scores}, out,

@@ -26,7 +26,8 @@ int main(int argc, char** argv) {
     const models::Metrics losses = model->train_step(next_batch);
     if (step % 50 != 0 && step != 1) continue;
     std::printf("step %4d", step);
-    for (const auto& [name, value] : losses) {
+    for (const auto& [name, metric] : losses) {
+      const double value = metric.value();  // a device tensor's value comes to the host here
       std::printf("  %s %.4f", name.c_str(), value);
       if (!std::isfinite(value)) {
         std::fprintf(stderr, "\nstep %d: %s is not finite\n", step, name.c_str());

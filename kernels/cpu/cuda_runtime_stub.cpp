@@ -1,4 +1,4 @@
-// CPU-only build of kernels/cuda/runtime.h, kernels/cuda/allocator.h and kernels/cuda/launch_count.h: no CUDA
+// CPU-only build of kernels/cuda/runtime.h, allocator.h, launch_count.h and sync_count.h: no CUDA
 // backend, so nothing to run on. The engine reaches these only for CUDA tensors, which such a build refuses to
 // create; each function that would need a device throws, naming itself, instead of failing at link time or doing
 // nothing (the launch counters just stay 0). In a CUDA build kernels/cuda/runtime.cu, allocator.cpp and
@@ -11,6 +11,7 @@
 #include "kernels/cuda/allocator.h"
 #include "kernels/cuda/launch_count.h"
 #include "kernels/cuda/runtime.h"
+#include "kernels/cuda/sync_count.h"
 
 namespace gan::kernels::cuda {
 
@@ -58,6 +59,16 @@ void empty_cache() {}
 bool caching_enabled() { return false; }
 bool poison_enabled() { return false; }
 void set_poison(bool) {}
+
+DeviceMallocs device_mallocs() { return {}; }
+void reset_device_mallocs() {}
+namespace detail {
+void count_device_malloc(size_t) {}
+}  // namespace detail
+
+uint64_t sync_count() { return 0; }
+std::vector<HostSyncs> sync_counts() { return {}; }
+void reset_sync_counts() {}
 
 uint64_t launch_count() { return 0; }
 std::vector<KernelLaunches> launch_counts() { return {}; }

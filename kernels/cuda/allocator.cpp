@@ -17,6 +17,7 @@
 
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/runtime.h"
+#include "kernels/cuda/sync_count.h"
 #include "kernels/cuda_query.h"
 #if defined(GAN_CUDA_EMU)
 #include "kernels/cuda/emu/emulator.h"
@@ -201,7 +202,8 @@ class CachingAllocator {
           " in tensors and caches " + bytes_str(pool.stats.cached_bytes) +
           " (the cache was flushed and the allocation retried once)");
     }
-    if (err != cudaSuccess) detail::throw_cuda_error(err, "cudaMalloc(&ptr, size)", __FILE__, __LINE__);
+    if (err != cudaSuccess) kernels::detail::throw_cuda_error(err, "cudaMalloc(&ptr, size)", __FILE__, __LINE__);
+    detail::count_device_malloc(size);
     AllocatorStats& s = pool.stats;
     ++s.cuda_mallocs;
     s.reserved_bytes += size;
@@ -214,6 +216,7 @@ class CachingAllocator {
     if (pool.small_free.empty() && pool.large_free.empty()) return;
     // A cached block may still be read by kernels queued before its owner freed it: drain the stream first.
     DeviceGuard guard(device);
+    detail::count_host_sync(detail::SyncReason::kCudaFree);
     GAN_CUDA_CHECK(cudaStreamSynchronize(stream(device)));
     for (auto* list : {&pool.small_free, &pool.large_free}) {
       for (const auto& [size, ptr] : *list) {
@@ -228,7 +231,9 @@ class CachingAllocator {
   cudaError_t release_to_cuda(int device, void* ptr, bool drain) {
     int previous = -1;
     if (cudaGetDevice(&previous) == cudaSuccess && previous != device) (void)cudaSetDevice(device);
+    if (drain) detail::count_host_sync(detail::SyncReason::kCudaFree);
     cudaError_t err = drain ? cudaStreamSynchronize(stream(device)) : cudaSuccess;
+    detail::count_host_sync(detail::SyncReason::kCudaFree);
     if (err == cudaSuccess) err = cudaFree(ptr);
     ++pools_[static_cast<size_t>(device)].stats.cuda_frees;
     if (previous >= 0 && previous != device) (void)cudaSetDevice(previous);
@@ -244,7 +249,28 @@ CachingAllocator& allocator() {
   return *a;
 }
 
+std::atomic<uint64_t> g_device_malloc_calls{0};
+std::atomic<uint64_t> g_device_malloc_bytes{0};
+
 }  // namespace
+
+namespace detail {
+
+void count_device_malloc(size_t bytes) {
+  g_device_malloc_calls.fetch_add(1, std::memory_order_relaxed);
+  g_device_malloc_bytes.fetch_add(bytes, std::memory_order_relaxed);
+}
+
+}  // namespace detail
+
+DeviceMallocs device_mallocs() {
+  return {g_device_malloc_calls.load(std::memory_order_relaxed), g_device_malloc_bytes.load(std::memory_order_relaxed)};
+}
+
+void reset_device_mallocs() {
+  g_device_malloc_calls.store(0, std::memory_order_relaxed);
+  g_device_malloc_bytes.store(0, std::memory_order_relaxed);
+}
 
 void* device_alloc(size_t bytes) { return allocator().alloc(bytes); }
 

@@ -63,6 +63,22 @@ void device_free(void* ptr);
 // Statistics of device `index` (the current device when negative).
 AllocatorStats allocator_stats(int index = -1);
 
+// Device memory newly obtained from CUDA (cudaMalloc) by the whole backend, all devices together: the caching
+// allocator's blocks and the kernels' own scratch buffers (reduction workspaces). After warm-up a training step
+// should obtain none: every block it needs comes from the cache. Counted since the start or the last
+// reset_device_mallocs(); a build without CUDA reports 0.
+struct DeviceMallocs {
+  uint64_t calls = 0;  // successful cudaMalloc calls
+  uint64_t bytes = 0;  // the bytes they obtained (the allocator's rounded sizes)
+};
+DeviceMallocs device_mallocs();
+void reset_device_mallocs();
+
+namespace detail {
+// Called after each successful cudaMalloc of the backend.
+void count_device_malloc(size_t bytes);
+}  // namespace detail
+
 // Peaks restart from the current values, for all devices.
 void reset_peak_stats();
 

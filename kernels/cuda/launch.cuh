@@ -20,6 +20,7 @@
 
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/launch_count.h"
+#include "kernels/cuda/sync_count.h"
 #if defined(GAN_CUDA_EMU)
 #include "kernels/cuda/emu/launch.h"
 #endif
@@ -63,6 +64,7 @@ void launch(dim3 grid, dim3 block, size_t shared_bytes, cudaStream_t stream, Arg
   cudaError_t err = cudaGetLastError();
   if (err != cudaSuccess) detail::throw_launch_error(err, "launch", kernel, grid, block, shared_bytes);
   if (::gan::kernels::detail::sync_after_launch()) {
+    detail::count_host_sync(detail::SyncReason::kDebugSyncAfterLaunch);
     err = cudaDeviceSynchronize();
     if (err != cudaSuccess)
       detail::throw_launch_error(err, "run (GAN_CUDA_SYNC=1)", kernel, grid, block, shared_bytes);

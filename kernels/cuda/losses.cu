@@ -3,8 +3,9 @@
 // One kernel per loss: a fixed grid (a function of n only) sweeps the elements with a grid-stride loop, writes
 // the gradients and accumulates the loss terms in double per thread; the block sums them in a fixed tree, and the
 // last block to finish adds the block partials in block order (kernels/cuda/reduce_scratch.cuh). The scalar
-// sum is copied back to the host (memcpy_d2h waits for it), where it is scaled in double exactly as the CPU twin
-// does. The per-element maths is the CPU twin's, in T.
+// sum is scaled in double exactly as the CPU twin does: on the host after a copy back (the value-returning twins;
+// memcpy_d2h waits for it) or by a one-thread kernel into device memory (the _to twins, which never wait). The
+// per-element maths is the CPU twin's, in T.
 #include "kernels/losses.h"
 
 #include <cuda_runtime.h>
@@ -219,45 +220,82 @@ __global__ void __launch_bounds__(kThreads) sum_kernel(const T* __restrict__ p, 
   grid_sum(acc, red);
 }
 
-// The sums of the first `count` slots, on the host (waits for the stream).
-void fetch_results(const ReductionScratch& r, double* out, int count) {
-  memcpy_d2h(out, r.results, sizeof(double) * static_cast<size_t>(count));
+// How a loss's value follows from its reduction slots, in double, exactly as the CPU twin forms it. The host
+// (the value-returning twins: one copy back, which waits) and finish_kernel (the _to twins: the value stays on the
+// device, no wait) run the same code, so both give the same bits.
+struct Finish {
+  enum Mode { kConstant, kQuotient, kQuotientPlus, kDifference } mode = kConstant;
+  double div0 = 1, div1 = 1;  // kQuotient*: slot 0 / div0; kDifference: slot 0 / div0 - slot 1 / div1
+  double add = 0;             // kConstant: the value; kQuotientPlus: added to the quotient
+  bool use0 = true, use1 = true;  // kDifference: a term whose array was absent is 0
+  int slots = 1;              // reduction slots the value reads
+};
+
+__host__ __device__ inline double finish_value(const double* sums, const Finish& f) {
+  switch (f.mode) {
+    case Finish::kConstant: return f.add;
+    case Finish::kQuotient: return sums[0] / f.div0;
+    case Finish::kQuotientPlus: return sums[0] / f.div0 + f.add;
+    case Finish::kDifference: {
+      const double a = f.use0 ? sums[0] / f.div0 : 0.0;
+      const double b = f.use1 ? sums[1] / f.div1 : 0.0;
+      return a - b;
+    }
+  }
+  return 0.0;
 }
 
-}  // namespace
+template <typename T>
+__global__ void finish_kernel(const double* __restrict__ sums, Finish f, T* __restrict__ out) {
+  if (blockIdx.x == 0 && threadIdx.x == 0) *out = static_cast<T>(finish_value(sums, f));
+}
+
+// The value on the host (copies the slots back: waits for the stream).
+template <typename T>
+T finish_on_host(const ReductionScratch& r, const Finish& f) {
+  double sums[kSlots] = {0.0, 0.0};
+  if (f.mode != Finish::kConstant) memcpy_d2h(sums, r.results, sizeof(double) * static_cast<size_t>(f.slots));
+  return static_cast<T>(finish_value(sums, f));
+}
+
+// The value into *out on the device, queued behind the reduction: the host does not wait.
+template <typename T>
+void finish_on_device(const ReductionScratch& r, const Finish& f, T* out) {
+  launch<finish_kernel<T>>(1, 1, 0, stream(), r.results, f, out);
+}
+
+Finish quotient(double divisor) { return {.mode = Finish::kQuotient, .div0 = divisor}; }
+Finish constant(double value) { return {.mode = Finish::kConstant, .add = value}; }
+
+// ---- the launches of each loss; the value follows from the returned Finish ----
 
 template <typename T>
-T bce_with_logits(const T* x, const T* t, int64_t n, double divisor, T* terms, T* grad_x, T* grad_t) {
-  if (n <= 0) return static_cast<T>(0.0 / divisor);  // as the CPU twin: a sum of nothing
+Finish launch_bce_with_logits(const ReductionScratch& r, const T* x, const T* t, int64_t n, double divisor, T* terms,
+                              T* grad_x, T* grad_t) {
+  if (n <= 0) return constant(0.0 / divisor);  // as the CPU twin: a sum of nothing
   const T inv_d = static_cast<T>(1.0 / divisor);
-  const ReductionScratch r = reduction_scratch();
   launch<bce_kernel<T>>(blocks_for(n), kThreads, 0, stream(), x, t, n, inv_d, terms, grad_x, grad_t, r.slot[0]);
-  double total = 0.0;
-  fetch_results(r, &total, 1);
-  return static_cast<T>(total / divisor);
+  return quotient(divisor);
 }
 
 template <typename T>
-T mse(const T* x, const T* t, int64_t n, double divisor, T* terms, T* grad_x, T* grad_t) {
-  if (n <= 0) return static_cast<T>(0.0 / divisor);
+Finish launch_mse(const ReductionScratch& r, const T* x, const T* t, int64_t n, double divisor, T* terms, T* grad_x,
+                  T* grad_t) {
+  if (n <= 0) return constant(0.0 / divisor);
   const T two_inv_d = static_cast<T>(2.0 / divisor);
-  const ReductionScratch r = reduction_scratch();
   launch<mse_kernel<T>>(blocks_for(n), kThreads, 0, stream(), x, t, n, two_inv_d, terms, grad_x, grad_t, r.slot[0]);
-  double total = 0.0;
-  fetch_results(r, &total, 1);
-  return static_cast<T>(total / divisor);
+  return quotient(divisor);
 }
 
 template <typename T>
-T gaussian_nll(const T* x, const T* t, const T* var, int64_t n, int64_t group, bool full, double eps, double divisor,
-               T* terms, T* grad_x, T* grad_t, T* grad_var) {
-  if (n <= 0 || group <= 0) return static_cast<T>(0.0 / divisor);
+Finish launch_gaussian_nll(const ReductionScratch& r, const T* x, const T* t, const T* var, int64_t n, int64_t group,
+                           bool full, double eps, double divisor, T* terms, T* grad_x, T* grad_t, T* grad_var) {
+  if (n <= 0 || group <= 0) return constant(0.0 / divisor);
   const T inv_d = static_cast<T>(1.0 / divisor);
   const T eps_t = static_cast<T>(eps);
   const double log_2pi_half = 0.5 * std::log(2.0 * std::numbers::pi);
   const T c = full ? static_cast<T>(log_2pi_half) : T(0);
   const int64_t groups = n / group;
-  const ReductionScratch r = reduction_scratch();
   const GnllArgs<T> args{x, t, var, groups, group, inv_d, eps_t, c, terms, grad_x, grad_t, grad_var};
   if (group >= 32) {
     constexpr int64_t kWarps = kThreads / 32;
@@ -266,53 +304,73 @@ T gaussian_nll(const T* x, const T* t, const T* var, int64_t n, int64_t group, b
   } else {
     launch<gaussian_nll_thread_kernel<T>>(blocks_for(groups), kThreads, 0, stream(), args, r.slot[0]);
   }
-  double total = 0.0;
-  fetch_results(r, &total, 1);
-  double loss = total / divisor;
-  if (full) loss += log_2pi_half * (static_cast<double>(n) / divisor);
-  return static_cast<T>(loss);
+  if (!full) return quotient(divisor);
+  return {.mode = Finish::kQuotientPlus, .div0 = divisor, .add = log_2pi_half * (static_cast<double>(n) / divisor)};
 }
 
 template <typename T>
-T kl_normal(const T* mu, const T* logvar, int64_t n, double divisor, T* terms, T* grad_mu, T* grad_logvar) {
-  if (n <= 0) return static_cast<T>(0.0 / divisor);
+Finish launch_kl_normal(const ReductionScratch& r, const T* mu, const T* logvar, int64_t n, double divisor, T* terms,
+                        T* grad_mu, T* grad_logvar) {
+  if (n <= 0) return constant(0.0 / divisor);
   const T inv_d = static_cast<T>(1.0 / divisor);
-  const ReductionScratch r = reduction_scratch();
   launch<kl_normal_kernel<T>>(blocks_for(n), kThreads, 0, stream(), mu, logvar, n, inv_d, terms, grad_mu,
                               grad_logvar, r.slot[0]);
-  double total = 0.0;
-  fetch_results(r, &total, 1);
-  return static_cast<T>(total / divisor);
+  return quotient(divisor);
 }
 
 template <typename T>
-T wasserstein(const T* real, int64_t n_real, double div_real, const T* fake, int64_t n_fake, double div_fake) {
+Finish launch_wasserstein(const ReductionScratch& r, const T* real, int64_t n_real, double div_real, const T* fake,
+                          int64_t n_fake, double div_fake) {
   const bool has_real = real && n_real > 0, has_fake = fake && n_fake > 0;
-  if (!has_real && !has_fake) return T(0);
-  const ReductionScratch r = reduction_scratch();
-  if (has_fake) {
-    launch<sum_kernel<T>>(blocks_for(n_fake), kThreads, 0, stream(), fake, n_fake, r.slot[0]);
-  }
-  if (has_real) {
-    launch<sum_kernel<T>>(blocks_for(n_real), kThreads, 0, stream(), real, n_real, r.slot[1]);
-  }
-  double sums[kSlots] = {0.0, 0.0};
-  fetch_results(r, sums, kSlots);
-  const double f = has_fake ? sums[0] / div_fake : 0.0;
-  const double re = has_real ? sums[1] / div_real : 0.0;
-  return static_cast<T>(f - re);
+  if (!has_real && !has_fake) return constant(0.0);
+  if (has_fake) launch<sum_kernel<T>>(blocks_for(n_fake), kThreads, 0, stream(), fake, n_fake, r.slot[0]);
+  if (has_real) launch<sum_kernel<T>>(blocks_for(n_real), kThreads, 0, stream(), real, n_real, r.slot[1]);
+  return {.mode = Finish::kDifference, .div0 = div_fake, .div1 = div_real, .use0 = has_fake, .use1 = has_real,
+          .slots = kSlots};
 }
 
 template <typename T>
-T hinge(const T* p, int64_t n, double sign, double divisor, T* terms, T* grad) {
-  if (n <= 0) return static_cast<T>(0.0 / divisor);
-  const ReductionScratch r = reduction_scratch();
+Finish launch_hinge(const ReductionScratch& r, const T* p, int64_t n, double sign, double divisor, T* terms, T* grad) {
+  if (n <= 0) return constant(0.0 / divisor);
   launch<hinge_kernel<T>>(blocks_for(n), kThreads, 0, stream(), p, n, static_cast<T>(sign),
                           static_cast<T>(sign / divisor), terms, grad, r.slot[0]);
-  double total = 0.0;
-  fetch_results(r, &total, 1);
-  return static_cast<T>(total / divisor);
+  return quotient(divisor);
 }
+
+}  // namespace
+
+// Each loss twice: returning the value (waits for it) and writing it to device memory (no wait).
+#define GAN_LOSS_PAIR(NAME, PARAMS, ARGS)                                      \
+  template <typename T>                                                        \
+  T NAME PARAMS {                                                              \
+    const ReductionScratch r = reduction_scratch();                            \
+    return finish_on_host<T>(r, launch_##NAME<T> ARGS);                        \
+  }                                                                            \
+  template <typename T>                                                        \
+  void NAME##_to(T* result, GAN_UNPAREN PARAMS) {                              \
+    const ReductionScratch r = reduction_scratch();                            \
+    finish_on_device<T>(r, launch_##NAME<T> ARGS, result);                     \
+  }
+#define GAN_UNPAREN(...) __VA_ARGS__
+
+GAN_LOSS_PAIR(bce_with_logits, (const T* x, const T* t, int64_t n, double divisor, T* terms, T* grad_x, T* grad_t),
+              (r, x, t, n, divisor, terms, grad_x, grad_t))
+GAN_LOSS_PAIR(mse, (const T* x, const T* t, int64_t n, double divisor, T* terms, T* grad_x, T* grad_t),
+              (r, x, t, n, divisor, terms, grad_x, grad_t))
+GAN_LOSS_PAIR(gaussian_nll,
+              (const T* x, const T* t, const T* var, int64_t n, int64_t group, bool full, double eps, double divisor,
+               T* terms, T* grad_x, T* grad_t, T* grad_var),
+              (r, x, t, var, n, group, full, eps, divisor, terms, grad_x, grad_t, grad_var))
+GAN_LOSS_PAIR(kl_normal, (const T* mu, const T* logvar, int64_t n, double divisor, T* terms, T* grad_mu,
+                          T* grad_logvar),
+              (r, mu, logvar, n, divisor, terms, grad_mu, grad_logvar))
+GAN_LOSS_PAIR(wasserstein, (const T* real, int64_t n_real, double div_real, const T* fake, int64_t n_fake,
+                            double div_fake),
+              (r, real, n_real, div_real, fake, n_fake, div_fake))
+GAN_LOSS_PAIR(hinge, (const T* p, int64_t n, double sign, double divisor, T* terms, T* grad),
+              (r, p, n, sign, divisor, terms, grad))
+#undef GAN_LOSS_PAIR
+#undef GAN_UNPAREN
 
 #define GAN_INSTANTIATE(T)                                                                                      \
   template T bce_with_logits<T>(const T*, const T*, int64_t, double, T*, T*, T*);                               \
@@ -321,7 +379,14 @@ T hinge(const T* p, int64_t n, double sign, double divisor, T* terms, T* grad) {
                              T*);                                                                               \
   template T kl_normal<T>(const T*, const T*, int64_t, double, T*, T*, T*);                                     \
   template T wasserstein<T>(const T*, int64_t, double, const T*, int64_t, double);                              \
-  template T hinge<T>(const T*, int64_t, double, double, T*, T*);
+  template T hinge<T>(const T*, int64_t, double, double, T*, T*);                                              \
+  template void bce_with_logits_to<T>(T*, const T*, const T*, int64_t, double, T*, T*, T*);                     \
+  template void mse_to<T>(T*, const T*, const T*, int64_t, double, T*, T*, T*);                                 \
+  template void gaussian_nll_to<T>(T*, const T*, const T*, const T*, int64_t, int64_t, bool, double, double, T*, \
+                                   T*, T*, T*);                                                                 \
+  template void kl_normal_to<T>(T*, const T*, const T*, int64_t, double, T*, T*, T*);                           \
+  template void wasserstein_to<T>(T*, const T*, int64_t, double, const T*, int64_t, double);                    \
+  template void hinge_to<T>(T*, const T*, int64_t, double, double, T*, T*);
 GAN_INSTANTIATE(float)
 GAN_INSTANTIATE(double)
 #undef GAN_INSTANTIATE

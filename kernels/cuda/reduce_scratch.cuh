@@ -21,8 +21,10 @@
 #include <mutex>
 #include <vector>
 
+#include "kernels/cuda/allocator.h"
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/runtime.h"
+#include "kernels/cuda/sync_count.h"
 #include "kernels/cuda_query.h"
 
 namespace gan::kernels::cuda::detail {
@@ -103,12 +105,17 @@ inline void* scratch_workspace(size_t bytes) {
   std::lock_guard<std::mutex> lock(s.mu);
   if (bytes > s.work_bytes) {
     const size_t old = s.work_bytes;
+    count_host_sync(SyncReason::kScratchGrow);
     GAN_CUDA_CHECK(cudaStreamSynchronize(stream()));  // queued kernels may still read the old buffer
-    if (s.work) GAN_CUDA_CHECK(cudaFree(s.work));
+    if (s.work) {
+      count_host_sync(SyncReason::kCudaFree);
+      GAN_CUDA_CHECK(cudaFree(s.work));
+    }
     s.work = nullptr;
     s.work_bytes = 0;
     const size_t want = std::max({bytes, size_t{1} << 16, 2 * old});
     GAN_CUDA_CHECK(cudaMalloc(&s.work, want));
+    count_device_malloc(want);
     s.work_bytes = want;
   }
   return s.work;
@@ -120,12 +127,17 @@ inline unsigned* scratch_counters(size_t count) {
   std::lock_guard<std::mutex> lock(s.mu);
   if (count > s.counter_count) {
     const size_t old = s.counter_count;
+    count_host_sync(SyncReason::kScratchGrow);
     GAN_CUDA_CHECK(cudaStreamSynchronize(stream()));
-    if (s.counters) GAN_CUDA_CHECK(cudaFree(s.counters));
+    if (s.counters) {
+      count_host_sync(SyncReason::kCudaFree);
+      GAN_CUDA_CHECK(cudaFree(s.counters));
+    }
     s.counters = nullptr;
     s.counter_count = 0;
     const size_t want = std::max<size_t>({count, 1024, 2 * old});
     GAN_CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&s.counters), want * sizeof(unsigned)));
+    count_device_malloc(want * sizeof(unsigned));
     // On the device's stream: every kernel runs there, and a non-blocking stream does not wait for work on the
     // legacy default stream (cudaMemset), so the first kernel could read counters not yet zeroed.
     GAN_CUDA_CHECK(cudaMemsetAsync(s.counters, 0, want * sizeof(unsigned), stream()));

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "kernels/cuda/check.h"
+#include "kernels/cuda/sync_count.h"
 #include "kernels/cuda_query.h"
 
 namespace gan::kernels::cuda {
@@ -21,6 +22,18 @@ namespace {
 
 // Staging buffers grow to fit a copy up to this size; larger copies go through in chunks of it.
 constexpr size_t kStagingMaxBytes = size_t{32} << 20;
+// Pinned staging memory a device may hold for uploads still in flight. Past it, an upload waits for the oldest
+// one instead of taking more (the only staging wait left; a host far ahead of its GPU meets it).
+constexpr size_t kStagingPoolMaxBytes = size_t{256} << 20;
+
+// A pinned staging block, and an event marking when the upload from it has left it.
+struct StagingBlock {
+  void* ptr = nullptr;
+  size_t bytes = 0;
+  cudaEvent_t free_event = nullptr;
+  bool in_flight = false;
+  uint64_t last_use = 0;  // upload order, for waiting on the oldest
+};
 
 // Per-device state, created on first use and kept for the life of the process. It is never destroyed: static
 // destructors run after the CUDA runtime may already have shut down, when freeing streams or pinned memory fails.
@@ -28,12 +41,13 @@ struct DeviceState {
   std::once_flag stream_once;
   cudaStream_t stream = nullptr;
 
-  // The pinned staging buffer for pageable host copies, and an event marking when the last upload from it ended.
+  // Pinned staging blocks for pageable host copies. An upload takes a block whose last upload has finished (asked
+  // with cudaEventQuery, which does not wait) or a new one, so uploads never wait for the device while the pool
+  // is under kStagingPoolMaxBytes: the design of PyTorch's caching host allocator.
   std::mutex staging_mu;
-  void* staging = nullptr;
-  size_t staging_bytes = 0;
-  cudaEvent_t staging_free = nullptr;
-  bool staging_pending = false;
+  std::vector<StagingBlock> staging;
+  size_t staging_total = 0;
+  uint64_t staging_uses = 0;
 };
 
 std::vector<std::unique_ptr<DeviceState>>& states() {
@@ -54,24 +68,61 @@ DeviceState& state(int index) {
   return *all[static_cast<size_t>(index)];
 }
 
-// Waits for the previous upload from the staging buffer, then makes it at least `bytes` large. Holds
-// s.staging_mu (the caller's lock); runs on the device that owns s.
-void reserve_staging(DeviceState& s, size_t bytes) {
-  if (s.staging_pending) {
-    GAN_CUDA_CHECK(cudaEventSynchronize(s.staging_free));
-    s.staging_pending = false;
+// Whether the upload from b has finished, without waiting.
+bool upload_done(StagingBlock& b) {
+  if (!b.in_flight) return true;
+  const cudaError_t err = cudaEventQuery(b.free_event);
+  if (err == cudaErrorNotReady) {
+    (void)cudaGetLastError();  // not an error: leave nothing behind for the next launch check
+    return false;
   }
-  if (s.staging_free == nullptr) GAN_CUDA_CHECK(cudaEventCreateWithFlags(&s.staging_free, cudaEventDisableTiming));
-  if (s.staging_bytes >= bytes) return;
-  if (s.staging != nullptr) {
-    GAN_CUDA_CHECK(cudaFreeHost(s.staging));
-    s.staging = nullptr;
-    s.staging_bytes = 0;
+  GAN_CUDA_CHECK(err);
+  b.in_flight = false;
+  return true;
+}
+
+// A free staging block of at least `bytes` (<= kStagingMaxBytes), marked used. Holds s.staging_mu (the caller's
+// lock); runs on the device that owns s.
+StagingBlock& take_staging(DeviceState& s, size_t bytes) {
+  StagingBlock* best = nullptr;
+  for (StagingBlock& b : s.staging)
+    if (b.bytes >= bytes && (best == nullptr || b.bytes < best->bytes) && upload_done(b)) best = &b;
+  if (best == nullptr && s.staging_total + bytes > kStagingPoolMaxBytes) {
+    // The pool is full of uploads in flight: wait for the oldest that fits, or give back the free blocks.
+    StagingBlock* oldest = nullptr;
+    for (StagingBlock& b : s.staging)
+      if (b.bytes >= bytes && (oldest == nullptr || b.last_use < oldest->last_use)) oldest = &b;
+    if (oldest != nullptr) {
+      detail::count_host_sync(detail::SyncReason::kStagingWait);
+      GAN_CUDA_CHECK(cudaEventSynchronize(oldest->free_event));
+      oldest->in_flight = false;
+      best = oldest;
+    } else {
+      detail::count_host_sync(detail::SyncReason::kStagingWait);
+      GAN_CUDA_CHECK(cudaStreamSynchronize(s.stream));
+      for (StagingBlock& b : s.staging) {
+        detail::count_host_sync(detail::SyncReason::kCudaFree);
+        GAN_CUDA_CHECK(cudaFreeHost(b.ptr));
+        GAN_CUDA_CHECK(cudaEventDestroy(b.free_event));
+      }
+      s.staging.clear();
+      s.staging_total = 0;
+    }
   }
-  // Grow geometrically (at least 1 MiB), so a run of increasing copies does not reallocate every time.
-  const size_t want = std::min(kStagingMaxBytes, std::max({bytes, size_t{1} << 20, 2 * s.staging_bytes}));
-  GAN_CUDA_CHECK(cudaHostAlloc(&s.staging, want, cudaHostAllocDefault));
-  s.staging_bytes = want;
+  if (best == nullptr) {
+    // At least 1 MiB, a power of two: few distinct sizes, so blocks are reused.
+    size_t want = size_t{1} << 20;
+    while (want < bytes) want *= 2;
+    StagingBlock b;
+    b.bytes = std::min(want, kStagingMaxBytes);
+    GAN_CUDA_CHECK(cudaHostAlloc(&b.ptr, b.bytes, cudaHostAllocDefault));
+    GAN_CUDA_CHECK(cudaEventCreateWithFlags(&b.free_event, cudaEventDisableTiming));
+    s.staging_total += b.bytes;
+    s.staging.push_back(b);
+    best = &s.staging.back();
+  }
+  best->last_use = ++s.staging_uses;
+  return *best;
 }
 
 }  // namespace
@@ -115,6 +166,7 @@ void synchronize() { synchronize(current_device()); }
 
 void synchronize(int index) {
   DeviceGuard guard(index);
+  detail::count_host_sync(detail::SyncReason::kStreamSynchronize);
   GAN_CUDA_CHECK(cudaStreamSynchronize(stream(index)));
 }
 
@@ -139,11 +191,11 @@ void memcpy_h2d(void* dst, const void* src, size_t bytes) {
   std::lock_guard<std::mutex> lock(s.staging_mu);
   for (size_t done = 0; done < bytes;) {
     const size_t n = std::min(bytes - done, kStagingMaxBytes);
-    reserve_staging(s, n);  // also waits until the previous upload has left the buffer
-    std::memcpy(s.staging, static_cast<const char*>(src) + done, n);
-    GAN_CUDA_CHECK(cudaMemcpyAsync(static_cast<char*>(dst) + done, s.staging, n, cudaMemcpyHostToDevice, st));
-    GAN_CUDA_CHECK(cudaEventRecord(s.staging_free, st));
-    s.staging_pending = true;
+    StagingBlock& b = take_staging(s, n);
+    std::memcpy(b.ptr, static_cast<const char*>(src) + done, n);
+    GAN_CUDA_CHECK(cudaMemcpyAsync(static_cast<char*>(dst) + done, b.ptr, n, cudaMemcpyHostToDevice, st));
+    GAN_CUDA_CHECK(cudaEventRecord(b.free_event, st));
+    b.in_flight = true;
     done += n;
   }
 }
@@ -153,6 +205,7 @@ void memcpy_d2h(void* dst, const void* src, size_t bytes) {
   cudaStream_t st = stream();
   if (is_pinned(dst)) {
     GAN_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, st));
+    detail::count_host_sync(detail::SyncReason::kCopyToHost);
     GAN_CUDA_CHECK(cudaStreamSynchronize(st));
     return;
   }
@@ -160,10 +213,11 @@ void memcpy_d2h(void* dst, const void* src, size_t bytes) {
   std::lock_guard<std::mutex> lock(s.staging_mu);
   for (size_t done = 0; done < bytes;) {
     const size_t n = std::min(bytes - done, kStagingMaxBytes);
-    reserve_staging(s, n);
-    GAN_CUDA_CHECK(cudaMemcpyAsync(s.staging, static_cast<const char*>(src) + done, n, cudaMemcpyDeviceToHost, st));
-    GAN_CUDA_CHECK(cudaStreamSynchronize(st));
-    std::memcpy(static_cast<char*>(dst) + done, s.staging, n);
+    StagingBlock& b = take_staging(s, n);
+    GAN_CUDA_CHECK(cudaMemcpyAsync(b.ptr, static_cast<const char*>(src) + done, n, cudaMemcpyDeviceToHost, st));
+    detail::count_host_sync(detail::SyncReason::kCopyToHost);
+    GAN_CUDA_CHECK(cudaStreamSynchronize(st));  // the block is free again afterwards: nothing left in flight on it
+    std::memcpy(static_cast<char*>(dst) + done, b.ptr, n);
     done += n;
   }
 }
@@ -243,7 +297,9 @@ void* pinned_alloc(size_t bytes) {
 }
 
 void pinned_free(void* ptr) {
-  if (ptr != nullptr) GAN_CUDA_CHECK(cudaFreeHost(ptr));
+  if (ptr == nullptr) return;
+  detail::count_host_sync(detail::SyncReason::kCudaFree);
+  GAN_CUDA_CHECK(cudaFreeHost(ptr));
 }
 
 }  // namespace gan::kernels::cuda

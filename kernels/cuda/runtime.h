@@ -6,9 +6,12 @@
 // default stream that other libraries may use.
 //
 // Copies are asynchronous on that stream where the host allows it:
-//   memcpy_h2d: host -> device. Pageable host memory goes through a pinned staging buffer (a memcpy into it, then
-//               an async DMA on the stream); the call returns once the host buffer may be reused. Host memory that
-//               is already pinned (pinned_alloc) is copied directly and asynchronously.
+//   memcpy_h2d: host -> device. Pageable host memory goes through a pinned staging block (a memcpy into it, then
+//               an async DMA on the stream); the call returns once the host buffer may be reused, and does not
+//               wait for the device: it takes a block whose earlier upload has finished (an event query) or a new
+//               one, up to 256 MiB of blocks per device, past which it waits for the oldest upload (counted,
+//               kernels/cuda/sync_count.h). Host memory that is already pinned (pinned_alloc) is copied directly
+//               and asynchronously.
 //   memcpy_d2h: device -> host. Returns when the data is on the host (it has to: the caller reads it next).
 //   memcpy_d2d: device -> device on one device, async on the stream.
 //   memcpy_peer: between two devices; ordered after the work queued on both devices' streams.
