@@ -412,10 +412,7 @@ struct MmaMath {
         b[j][0] = tf32_round(Bs[k + t][n]);
         b[j][1] = tf32_round(Bs[k + t + 4][n]);
       }
-#pragma unroll
-      for (int i = 0; i < Cfg::FM; ++i)
-#pragma unroll
-        for (int j = 0; j < Cfg::FN; ++j) mma_tf32_m16n8k8(acc[i][j], a[i], b[j], acc[i][j]);
+      mma_tf32_tile<Cfg::FM, Cfg::FN>(acc, a, b);
     }
   }
   __device__ __forceinline__ int row(int i) const { return wm + 16 * (i / 2) + 8 * (i % 2) + g; }

@@ -10,6 +10,9 @@
 //                              a: A[g][t], A[g+8][t], A[g][t+4], A[g+8][t+4]      (A 16x8, row-major)
 //                              b: B[t][g], B[t+4][g]                              (B 8x8, "col": k runs down)
 //                              c, d: C[g][2t], C[g][2t+1], C[g+8][2t], C[g+8][2t+1] (C 16x8)
+//   mma_tf32_tile<FM, FN>(acc, a, b)  the FM x FN mmas of a warp tile, acc[i][j] = A_i B_j + acc[i][j] with A
+//                            fragments a[i] and B fragments b[j]: exactly FM FN mma_tf32_m16n8k8 calls (one warp
+//                            collective in the emulator, which makes it several times faster there).
 //   cp_async_4/16(dst, src, valid)  cp.async global -> shared of 4 (.ca) or 16 (.cg) bytes; valid == false
 //                            zero-fills the destination and reads nothing (src-size 0), for padding and tails.
 //   cp_async_commit_group()  closes the calling thread's open copies into a group.
@@ -34,6 +37,12 @@ __device__ __forceinline__ float tf32_round(float x) { return gan::emu::tf32_rou
 inline void mma_tf32_m16n8k8(float (&d)[4], const float (&a)[4], const float (&b)[2], const float (&c)[4],
                              const std::source_location& where = std::source_location::current()) {
   gan::emu::mma_m16n8k8_tf32(d, a, b, c, where);
+}
+
+template <int FM, int FN>
+inline void mma_tf32_tile(float (&acc)[FM][FN][4], const float (&a)[FM][4], const float (&b)[FN][2],
+                          const std::source_location& where = std::source_location::current()) {
+  gan::emu::mma_m16n8k8_tf32_tile(FM, FN, &acc[0][0][0], &a[0][0], &b[0][0], where);
 }
 
 inline void cp_async_4(void* dst, const void* src, bool valid,
@@ -68,6 +77,15 @@ __device__ __forceinline__ void mma_tf32_m16n8k8(float (&d)[4], const float (&a)
       : "r"(__float_as_uint(a[0])), "r"(__float_as_uint(a[1])), "r"(__float_as_uint(a[2])),
         "r"(__float_as_uint(a[3])), "r"(__float_as_uint(b[0])), "r"(__float_as_uint(b[1])), "f"(c[0]), "f"(c[1]),
         "f"(c[2]), "f"(c[3]));
+}
+
+template <int FM, int FN>
+__device__ __forceinline__ void mma_tf32_tile(float (&acc)[FM][FN][4], const float (&a)[FM][4],
+                                              const float (&b)[FN][2]) {
+#pragma unroll
+  for (int i = 0; i < FM; ++i)
+#pragma unroll
+    for (int j = 0; j < FN; ++j) mma_tf32_m16n8k8(acc[i][j], a[i], b[j], acc[i][j]);
 }
 
 __device__ __forceinline__ void cp_async_4(void* dst, const void* src, bool valid) {

@@ -191,6 +191,37 @@ TEST(TensorCore, MmaRoundedOperandsGiveTheTf32Product) {
   EXPECT_GT(differ, 64);  // rounding matters for most elements
 }
 
+// A 2 x 3 warp tile: mma_tf32_tile must give, bit for bit, what six single mmas give.
+__global__ void mma_tile_kernel(const float* in, float* out_tile, float* out_single) {
+  const int lane = static_cast<int>(threadIdx.x);
+  float a[2][4], b[3][2], acc[2][3][4], single[2][3][4];
+  for (int i = 0; i < 2; ++i)
+    for (int q = 0; q < 4; ++q) a[i][q] = kc::tf32_round(in[(lane * 2 + i) * 4 + q]);
+  for (int j = 0; j < 3; ++j)
+    for (int q = 0; q < 2; ++q) b[j][q] = kc::tf32_round(in[256 + (lane * 3 + j) * 2 + q]);
+  for (int i = 0; i < 2; ++i)
+    for (int j = 0; j < 3; ++j)
+      for (int q = 0; q < 4; ++q) acc[i][j][q] = single[i][j][q] = in[448 + ((lane * 2 + i) * 3 + j) * 4 + q];
+  kc::mma_tf32_tile<2, 3>(acc, a, b);
+  for (int i = 0; i < 2; ++i)
+    for (int j = 0; j < 3; ++j) kc::mma_tf32_m16n8k8(single[i][j], a[i], b[j], single[i][j]);
+  for (int e = 0; e < 24; ++e) {
+    out_tile[lane * 24 + e] = (&acc[0][0][0])[e];
+    out_single[lane * 24 + e] = (&single[0][0][0])[e];
+  }
+}
+
+TEST(TensorCore, MmaWarpTileEqualsItsSingleMmas) {
+  std::mt19937 rng(11);
+  std::normal_distribution<float> nd;
+  std::vector<float> in(448 + 768);
+  for (float& v : in) v = nd(rng);
+  DeviceArray<float> d_in(in), tile(32 * 24), single(32 * 24);
+  kc::launch<mma_tile_kernel>(1, 32, 0, kc::stream(), d_in.ptr, tile.ptr, single.ptr);
+  const std::vector<float> t = tile.download(), s = single.download();
+  for (size_t i = 0; i < t.size(); ++i) ASSERT_EQ(bits(t[i]), bits(s[i])) << "element " << i;
+}
+
 TEST(TensorCore, MmaNeedsTheWholeWarp) {
   DeviceArray<float> dA(128), dB(64), dC(128), dD(128);
   // 16 threads: the warp's other lanes do not exist, which mma.sync.aligned forbids.

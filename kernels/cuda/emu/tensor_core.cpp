@@ -8,6 +8,43 @@
 
 namespace gan::emu {
 
+namespace {
+
+// One m16n8k8 for the whole warp: lane l's A, B and C fragments at a[l] (4), b[l] (2) and c[l] (4), its D
+// fragment to d[l] (4). Every C is read before any D is written, so c and d may alias.
+void mma_warp(const float* const* a, const float* const* b, const float* const* c, float* const* d) {
+  double A[16][8], B[8][8], D[16][8];
+  for (unsigned lane = 0; lane < 32; ++lane) {
+    const unsigned g = lane >> 2, t = lane & 3;
+    A[g][t] = tf32_truncate(a[lane][0]);
+    A[g + 8][t] = tf32_truncate(a[lane][1]);
+    A[g][t + 4] = tf32_truncate(a[lane][2]);
+    A[g + 8][t + 4] = tf32_truncate(a[lane][3]);
+    B[t][g] = tf32_truncate(b[lane][0]);
+    B[t + 4][g] = tf32_truncate(b[lane][1]);
+    D[g][2 * t] = c[lane][0];
+    D[g][2 * t + 1] = c[lane][1];
+    D[g + 8][2 * t] = c[lane][2];
+    D[g + 8][2 * t + 1] = c[lane][3];
+  }
+  for (int m = 0; m < 16; ++m)
+    for (int k = 0; k < 8; ++k)
+      for (int n = 0; n < 8; ++n) D[m][n] += A[m][k] * B[k][n];  // in double: rounded once, below
+  for (unsigned lane = 0; lane < 32; ++lane) {
+    const unsigned g = lane >> 2, t = lane & 3;
+    d[lane][0] = static_cast<float>(D[g][2 * t]);
+    d[lane][1] = static_cast<float>(D[g][2 * t + 1]);
+    d[lane][2] = static_cast<float>(D[g + 8][2 * t]);
+    d[lane][3] = static_cast<float>(D[g + 8][2 * t + 1]);
+  }
+}
+
+// .aligned: every lane of the warp executes the same mma (the scheduler checks that all 32 arrive).
+constexpr unsigned kWholeWarp = 0xffffffffu;
+constexpr const char* kMmaName = "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32";
+
+}  // namespace
+
 void mma_m16n8k8_tf32(float (&d)[4], const float (&a)[4], const float (&b)[2], const float (&c)[4],
                       const std::source_location& where) {
   struct In {
@@ -19,43 +56,43 @@ void mma_m16n8k8_tf32(float (&d)[4], const float (&a)[4], const float (&b)[2], c
   In in;
   for (int i = 0; i < 4; ++i) in.a[i] = a[i], in.c[i] = c[i];
   in.b[0] = b[0], in.b[1] = b[1];
-  // .aligned: every lane of the warp executes the same mma (the scheduler checks that all 32 arrive).
   const Out out = warp_collective<In, Out>(
-      "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32", 0xffffffffu, in,
+      kMmaName, kWholeWarp, in,
       [](LaneInputs<In> ins, LaneOutputs<Out> outs, unsigned) {
-        float A[16][8], B[8][8], C[16][8];
-        for (unsigned lane = 0; lane < 32; ++lane) {
-          const unsigned g = lane >> 2, t = lane & 3;
-          const In& f = ins[lane];
-          A[g][t] = tf32_truncate(f.a[0]);
-          A[g + 8][t] = tf32_truncate(f.a[1]);
-          A[g][t + 4] = tf32_truncate(f.a[2]);
-          A[g + 8][t + 4] = tf32_truncate(f.a[3]);
-          B[t][g] = tf32_truncate(f.b[0]);
-          B[t + 4][g] = tf32_truncate(f.b[1]);
-          C[g][2 * t] = f.c[0];
-          C[g][2 * t + 1] = f.c[1];
-          C[g + 8][2 * t] = f.c[2];
-          C[g + 8][2 * t + 1] = f.c[3];
-        }
-        float D[16][8];
-        for (int m = 0; m < 16; ++m)
-          for (int n = 0; n < 8; ++n) {
-            double s = C[m][n];
-            for (int k = 0; k < 8; ++k) s += double(A[m][k]) * double(B[k][n]);
-            D[m][n] = static_cast<float>(s);
-          }
-        for (unsigned lane = 0; lane < 32; ++lane) {
-          const unsigned g = lane >> 2, t = lane & 3;
-          Out& o = outs[lane];
-          o.d[0] = D[g][2 * t];
-          o.d[1] = D[g][2 * t + 1];
-          o.d[2] = D[g + 8][2 * t];
-          o.d[3] = D[g + 8][2 * t + 1];
-        }
+        const float *pa[32], *pb[32], *pc[32];
+        float* pd[32];
+        for (unsigned l = 0; l < 32; ++l) pa[l] = ins[l].a, pb[l] = ins[l].b, pc[l] = ins[l].c, pd[l] = outs[l].d;
+        mma_warp(pa, pb, pc, pd);
       },
       where);
   for (int i = 0; i < 4; ++i) d[i] = out.d[i];
+}
+
+void mma_m16n8k8_tf32_tile(int fm, int fn, float* acc, const float* a, const float* b,
+                           const std::source_location& where) {
+  struct In {
+    int fm, fn;
+    float* acc;
+    const float *a, *b;
+  };
+  // The lanes are parked inside this call while the last one computes, so their fragments stay where they point.
+  const In in{fm, fn, acc, a, b};
+  warp_collective<In, char>(
+      kMmaName, kWholeWarp, in,
+      [where](LaneInputs<In> ins, LaneOutputs<char>, unsigned) {
+        for (unsigned l = 1; l < 32; ++l)
+          if (ins[l].fm != ins[0].fm || ins[l].fn != ins[0].fn)
+            detail::kernel_error("mma warp tile: lanes disagree on the tile's shape", where);
+        const float *pa[32], *pb[32];
+        float* pc[32];
+        for (int i = 0; i < ins[0].fm; ++i)
+          for (int j = 0; j < ins[0].fn; ++j) {
+            for (unsigned l = 0; l < 32; ++l)
+              pa[l] = ins[l].a + 4 * i, pb[l] = ins[l].b + 2 * j, pc[l] = ins[l].acc + 4 * (i * ins[l].fn + j);
+            mma_warp(pa, pb, pc, pc);
+          }
+      },
+      where);
 }
 
 void cp_async(void* dst, const void* src, int bytes, int src_bytes, const std::source_location& where) {

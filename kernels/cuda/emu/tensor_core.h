@@ -12,7 +12,8 @@
 //        does the same, so a kernel that skips cvt.rna gets the truncated (biased) products it would get on the
 //        GPU. Products of TF32 values are exact in FP32; the 8 products and c are summed in double and rounded
 //        once to FP32 (the hardware's internal order and width are unspecified; exact when the sum is, as in the
-//        tests).
+//        tests). A warp tile of such mmas (mma_tf32_tile in mma.cuh) runs as one collective: the same products,
+//        one fiber switch per lane instead of one per mma.
 //   cp.async: the copy is recorded for the issuing thread, its source read at issue time, and its destination
 //        filled with 0xFF bytes (NaN) at once. The data land in shared memory only when the thread's
 //        cp.async.wait_group retires the group the copy was committed in, so a kernel that reads the
@@ -57,6 +58,12 @@ inline float tf32_truncate(float x) {
 // mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 for the calling lane: d = A B + C over the warp.
 void mma_m16n8k8_tf32(float (&d)[4], const float (&a)[4], const float (&b)[2], const float (&c)[4],
                       const std::source_location& where);
+
+// The fm x fn mmas of a warp tile in one warp collective: acc[i][j] (4 floats at acc + 4 (i fn + j)) = A_i B_j +
+// acc[i][j] with lane fragments a + 4 i and b + 2 j. The same results as fm fn calls of the one above, with fm fn
+// times fewer fiber switches.
+void mma_m16n8k8_tf32_tile(int fm, int fn, float* acc, const float* a, const float* b,
+                           const std::source_location& where);
 
 // cp.async of `bytes` (4, 8 or 16) bytes from global `src` to shared `dst`, of which the first `src_bytes` are read
 // and the rest zero-filled; then commit_group and wait_group(n) for the calling thread.
