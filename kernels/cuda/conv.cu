@@ -354,6 +354,7 @@ __device__ __forceinline__ void micro_kernel(const T (*As)[Cfg::BM + Cfg::PAD], 
 template <typename T, class Cfg>
 struct SimtMath {
   static constexpr int RUN = 4, COL_RUNS = Cfg::TN / 4, ROWS = Cfg::TM;
+  static constexpr bool ASYNC = false;  // register-staged loads (gemm_mainloop)
   int ty, tx;
   T acc[Cfg::TM][Cfg::TN];
 
@@ -378,6 +379,7 @@ struct SimtMath {
 template <class Cfg>
 struct MmaMath {
   static constexpr int RUN = 2, COL_RUNS = Cfg::FN, ROWS = 2 * Cfg::FM;
+  static constexpr bool ASYNC = true;  // cp.async loads (gemm_mainloop)
   int wm, wn;  // the warp tile's origin in the block tile
   int g, t;    // lane / 4, lane % 4
   float acc[Cfg::FM][Cfg::FN][4];
@@ -420,25 +422,62 @@ struct MmaMath {
   __device__ __forceinline__ float value(int i, int j, int jj) const { return acc[i / 2][j][2 * (i % 2) + jj]; }
 };
 
-// The K loop shared by every kernel: loads step t + 1 into registers, multiplies step t from shared memory,
-// stores step t + 1 into the other buffer, one barrier per step. Loader provides load(k0, k_end, ra, rb) (global
-// -> registers, zeros past k_end) and store(As, Bs, ra, rb) (registers -> shared memory); Math is one of the
-// policies above.
+// The K loop shared by every kernel, double-buffered in shared memory with one of two ways of filling it. The
+// Loader says which elements a thread moves (visit(k0, k_end, a_elem, b_elem): global address or null for a zero)
+// and where they go (a_slot, b_slot); Math is one of the policies above.
+//   Register staging (SIMT): step t + 1 is loaded into registers before step t's FMAs and stored to the other
+//     buffer after them, one barrier per step.
+//   cp.async (tensor cores, Math::ASYNC): step t + 1 is copied straight into the other buffer (zero fill for
+//     padding) before step t's mmas; wait_group<1> then a barrier make step t's copies visible, a second barrier
+//     frees its buffer for step t + 2. No registers hold the next tile.
 template <typename T, class Cfg, class Loader, class Math>
 __device__ __forceinline__ void gemm_mainloop(Loader& ld, int k_begin, int k_end, Smem<T, Cfg>& sm, Math& math) {
   const int steps = k_end > k_begin ? (k_end - k_begin + Cfg::BK - 1) / Cfg::BK : 0;
   if (steps == 0) return;  // uniform across the block
-  T ra[Cfg::AE], rb[Cfg::BE];
-  ld.load(k_begin, k_end, ra, rb);
-  ld.store(sm.a[0], sm.b[0], ra, rb);
-  __syncthreads();
-  for (int t = 0; t < steps; ++t) {
-    const int cur = t & 1;
-    const bool more = t + 1 < steps;
-    if (more) ld.load(k_begin + (t + 1) * Cfg::BK, k_end, ra, rb);
-    math.step(sm.a[cur], sm.b[cur]);
-    if (more) ld.store(sm.a[cur ^ 1], sm.b[cur ^ 1], ra, rb);
+  if constexpr (Math::ASYNC) {
+    const auto copy = [&](int k0, T(*As)[Cfg::BM + Cfg::PAD], T(*Bs)[Cfg::BN + Cfg::PAD]) {
+      const T* any = ld.base();  // a valid address for the zero-filling copies, which read nothing
+      ld.visit(
+          k0, k_end, [&](int q, const T* p) { cp_async_4(ld.a_slot(As, q), p ? p : any, p != nullptr); },
+          [&](int q, const T* p) { cp_async_4(ld.b_slot(Bs, q), p ? p : any, p != nullptr); });
+      cp_async_commit_group();
+    };
+    copy(k_begin, sm.a[0], sm.b[0]);
+    for (int t = 0; t < steps; ++t) {
+      const int cur = t & 1;
+      if (t + 1 < steps)
+        copy(k_begin + (t + 1) * Cfg::BK, sm.a[cur ^ 1], sm.b[cur ^ 1]);
+      else
+        cp_async_commit_group();  // an empty group: wait_group<1> below then retires step t's
+      cp_async_wait_group<1>();
+      __syncthreads();
+      math.step(sm.a[cur], sm.b[cur]);
+      __syncthreads();
+    }
+  } else {
+    T ra[Cfg::AE], rb[Cfg::BE];
+    const auto load = [&](int k0) {
+      ld.visit(
+          k0, k_end, [&](int q, const T* p) { ra[q] = p ? ldg(p) : T(0); },
+          [&](int q, const T* p) { rb[q] = p ? ldg(p) : T(0); });
+    };
+    const auto store = [&](T(*As)[Cfg::BM + Cfg::PAD], T(*Bs)[Cfg::BN + Cfg::PAD]) {
+#pragma unroll
+      for (int q = 0; q < Cfg::AE; ++q) *ld.a_slot(As, q) = ra[q];
+#pragma unroll
+      for (int q = 0; q < Cfg::BE; ++q) *ld.b_slot(Bs, q) = rb[q];
+    };
+    load(k_begin);
+    store(sm.a[0], sm.b[0]);
     __syncthreads();
+    for (int t = 0; t < steps; ++t) {
+      const int cur = t & 1;
+      const bool more = t + 1 < steps;
+      if (more) load(k_begin + (t + 1) * Cfg::BK);
+      math.step(sm.a[cur], sm.b[cur]);
+      if (more) store(sm.a[cur ^ 1], sm.b[cur ^ 1]);
+      __syncthreads();
+    }
   }
 }
 
@@ -488,40 +527,44 @@ struct GatherLoader {
     v = uv - u * static_cast<int>(g.V.d);
   }
 
-  __device__ __forceinline__ void load(int k0, int k_end, T (&ra)[Cfg::AE], T (&rb)[Cfg::BE]) const {
+  // Calls a_elem(q, p) for this thread's A elements q of the step at k0 and b_elem(q, p) for its B elements, p
+  // their global address or null where the element is zero (past k_end, M or N; outside the image).
+  template <class AElem, class BElem>
+  __device__ __forceinline__ void visit(int k0, int k_end, AElem&& a_elem, BElem&& b_elem) const {
     const int ka = k0 + kk;
     if (ka < k_end) {
       int c, u, v;
       decode(ka, c, u, v);
       const int off = c * g.a_c + u * g.a_u + v * g.a_v + g.a_off;
 #pragma unroll
-      for (int q = 0; q < Cfg::AE; ++q) ra[q] = m_row[q] < g.M ? ldg(a + m_row[q] * g.a_m + off) : T(0);
+      for (int q = 0; q < Cfg::AE; ++q) a_elem(q, m_row[q] < g.M ? a + m_row[q] * g.a_m + off : nullptr);
     } else {
 #pragma unroll
-      for (int q = 0; q < Cfg::AE; ++q) ra[q] = T(0);
+      for (int q = 0; q < Cfg::AE; ++q) a_elem(q, static_cast<const T*>(nullptr));
     }
 #pragma unroll
     for (int q = 0; q < Cfg::BE; ++q) {
       const int k = k0 + kb + q * (Cfg::NT / Cfg::BN);
-      T val = T(0);
+      const T* p = nullptr;
       if (b_img != nullptr && k < k_end) {
         int c, u, v;
         decode(k, c, u, v);
         const int r = b_r0 + u * g.b_du, col = b_c0 + v * g.b_dv;
         if (static_cast<unsigned>(r) < static_cast<unsigned>(g.b_rows) &&
             static_cast<unsigned>(col) < static_cast<unsigned>(g.b_cols))
-          val = ldg(b_img + c * g.b_c + r * g.b_ld + col);
+          p = b_img + c * g.b_c + r * g.b_ld + col;
       }
-      rb[q] = val;
+      b_elem(q, p);
     }
   }
 
-  __device__ __forceinline__ void store(T (*As)[Cfg::BM + Cfg::PAD], T (*Bs)[Cfg::BN + Cfg::PAD],
-                                        const T (&ra)[Cfg::AE], const T (&rb)[Cfg::BE]) const {
-#pragma unroll
-    for (int q = 0; q < Cfg::AE; ++q) As[kk][ml0 + q * (Cfg::NT / Cfg::BK)] = ra[q];
-#pragma unroll
-    for (int q = 0; q < Cfg::BE; ++q) Bs[kb + q * (Cfg::NT / Cfg::BN)][nl] = rb[q];
+  // Where A element q and B element q go in the shared tiles; a valid global address.
+  __device__ __forceinline__ const T* base() const { return a; }
+  __device__ __forceinline__ T* a_slot(T (*As)[Cfg::BM + Cfg::PAD], int q) const {
+    return &As[kk][ml0 + q * (Cfg::NT / Cfg::BK)];
+  }
+  __device__ __forceinline__ T* b_slot(T (*Bs)[Cfg::BN + Cfg::PAD], int q) const {
+    return &Bs[kb + q * (Cfg::NT / Cfg::BN)][nl];
   }
 };
 
@@ -676,13 +719,15 @@ struct WeightLoader {
     }
   }
 
-  __device__ __forceinline__ void load(int r0, int r_end, T (&ra)[Cfg::AE], T (&rb)[Cfg::BE]) const {
+  // As GatherLoader::visit, for the step at r0 of the pixel reduction.
+  template <class AElem, class BElem>
+  __device__ __forceinline__ void visit(int r0, int r_end, AElem&& a_elem, BElem&& b_elem) const {
     const int r = r0 + kk;
     if (r >= r_end) {
 #pragma unroll
-      for (int q = 0; q < Cfg::AE; ++q) ra[q] = T(0);
+      for (int q = 0; q < Cfg::AE; ++q) a_elem(q, static_cast<const T*>(nullptr));
 #pragma unroll
-      for (int q = 0; q < Cfg::BE; ++q) rb[q] = T(0);
+      for (int q = 0; q < Cfg::BE; ++q) b_elem(q, static_cast<const T*>(nullptr));
       return;
     }
     const int img = L.div(r);
@@ -692,26 +737,24 @@ struct WeightLoader {
     const T* gyi = gy + int64_t(img) * d.Cout * static_cast<int>(L.d) + l;
     const int og = d.og();
 #pragma unroll
-    for (int q = 0; q < Cfg::AE; ++q) ra[q] = m_row[q] < og ? ldg(gyi + m_row[q] * static_cast<int>(L.d)) : T(0);
+    for (int q = 0; q < Cfg::AE; ++q) a_elem(q, m_row[q] < og ? gyi + m_row[q] * static_cast<int>(L.d) : nullptr);
     const T* xi = x + int64_t(img) * d.Cin * d.H * d.W;
     const int ih0 = oh * d.sh - d.ph, iw0 = ow * d.sw - d.pw;
 #pragma unroll
     for (int q = 0; q < Cfg::BE; ++q) {
       const int ih = ih0 + tap_i[q], iw = iw0 + tap_j[q];
-      T val = T(0);
-      if (x_off[q] >= 0 && static_cast<unsigned>(ih) < static_cast<unsigned>(d.H) &&
-          static_cast<unsigned>(iw) < static_cast<unsigned>(d.W))
-        val = ldg(xi + x_off[q] + ih * d.W + iw);
-      rb[q] = val;
+      const bool inside = x_off[q] >= 0 && static_cast<unsigned>(ih) < static_cast<unsigned>(d.H) &&
+                          static_cast<unsigned>(iw) < static_cast<unsigned>(d.W);
+      b_elem(q, inside ? xi + x_off[q] + ih * d.W + iw : nullptr);
     }
   }
 
-  __device__ __forceinline__ void store(T (*As)[Cfg::BM + Cfg::PAD], T (*Bs)[Cfg::BN + Cfg::PAD],
-                                        const T (&ra)[Cfg::AE], const T (&rb)[Cfg::BE]) const {
-#pragma unroll
-    for (int q = 0; q < Cfg::AE; ++q) As[kk][ml0 + q * (Cfg::NT / Cfg::BK)] = ra[q];
-#pragma unroll
-    for (int q = 0; q < Cfg::BE; ++q) Bs[kk][nl0 + q * (Cfg::NT / Cfg::BK)] = rb[q];
+  __device__ __forceinline__ const T* base() const { return gy; }
+  __device__ __forceinline__ T* a_slot(T (*As)[Cfg::BM + Cfg::PAD], int q) const {
+    return &As[kk][ml0 + q * (Cfg::NT / Cfg::BK)];
+  }
+  __device__ __forceinline__ T* b_slot(T (*Bs)[Cfg::BN + Cfg::PAD], int q) const {
+    return &Bs[kk][nl0 + q * (Cfg::NT / Cfg::BK)];
   }
 };
 
