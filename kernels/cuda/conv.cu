@@ -35,8 +35,9 @@
 // Arithmetic: in the TF32 math mode (kernels/cuda/runtime.h: tf32_enabled, the default, like PyTorch's cuDNN
 // convolutions) float convolutions keep the loaders, shared-memory staging, epilogues and split-K, and replace the
 // FMAs by tensor cores: each warp computes a warp tile of mma.sync m16n8k8 TF32 products (operands rounded with
-// cvt.rna, FP32 accumulation; MmaMath and the MmaTileCfg shapes, K 16 per step). Strict FP32 and doubles use the
-// SIMT micro-tiles (SimtMath). Groups, dilation, strides and padding work the same in both.
+// cvt.rna, FP32 accumulation; MmaMath and the MmaTileCfg shapes, K 16 per step), and the operands reach shared
+// memory through a three-stage cp.async pipeline instead of registers (gemm_mainloop). Strict FP32 and doubles use
+// the SIMT micro-tiles (SimtMath). Groups, dilation, strides and padding work the same in both.
 //
 // Split-K: when C has too few tiles to fill the GPU (deep layers at small spatial size; backward weight, whose
 // reduction runs over all N Ho Wo pixels), the reduction is cut into slices that write partial tiles to a
@@ -49,6 +50,7 @@
 #include "kernels/conv.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <limits>
 #include <stdexcept>
@@ -57,6 +59,7 @@
 
 #include "kernels/cuda/allocator.h"
 #include "kernels/cuda/check.h"
+#include "kernels/cuda/dynamic_shared.cuh"
 #include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/mma.cuh"
 #include "kernels/cuda/runtime.h"
@@ -269,6 +272,7 @@ struct TileCfg {
   // Blocks per SM the register allocation must allow (float; doubles get what they need): two 256-thread blocks
   // keep 16 warps per SM to hide the gathers' latency.
   static constexpr int MIN_BLOCKS = NT >= 256 ? 2 : 4;
+  static constexpr int STAGES = 2;  // shared-memory buffers: double buffering through registers
   static_assert(TM % 4 == 0 && TN % 4 == 0, "micro-tiles are read as 4-vectors");
   static_assert(BM % TM == 0 && BN % TN == 0, "tile must split into micro-tiles");
   static_assert(NT % BK == 0 && BM % (NT / BK) == 0 && BN % (NT / BK) == 0, "k-fast loads must cover the tile");
@@ -297,6 +301,9 @@ struct MmaTileCfg {
   // One block per SM is all the launch bounds ask: the accumulators (FM FN 4) plus fragments and the loaders'
   // registers exceed the 128 registers that two 256-thread blocks would leave each thread.
   static constexpr int MIN_BLOCKS = 1;
+  // Shared-memory buffers of the cp.async pipeline: up to STAGES - 1 steps in flight while one is multiplied.
+  // Three stages of the 128x128 tile take 51 KiB: the kernels use dynamic shared memory for these tiles.
+  static constexpr int STAGES = 3;
   static_assert(BM % WM == 0 && BN % WN == 0 && WM % 16 == 0 && WN % 8 == 0 && BK % 8 == 0, "mma tiling");
   static_assert((BM + PAD) % 32 == 8 || (BM + PAD) % 32 == 24, "conflict-free A fragment reads");
   static_assert((BN + PAD) % 32 == 8 || (BN + PAD) % 32 == 24, "conflict-free B fragment reads");
@@ -310,12 +317,24 @@ using MmaWide = MmaTileCfg<64, 128, 16, 32, 32>;  // 8 warps, 2 x 4
 using MmaMid = MmaTileCfg<64, 64, 16, 32, 32>;    // 4 warps, 2 x 2
 using MmaThin = MmaTileCfg<16, 128, 16, 16, 32>;  // 4 warps, 1 x 4: M <= 16
 
-// Double-buffered operand tiles, k-major: a[buf][k][m], b[buf][k][n].
+// The operand tiles of Cfg::STAGES steps, k-major: a[stage][k][m], b[stage][k][n].
 template <typename T, class Cfg>
 struct __align__(16) Smem {
-  T a[2][Cfg::BK][Cfg::BM + Cfg::PAD];
-  T b[2][Cfg::BK][Cfg::BN + Cfg::PAD];
+  T a[Cfg::STAGES][Cfg::BK][Cfg::BM + Cfg::PAD];
+  T b[Cfg::STAGES][Cfg::BK][Cfg::BN + Cfg::PAD];
 };
+
+// The block's operand tiles: static shared memory for the register-staged SIMT kernels, the launch's dynamic
+// shared memory (sizeof(Smem), which may pass 48 KiB) for the cp.async pipelines.
+template <typename T, class Cfg, class Math>
+__device__ __forceinline__ Smem<T, Cfg>& block_tiles() {
+  if constexpr (Math::ASYNC) {
+    return *dynamic_shared<Smem<T, Cfg>>();
+  } else {
+    __shared__ Smem<T, Cfg> sm;
+    return sm;
+  }
+}
 
 // Row of C (within the tile) that accumulator row i of thread row ty holds; columns likewise. A thread's rows come
 // in groups of 4 spread BM / (TM / 4) apart, so each group is one 128-bit shared-memory read.
@@ -422,37 +441,42 @@ struct MmaMath {
   __device__ __forceinline__ float value(int i, int j, int jj) const { return acc[i / 2][j][2 * (i % 2) + jj]; }
 };
 
-// The K loop shared by every kernel, double-buffered in shared memory with one of two ways of filling it. The
+// The K loop shared by every kernel, staged through shared memory in one of two ways. The
 // Loader says which elements a thread moves (visit(k0, k_end, a_elem, b_elem): global address or null for a zero)
 // and where they go (a_slot, b_slot); Math is one of the policies above.
 //   Register staging (SIMT): step t + 1 is loaded into registers before step t's FMAs and stored to the other
 //     buffer after them, one barrier per step.
-//   cp.async (tensor cores, Math::ASYNC): step t + 1 is copied straight into the other buffer (zero fill for
-//     padding) before step t's mmas; wait_group<1> then a barrier make step t's copies visible, a second barrier
-//     frees its buffer for step t + 2. No registers hold the next tile.
+//   cp.async (tensor cores, Math::ASYNC): a Cfg::STAGES-stage pipeline. Steps t + 1 .. t + STAGES - 1 are in
+//     flight, copied straight into their stages (zero fill for padding), while step t is multiplied; per step,
+//     wait_group<STAGES - 2> and one barrier make step t's copies visible to all and free step t - 1's stage,
+//     which the copy of step t + STAGES - 1 then reuses. No registers hold the next tiles.
 template <typename T, class Cfg, class Loader, class Math>
 __device__ __forceinline__ void gemm_mainloop(Loader& ld, int k_begin, int k_end, Smem<T, Cfg>& sm, Math& math) {
   const int steps = k_end > k_begin ? (k_end - k_begin + Cfg::BK - 1) / Cfg::BK : 0;
   if (steps == 0) return;  // uniform across the block
   if constexpr (Math::ASYNC) {
-    const auto copy = [&](int k0, T(*As)[Cfg::BM + Cfg::PAD], T(*Bs)[Cfg::BN + Cfg::PAD]) {
-      const T* any = ld.base();  // a valid address for the zero-filling copies, which read nothing
-      ld.visit(
-          k0, k_end, [&](int q, const T* p) { cp_async_4(ld.a_slot(As, q), p ? p : any, p != nullptr); },
-          [&](int q, const T* p) { cp_async_4(ld.b_slot(Bs, q), p ? p : any, p != nullptr); });
+    constexpr int S = Cfg::STAGES;
+    // Copies step `step` into its stage as one commit group; past the last step an empty group, so that every
+    // iteration commits one and wait_group<S - 2> always means "step t has landed".
+    const auto copy = [&](int step) {
+      if (step < steps) {
+        T(*As)[Cfg::BM + Cfg::PAD] = sm.a[step % S];
+        T(*Bs)[Cfg::BN + Cfg::PAD] = sm.b[step % S];
+        const T* any = ld.base();  // a valid address for the zero-filling copies, which read nothing
+        ld.visit(
+            k_begin + step * Cfg::BK, k_end,
+            [&](int q, const T* p) { cp_async_4(ld.a_slot(As, q), p ? p : any, p != nullptr); },
+            [&](int q, const T* p) { cp_async_4(ld.b_slot(Bs, q), p ? p : any, p != nullptr); });
+      }
       cp_async_commit_group();
     };
-    copy(k_begin, sm.a[0], sm.b[0]);
+#pragma unroll
+    for (int step = 0; step < S - 1; ++step) copy(step);
     for (int t = 0; t < steps; ++t) {
-      const int cur = t & 1;
-      if (t + 1 < steps)
-        copy(k_begin + (t + 1) * Cfg::BK, sm.a[cur ^ 1], sm.b[cur ^ 1]);
-      else
-        cp_async_commit_group();  // an empty group: wait_group<1> below then retires step t's
-      cp_async_wait_group<1>();
-      __syncthreads();
-      math.step(sm.a[cur], sm.b[cur]);
-      __syncthreads();
+      cp_async_wait_group<S - 2>();  // this thread's copies of step t have landed
+      __syncthreads();               // everyone's; and everyone is done with step t - 1's stage
+      copy(t + S - 1);               // into step t - 1's stage
+      math.step(sm.a[t % S], sm.b[t % S]);
     }
   } else {
     T ra[Cfg::AE], rb[Cfg::BE];
@@ -585,7 +609,7 @@ __global__ void __launch_bounds__(Cfg::NT, sizeof(T) == 4 ? Cfg::MIN_BLOCKS : 1)
   T* out = args.out + int64_t(group) * g.o_grp;
   const T* bias = args.bias != nullptr ? args.bias + group * g.M : nullptr;
 
-  __shared__ Smem<T, Cfg> sm;
+  Smem<T, Cfg>& sm = block_tiles<T, Cfg, Math>();
   const int tid = threadIdx.x;
   Math math(tid);
   GatherLoader<T, Cfg> ld(g, a, b, m0, n0, tid);
@@ -770,7 +794,7 @@ __global__ void __launch_bounds__(Cfg::NT, sizeof(T) == 4 ? Cfg::MIN_BLOCKS : 1)
   const int n0 = blockIdx.x * Cfg::BN, m0 = (blockIdx.y % args.m_tiles) * Cfg::BM;
   const int r_begin = split * args.r_per_split, r_end = min(R, r_begin + args.r_per_split);
 
-  __shared__ Smem<T, Cfg> sm;
+  Smem<T, Cfg>& sm = block_tiles<T, Cfg, Math>();
   const int tid = threadIdx.x;
   Math math(tid);
   WeightLoader<T, Cfg> ld(d, args.x + int64_t(group) * d.cg() * d.H * d.W,
@@ -985,11 +1009,31 @@ void with_kernel_config(const Plan& plan, F&& f) {
   }
 }
 
+// Dynamic shared memory of a GEMM kernel (block_tiles): 0 for the static SIMT tiles; for the cp.async pipelines
+// sizeof(Smem), with the kernel's limit raised to it once per device (above 48 KiB the launch needs it).
+template <auto Kernel, typename T, class Cfg, class Math>
+size_t dynamic_tiles_bytes() {
+  if constexpr (!Math::ASYNC) {
+    return 0;
+  } else {
+    constexpr size_t bytes = sizeof(Smem<T, Cfg>);
+    constexpr int kMaxDevices = 64;
+    static std::atomic<bool> raised[kMaxDevices] = {};
+    const int dev = current_device();
+    if (dev < 0 || dev >= kMaxDevices || !raised[dev].load(std::memory_order_acquire)) {
+      GAN_CUDA_CHECK(cudaFuncSetAttribute(Kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(bytes)));
+      if (dev >= 0 && dev < kMaxDevices) raised[dev].store(true, std::memory_order_release);
+    }
+    return bytes;
+  }
+}
+
 template <typename T, class Cfg, class Math>
 void launch_gather(const char* op, GatherArgs<T> args, int phases, int M) {
   args.m_tiles = m_tiles_for(op, M, args.d.G, Cfg::BM);
   const dim3 grid((args.ws_n + Cfg::BN - 1) / Cfg::BN, args.m_tiles * args.d.G, phases * args.splits);
-  launch<gather_gemm_kernel<T, Cfg, Math>>(grid, Cfg::NT, 0, stream(), args);
+  constexpr auto kernel = gather_gemm_kernel<T, Cfg, Math>;
+  launch<kernel>(grid, Cfg::NT, dynamic_tiles_bytes<kernel, T, Cfg, Math>(), stream(), args);
 }
 
 // Forward (backward_data false: a = w, b = x, out = y) or backward data (a = w, b = gy, out = gx).
@@ -1021,7 +1065,8 @@ template <typename T, class Cfg, class Math>
 void launch_weight(const char* op, WeightArgs<T> args, int ncols) {
   args.m_tiles = m_tiles_for(op, args.d.og(), args.d.G, Cfg::BM);
   const dim3 grid((ncols + Cfg::BN - 1) / Cfg::BN, args.m_tiles * args.d.G, args.splits);
-  launch<weight_gemm_kernel<T, Cfg, Math>>(grid, Cfg::NT, 0, stream(), args);
+  constexpr auto kernel = weight_gemm_kernel<T, Cfg, Math>;
+  launch<kernel>(grid, Cfg::NT, dynamic_tiles_bytes<kernel, T, Cfg, Math>(), stream(), args);
 }
 
 }  // namespace

@@ -144,8 +144,9 @@ void check_tf32(const Conv2dShape& s, bool with_bias, std::mt19937& rng, std::se
 
 // DCGAN-64 layers (ngf = ndf = 64, nz = 100) at batch 64, one test each (the emulator takes seconds per layer):
 // the discriminator's convs, whose backward-data passes are the generator's transposed convs, each pass on tensor
-// cores within the bound, planned for the emulated device's own 132 SMs. The 64->128 layer has the same GEMM sizes
-// as 128->256 up to the spatial/channel split and is left out to save emulator time.
+// cores within the bound, planned for the emulated device's own 132 SMs. The 64->128 and 256->512 layers have the
+// FLOPs of 128->256 (about 15 s each in the emulator) and differ only in their M, N, K split; they are left out to
+// keep CI's emulator stage short.
 struct Dcgan64Layer {
   const char* name;
   Conv2dShape shape;
@@ -162,7 +163,6 @@ INSTANTIATE_TEST_SUITE_P(
     Layers, ConvTf32Dcgan64,
     ::testing::Values(Dcgan64Layer{"D3to64", make(64, 3, 64, 64, 64, 4, 4, 2, 1)},          // 64x64 -> 32x32
                       Dcgan64Layer{"D128to256", make(64, 128, 16, 16, 256, 4, 4, 2, 1)},    // 16x16 -> 8x8
-                      Dcgan64Layer{"D256to512", make(64, 256, 8, 8, 512, 4, 4, 2, 1)},      // 8x8 -> 4x4
                       Dcgan64Layer{"D512to1", make(64, 512, 4, 4, 1, 4, 4, 1, 0)},          // 4x4 -> 1x1
                       Dcgan64Layer{"G100to512", make(64, 512, 4, 4, 100, 4, 4, 1, 0)}),     // 1x1 -> 4x4 (transposed)
     [](const ::testing::TestParamInfo<Dcgan64Layer>& info) { return std::string(info.param.name); });
