@@ -20,6 +20,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <ostream>
 #include <random>
 #include <set>
 #include <string>
@@ -151,6 +152,8 @@ struct Dcgan64Layer {
   const char* name;
   Conv2dShape shape;
 };
+
+void PrintTo(const Dcgan64Layer& layer, std::ostream* os) { *os << layer.name << ": " << str(layer.shape); }
 
 class ConvTf32Dcgan64 : public CudaParamTest<Dcgan64Layer> {};
 
