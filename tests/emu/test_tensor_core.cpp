@@ -14,6 +14,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "device_array.h"
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/mma.cuh"
@@ -23,21 +24,7 @@ namespace {
 
 namespace kc = gan::kernels::cuda;
 
-template <typename T>
-struct DeviceArray {
-  explicit DeviceArray(size_t count) : n(count) { GAN_CUDA_CHECK(cudaMalloc(&ptr, n * sizeof(T))); }
-  DeviceArray(const std::vector<T>& host) : DeviceArray(host.size()) {
-    kc::memcpy_h2d(ptr, host.data(), n * sizeof(T));
-  }
-  ~DeviceArray() { (void)cudaFree(ptr); }
-  std::vector<T> download() const {
-    std::vector<T> host(n);
-    kc::memcpy_d2h(host.data(), ptr, n * sizeof(T));
-    return host;
-  }
-  size_t n;
-  T* ptr = nullptr;
-};
+using gan::testing::DeviceArray;
 
 uint32_t bits(float x) {
   uint32_t u;

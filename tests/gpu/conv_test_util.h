@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <random>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -126,6 +127,16 @@ inline std::string plan_launched(const char* family) {
     if (n.rfind(std::string(family) + "_reduce_kernel<", 0) == 0) split = true;
   }
   return std::string(family) + "/" + tile + "/" + (split ? "split" : "whole");
+}
+
+// Fails naming every one of the 16 plans (two GEMM families, four tiles, whole or split-K) missing from `seen`.
+inline void expect_every_plan(const std::set<std::string>& seen) {
+  for (const char* family : {"gather", "weight"})
+    for (const char* tile : {"Big", "Wide", "Mid", "Thin"})
+      for (const char* split : {"whole", "split"}) {
+        const std::string plan = std::string(family) + "/" + tile + "/" + split;
+        EXPECT_TRUE(seen.count(plan)) << plan << " never ran";
+      }
 }
 
 // Whether the GEMM kernel of `family` ("gather" or "weight") that a call launched ran on tensor cores (the MmaMath

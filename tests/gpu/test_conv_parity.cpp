@@ -28,9 +28,7 @@ namespace gan::testing {
 namespace {
 
 namespace kcpu = kernels::cpu;
-namespace kcuda = kernels::cuda;
-using kernels::Conv2dShape;
-using namespace conv_test;
+using namespace conv_test;  // kcuda, Conv2dShape and the shared helpers
 
 template <typename T>
 ::testing::AssertionResult matches(const Tensor& gpu, const std::vector<T>& cpu, const std::string& what) {
@@ -267,16 +265,6 @@ void check_planned(const Conv2dShape& s, int sms, std::set<std::string>& seen, s
   const PlannerSmCount planner(sms);
   SCOPED_TRACE("planned for " + std::to_string(sms) + " SMs");
   check_shape<float>(s, true, rng, &seen);
-}
-
-// Fails naming every one of the 16 plans (two GEMM families, four tiles, whole or split-K) missing from `seen`.
-void expect_every_plan(const std::set<std::string>& seen) {
-  for (const char* family : {"gather", "weight"})
-    for (const char* tile : {"Big", "Wide", "Mid", "Thin"})
-      for (const char* split : {"whole", "split"}) {
-        const std::string plan = std::string(family) + "/" + tile + "/" + split;
-        EXPECT_TRUE(seen.count(plan)) << plan << " never ran";
-      }
 }
 
 // The convolution has four tile shapes and a split-K path for each of its two GEMM kernels (gather: forward and

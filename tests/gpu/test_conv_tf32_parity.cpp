@@ -36,9 +36,7 @@ namespace gan::testing {
 namespace {
 
 namespace kcpu = kernels::cpu;
-namespace kcuda = kernels::cuda;
-using kernels::Conv2dShape;
-using namespace conv_test;
+using namespace conv_test;  // kcuda, Conv2dShape and the shared helpers
 
 std::vector<double> to_double(const std::vector<float>& v, bool absolute) {
   std::vector<double> out(v.size());
@@ -218,12 +216,7 @@ TEST_F(ConvTf32Parity, EveryTileShapeAndSplitKPath) {
       SCOPED_TRACE("planned for " + std::to_string(sms) + " SMs");
       check_tf32(s, true, rng, &seen);
     }
-  for (const char* family : {"gather", "weight"})
-    for (const char* tile : {"Big", "Wide", "Mid", "Thin"})
-      for (const char* split : {"whole", "split"}) {
-        const std::string plan = std::string(family) + "/" + tile + "/" + split;
-        EXPECT_TRUE(seen.count(plan)) << plan << " never ran in the TF32 mode";
-      }
+  expect_every_plan(seen);
 }
 
 // The switch: float32 runs on tensor cores in the TF32 mode and on the SIMT kernels in strict FP32 (then at FP32's
