@@ -441,9 +441,9 @@ struct MmaMath {
   __device__ __forceinline__ float value(int i, int j, int jj) const { return acc[i / 2][j][2 * (i % 2) + jj]; }
 };
 
-// The K loop shared by every kernel, staged through shared memory in one of two ways. The
-// Loader says which elements a thread moves (visit(k0, k_end, a_elem, b_elem): global address or null for a zero)
-// and where they go (a_slot, b_slot); Math is one of the policies above.
+// The K loop shared by every kernel, staged through shared memory in one of two ways. The Loader says which
+// elements a thread moves (visit(k0, k_end, a_elem, b_elem): global address or null for a zero) and where they go
+// (a_slot, b_slot); Math is one of the policies above.
 //   Register staging (SIMT): step t + 1 is loaded into registers before step t's FMAs and stored to the other
 //     buffer after them, one barrier per step.
 //   cp.async (tensor cores, Math::ASYNC): a Cfg::STAGES-stage pipeline. Steps t + 1 .. t + STAGES - 1 are in
@@ -582,7 +582,8 @@ struct GatherLoader {
     }
   }
 
-  // Where A element q and B element q go in the shared tiles; a valid global address.
+  // base(): a valid global address (the source of zero-filling copies, which read nothing); a_slot, b_slot: where
+  // A element q and B element q go in the shared tiles.
   __device__ __forceinline__ const T* base() const { return a; }
   __device__ __forceinline__ T* a_slot(T (*As)[Cfg::BM + Cfg::PAD], int q) const {
     return &As[kk][ml0 + q * (Cfg::NT / Cfg::BK)];
