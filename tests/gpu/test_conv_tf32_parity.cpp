@@ -23,6 +23,7 @@
 #include <ostream>
 #include <random>
 #include <set>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -78,11 +79,14 @@ std::vector<double> bias_map(const std::vector<float>* bias, int64_t N, int64_t 
   return out;
 }
 
-// All three passes on one shape in the TF32 mode, each within the bound; with `rerun`, the weight gradient twice,
-// bitwise equal (split-K stays deterministic); each pass must have run on tensor cores. With `plans`, the plan each
-// kernel ran is added to it.
+// The passes check_tf32 runs (a bit set).
+enum Passes : int { kForward = 1, kBackwardData = 2, kBackwardWeight = 4, kAllPasses = 7 };
+
+// The passes of one shape in the TF32 mode (all three by default), each within the bound; with `rerun`, the weight
+// gradient twice, bitwise equal (split-K stays deterministic); each pass must have run on tensor cores. With
+// `plans`, the plan each kernel ran is added to it.
 void check_tf32(const Conv2dShape& s, bool with_bias, std::mt19937& rng, std::set<std::string>* plans = nullptr,
-                bool rerun = true) {
+                bool rerun = true, int passes = kAllPasses) {
   const Tf32Scope mode(true);
   SCOPED_TRACE(str(s) + (with_bias ? ", bias" : "") + ", tf32");
   const auto record = [plans](const char* family, auto run) {
@@ -100,7 +104,7 @@ void check_tf32(const Conv2dShape& s, bool with_bias, std::mt19937& rng, std::se
   const std::vector<double> xa = to_double(x.host, true), wa = to_double(w.host, true), gya = to_double(gy.host, true);
   const int64_t cg = s.Cin / s.groups, og = s.Cout / s.groups;
 
-  {
+  if (passes & kForward) {
     std::vector<double> exact(static_cast<size_t>(ny)), S(exact.size());
     const std::vector<double> bias = bias_map(with_bias ? &b_out.host : nullptr, s.N, s.Cout, s.Ho * s.Wo);
     kcpu::conv2d_forward<double>(s, xd.data(), wd.data(), nullptr, exact.data());
@@ -112,7 +116,7 @@ void check_tf32(const Conv2dShape& s, bool with_bias, std::mt19937& rng, std::se
     });
     EXPECT_TRUE(within_tf32_bound(y, exact, S, bias, cg * s.kh * s.kw, "conv2d_forward"));
   }
-  {
+  if (passes & kBackwardData) {
     std::vector<double> exact(static_cast<size_t>(nx)), S(exact.size());
     const std::vector<double> bias = bias_map(with_bias ? &b_in.host : nullptr, s.N, s.Cin, s.H * s.W);
     kcpu::conv2d_backward_data<double>(s, gyd.data(), wd.data(), nullptr, exact.data());
@@ -124,7 +128,7 @@ void check_tf32(const Conv2dShape& s, bool with_bias, std::mt19937& rng, std::se
     });
     EXPECT_TRUE(within_tf32_bound(gx, exact, S, bias, og * s.kh * s.kw, "conv2d_backward_data"));
   }
-  {
+  if (passes & kBackwardWeight) {
     std::vector<double> exact(static_cast<size_t>(nw)), S(exact.size());
     kcpu::conv2d_backward_weight<double>(s, xd.data(), gyd.data(), exact.data());
     kcpu::conv2d_backward_weight<double>(s, xa.data(), gya.data(), S.data());
@@ -141,32 +145,44 @@ void check_tf32(const Conv2dShape& s, bool with_bias, std::mt19937& rng, std::se
   }
 }
 
-// DCGAN-64 layers (ngf = ndf = 64, nz = 100) at batch 64, one test each (the emulator takes seconds per layer):
-// the discriminator's convs, whose backward-data passes are the generator's transposed convs, each pass on tensor
-// cores within the bound, planned for the emulated device's own 132 SMs. The 64->128 and 256->512 layers have the
-// FLOPs of 128->256 (about 15 s each in the emulator) and differ only in their M, N, K split; they are left out to
-// keep CI's emulator stage short.
-struct Dcgan64Layer {
-  const char* name;
+// DCGAN-64 layers (ngf = ndf = 64, nz = 100) at batch 64, one test per layer and pass (the emulator takes
+// seconds per pass): the discriminator's convs, whose backward-data passes are the generator's transposed convs,
+// each pass on tensor cores within the bound, planned for the emulated device's own 132 SMs. The 64->128 and
+// 256->512 layers have the FLOPs of 128->256 and differ only in their M, N, K split; they are left out to keep
+// CI's emulator stage short.
+struct Dcgan64Case {
+  std::string name;  // layer and pass, e.g. "D128to256_bwd_weight"
   Conv2dShape shape;
+  int pass;
 };
 
-void PrintTo(const Dcgan64Layer& layer, std::ostream* os) { *os << layer.name << ": " << str(layer.shape); }
+void PrintTo(const Dcgan64Case& c, std::ostream* os) { *os << c.name << ": " << str(c.shape); }
 
-class ConvTf32Dcgan64 : public CudaParamTest<Dcgan64Layer> {};
+std::vector<Dcgan64Case> dcgan64_cases() {
+  const std::pair<const char*, Conv2dShape> layers[] = {
+      {"D3to64", make(64, 3, 64, 64, 64, 4, 4, 2, 1)},          // 64x64 -> 32x32
+      {"D128to256", make(64, 128, 16, 16, 256, 4, 4, 2, 1)},    // 16x16 -> 8x8
+      {"D512to1", make(64, 512, 4, 4, 1, 4, 4, 1, 0)},          // 4x4 -> 1x1
+      {"G100to512", make(64, 512, 4, 4, 100, 4, 4, 1, 0)},      // 1x1 -> 4x4 (transposed)
+  };
+  const std::pair<const char*, int> passes[] = {
+      {"fwd", kForward}, {"bwd_data", kBackwardData}, {"bwd_weight", kBackwardWeight}};
+  std::vector<Dcgan64Case> cases;
+  for (const auto& [layer, shape] : layers)
+    for (const auto& [pass, bit] : passes) cases.push_back({std::string(layer) + "_" + pass, shape, bit});
+  return cases;
+}
+
+class ConvTf32Dcgan64 : public CudaParamTest<Dcgan64Case> {};
 
 TEST_P(ConvTf32Dcgan64, Batch64) {
   std::mt19937 rng(64);
-  check_tf32(GetParam().shape, false, rng, nullptr, /*rerun=*/false);  // determinism: the smaller shapes below
+  // Determinism is checked on the smaller shapes below.
+  check_tf32(GetParam().shape, false, rng, nullptr, /*rerun=*/false, GetParam().pass);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Layers, ConvTf32Dcgan64,
-    ::testing::Values(Dcgan64Layer{"D3to64", make(64, 3, 64, 64, 64, 4, 4, 2, 1)},          // 64x64 -> 32x32
-                      Dcgan64Layer{"D128to256", make(64, 128, 16, 16, 256, 4, 4, 2, 1)},    // 16x16 -> 8x8
-                      Dcgan64Layer{"D512to1", make(64, 512, 4, 4, 1, 4, 4, 1, 0)},          // 4x4 -> 1x1
-                      Dcgan64Layer{"G100to512", make(64, 512, 4, 4, 100, 4, 4, 1, 0)}),     // 1x1 -> 4x4 (transposed)
-    [](const ::testing::TestParamInfo<Dcgan64Layer>& info) { return std::string(info.param.name); });
+INSTANTIATE_TEST_SUITE_P(Layers, ConvTf32Dcgan64, ::testing::ValuesIn(dcgan64_cases()),
+                         [](const ::testing::TestParamInfo<Dcgan64Case>& info) { return info.param.name; });
 
 class ConvTf32Parity : public CudaTest {};
 
