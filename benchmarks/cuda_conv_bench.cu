@@ -289,7 +289,8 @@ void bench_layer_pass(benchmark::State& state, const Layer& layer, Pass pass, Ma
   const double ms = bench::time_in_loop(state, flush, ours);
   const double base_ms = bench::time_ms(flush, baseline, 30).mean_ms;
   const double flops = 2.0 * double(s.N) * double(s.Cout) * double(s.Ho * s.Wo) * double(s.Cin * s.kh * s.kw);
-  bench::report(state, {layer.name + " " + pass_name(pass) + " " + math_name(math), ms, flops, bench::Unit::TFLOPS, base_ms, choice.label});
+  const std::string row = layer.name + " " + pass_name(pass) + " " + math_name(math);
+  bench::report(state, {row, ms, flops, bench::Unit::TFLOPS, base_ms, choice.label});
 }
 
 void register_all() {

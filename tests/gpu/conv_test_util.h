@@ -143,7 +143,8 @@ inline void expect_every_plan(const std::set<std::string>& seen) {
 // policy) rather than SIMT FMAs, read from the launch counters.
 inline bool tensor_cores_launched(const char* family) {
   for (const kcuda::KernelLaunches& k : kcuda::launch_counts())
-    if (k.kernel.rfind(std::string(family) + "_gemm_kernel<", 0) == 0) return k.kernel.find("MmaMath") != std::string::npos;
+    if (k.kernel.rfind(std::string(family) + "_gemm_kernel<", 0) == 0)
+      return k.kernel.find("MmaMath") != std::string::npos;
   return false;
 }
 

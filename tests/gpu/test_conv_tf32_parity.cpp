@@ -100,8 +100,10 @@ void check_tf32(const Conv2dShape& s, bool with_bias, std::mt19937& rng, std::se
   const Buffer<float> x = random_buffer<float>(nx, rng), w = random_buffer<float>(nw, rng);
   const Buffer<float> gy = random_buffer<float>(ny, rng);
   const Buffer<float> b_out = random_buffer<float>(s.Cout, rng), b_in = random_buffer<float>(s.Cin, rng);
-  const std::vector<double> xd = to_double(x.host, false), wd = to_double(w.host, false), gyd = to_double(gy.host, false);
-  const std::vector<double> xa = to_double(x.host, true), wa = to_double(w.host, true), gya = to_double(gy.host, true);
+  const std::vector<double> xd = to_double(x.host, false), wd = to_double(w.host, false);
+  const std::vector<double> gyd = to_double(gy.host, false);
+  const std::vector<double> xa = to_double(x.host, true), wa = to_double(w.host, true);
+  const std::vector<double> gya = to_double(gy.host, true);
   const int64_t cg = s.Cin / s.groups, og = s.Cout / s.groups;
 
   if (passes & kForward) {
