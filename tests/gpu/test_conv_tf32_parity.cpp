@@ -19,6 +19,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ostream>
 #include <random>
@@ -262,6 +264,26 @@ TEST_F(ConvTf32Parity, MathModeChoosesTheKernels) {
   }
   EXPECT_LE(relative_error(y_fp32, std::vector<double>(ref.begin(), ref.end())), 1e-5);
   EXPECT_NE(y_tf32, y_fp32) << "the TF32 mode gave the strict FP32 result: no TF32 rounding happened";
+}
+
+// ---- GAN_TF32: read once per process, so each case runs in a child that re-executes this binary ----
+
+// In the child: sets GAN_TF32 (unsets it for nullptr), then prints the math mode the first query sees.
+[[noreturn]] void report_math_mode(const char* value) {
+  if (value)
+    setenv("GAN_TF32", value, 1);
+  else
+    unsetenv("GAN_TF32");
+  std::fprintf(stderr, "tf32=%d\n", kcuda::tf32_enabled() ? 1 : 0);
+  std::exit(0);
+}
+
+TEST(ConvTf32MathMode, GanTf32ZeroSelectsStrictFp32AndTf32IsTheDefault) {
+  GAN_REQUIRE_CUDA();  // a build without CUDA has no math mode (always strict)
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(report_math_mode(nullptr), ::testing::ExitedWithCode(0), "tf32=1");
+  EXPECT_EXIT(report_math_mode("0"), ::testing::ExitedWithCode(0), "tf32=0");
+  EXPECT_EXIT(report_math_mode("1"), ::testing::ExitedWithCode(0), "tf32=1");
 }
 
 }  // namespace
