@@ -15,6 +15,7 @@
 #include "apps/trained_run.h"
 #include "apps/trainer.h"
 #include "engine/checked.h"
+#include "kernels/cuda/runtime.h"
 
 namespace gan::apps {
 
@@ -380,6 +381,7 @@ std::string flag_list(const models::ModelEntry& entry) {
 }
 
 int train_command(const TrainArgs& args, const Catalog& catalog, const CliStreams& io) {
+  if (!args.precision.empty()) kernels::cuda::set_tf32(args.precision == "tf32");  // CUDA only; doubles stay strict
   return args.resume.empty() ? new_run(args, catalog, io) : resume_run(args, catalog, io);
 }
 

@@ -173,6 +173,11 @@ int run_cli(int argc, const char* const* argv, const Catalog& catalog, const Cli
       ->check(int_flag(1, kMaxBatch))
       ->default_str(std::to_string(kDefaultBatch));
   train->add_option("--device", targs.device, kDeviceHelp);
+  train->add_option("--precision", targs.precision,
+                    "Float32 math on CUDA: tf32 (tensor cores for convolutions and GEMMs, 10-bit mantissa products, "
+                    "FP32 accumulation; PyTorch's default for convolutions) or fp32 (strict); bf16 is not "
+                    "implemented [default: tf32, or fp32 with GAN_TF32=0]")
+      ->check(CLI::IsMember({"fp32", "tf32"}));
   train->add_option("--seed", targs.seed, "Seed for weights, noise and data order")->check(uint_flag())->default_str("0");
   train->add_option("--image-size", targs.image_size,
                     "Resize (or pad) images to S x S; models take 28, 32 or 64 [default: native, else the nearest of "

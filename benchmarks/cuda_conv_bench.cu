@@ -2,15 +2,20 @@
 // forward, backward-data and backward-weight of each, from the layer's point of view. For a transposed conv the
 // forward pass is our conv2d_backward_data (cuDNN's BackwardData) and its backward-data pass is conv2d_forward.
 //
+// Two math modes, one row each per layer and pass, ours and cuDNN in the same mode:
+//   fp32: ours in strict FP32 (set_tf32(false): the SIMT kernels) against cuDNN with CUDNN_FMA_MATH (results that
+//         report a tensor-op math type are skipped: on Ampere and later DEFAULT math would permit TF32);
+//   tf32: ours in the TF32 mode (the default: mma.sync m16n8k8 TF32 kernels) against cuDNN with
+//         CUDNN_TENSOR_OP_MATH, its fastest algorithm whatever math it reports (what PyTorch's default
+//         allow_tf32 convolutions get).
 // Baseline: for each call cuDNN's fastest algorithm as cudnnFindConvolution*AlgorithmEx measures it, then timed
-// here exactly like ours (CUDA events, L2 flushed before every repeat; see cuda_bench_util.h). Same math for both:
-// FP32 with FMA only. The conv descriptor asks for CUDNN_FMA_MATH rather than CUDNN_DEFAULT_MATH because on
-// Ampere and later DEFAULT permits TF32 tensor cores for FP32 data, which would compare different arithmetic;
-// results that report a tensor-op math type are skipped anyway. The label names cuDNN's algorithm and marks a
-// non-deterministic one (atomics in backward-weight): ours is always deterministic.
+// here exactly like ours (CUDA events, L2 flushed before every repeat; see cuda_bench_util.h). The label names
+// cuDNN's algorithm and marks a non-deterministic one (atomics in backward-weight): ours is always deterministic.
 //
 // Every benchmark also compares our output with cuDNN's and fails (SkipWithError) when the largest difference
-// exceeds 1e-4 of the largest value, so a run on a GPU doubles as a correctness check at full size.
+// exceeds 1e-4 (fp32) or 5e-3 (tf32) of the largest value, so a run on a GPU doubles as a correctness check at
+// full size. TF32's operand rounding (relative 2^-11 per operand, random in sign) leaves each output of either
+// side about 2^-10.5 of the typical output magnitude off the exact value; 5e-3 is ten times that.
 //
 // Run: build/benchmarks/cuda_conv_bench [--benchmark_filter=...]; on a machine without a GPU it prints one line
 // and exits with status 0.
@@ -26,6 +31,7 @@
 
 #include "benchmarks/cuda_bench_util.h"
 #include "kernels/conv.h"
+#include "kernels/cuda/runtime.h"
 
 namespace {
 
@@ -67,6 +73,9 @@ std::vector<Layer> dcgan64_layers(int64_t batch) {
 }
 
 enum class Pass { Forward, BackwardData, BackwardWeight };  // the layer's passes
+enum class MathMode { Fp32, Tf32 };                          // ours and cuDNN's arithmetic for FP32 data
+
+const char* math_name(MathMode m) { return m == MathMode::Tf32 ? "tf32" : "fp32"; }
 enum class Kernel { Fwd, Dgrad, Wgrad };                     // the conv kernels
 
 const char* pass_name(Pass p) {
@@ -116,13 +125,13 @@ cudnnHandle_t cudnn() {
   return handle;
 }
 
-// The descriptors of one convolution (FP32, NCHW, FMA math).
+// The descriptors of one convolution (FP32 data, NCHW, FMA or tensor-op math).
 struct CudnnConv {
   cudnnTensorDescriptor_t x = nullptr, y = nullptr;
   cudnnFilterDescriptor_t w = nullptr;
   cudnnConvolutionDescriptor_t conv = nullptr;
 
-  explicit CudnnConv(const Conv2dShape& s) {
+  CudnnConv(const Conv2dShape& s, MathMode math) {
     GAN_CUDNN_CHECK(cudnnCreateTensorDescriptor(&x));
     GAN_CUDNN_CHECK(cudnnCreateTensorDescriptor(&y));
     GAN_CUDNN_CHECK(cudnnCreateFilterDescriptor(&w));
@@ -136,7 +145,8 @@ struct CudnnConv {
     GAN_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(conv, int(s.pad_h), int(s.pad_w), int(s.stride_h),
                                                     int(s.stride_w), 1, 1, CUDNN_CROSS_CORRELATION,
                                                     CUDNN_DATA_FLOAT));
-    GAN_CUDNN_CHECK(cudnnSetConvolutionMathType(conv, CUDNN_FMA_MATH));
+    GAN_CUDNN_CHECK(
+        cudnnSetConvolutionMathType(conv, math == MathMode::Tf32 ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH));
   }
   ~CudnnConv() {
     cudnnDestroyConvolutionDescriptor(conv);
@@ -157,19 +167,21 @@ struct Choice {
 
 bool tensor_op(cudnnMathType_t m) { return m == CUDNN_TENSOR_OP_MATH || m == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION; }
 
-// The fastest successful FMA-math result of a Find*Ex call.
+// The fastest successful result of a Find*Ex call: any math in the TF32 mode, FMA math only in FP32.
 template <typename Perf>
-Choice pick(const Perf* perf, int n, const char* const* names, int name_count) {
+Choice pick(const Perf* perf, int n, const char* const* names, int name_count, MathMode math) {
   for (int i = 0; i < n; ++i) {
-    if (perf[i].status != CUDNN_STATUS_SUCCESS || tensor_op(perf[i].mathType)) continue;
+    if (perf[i].status != CUDNN_STATUS_SUCCESS) continue;
+    if (math == MathMode::Fp32 && tensor_op(perf[i].mathType)) continue;
     Choice c;
     c.algo = static_cast<int>(perf[i].algo);
     c.workspace = perf[i].memory;
     c.label = std::string("cuDNN ") + (c.algo >= 0 && c.algo < name_count ? names[c.algo] : "algo ?");
+    if (tensor_op(perf[i].mathType)) c.label += " tensor-op";
     if (perf[i].determinism == CUDNN_NON_DETERMINISTIC) c.label += " (non-deterministic)";
     return c;
   }
-  throw std::runtime_error("cuDNN found no FMA-math algorithm for this convolution");
+  throw std::runtime_error(std::string("cuDNN found no ") + math_name(math) + " algorithm for this convolution");
 }
 
 constexpr const char* kFwdNames[] = {"IMPLICIT_GEMM", "IMPLICIT_PRECOMP_GEMM", "GEMM", "DIRECT", "FFT",
@@ -179,7 +191,17 @@ constexpr const char* kBwdFilterNames[] = {"ALGO_0", "ALGO_1", "FFT", "ALGO_3", 
 
 // ---- one benchmark ----------------------------------------------------------------------------------------
 
-void bench_layer_pass(benchmark::State& state, const Layer& layer, Pass pass) {
+// Sets our float32 math mode for a scope (kernels/cuda/runtime.h), then restores the previous one.
+struct OurMathMode {
+  bool previous = kc::tf32_enabled();
+  explicit OurMathMode(MathMode m) { kc::set_tf32(m == MathMode::Tf32); }
+  ~OurMathMode() { kc::set_tf32(previous); }
+  OurMathMode(const OurMathMode&) = delete;
+  OurMathMode& operator=(const OurMathMode&) = delete;
+};
+
+void bench_layer_pass(benchmark::State& state, const Layer& layer, Pass pass, MathMode math) {
+  const OurMathMode our_math(math);
   const Conv2dShape& s = layer.conv;
   const Kernel kernel = kernel_of(layer, pass);
   DeviceBuffer x(size_t(s.N * s.Cin * s.H * s.W)), w(size_t(s.Cout * s.Cin * s.kh * s.kw)),
@@ -197,7 +219,7 @@ void bench_layer_pass(benchmark::State& state, const Layer& layer, Pass pass) {
     }
   };
 
-  const CudnnConv d(s);
+  const CudnnConv d(s, math);
   cudnnHandle_t h = cudnn();
   // Find with a generous workspace; cuDNN skips algorithms that need more.
   constexpr size_t kFindWorkspace = size_t(512) << 20;
@@ -210,19 +232,19 @@ void bench_layer_pass(benchmark::State& state, const Layer& layer, Pass pass) {
       GAN_CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithmEx(h, d.x, x.ptr, d.w, w.ptr, d.conv, d.y, base_out.ptr,
                                                              CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &n, perf, find_ws.ptr,
                                                              kFindWorkspace));
-      choice = pick(perf, n, kFwdNames, int(std::size(kFwdNames)));
+      choice = pick(perf, n, kFwdNames, int(std::size(kFwdNames)), math);
     } else if (kernel == Kernel::Dgrad) {
       cudnnConvolutionBwdDataAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
       GAN_CUDNN_CHECK(cudnnFindConvolutionBackwardDataAlgorithmEx(h, d.w, w.ptr, d.y, y.ptr, d.conv, d.x,
                                                                   base_out.ptr, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT,
                                                                   &n, perf, find_ws.ptr, kFindWorkspace));
-      choice = pick(perf, n, kBwdDataNames, int(std::size(kBwdDataNames)));
+      choice = pick(perf, n, kBwdDataNames, int(std::size(kBwdDataNames)), math);
     } else {
       cudnnConvolutionBwdFilterAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
       GAN_CUDNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithmEx(
           h, d.x, x.ptr, d.y, y.ptr, d.conv, d.w, base_out.ptr, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &n, perf,
           find_ws.ptr, kFindWorkspace));
-      choice = pick(perf, n, kBwdFilterNames, int(std::size(kBwdFilterNames)));
+      choice = pick(perf, n, kBwdFilterNames, int(std::size(kBwdFilterNames)), math);
     }
   }
   DeviceBuffer base_ws(std::max<size_t>(choice.workspace, 4) / sizeof(float));
@@ -258,7 +280,7 @@ void bench_layer_pass(benchmark::State& state, const Layer& layer, Pass pass) {
   }
   const double rel = max_diff / std::max(max_ref, 1e-30);
   state.counters["max_rel_err"] = rel;
-  if (!(rel <= 1e-4)) {
+  if (!(rel <= (math == MathMode::Tf32 ? 5e-3 : 1e-4))) {
     state.SkipWithError(("ours differs from cuDNN: max |diff| / max |ref| = " + std::to_string(rel)).c_str());
     return;
   }
@@ -267,24 +289,27 @@ void bench_layer_pass(benchmark::State& state, const Layer& layer, Pass pass) {
   const double ms = bench::time_in_loop(state, flush, ours);
   const double base_ms = bench::time_ms(flush, baseline, 30).mean_ms;
   const double flops = 2.0 * double(s.N) * double(s.Cout) * double(s.Ho * s.Wo) * double(s.Cin * s.kh * s.kw);
-  bench::report(state, {layer.name + " " + pass_name(pass), ms, flops, bench::Unit::TFLOPS, base_ms, choice.label});
+  const std::string row = layer.name + " " + pass_name(pass) + " " + math_name(math);
+  bench::report(state, {row, ms, flops, bench::Unit::TFLOPS, base_ms, choice.label});
 }
 
 void register_all() {
   for (const Layer& layer : dcgan64_layers(128)) {
     for (Pass pass : {Pass::Forward, Pass::BackwardData, Pass::BackwardWeight}) {
-      const std::string name = "conv/" + layer.name + "/" + pass_name(pass);
-      benchmark::RegisterBenchmark(name.c_str(),
-                                   [layer, pass](benchmark::State& st) {
-                                     try {
-                                       bench_layer_pass(st, layer, pass);
-                                     } catch (const std::exception& e) {
-                                       st.SkipWithError(e.what());
-                                     }
-                                   })
-          ->UseManualTime()
-          ->Unit(benchmark::kMillisecond)
-          ->MinTime(0.2);
+      for (MathMode math : {MathMode::Tf32, MathMode::Fp32}) {
+        const std::string name = std::string("conv/") + math_name(math) + "/" + layer.name + "/" + pass_name(pass);
+        benchmark::RegisterBenchmark(name.c_str(),
+                                     [layer, pass, math](benchmark::State& st) {
+                                       try {
+                                         bench_layer_pass(st, layer, pass, math);
+                                       } catch (const std::exception& e) {
+                                         st.SkipWithError(e.what());
+                                       }
+                                     })
+            ->UseManualTime()
+            ->Unit(benchmark::kMillisecond)
+            ->MinTime(0.2);
+      }
     }
   }
 }
@@ -293,5 +318,7 @@ void register_all() {
 
 int main(int argc, char** argv) {
   register_all();
-  return bench::run_main(argc, argv, "DCGAN-64 convolutions, batch 128, FP32 (ours vs cuDNN, FMA math)");
+  return bench::run_main(argc, argv,
+                         "DCGAN-64 convolutions, batch 128, FP32 data: ours vs cuDNN in TF32 (tensor-op math) and "
+                         "strict FP32 (FMA math)");
 }

@@ -329,7 +329,7 @@ def render(rows, raw, title="Training step: gan-engine vs PyTorch", sources=(), 
         def seen(attr):
             return " / ".join(sorted({getattr(r, attr) for r in gpu_rows if r.device_name == dev
                                       and getattr(r, attr)})) or "?"
-        md.append(f"- {dev or 'GPU'}: ours with GAN_TF32 {seen('ours_tf32')} (GEMMs in full FP32 unless on); "
+        md.append(f"- {dev or 'GPU'}: ours with GAN_TF32 {seen('ours_tf32')} (float conv and GEMM on TF32 tensor cores when on, strict FP32 when off); "
                   f"PyTorch {seen('torch')} with allow_tf32 {seen('torch_tf32')} (PyTorch's defaults unless "
                   "pytorch_train_step.py ran with --tf32).")
     cpu_torch = sorted({r.torch for r in ordered if r.kind == "cpu" and r.torch})

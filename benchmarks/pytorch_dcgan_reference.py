@@ -26,7 +26,8 @@ models/adversarial.cpp, apps/cmd_train.cpp, apps/trainer.cpp, engine/data/*):
     not reproduced).
   * Samples: like `gan eval --run`, G in eval mode (BN running statistics), z ~ N(0, 1), in chunks of 500.
     Pixels are written as round((x + 1) * 127.5) clamped to [0, 255] (our grids do the same).
-  * Float32 everywhere; on CUDA, TF32 is turned off (ours runs full FP32 unless GAN_TF32=1); --tf32 turns it on.
+  * Float32 everywhere; on CUDA, TF32 is turned off by default (run ours with GAN_TF32=0 to
+    compare like with like: ours uses TF32 for float conv and GEMM unless GAN_TF32=0); --tf32 turns it on.
 
 Run on the CPU here (Debian's python3-torch 1.13; 1 thread so it stays off the other work):
     /usr/bin/python3 benchmarks/pytorch_dcgan_reference.py --steps 5000 --threads 1 --out /tmp/peer-dcgan
@@ -218,7 +219,7 @@ def parse_args():
     ap.add_argument("--device", help="cpu, cuda or cuda:N [cuda when available, else cpu]")
     ap.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (CPU); 0 = torch's default")
     ap.add_argument("--log-every", type=int, default=100, help="progress line every N steps [100]")
-    ap.add_argument("--tf32", action="store_true", help="allow TF32 on CUDA (off by default, as ours)")
+    ap.add_argument("--tf32", action="store_true", help="allow TF32 on CUDA (off by default; ours is TF32 unless GAN_TF32=0)")
     ap.add_argument("--describe", action="store_true", help="print the networks' parameters and exit")
     a = ap.parse_args()
     for name in ("steps", "batch", "nz", "ngf", "ndf", "n_samples", "log_every"):

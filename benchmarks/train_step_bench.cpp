@@ -54,7 +54,7 @@
 //   --train_dcgan32_batches=           DCGAN-32 batch sizes, fused and unfused (default: none)
 //   --train_profile                    print top kernels, sync reasons and the conv roofline (stderr)
 // An empty list ("--train_batches=") leaves that model out.
-// Environment: GAN_BENCH_MIN_TIME (seconds, or "Nx"), GAN_BENCH_WARMUP; GAN_TF32=1 is recorded in the context.
+// Environment: GAN_BENCH_MIN_TIME (seconds, or "Nx"), GAN_BENCH_WARMUP; the math mode (TF32 unless GAN_TF32=0) is recorded in the context.
 //
 // A quick CPU smoke test (on a 2-core machine one DCGAN-64 iteration at batch 64 takes about 9 s and a WGAN-GP one
 // much longer; small batches only check that it runs):
@@ -369,12 +369,11 @@ int main(int argc, char** argv) {
       device_name = std::string("unknown (") + e.what() + ")";
     }
   }
-  const char* tf32 = std::getenv("GAN_TF32");
   const char* alloc = std::getenv("GAN_CUDA_ALLOC");
   benchmark::AddCustomContext("gan_device", dev.str());
   benchmark::AddCustomContext("blas_core", kernels::blas_core_name());
   benchmark::AddCustomContext("gan_device_name", device_name);
-  benchmark::AddCustomContext("gan_tf32", tf32 != nullptr && std::string(tf32) == "1" ? "on" : "off");
+  benchmark::AddCustomContext("gan_tf32", kernels::cuda::tf32_enabled() ? "on" : "off");  // float conv and GEMM math
   benchmark::AddCustomContext("gan_cuda_alloc", alloc != nullptr && *alloc != '\0' ? alloc : "caching");
   benchmark::AddCustomContext("gan_warmup_iterations", std::to_string(g_settings.warmup));
 

@@ -32,6 +32,13 @@
 // Four tile shapes (128x128, 64x128, 64x64, 16x128) cover large layers, narrow layers and layers with very few
 // output channels (the critic's last conv has one).
 //
+// Arithmetic: in the TF32 math mode (kernels/cuda/runtime.h: tf32_enabled, the default, like PyTorch's cuDNN
+// convolutions) float convolutions keep the loaders, shared-memory staging, epilogues and split-K, and replace the
+// FMAs by tensor cores: each warp computes a warp tile of mma.sync m16n8k8 TF32 products (operands rounded with
+// cvt.rna, FP32 accumulation; MmaMath and the MmaTileCfg shapes, K 16 per step), and the operands reach shared
+// memory through a three-stage cp.async pipeline instead of registers (gemm_mainloop). Strict FP32 and doubles use
+// the SIMT micro-tiles (SimtMath). Groups, dilation, strides and padding work the same in both.
+//
 // Split-K: when C has too few tiles to fill the GPU (deep layers at small spatial size; backward weight, whose
 // reduction runs over all N Ho Wo pixels), the reduction is cut into slices that write partial tiles to a
 // workspace from the caching allocator; a second kernel sums the slices in a fixed order and applies the
@@ -43,14 +50,18 @@
 #include "kernels/conv.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 #include "kernels/cuda/allocator.h"
 #include "kernels/cuda/check.h"
+#include "kernels/cuda/dynamic_shared.cuh"
 #include "kernels/cuda/launch.cuh"
+#include "kernels/cuda/mma.cuh"
 #include "kernels/cuda/runtime.h"
 
 namespace gan::kernels::cuda {
@@ -106,6 +117,22 @@ __device__ __forceinline__ void store4(float* p, const float* v) {
 }
 __device__ __forceinline__ void store4(double* p, const double* v) {
   p[0] = v[0], p[1] = v[1], p[2] = v[2], p[3] = v[3];
+}
+
+// A run of W (4 or 2) consecutive elements to global memory: store4, or one 64-bit store for a float pair.
+template <typename T, int W>
+__device__ __forceinline__ void store_run(T* p, const T* v) {
+  static_assert(W == 4 || W == 2, "runs of 4 (SIMT micro-tiles) or 2 (mma accumulator pairs)");
+  if constexpr (W == 4) {
+    store4(p, v);
+  } else if constexpr (std::is_same_v<T, float>) {
+    if ((reinterpret_cast<uintptr_t>(p) & 7) == 0)
+      *reinterpret_cast<float2*>(p) = make_float2(v[0], v[1]);
+    else
+      p[0] = v[0], p[1] = v[1];
+  } else {
+    p[0] = v[0], p[1] = v[1];
+  }
 }
 
 // ---- problem descriptions ---------------------------------------------------------------------------------
@@ -245,6 +272,7 @@ struct TileCfg {
   // Blocks per SM the register allocation must allow (float; doubles get what they need): two 256-thread blocks
   // keep 16 warps per SM to hide the gathers' latency.
   static constexpr int MIN_BLOCKS = NT >= 256 ? 2 : 4;
+  static constexpr int STAGES = 2;  // shared-memory buffers: double buffering through registers
   static_assert(TM % 4 == 0 && TN % 4 == 0, "micro-tiles are read as 4-vectors");
   static_assert(BM % TM == 0 && BN % TN == 0, "tile must split into micro-tiles");
   static_assert(NT % BK == 0 && BM % (NT / BK) == 0 && BN % (NT / BK) == 0, "k-fast loads must cover the tile");
@@ -257,12 +285,56 @@ using CfgWide = TileCfg<64, 128, 8, 4, 8>;   // 256 threads
 using CfgMid = TileCfg<64, 64, 8, 4, 4>;     // 256 threads
 using CfgThin = TileCfg<16, 128, 8, 4, 4>;   // 128 threads: M <= 16 (e.g. one output channel)
 
-// Double-buffered operand tiles, k-major: a[buf][k][m], b[buf][k][n].
+// Tensor-core (TF32) tiles: the same block tiles, loaders and shared-memory staging, but each warp computes a
+// WM x WN warp tile as (WM / 16) x (WN / 8) mma.sync m16n8k8 with FP32 accumulators, and K advances 16 per step
+// (two mma k-steps per barrier). The names the loaders use (BM, BN, BK, NT, AE, BE, PAD) mean what they mean in
+// TileCfg. PAD = 8: a warp's fragment reads As[k + t][m + g] (t = lane % 4, g = lane / 4) then fall in banks
+// (t (BM + 8) + g) mod 32 = 8 t + g for BM a multiple of 32 (24 t + g for BM = 16): 32 distinct banks.
+template <int BM_, int BN_, int BK_, int WM_, int WN_>
+struct MmaTileCfg {
+  static constexpr int BM = BM_, BN = BN_, BK = BK_, WM = WM_, WN = WN_;
+  static constexpr int WARPS_N = BN / WN;
+  static constexpr int NT = (BM / WM) * WARPS_N * 32;
+  static constexpr int FM = WM / 16, FN = WN / 8;  // m16n8 accumulator tiles per warp
+  static constexpr int AE = BM * BK / NT, BE = BK * BN / NT;
+  static constexpr int PAD = 8;
+  // One block per SM is all the launch bounds ask: the accumulators (FM FN 4) plus fragments and the loaders'
+  // registers exceed the 128 registers that two 256-thread blocks would leave each thread.
+  static constexpr int MIN_BLOCKS = 1;
+  // Shared-memory buffers of the cp.async pipeline: up to STAGES - 1 steps in flight while one is multiplied.
+  // Three stages of the 128x128 tile take 51 KiB: the kernels use dynamic shared memory for these tiles.
+  static constexpr int STAGES = 3;
+  static_assert(BM % WM == 0 && BN % WN == 0 && WM % 16 == 0 && WN % 8 == 0 && BK % 8 == 0, "mma tiling");
+  static_assert((BM + PAD) % 32 == 8 || (BM + PAD) % 32 == 24, "conflict-free A fragment reads");
+  static_assert((BN + PAD) % 32 == 8 || (BN + PAD) % 32 == 24, "conflict-free B fragment reads");
+  static_assert(NT % BK == 0 && BM % (NT / BK) == 0 && BN % (NT / BK) == 0, "k-fast loads must cover the tile");
+  static_assert(NT % BN == 0 && BK % (NT / BN) == 0, "n-fast loads must cover the tile");
+  static_assert(AE >= 1 && BE >= 1, "every thread loads");
+};
+
+using MmaBig = MmaTileCfg<128, 128, 16, 64, 32>;  // 8 warps, 2 x 4
+using MmaWide = MmaTileCfg<64, 128, 16, 32, 32>;  // 8 warps, 2 x 4
+using MmaMid = MmaTileCfg<64, 64, 16, 32, 32>;    // 4 warps, 2 x 2
+using MmaThin = MmaTileCfg<16, 128, 16, 16, 32>;  // 4 warps, 1 x 4: M <= 16
+
+// The operand tiles of Cfg::STAGES steps, k-major: a[stage][k][m], b[stage][k][n].
 template <typename T, class Cfg>
 struct __align__(16) Smem {
-  T a[2][Cfg::BK][Cfg::BM + Cfg::PAD];
-  T b[2][Cfg::BK][Cfg::BN + Cfg::PAD];
+  T a[Cfg::STAGES][Cfg::BK][Cfg::BM + Cfg::PAD];
+  T b[Cfg::STAGES][Cfg::BK][Cfg::BN + Cfg::PAD];
 };
+
+// The block's operand tiles: static shared memory for the register-staged SIMT kernels, the launch's dynamic
+// shared memory (sizeof(Smem), which may pass 48 KiB) for the cp.async pipelines.
+template <typename T, class Cfg, class Math>
+__device__ __forceinline__ Smem<T, Cfg>& block_tiles() {
+  if constexpr (Math::ASYNC) {
+    return *dynamic_shared<Smem<T, Cfg>>();
+  } else {
+    __shared__ Smem<T, Cfg> sm;
+    return sm;
+  }
+}
 
 // Row of C (within the tile) that accumulator row i of thread row ty holds; columns likewise. A thread's rows come
 // in groups of 4 spread BM / (TM / 4) apart, so each group is one 128-bit shared-memory read.
@@ -293,25 +365,143 @@ __device__ __forceinline__ void micro_kernel(const T (*As)[Cfg::BM + Cfg::PAD], 
   }
 }
 
-// The K loop shared by every kernel: loads step t + 1 into registers, multiplies step t from shared memory,
-// stores step t + 1 into the other buffer, one barrier per step. Loader provides load(k0, k_end, ra, rb) (global
-// -> registers, zeros past k_end) and store(As, Bs, ra, rb) (registers -> shared memory).
-template <typename T, class Cfg, class Loader>
-__device__ __forceinline__ void gemm_mainloop(Loader& ld, int k_begin, int k_end, Smem<T, Cfg>& sm, int ty, int tx,
-                                              T (&acc)[Cfg::TM][Cfg::TN]) {
+// How a thread multiplies and where its results sit, one policy per arithmetic. step(As, Bs) accumulates one BK
+// step from shared memory; the epilogues read the accumulators as ROWS rows by COL_RUNS runs of RUN consecutive
+// columns: row(i) and col(j) are tile-relative, value(i, j, jj) is column col(j) + jj of row row(i).
+//
+// SIMT FP32: a TM x TN micro-tile per thread (micro_kernel), columns in runs of 4.
+template <typename T, class Cfg>
+struct SimtMath {
+  static constexpr int RUN = 4, COL_RUNS = Cfg::TN / 4, ROWS = Cfg::TM;
+  static constexpr bool ASYNC = false;  // register-staged loads (gemm_mainloop)
+  int ty, tx;
+  T acc[Cfg::TM][Cfg::TN];
+
+  __device__ explicit SimtMath(int tid) : ty(tid / (Cfg::BN / Cfg::TN)), tx(tid % (Cfg::BN / Cfg::TN)) {
+#pragma unroll
+    for (int i = 0; i < Cfg::TM; ++i)
+#pragma unroll
+      for (int j = 0; j < Cfg::TN; ++j) acc[i][j] = T(0);
+  }
+  __device__ __forceinline__ void step(const T (*As)[Cfg::BM + Cfg::PAD], const T (*Bs)[Cfg::BN + Cfg::PAD]) {
+    micro_kernel<T, Cfg>(As, Bs, ty, tx, acc);
+  }
+  __device__ __forceinline__ int row(int i) const { return micro_row<Cfg>(ty, i); }
+  __device__ __forceinline__ int col(int j) const { return micro_col<Cfg>(tx, 4 * j); }
+  __device__ __forceinline__ T value(int i, int j, int jj) const { return acc[i][4 * j + jj]; }
+};
+
+// TF32 tensor cores (float only): each warp a WM x WN warp tile of m16n8k8 mmas. Fragments are read from the
+// k-major shared tiles in the PTX ISA's layout (kernels/cuda/mma.cuh) and rounded with cvt.rna on the way (the
+// tensor core would truncate unrounded operands). Accumulator (fm, fn) holds rows g and g + 8 of the 16-row tile,
+// columns 2t and 2t + 1 of the 8-column tile: runs of 2.
+template <class Cfg>
+struct MmaMath {
+  static constexpr int RUN = 2, COL_RUNS = Cfg::FN, ROWS = 2 * Cfg::FM;
+  static constexpr bool ASYNC = true;  // cp.async loads (gemm_mainloop)
+  int wm, wn;  // the warp tile's origin in the block tile
+  int g, t;    // lane / 4, lane % 4
+  float acc[Cfg::FM][Cfg::FN][4];
+
+  __device__ explicit MmaMath(int tid) {
+    const int warp = tid / 32, lane = tid % 32;
+    wm = (warp / Cfg::WARPS_N) * Cfg::WM, wn = (warp % Cfg::WARPS_N) * Cfg::WN;
+    g = lane >> 2, t = lane & 3;
+#pragma unroll
+    for (int i = 0; i < Cfg::FM; ++i)
+#pragma unroll
+      for (int j = 0; j < Cfg::FN; ++j)
+#pragma unroll
+        for (int q = 0; q < 4; ++q) acc[i][j][q] = 0.0f;
+  }
+  __device__ __forceinline__ void step(const float (*As)[Cfg::BM + Cfg::PAD],
+                                       const float (*Bs)[Cfg::BN + Cfg::PAD]) {
+#pragma unroll
+    for (int k = 0; k < Cfg::BK; k += 8) {
+      float a[Cfg::FM][4], b[Cfg::FN][2];
+#pragma unroll
+      for (int i = 0; i < Cfg::FM; ++i) {
+        const int m = wm + 16 * i + g;
+        a[i][0] = tf32_round(As[k + t][m]);
+        a[i][1] = tf32_round(As[k + t][m + 8]);
+        a[i][2] = tf32_round(As[k + t + 4][m]);
+        a[i][3] = tf32_round(As[k + t + 4][m + 8]);
+      }
+#pragma unroll
+      for (int j = 0; j < Cfg::FN; ++j) {
+        const int n = wn + 8 * j + g;
+        b[j][0] = tf32_round(Bs[k + t][n]);
+        b[j][1] = tf32_round(Bs[k + t + 4][n]);
+      }
+      mma_tf32_tile<Cfg::FM, Cfg::FN>(acc, a, b);
+    }
+  }
+  __device__ __forceinline__ int row(int i) const { return wm + 16 * (i / 2) + 8 * (i % 2) + g; }
+  __device__ __forceinline__ int col(int j) const { return wn + 8 * j + 2 * t; }
+  __device__ __forceinline__ float value(int i, int j, int jj) const { return acc[i / 2][j][2 * (i % 2) + jj]; }
+};
+
+// The K loop shared by every kernel, staged through shared memory in one of two ways. The Loader says which
+// elements a thread moves (visit(k0, k_end, a_elem, b_elem): global address or null for a zero) and where they go
+// (a_slot, b_slot); Math is one of the policies above.
+//   Register staging (SIMT): step t + 1 is loaded into registers before step t's FMAs and stored to the other
+//     buffer after them, one barrier per step.
+//   cp.async (tensor cores, Math::ASYNC): a Cfg::STAGES-stage pipeline. Steps t + 1 .. t + STAGES - 1 are in
+//     flight, copied straight into their stages (zero fill for padding), while step t is multiplied; per step,
+//     wait_group<STAGES - 2> and one barrier make step t's copies visible to all and free step t - 1's stage,
+//     which the copy of step t + STAGES - 1 then reuses. No registers hold the next tiles.
+template <typename T, class Cfg, class Loader, class Math>
+__device__ __forceinline__ void gemm_mainloop(Loader& ld, int k_begin, int k_end, Smem<T, Cfg>& sm, Math& math) {
   const int steps = k_end > k_begin ? (k_end - k_begin + Cfg::BK - 1) / Cfg::BK : 0;
   if (steps == 0) return;  // uniform across the block
-  T ra[Cfg::AE], rb[Cfg::BE];
-  ld.load(k_begin, k_end, ra, rb);
-  ld.store(sm.a[0], sm.b[0], ra, rb);
-  __syncthreads();
-  for (int t = 0; t < steps; ++t) {
-    const int cur = t & 1;
-    const bool more = t + 1 < steps;
-    if (more) ld.load(k_begin + (t + 1) * Cfg::BK, k_end, ra, rb);
-    micro_kernel<T, Cfg>(sm.a[cur], sm.b[cur], ty, tx, acc);
-    if (more) ld.store(sm.a[cur ^ 1], sm.b[cur ^ 1], ra, rb);
+  if constexpr (Math::ASYNC) {
+    constexpr int S = Cfg::STAGES;
+    // Copies step `step` into its stage as one commit group; past the last step an empty group, so that every
+    // iteration commits one and wait_group<S - 2> always means "step t has landed".
+    const auto copy = [&](int step) {
+      if (step < steps) {
+        T(*As)[Cfg::BM + Cfg::PAD] = sm.a[step % S];
+        T(*Bs)[Cfg::BN + Cfg::PAD] = sm.b[step % S];
+        const T* any = ld.base();  // a valid address for the zero-filling copies, which read nothing
+        ld.visit(
+            k_begin + step * Cfg::BK, k_end,
+            [&](int q, const T* p) { cp_async_4(ld.a_slot(As, q), p ? p : any, p != nullptr); },
+            [&](int q, const T* p) { cp_async_4(ld.b_slot(Bs, q), p ? p : any, p != nullptr); });
+      }
+      cp_async_commit_group();
+    };
+#pragma unroll
+    for (int step = 0; step < S - 1; ++step) copy(step);
+    for (int t = 0; t < steps; ++t) {
+      cp_async_wait_group<S - 2>();  // this thread's copies of step t have landed
+      __syncthreads();               // everyone's; and everyone is done with step t - 1's stage
+      copy(t + S - 1);               // into step t - 1's stage
+      math.step(sm.a[t % S], sm.b[t % S]);
+    }
+  } else {
+    T ra[Cfg::AE], rb[Cfg::BE];
+    const auto load = [&](int k0) {
+      ld.visit(
+          k0, k_end, [&](int q, const T* p) { ra[q] = p ? ldg(p) : T(0); },
+          [&](int q, const T* p) { rb[q] = p ? ldg(p) : T(0); });
+    };
+    const auto store = [&](T(*As)[Cfg::BM + Cfg::PAD], T(*Bs)[Cfg::BN + Cfg::PAD]) {
+#pragma unroll
+      for (int q = 0; q < Cfg::AE; ++q) *ld.a_slot(As, q) = ra[q];
+#pragma unroll
+      for (int q = 0; q < Cfg::BE; ++q) *ld.b_slot(Bs, q) = rb[q];
+    };
+    load(k_begin);
+    store(sm.a[0], sm.b[0]);
     __syncthreads();
+    for (int t = 0; t < steps; ++t) {
+      const int cur = t & 1;
+      const bool more = t + 1 < steps;
+      if (more) load(k_begin + (t + 1) * Cfg::BK);
+      math.step(sm.a[cur], sm.b[cur]);
+      if (more) store(sm.a[cur ^ 1], sm.b[cur ^ 1]);
+      __syncthreads();
+    }
   }
 }
 
@@ -361,46 +551,51 @@ struct GatherLoader {
     v = uv - u * static_cast<int>(g.V.d);
   }
 
-  __device__ __forceinline__ void load(int k0, int k_end, T (&ra)[Cfg::AE], T (&rb)[Cfg::BE]) const {
+  // Calls a_elem(q, p) for this thread's A elements q of the step at k0 and b_elem(q, p) for its B elements, p
+  // their global address or null where the element is zero (past k_end, M or N; outside the image).
+  template <class AElem, class BElem>
+  __device__ __forceinline__ void visit(int k0, int k_end, AElem&& a_elem, BElem&& b_elem) const {
     const int ka = k0 + kk;
     if (ka < k_end) {
       int c, u, v;
       decode(ka, c, u, v);
       const int off = c * g.a_c + u * g.a_u + v * g.a_v + g.a_off;
 #pragma unroll
-      for (int q = 0; q < Cfg::AE; ++q) ra[q] = m_row[q] < g.M ? ldg(a + m_row[q] * g.a_m + off) : T(0);
+      for (int q = 0; q < Cfg::AE; ++q) a_elem(q, m_row[q] < g.M ? a + m_row[q] * g.a_m + off : nullptr);
     } else {
 #pragma unroll
-      for (int q = 0; q < Cfg::AE; ++q) ra[q] = T(0);
+      for (int q = 0; q < Cfg::AE; ++q) a_elem(q, static_cast<const T*>(nullptr));
     }
 #pragma unroll
     for (int q = 0; q < Cfg::BE; ++q) {
       const int k = k0 + kb + q * (Cfg::NT / Cfg::BN);
-      T val = T(0);
+      const T* p = nullptr;
       if (b_img != nullptr && k < k_end) {
         int c, u, v;
         decode(k, c, u, v);
         const int r = b_r0 + u * g.b_du, col = b_c0 + v * g.b_dv;
         if (static_cast<unsigned>(r) < static_cast<unsigned>(g.b_rows) &&
             static_cast<unsigned>(col) < static_cast<unsigned>(g.b_cols))
-          val = ldg(b_img + c * g.b_c + r * g.b_ld + col);
+          p = b_img + c * g.b_c + r * g.b_ld + col;
       }
-      rb[q] = val;
+      b_elem(q, p);
     }
   }
 
-  __device__ __forceinline__ void store(T (*As)[Cfg::BM + Cfg::PAD], T (*Bs)[Cfg::BN + Cfg::PAD],
-                                        const T (&ra)[Cfg::AE], const T (&rb)[Cfg::BE]) const {
-#pragma unroll
-    for (int q = 0; q < Cfg::AE; ++q) As[kk][ml0 + q * (Cfg::NT / Cfg::BK)] = ra[q];
-#pragma unroll
-    for (int q = 0; q < Cfg::BE; ++q) Bs[kb + q * (Cfg::NT / Cfg::BN)][nl] = rb[q];
+  // base(): a valid global address (the source of zero-filling copies, which read nothing); a_slot, b_slot: where
+  // A element q and B element q go in the shared tiles.
+  __device__ __forceinline__ const T* base() const { return a; }
+  __device__ __forceinline__ T* a_slot(T (*As)[Cfg::BM + Cfg::PAD], int q) const {
+    return &As[kk][ml0 + q * (Cfg::NT / Cfg::BK)];
+  }
+  __device__ __forceinline__ T* b_slot(T (*Bs)[Cfg::BN + Cfg::PAD], int q) const {
+    return &Bs[kb + q * (Cfg::NT / Cfg::BN)][nl];
   }
 };
 
 // C = A B for one (tile, group, phase, K slice): with splits == 1 the epilogue adds the bias and scatters to `out`;
 // otherwise the raw tile goes to ws[group][phase][split][M][ws_n] for gather_reduce_kernel.
-template <typename T, class Cfg>
+template <typename T, class Cfg, class Math>
 __global__ void __launch_bounds__(Cfg::NT, sizeof(T) == 4 ? Cfg::MIN_BLOCKS : 1)
     gather_gemm_kernel(GatherArgs<T> args) {
   const int splits = args.splits;
@@ -415,44 +610,42 @@ __global__ void __launch_bounds__(Cfg::NT, sizeof(T) == 4 ? Cfg::MIN_BLOCKS : 1)
   T* out = args.out + int64_t(group) * g.o_grp;
   const T* bias = args.bias != nullptr ? args.bias + group * g.M : nullptr;
 
-  __shared__ Smem<T, Cfg> sm;
-  const int tid = threadIdx.x, tx = tid % (Cfg::BN / Cfg::TN), ty = tid / (Cfg::BN / Cfg::TN);
-  T acc[Cfg::TM][Cfg::TN];
-#pragma unroll
-  for (int i = 0; i < Cfg::TM; ++i)
-#pragma unroll
-    for (int j = 0; j < Cfg::TN; ++j) acc[i][j] = T(0);
-
+  Smem<T, Cfg>& sm = block_tiles<T, Cfg, Math>();
+  const int tid = threadIdx.x;
+  Math math(tid);
   GatherLoader<T, Cfg> ld(g, a, b, m0, n0, tid);
-  gemm_mainloop<T, Cfg>(ld, k_begin, k_end, sm, ty, tx, acc);
+  gemm_mainloop<T, Cfg>(ld, k_begin, k_end, sm, math);
 
+  constexpr int RUN = Math::RUN;
   if (splits > 1) {
     const int ws_n = args.ws_n;
     const int phases = gridDim.z / splits;
     T* slice = args.ws + ((int64_t(group) * phases + phase) * splits + split) * g.M * ws_n;
 #pragma unroll
-    for (int j = 0; j < Cfg::TN; ++j) {
-      const int n = n0 + micro_col<Cfg>(tx, j);
-      if (n >= g.N) continue;
+    for (int j = 0; j < Math::COL_RUNS; ++j)
 #pragma unroll
-      for (int i = 0; i < Cfg::TM; ++i) {
-        const int m = m0 + micro_row<Cfg>(ty, i);
-        if (m < g.M) slice[int64_t(m) * ws_n + n] = acc[i][j];
+      for (int jj = 0; jj < RUN; ++jj) {
+        const int n = n0 + math.col(j) + jj;
+        if (n >= g.N) continue;
+#pragma unroll
+        for (int i = 0; i < Math::ROWS; ++i) {
+          const int m = m0 + math.row(i);
+          if (m < g.M) slice[int64_t(m) * ws_n + n] = math.value(i, j, jj);
+        }
       }
-    }
     return;
   }
 
-  // Epilogue: each run of 4 columns is 4 consecutive pixels of one output row when the scatter stride is 1 and
-  // the run does not wrap to the next row; then one 128-bit store per row of C where alignment allows.
+  // Epilogue: each run of RUN columns is RUN consecutive pixels of one output row when the scatter stride is 1
+  // and the run does not wrap to the next row; then one vector store per row of C where alignment allows.
 #pragma unroll
-  for (int jg = 0; jg < Cfg::TN / 4; ++jg) {
-    const int nb = n0 + micro_col<Cfg>(tx, 4 * jg);
+  for (int j = 0; j < Math::COL_RUNS; ++j) {
+    const int nb = n0 + math.col(j);
     if (nb >= g.N) continue;
-    int64_t base[4];
-    bool ok[4];
+    int64_t base[RUN];
+    bool ok[RUN];
 #pragma unroll
-    for (int jj = 0; jj < 4; ++jj) {
+    for (int jj = 0; jj < RUN; ++jj) {
       const int n = nb + jj;
       ok[jj] = n < g.N;
       const int nn = ok[jj] ? n : nb;
@@ -462,21 +655,21 @@ __global__ void __launch_bounds__(Cfg::NT, sizeof(T) == 4 ? Cfg::MIN_BLOCKS : 1)
       const int qb = rem - qa * static_cast<int>(g.QW.d);
       base[jj] = img * g.o_img + int64_t(g.o_r0 + qa * g.o_sr) * g.o_ld + g.o_c0 + qb * g.o_sc;
     }
-    const bool contiguous = ok[3] && base[3] == base[0] + 3;
+    const bool contiguous = ok[RUN - 1] && base[RUN - 1] == base[0] + RUN - 1;
 #pragma unroll
-    for (int i = 0; i < Cfg::TM; ++i) {
-      const int m = m0 + micro_row<Cfg>(ty, i);
+    for (int i = 0; i < Math::ROWS; ++i) {
+      const int m = m0 + math.row(i);
       if (m >= g.M) continue;
       const T bm = bias != nullptr ? ldg(bias + m) : T(0);
-      T v[4];
+      T v[RUN];
 #pragma unroll
-      for (int jj = 0; jj < 4; ++jj) v[jj] = acc[i][4 * jg + jj] + bm;
+      for (int jj = 0; jj < RUN; ++jj) v[jj] = math.value(i, j, jj) + bm;
       T* row = out + int64_t(m) * g.o_m;
       if (contiguous) {
-        store4(row + base[0], v);
+        store_run<T, RUN>(row + base[0], v);
       } else {
 #pragma unroll
-        for (int jj = 0; jj < 4; ++jj)
+        for (int jj = 0; jj < RUN; ++jj)
           if (ok[jj]) row[base[jj]] = v[jj];
       }
     }
@@ -551,13 +744,15 @@ struct WeightLoader {
     }
   }
 
-  __device__ __forceinline__ void load(int r0, int r_end, T (&ra)[Cfg::AE], T (&rb)[Cfg::BE]) const {
+  // As GatherLoader::visit, for the step at r0 of the pixel reduction.
+  template <class AElem, class BElem>
+  __device__ __forceinline__ void visit(int r0, int r_end, AElem&& a_elem, BElem&& b_elem) const {
     const int r = r0 + kk;
     if (r >= r_end) {
 #pragma unroll
-      for (int q = 0; q < Cfg::AE; ++q) ra[q] = T(0);
+      for (int q = 0; q < Cfg::AE; ++q) a_elem(q, static_cast<const T*>(nullptr));
 #pragma unroll
-      for (int q = 0; q < Cfg::BE; ++q) rb[q] = T(0);
+      for (int q = 0; q < Cfg::BE; ++q) b_elem(q, static_cast<const T*>(nullptr));
       return;
     }
     const int img = L.div(r);
@@ -567,32 +762,30 @@ struct WeightLoader {
     const T* gyi = gy + int64_t(img) * d.Cout * static_cast<int>(L.d) + l;
     const int og = d.og();
 #pragma unroll
-    for (int q = 0; q < Cfg::AE; ++q) ra[q] = m_row[q] < og ? ldg(gyi + m_row[q] * static_cast<int>(L.d)) : T(0);
+    for (int q = 0; q < Cfg::AE; ++q) a_elem(q, m_row[q] < og ? gyi + m_row[q] * static_cast<int>(L.d) : nullptr);
     const T* xi = x + int64_t(img) * d.Cin * d.H * d.W;
     const int ih0 = oh * d.sh - d.ph, iw0 = ow * d.sw - d.pw;
 #pragma unroll
     for (int q = 0; q < Cfg::BE; ++q) {
       const int ih = ih0 + tap_i[q], iw = iw0 + tap_j[q];
-      T val = T(0);
-      if (x_off[q] >= 0 && static_cast<unsigned>(ih) < static_cast<unsigned>(d.H) &&
-          static_cast<unsigned>(iw) < static_cast<unsigned>(d.W))
-        val = ldg(xi + x_off[q] + ih * d.W + iw);
-      rb[q] = val;
+      const bool inside = x_off[q] >= 0 && static_cast<unsigned>(ih) < static_cast<unsigned>(d.H) &&
+                          static_cast<unsigned>(iw) < static_cast<unsigned>(d.W);
+      b_elem(q, inside ? xi + x_off[q] + ih * d.W + iw : nullptr);
     }
   }
 
-  __device__ __forceinline__ void store(T (*As)[Cfg::BM + Cfg::PAD], T (*Bs)[Cfg::BN + Cfg::PAD],
-                                        const T (&ra)[Cfg::AE], const T (&rb)[Cfg::BE]) const {
-#pragma unroll
-    for (int q = 0; q < Cfg::AE; ++q) As[kk][ml0 + q * (Cfg::NT / Cfg::BK)] = ra[q];
-#pragma unroll
-    for (int q = 0; q < Cfg::BE; ++q) Bs[kk][nl0 + q * (Cfg::NT / Cfg::BK)] = rb[q];
+  __device__ __forceinline__ const T* base() const { return gy; }
+  __device__ __forceinline__ T* a_slot(T (*As)[Cfg::BM + Cfg::PAD], int q) const {
+    return &As[kk][ml0 + q * (Cfg::NT / Cfg::BK)];
+  }
+  __device__ __forceinline__ T* b_slot(T (*Bs)[Cfg::BN + Cfg::PAD], int q) const {
+    return &Bs[kk][nl0 + q * (Cfg::NT / Cfg::BK)];
   }
 };
 
 // One (tile, group, R slice) of the weight gradient: straight into gw when splits == 1, else into
 // ws[split][Cout][ncols] (the group's og rows of it).
-template <typename T, class Cfg>
+template <typename T, class Cfg, class Math>
 __global__ void __launch_bounds__(Cfg::NT, sizeof(T) == 4 ? Cfg::MIN_BLOCKS : 1)
     weight_gemm_kernel(WeightArgs<T> args) {
   const Dims& d = args.d;
@@ -602,33 +795,31 @@ __global__ void __launch_bounds__(Cfg::NT, sizeof(T) == 4 ? Cfg::MIN_BLOCKS : 1)
   const int n0 = blockIdx.x * Cfg::BN, m0 = (blockIdx.y % args.m_tiles) * Cfg::BM;
   const int r_begin = split * args.r_per_split, r_end = min(R, r_begin + args.r_per_split);
 
-  __shared__ Smem<T, Cfg> sm;
-  const int tid = threadIdx.x, tx = tid % (Cfg::BN / Cfg::TN), ty = tid / (Cfg::BN / Cfg::TN);
-  T acc[Cfg::TM][Cfg::TN];
-#pragma unroll
-  for (int i = 0; i < Cfg::TM; ++i)
-#pragma unroll
-    for (int j = 0; j < Cfg::TN; ++j) acc[i][j] = T(0);
-
+  Smem<T, Cfg>& sm = block_tiles<T, Cfg, Math>();
+  const int tid = threadIdx.x;
+  Math math(tid);
   WeightLoader<T, Cfg> ld(d, args.x + int64_t(group) * d.cg() * d.H * d.W,
                           args.gy + int64_t(group) * M * d.Ho * d.Wo, m0, n0, tid);
-  gemm_mainloop<T, Cfg>(ld, r_begin, r_end, sm, ty, tx, acc);
+  gemm_mainloop<T, Cfg>(ld, r_begin, r_end, sm, math);
 
+  constexpr int RUN = Math::RUN;
   T* dst = (args.splits > 1 ? args.ws + int64_t(split) * d.Cout * ncols : args.gw) + int64_t(group) * M * ncols;
 #pragma unroll
-  for (int jg = 0; jg < Cfg::TN / 4; ++jg) {
-    const int nb = n0 + micro_col<Cfg>(tx, 4 * jg);
+  for (int j = 0; j < Math::COL_RUNS; ++j) {
+    const int nb = n0 + math.col(j);
     if (nb >= ncols) continue;
 #pragma unroll
-    for (int i = 0; i < Cfg::TM; ++i) {
-      const int m = m0 + micro_row<Cfg>(ty, i);
+    for (int i = 0; i < Math::ROWS; ++i) {
+      const int m = m0 + math.row(i);
       if (m >= M) continue;
       T* p = dst + int64_t(m) * ncols + nb;
-      if (nb + 3 < ncols) {
-        T v[4] = {acc[i][4 * jg], acc[i][4 * jg + 1], acc[i][4 * jg + 2], acc[i][4 * jg + 3]};
-        store4(p, v);
+      if (nb + RUN - 1 < ncols) {
+        T v[RUN];
+#pragma unroll
+        for (int jj = 0; jj < RUN; ++jj) v[jj] = math.value(i, j, jj);
+        store_run<T, RUN>(p, v);
       } else {
-        for (int jj = 0; jj < 4 && nb + jj < ncols; ++jj) p[jj] = acc[i][4 * jg + jj];
+        for (int jj = 0; jj < RUN && nb + jj < ncols; ++jj) p[jj] = math.value(i, j, jj);
       }
     }
   }
@@ -652,7 +843,15 @@ enum class Tile { Big, Wide, Mid, Thin };
 struct TileDims {
   int bm, bn, bk;
 };
-TileDims tile_dims(Tile t) {
+TileDims tile_dims(Tile t, bool tf32) {
+  if (tf32) {
+    switch (t) {
+      case Tile::Big: return {MmaBig::BM, MmaBig::BN, MmaBig::BK};
+      case Tile::Wide: return {MmaWide::BM, MmaWide::BN, MmaWide::BK};
+      case Tile::Mid: return {MmaMid::BM, MmaMid::BN, MmaMid::BK};
+      case Tile::Thin: return {MmaThin::BM, MmaThin::BN, MmaThin::BK};
+    }
+  }
   switch (t) {
     case Tile::Big: return {CfgBig::BM, CfgBig::BN, CfgBig::BK};
     case Tile::Wide: return {CfgWide::BM, CfgWide::BN, CfgWide::BK};
@@ -668,9 +867,11 @@ int sm_count() { return planner_sm_count(); }
 // Split-K workspace bound: slices beyond it are not worth their memory traffic.
 constexpr int64_t kMaxWorkspaceBytes = int64_t(256) << 20;
 
-// How `gemms` GEMMs C[M, n_max] (groups times phases of them) with reduction length K run: tile shape and K
-// slices. The slices share blockIdx.z with the `z_per_split` phases.
+// How `gemms` GEMMs C[M, n_max] (groups times phases of them) with reduction length K run: arithmetic (TF32 tensor
+// cores for float in the TF32 math mode, SIMT otherwise), tile shape and K slices. The slices share blockIdx.z with
+// the `z_per_split` phases.
 struct Plan {
+  bool tf32 = false;
   Tile tile = Tile::Mid;
   int splits = 1;
   int k_per_split = 0;
@@ -678,11 +879,12 @@ struct Plan {
 
 Plan plan_gemm(int64_t M, int64_t n_max, int64_t K, int64_t gemms, int64_t z_per_split, size_t elem_bytes) {
   const int sms = sm_count();
+  Plan plan;
+  plan.tf32 = elem_bytes == 4 && tf32_enabled();
   const auto tiles_of = [&](Tile t) {
-    const TileDims td = tile_dims(t);
+    const TileDims td = tile_dims(t, plan.tf32);
     return ((M + td.bm - 1) / td.bm) * ((n_max + td.bn - 1) / td.bn) * gemms;
   };
-  Plan plan;
   if (M <= 16) {
     plan.tile = Tile::Thin;
   } else {
@@ -698,7 +900,7 @@ Plan plan_gemm(int64_t M, int64_t n_max, int64_t K, int64_t gemms, int64_t z_per
       }
     }
   }
-  const TileDims td = tile_dims(plan.tile);
+  const TileDims td = tile_dims(plan.tile, plan.tf32);
   const int64_t tiles = tiles_of(plan.tile);
   const int64_t steps = (K + td.bk - 1) / td.bk;
   // Slices until about two blocks per SM, each at least 8 K steps long, within the workspace bound.
@@ -787,11 +989,52 @@ unsigned reduce_blocks(int64_t count) {
   return static_cast<unsigned>(std::clamp<int64_t>((count + 255) / 256, 1, int64_t(sm_count()) * 16));
 }
 
-template <typename T, class Cfg>
+// Calls f.template operator()<Cfg, Math>() with the tile configuration and arithmetic policy of `plan`.
+template <typename T, class F>
+void with_kernel_config(const Plan& plan, F&& f) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (plan.tf32) {
+      switch (plan.tile) {
+        case Tile::Big: f.template operator()<MmaBig, MmaMath<MmaBig>>(); return;
+        case Tile::Wide: f.template operator()<MmaWide, MmaMath<MmaWide>>(); return;
+        case Tile::Mid: f.template operator()<MmaMid, MmaMath<MmaMid>>(); return;
+        case Tile::Thin: f.template operator()<MmaThin, MmaMath<MmaThin>>(); return;
+      }
+    }
+  }
+  switch (plan.tile) {
+    case Tile::Big: f.template operator()<CfgBig, SimtMath<T, CfgBig>>(); return;
+    case Tile::Wide: f.template operator()<CfgWide, SimtMath<T, CfgWide>>(); return;
+    case Tile::Mid: f.template operator()<CfgMid, SimtMath<T, CfgMid>>(); return;
+    case Tile::Thin: f.template operator()<CfgThin, SimtMath<T, CfgThin>>(); return;
+  }
+}
+
+// Dynamic shared memory of a GEMM kernel (block_tiles): 0 for the static SIMT tiles; for the cp.async pipelines
+// sizeof(Smem), with the kernel's limit raised to it once per device (above 48 KiB the launch needs it).
+template <auto Kernel, typename T, class Cfg, class Math>
+size_t dynamic_tiles_bytes() {
+  if constexpr (!Math::ASYNC) {
+    return 0;
+  } else {
+    constexpr size_t bytes = sizeof(Smem<T, Cfg>);
+    constexpr int kMaxDevices = 64;
+    static std::atomic<bool> raised[kMaxDevices] = {};
+    const int dev = current_device();
+    if (dev < 0 || dev >= kMaxDevices || !raised[dev].load(std::memory_order_acquire)) {
+      GAN_CUDA_CHECK(cudaFuncSetAttribute(Kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(bytes)));
+      if (dev >= 0 && dev < kMaxDevices) raised[dev].store(true, std::memory_order_release);
+    }
+    return bytes;
+  }
+}
+
+template <typename T, class Cfg, class Math>
 void launch_gather(const char* op, GatherArgs<T> args, int phases, int M) {
   args.m_tiles = m_tiles_for(op, M, args.d.G, Cfg::BM);
   const dim3 grid((args.ws_n + Cfg::BN - 1) / Cfg::BN, args.m_tiles * args.d.G, phases * args.splits);
-  launch<gather_gemm_kernel<T, Cfg>>(grid, Cfg::NT, 0, stream(), args);
+  constexpr auto kernel = gather_gemm_kernel<T, Cfg, Math>;
+  launch<kernel>(grid, Cfg::NT, dynamic_tiles_bytes<kernel, T, Cfg, Math>(), stream(), args);
 }
 
 // Forward (backward_data false: a = w, b = x, out = y) or backward data (a = w, b = gy, out = gx).
@@ -812,23 +1055,19 @@ void run_gather(const char* op, const Conv2dShape& s, bool backward_data, const 
   const Workspace ws(plan.splits > 1 ? size_t(plan.splits) * phases * d.G * M * n_max * sizeof(T) : 0);
   const GatherArgs<T> args{d,           backward_data, a, b, bias, out, plan.splits, plan.k_per_split,
                            ws.as<T>(), n_max,          0};
-  switch (plan.tile) {
-    case Tile::Big: launch_gather<T, CfgBig>(op, args, phases, M); break;
-    case Tile::Wide: launch_gather<T, CfgWide>(op, args, phases, M); break;
-    case Tile::Mid: launch_gather<T, CfgMid>(op, args, phases, M); break;
-    case Tile::Thin: launch_gather<T, CfgThin>(op, args, phases, M); break;
-  }
+  with_kernel_config<T>(plan, [&]<class Cfg, class Math>() { launch_gather<T, Cfg, Math>(op, args, phases, M); });
   if (plan.splits > 1) {
     const dim3 grid(reduce_blocks(int64_t(M) * n_max), phases, d.G);
     launch<gather_reduce_kernel<T>>(grid, 256, 0, stream(), args);
   }
 }
 
-template <typename T, class Cfg>
+template <typename T, class Cfg, class Math>
 void launch_weight(const char* op, WeightArgs<T> args, int ncols) {
   args.m_tiles = m_tiles_for(op, args.d.og(), args.d.G, Cfg::BM);
   const dim3 grid((ncols + Cfg::BN - 1) / Cfg::BN, args.m_tiles * args.d.G, args.splits);
-  launch<weight_gemm_kernel<T, Cfg>>(grid, Cfg::NT, 0, stream(), args);
+  constexpr auto kernel = weight_gemm_kernel<T, Cfg, Math>;
+  launch<kernel>(grid, Cfg::NT, dynamic_tiles_bytes<kernel, T, Cfg, Math>(), stream(), args);
 }
 
 }  // namespace
@@ -852,12 +1091,7 @@ void conv2d_backward_weight(const Conv2dShape& s, const T* x, const T* gy, T* gw
   const Plan plan = plan_gemm(d.og(), ncols, R, d.G, 1, sizeof(T));
   const Workspace ws(plan.splits > 1 ? size_t(plan.splits) * d.Cout * ncols * sizeof(T) : 0);
   const WeightArgs<T> args{d, x, gy, gw, plan.splits, plan.k_per_split, ws.as<T>(), 0};
-  switch (plan.tile) {
-    case Tile::Big: launch_weight<T, CfgBig>(op, args, ncols); break;
-    case Tile::Wide: launch_weight<T, CfgWide>(op, args, ncols); break;
-    case Tile::Mid: launch_weight<T, CfgMid>(op, args, ncols); break;
-    case Tile::Thin: launch_weight<T, CfgThin>(op, args, ncols); break;
-  }
+  with_kernel_config<T>(plan, [&]<class Cfg, class Math>() { launch_weight<T, Cfg, Math>(op, args, ncols); });
   if (plan.splits > 1) {
     const int64_t count = int64_t(d.Cout) * ncols;
     launch<weight_reduce_kernel<T>>(reduce_blocks(count), 256, 0, stream(), ws.as<T>(), plan.splits, count, gw);

@@ -8,18 +8,16 @@
 // every call, and guarded by a mutex (a handle must not be reconfigured from two threads at once). They are
 // never destroyed: at static-destruction time the CUDA context may already be gone.
 //
-// Precision: float GEMMs run in true FP32 by default (CUBLAS_DEFAULT_MATH, which never uses TF32 for sgemm), so
-// CUDA-vs-CPU parity tests stay tight. GAN_TF32=1 in the environment (read once) switches float GEMMs to TF32
-// tensor-core math (CUBLAS_TF32_TENSOR_OP_MATH): several times faster on Ampere and later, with a 10-bit
-// mantissa in the products (relative errors ~1e-3). Double GEMMs are unaffected.
+// Precision: float GEMMs follow the process-wide math mode (kernels/cuda/runtime.h: tf32_enabled, on unless
+// GAN_TF32=0 or set_tf32(false)): TF32 tensor-core math (CUBLAS_TF32_TENSOR_OP_MATH, relative errors ~1e-3) or
+// true FP32 (CUBLAS_DEFAULT_MATH, which never uses TF32 for sgemm). The handle's mode is set before every call, so
+// a change takes effect at the next GEMM. Double GEMMs are unaffected.
 #include "kernels/gemm.h"
 
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
-#include <cstdlib>
 #include <mutex>
-#include <string>
 #include <vector>
 
 #include "kernels/cuda/check.h"
@@ -27,14 +25,6 @@
 
 namespace gan::kernels::cuda {
 namespace {
-
-bool tf32_enabled() {
-  static const bool enabled = [] {
-    const char* v = std::getenv("GAN_TF32");
-    return v != nullptr && std::string(v) == "1";
-  }();
-  return enabled;
-}
 
 std::mutex& handle_mutex() {
   static std::mutex mu;
@@ -49,10 +39,11 @@ cublasHandle_t handle_locked() {
   if (handles[dev] == nullptr) {
     cublasHandle_t h = nullptr;
     GAN_CUBLAS_CHECK(cublasCreate(&h));
-    GAN_CUBLAS_CHECK(cublasSetMathMode(h, tf32_enabled() ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
     handles[dev] = h;
   }
   GAN_CUBLAS_CHECK(cublasSetStream(handles[dev], stream()));
+  GAN_CUBLAS_CHECK(
+      cublasSetMathMode(handles[dev], tf32_enabled() ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
   return handles[dev];
 }
 

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -282,6 +283,19 @@ int planner_sm_count() {
 }
 
 void set_planner_sm_count(int n) { g_planner_sm_override.store(std::max(n, 0), std::memory_order_relaxed); }
+
+namespace {
+std::atomic<bool>& tf32_flag() {
+  static std::atomic<bool> flag{[] {
+    const char* v = std::getenv("GAN_TF32");
+    return v == nullptr || std::string(v) != "0";
+  }()};
+  return flag;
+}
+}  // namespace
+
+bool tf32_enabled() { return tf32_flag().load(std::memory_order_relaxed); }
+void set_tf32(bool on) { tf32_flag().store(on, std::memory_order_relaxed); }
 
 void memset_async(void* dst, int value, size_t bytes) {
   if (bytes == 0) return;

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <vector>
 
+#include "device_array.h"
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/runtime.h"
@@ -16,21 +17,7 @@ namespace {
 
 namespace kc = gan::kernels::cuda;
 
-template <typename T>
-struct DeviceArray {
-  explicit DeviceArray(size_t count) : n(count) {
-    GAN_CUDA_CHECK(cudaMalloc(&ptr, n * sizeof(T)));
-    GAN_CUDA_CHECK(cudaMemsetAsync(ptr, 0, n * sizeof(T), kc::stream()));
-  }
-  ~DeviceArray() { (void)cudaFree(ptr); }
-  std::vector<T> download() const {
-    std::vector<T> host(n);
-    kc::memcpy_d2h(host.data(), ptr, n * sizeof(T));
-    return host;
-  }
-  size_t n;
-  T* ptr = nullptr;
-};
+using gan::testing::DeviceArray;
 
 // ---- numbering ----
 

@@ -17,6 +17,7 @@
 
 #include "engine/tensor.h"
 #include "kernels/cuda/allocator.h"
+#include "kernels/cuda/runtime.h"
 #include "kernels/cuda_query.h"
 
 namespace gan::testing {
@@ -45,7 +46,9 @@ inline bool cuda_available() { return cuda_unavailable_reason().empty(); }
 
 namespace gan::testing {
 
-// A fixture that skips without a device and poisons device allocations for the test's duration.
+// A fixture that skips without a device, poisons device allocations and runs float32 convolutions and GEMMs in
+// strict FP32 (kernels/cuda/runtime.h: set_tf32(false)) for the test's duration: the parity tests built on it
+// compare with the CPU at FP32 tolerances. Tests of the TF32 path turn it back on themselves (Tf32Scope).
 template <typename Base>
 class CudaFixture : public Base {
  protected:
@@ -53,13 +56,30 @@ class CudaFixture : public Base {
     GAN_REQUIRE_CUDA();
     previous_poison_ = kernels::cuda::poison_enabled();
     kernels::cuda::set_poison(true);
+    previous_tf32_ = kernels::cuda::tf32_enabled();
+    kernels::cuda::set_tf32(false);
   }
   void TearDown() override {
-    if (cuda_available()) kernels::cuda::set_poison(previous_poison_);
+    if (!cuda_available()) return;
+    kernels::cuda::set_poison(previous_poison_);
+    kernels::cuda::set_tf32(previous_tf32_);
   }
 
  private:
   bool previous_poison_ = false;
+  bool previous_tf32_ = false;
+};
+
+// Sets the float32 math mode (TF32 tensor cores or strict FP32) for a scope, then restores the previous one.
+class Tf32Scope {
+ public:
+  explicit Tf32Scope(bool on) : previous_(kernels::cuda::tf32_enabled()) { kernels::cuda::set_tf32(on); }
+  ~Tf32Scope() { kernels::cuda::set_tf32(previous_); }
+  Tf32Scope(const Tf32Scope&) = delete;
+  Tf32Scope& operator=(const Tf32Scope&) = delete;
+
+ private:
+  bool previous_;
 };
 
 using CudaTest = CudaFixture<::testing::Test>;

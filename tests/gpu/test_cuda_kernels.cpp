@@ -451,25 +451,31 @@ TYPED_TEST(CudaKernels, GatherRowsAndIndexAddRows) {
 TYPED_TEST(CudaKernels, GemmAllTransposesMatchCpu) {
   using T = TypeParam;
   const int64_t M = 37, N = 53, K = 71, pad = 3;  // leading dimensions padded beyond the matrix width
-  const char* tf32 = std::getenv("GAN_TF32");
-  const bool tf32_on = std::is_same_v<T, float> && tf32 != nullptr && std::string(tf32) == "1";
-  const double rel = tf32_on ? 5e-3 : (std::is_same_v<T, float> ? 2e-5 : 1e-12);
-  for (const bool ta : {false, true}) {
-    for (const bool tb : {false, true}) {
-      const int64_t lda = (ta ? M : K) + pad, ldb = (tb ? K : N) + pad, ldc = N + pad;
-      const std::vector<T> A = random_values<T>(static_cast<size_t>((ta ? K : M) * lda), 31);
-      const std::vector<T> B = random_values<T>(static_cast<size_t>((tb ? N : K) * ldb), 32);
-      const std::vector<T> C0 = random_values<T>(static_cast<size_t>(M * ldc), 33);
-      std::vector<T> ref = C0;
-      k::cpu::gemm<T>(ta, tb, M, N, K, T(0.75), A.data(), lda, B.data(), ldb, T(-0.5), ref.data(), ldc);
-      DeviceBuffer<T> dA(A), dB(B), dC(C0);
-      kc::gemm<T>(ta, tb, M, N, K, T(0.75), dA.get(), lda, dB.get(), ldb, T(-0.5), dC.get(), ldc);
-      const std::vector<T> got = dC.download();
-      // Scale-aware tolerance: |sum of K products| can cancel, so compare against sqrt(K) * |values| ~ 3 * sqrt(K)
-      const std::string what = std::string("gemm ta=") + (ta ? "1" : "0") + " tb=" + (tb ? "1" : "0");
-      EXPECT_TRUE(all_close(got, ref, rel, rel * 9.0 * std::sqrt(double(K)), what));
-      for (int64_t i = 0; i < M; ++i)  // the padding columns of C are untouched
-        for (int64_t j = N; j < ldc; ++j) ASSERT_TRUE(same(got[i * ldc + j], C0[i * ldc + j])) << what << " padding";
+  // Both float32 math modes: strict FP32, and TF32 tensor cores (CUBLAS_TF32_TENSOR_OP_MATH: operands rounded to a
+  // 10-bit mantissa, relative error per product <= 2^-10, so 5e-3 leaves room for K = 71 terms that partly cancel).
+  for (const bool tf32 : {false, true}) {
+    if (tf32 && !std::is_same_v<T, float>) continue;
+    const Tf32Scope mode(tf32);
+    const double rel = tf32 ? 5e-3 : (std::is_same_v<T, float> ? 2e-5 : 1e-12);
+    for (const bool ta : {false, true}) {
+      for (const bool tb : {false, true}) {
+        const int64_t lda = (ta ? M : K) + pad, ldb = (tb ? K : N) + pad, ldc = N + pad;
+        const std::vector<T> A = random_values<T>(static_cast<size_t>((ta ? K : M) * lda), 31);
+        const std::vector<T> B = random_values<T>(static_cast<size_t>((tb ? N : K) * ldb), 32);
+        const std::vector<T> C0 = random_values<T>(static_cast<size_t>(M * ldc), 33);
+        std::vector<T> ref = C0;
+        k::cpu::gemm<T>(ta, tb, M, N, K, T(0.75), A.data(), lda, B.data(), ldb, T(-0.5), ref.data(), ldc);
+        DeviceBuffer<T> dA(A), dB(B), dC(C0);
+        kc::gemm<T>(ta, tb, M, N, K, T(0.75), dA.get(), lda, dB.get(), ldb, T(-0.5), dC.get(), ldc);
+        const std::vector<T> got = dC.download();
+        // Scale-aware tolerance: |sum of K products| can cancel, so compare against sqrt(K) * |values| ~ 3 * sqrt(K)
+        const std::string what = std::string("gemm ta=") + (ta ? "1" : "0") + " tb=" + (tb ? "1" : "0") +
+                                 (tf32 ? " tf32" : " fp32");
+        EXPECT_TRUE(all_close(got, ref, rel, rel * 9.0 * std::sqrt(double(K)), what));
+        for (int64_t i = 0; i < M; ++i)  // the padding columns of C are untouched
+          for (int64_t j = N; j < ldc; ++j)
+            ASSERT_TRUE(same(got[i * ldc + j], C0[i * ldc + j])) << what << " padding";
+      }
     }
   }
 }

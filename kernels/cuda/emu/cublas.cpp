@@ -11,6 +11,7 @@
 
 #include "kernels/cuda/emu/internal.h"
 #include "kernels/cuda/emu/memory.h"
+#include "kernels/cuda/emu/tensor_core.h"
 #include "kernels/gemm.h"
 
 struct cublasContext {
@@ -23,21 +24,11 @@ namespace {
 // Elements a column-major rows x cols matrix with leading dimension ld spans.
 int64_t span(int64_t rows, int64_t cols, int64_t ld) { return rows == 0 || cols == 0 ? 0 : (cols - 1) * ld + rows; }
 
-// fp32 -> tf32 as the tensor cores' conversion (cvt.rna.tf32.f32): round to the nearest 10-bit mantissa, ties away
-// from zero. NaN and infinity pass unchanged.
-float to_tf32(float x) {
-  uint32_t u;
-  std::memcpy(&u, &x, 4);
-  if ((u & 0x7f800000u) != 0x7f800000u) u = (u + 0x1000u) & 0xffffe000u;
-  std::memcpy(&x, &u, 4);
-  return x;
-}
-
 // A column-major rows x cols matrix rounded to TF32, packed with leading dimension `rows`.
 std::vector<float> tf32_copy(const float* m, int64_t rows, int64_t cols, int64_t ld) {
   std::vector<float> out(static_cast<size_t>(rows * cols));
   for (int64_t c = 0; c < cols; ++c)
-    for (int64_t r = 0; r < rows; ++r) out[static_cast<size_t>(c * rows + r)] = to_tf32(m[c * ld + r]);
+    for (int64_t r = 0; r < rows; ++r) out[static_cast<size_t>(c * rows + r)] = gan::emu::tf32_round(m[c * ld + r]);
   return out;
 }
 

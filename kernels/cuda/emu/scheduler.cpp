@@ -40,6 +40,7 @@
 #include "kernels/cuda/emu/internal.h"
 #include "kernels/cuda/emu/launch.h"
 #include "kernels/cuda/emu/memory.h"
+#include "kernels/cuda/emu/tensor_core.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/asan_interface.h>
@@ -128,6 +129,7 @@ struct Fiber {
   BarrierKind barrier_kind = BarrierKind::Plain;
   int predicate = 0;
   void* fake_stack = nullptr;  // ASan's fake stack of the fiber while it is switched out
+  AsyncCopies async;           // its cp.async copies not yet landed (tensor_core.cpp)
 };
 
 struct Pending {
@@ -626,6 +628,8 @@ void collective(const Collective& op, const void* in, void* out) {
 }
 
 unsigned lane_id() { return worker_in_kernel("lane_id").current->linear % 32; }
+
+AsyncCopies& async_copies(const char* what) { return worker_in_kernel(what).current->async; }
 
 unsigned active_lanes() {
   Worker& w = worker_in_kernel("__activemask()");

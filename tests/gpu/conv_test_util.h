@@ -1,0 +1,151 @@
+// Helpers shared by the convolution parity tests (test_conv_parity.cpp: strict FP32 and FP64;
+// test_conv_tf32_parity.cpp: the TF32 tensor-core path): shapes, the CUDA entry points, device buffers with host
+// copies, NaN-filled outputs, the planner's SM count and the plan a call launched.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <random>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "engine/tensor.h"
+#include "kernels/conv.h"
+#include "kernels/cuda/launch_count.h"
+#include "kernels/cuda/runtime.h"
+
+namespace gan::testing::conv_test {
+
+namespace kcuda = kernels::cuda;
+using kernels::Conv2dShape;
+
+inline Conv2dShape make(int64_t N, int64_t Cin, int64_t H, int64_t W, int64_t Cout, int64_t kh, int64_t kw,
+                        int64_t s, int64_t p) {
+  Conv2dShape c;
+  c.N = N, c.Cin = Cin, c.H = H, c.W = W, c.Cout = Cout, c.kh = kh, c.kw = kw;
+  c.stride_h = c.stride_w = s, c.pad_h = c.pad_w = p;
+  c.Ho = (H + 2 * p - kh) / s + 1, c.Wo = (W + 2 * p - kw) / s + 1;
+  return c;
+}
+
+// Per-axis stride, padding and dilation, and groups; Ho and Wo from the formula.
+inline Conv2dShape make_ext(int64_t N, int64_t Cin, int64_t H, int64_t W, int64_t Cout, int64_t kh, int64_t kw,
+                            int64_t sh, int64_t sw, int64_t ph, int64_t pw, int64_t dh, int64_t dw, int64_t groups) {
+  Conv2dShape c = make(N, Cin, H, W, Cout, kh, kw, 1, 0);
+  c.stride_h = sh, c.stride_w = sw, c.pad_h = ph, c.pad_w = pw, c.dil_h = dh, c.dil_w = dw, c.groups = groups;
+  c.Ho = kernels::conv_out_size(H, kh, sh, ph, dh), c.Wo = kernels::conv_out_size(W, kw, sw, pw, dw);
+  return c;
+}
+
+inline std::string str(const Conv2dShape& s) {
+  return "x [" + std::to_string(s.N) + ", " + std::to_string(s.Cin) + ", " + std::to_string(s.H) + ", " +
+         std::to_string(s.W) + "], w [" + std::to_string(s.Cout) + ", " + std::to_string(s.Cin) + ", " +
+         std::to_string(s.kh) + ", " + std::to_string(s.kw) + "], stride " + std::to_string(s.stride_h) + "x" +
+         std::to_string(s.stride_w) + ", padding " + std::to_string(s.pad_h) + "x" + std::to_string(s.pad_w) +
+         ", dilation " + std::to_string(s.dil_h) + "x" + std::to_string(s.dil_w) + ", groups " +
+         std::to_string(s.groups) + " -> " + std::to_string(s.Ho) + "x" + std::to_string(s.Wo);
+}
+
+// The CUDA kernels, reached only when a device is present (CudaTest skips otherwise). A build without the CUDA
+// backend has no kernels::cuda definitions to link, so it gets stubs here that are never called.
+template <typename T>
+struct CudaConv {
+#if defined(GAN_WITH_CUDA) && GAN_WITH_CUDA
+  static void forward(const Conv2dShape& s, const T* x, const T* w, const T* b, T* y) {
+    kcuda::conv2d_forward<T>(s, x, w, b, y);
+  }
+  static void backward_data(const Conv2dShape& s, const T* gy, const T* w, const T* b, T* gx) {
+    kcuda::conv2d_backward_data<T>(s, gy, w, b, gx);
+  }
+  static void backward_weight(const Conv2dShape& s, const T* x, const T* gy, T* gw) {
+    kcuda::conv2d_backward_weight<T>(s, x, gy, gw);
+  }
+#else
+  [[noreturn]] static void no_backend() { throw std::logic_error("ConvParity: no CUDA backend in this build"); }
+  static void forward(const Conv2dShape&, const T*, const T*, const T*, T*) { no_backend(); }
+  static void backward_data(const Conv2dShape&, const T*, const T*, const T*, T*) { no_backend(); }
+  static void backward_weight(const Conv2dShape&, const T*, const T*, T*) { no_backend(); }
+#endif
+};
+
+// A host array and its device copy.
+template <typename T>
+struct Buffer {
+  std::vector<T> host;
+  Tensor dev;
+  T* ptr() const { return dev.data<T>(); }
+};
+
+template <typename T>
+inline DType dtype_of() {
+  return sizeof(T) == 4 ? DType::Float32 : DType::Float64;
+}
+
+template <typename T>
+Buffer<T> random_buffer(int64_t n, std::mt19937& rng) {
+  std::normal_distribution<double> nd;
+  Buffer<T> b;
+  b.host.resize(static_cast<size_t>(n));
+  for (T& v : b.host) v = static_cast<T>(nd(rng));
+  b.dev = empty({n}, dtype_of<T>(), Device::cuda(0));
+  kcuda::memcpy_h2d(b.ptr(), b.host.data(), b.host.size() * sizeof(T));
+  return b;
+}
+
+// A device output of n elements, every byte 0xFF (NaN).
+template <typename T>
+Tensor nan_output(int64_t n) {
+  Tensor t = empty({n}, dtype_of<T>(), Device::cuda(0));
+  kcuda::memset_async(t.data<T>(), 0xFF, static_cast<size_t>(n) * sizeof(T));
+  return t;
+}
+
+// Makes the planner plan for `sms` SMs while it lives (kernels/cuda/runtime.h), then restores the device's count.
+class PlannerSmCount {
+ public:
+  explicit PlannerSmCount(int sms) { kcuda::set_planner_sm_count(sms); }
+  ~PlannerSmCount() { kcuda::set_planner_sm_count(0); }
+  PlannerSmCount(const PlannerSmCount&) = delete;
+  PlannerSmCount& operator=(const PlannerSmCount&) = delete;
+};
+
+// "<family>/<tile>/<split>" for the kernels one call launched, read from the launch counters: the GEMM kernel's
+// tile configuration, and whether the split-K reduction ran.
+inline std::string plan_launched(const char* family) {
+  std::string tile = "?";
+  bool split = false;
+  for (const kcuda::KernelLaunches& k : kcuda::launch_counts()) {
+    const std::string& n = k.kernel;
+    if (n.rfind(std::string(family) + "_gemm_kernel<", 0) == 0) {
+      for (const auto& [cfg, name] : {std::pair{"TileCfg<128, 128,", "Big"}, std::pair{"TileCfg<64, 128,", "Wide"},
+                                      std::pair{"TileCfg<64, 64,", "Mid"}, std::pair{"TileCfg<16, 128,", "Thin"}})
+        if (n.find(cfg) != std::string::npos) tile = name;
+    }
+    if (n.rfind(std::string(family) + "_reduce_kernel<", 0) == 0) split = true;
+  }
+  return std::string(family) + "/" + tile + "/" + (split ? "split" : "whole");
+}
+
+// Fails naming every one of the 16 plans (two GEMM families, four tiles, whole or split-K) missing from `seen`.
+inline void expect_every_plan(const std::set<std::string>& seen) {
+  for (const char* family : {"gather", "weight"})
+    for (const char* tile : {"Big", "Wide", "Mid", "Thin"})
+      for (const char* split : {"whole", "split"}) {
+        const std::string plan = std::string(family) + "/" + tile + "/" + split;
+        EXPECT_TRUE(seen.count(plan)) << plan << " never ran";
+      }
+}
+
+// Whether the GEMM kernel of `family` ("gather" or "weight") that a call launched ran on tensor cores (the MmaMath
+// policy) rather than SIMT FMAs, read from the launch counters.
+inline bool tensor_cores_launched(const char* family) {
+  for (const kcuda::KernelLaunches& k : kcuda::launch_counts())
+    if (k.kernel.rfind(std::string(family) + "_gemm_kernel<", 0) == 0)
+      return k.kernel.find("MmaMath") != std::string::npos;
+  return false;
+}
+
+}  // namespace gan::testing::conv_test

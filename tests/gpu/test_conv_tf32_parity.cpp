@@ -1,0 +1,290 @@
+// The TF32 tensor-core convolution (kernels/cuda/conv.cu, MmaMath: mma.sync m16n8k8 with cvt.rna-rounded operands
+// and FP32 accumulation) against an FP64 CPU reference, element by element, within a bound derived from TF32's
+// precision and the reduction length; and the math-mode switch choosing the kernels (TF32 for float when on, SIMT
+// when off and for doubles).
+//
+// The bound, for an output c = sum_k a_k b_k over K terms (a conv output, a data gradient or a weight gradient):
+//   - each operand is rounded to TF32 (cvt.rna: 10 explicit mantissa bits, round to nearest): relative error at
+//     most 2^-11 each, so each product a'_k b'_k = a_k b_k (1 + e_k) with |e_k| <= 2 * 2^-11 + 2^-22;
+//   - the products of TF32 values are exact in FP32 and accumulate in FP32 (in the mma, across K steps, and across
+//     split-K slices): at most K additions, each adding at most 2^-23 of a partial sum whose magnitude is at most
+//     S = sum_k |a_k b_k| (2^-23 rather than the 2^-24 of round-to-nearest: the tensor core's internal additions
+//     are not specified to round to nearest);
+//   - the epilogue's bias addition and the final rounding: 2^-23 (|c| + |bias|).
+// So |gpu - exact| <= (2^-10 + 2^-22 + K 2^-23) S + 2^-23 (|c| + |bias|), with S computed per element by the CPU
+// convolution of |a| and |b| in double. A wrong fragment layout, a missing tile or a missing split-K slice gives
+// errors of the order of |c| and fails; TF32 rounding itself (about 2^-11 S on average) passes, which a strict FP32
+// tolerance (1e-5 relative) would not.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ostream>
+#include <random>
+#include <set>
+#include <utility>
+#include <string>
+#include <vector>
+
+#include "conv_test_util.h"
+#include "gpu_test_util.h"
+#include "kernels/conv.h"
+#include "kernels/cuda/launch_count.h"
+#include "kernels/cuda/runtime.h"
+
+namespace gan::testing {
+namespace {
+
+namespace kcpu = kernels::cpu;
+using namespace conv_test;  // kcuda, Conv2dShape and the shared helpers
+
+std::vector<double> to_double(const std::vector<float>& v, bool absolute) {
+  std::vector<double> out(v.size());
+  for (size_t i = 0; i < v.size(); ++i) out[i] = absolute ? std::fabs(double(v[i])) : double(v[i]);
+  return out;
+}
+
+// Checks `gpu` against `exact` element by element with the bound above. K: the reduction length; S: sum |a b|
+// per element; bias: per element (0 without).
+::testing::AssertionResult within_tf32_bound(const Tensor& gpu, const std::vector<double>& exact,
+                                             const std::vector<double>& S, const std::vector<double>& bias,
+                                             int64_t K, const std::string& what) {
+  const std::vector<double> g = gpu.to_vector<double>();
+  const double rel = std::ldexp(1.0, -10) + std::ldexp(1.0, -22) + double(K) * std::ldexp(1.0, -23);
+  double worst = 0;  // the largest error / bound
+  size_t worst_at = 0, bad = 0;
+  for (size_t i = 0; i < g.size(); ++i) {
+    if (!std::isfinite(g[i]))
+      return ::testing::AssertionFailure() << what << ": output " << i << " is " << g[i] << " (unwritten?)";
+    const double bound = rel * S[i] + std::ldexp(std::fabs(exact[i]) + std::fabs(bias[i]), -23);
+    const double ratio = std::fabs(g[i] - exact[i]) / std::max(bound, 1e-300);
+    if (ratio > 1) ++bad;
+    if (ratio > worst) worst = ratio, worst_at = i;
+  }
+  if (bad == 0) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << what << ": " << bad << " of " << g.size()
+                                       << " outputs exceed the TF32 bound; worst at " << worst_at << ": gpu "
+                                       << g[worst_at] << ", exact " << exact[worst_at] << ", sum|ab| "
+                                       << S[worst_at] << ", K " << K << ", error / bound " << worst;
+}
+
+// The per-element bias of an NCHW output with C channels of `plane` pixels each (zeros without a bias).
+std::vector<double> bias_map(const std::vector<float>* bias, int64_t N, int64_t C, int64_t plane) {
+  std::vector<double> out(static_cast<size_t>(N * C * plane), 0.0);
+  if (bias == nullptr) return out;
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t c = 0; c < C; ++c)
+      std::fill_n(out.begin() + (n * C + c) * plane, plane, double((*bias)[c]));
+  return out;
+}
+
+// The passes check_tf32 runs (a bit set).
+enum Passes : int { kForward = 1, kBackwardData = 2, kBackwardWeight = 4, kAllPasses = 7 };
+
+// The passes of one shape in the TF32 mode (all three by default), each within the bound; with `rerun`, the weight
+// gradient twice, bitwise equal (split-K stays deterministic); each pass must have run on tensor cores. With
+// `plans`, the plan each kernel ran is added to it.
+void check_tf32(const Conv2dShape& s, bool with_bias, std::mt19937& rng, std::set<std::string>* plans = nullptr,
+                bool rerun = true, int passes = kAllPasses) {
+  const Tf32Scope mode(true);
+  SCOPED_TRACE(str(s) + (with_bias ? ", bias" : "") + ", tf32");
+  const auto record = [plans](const char* family, auto run) {
+    kcuda::reset_launch_counts();
+    run();
+    EXPECT_TRUE(tensor_cores_launched(family)) << family << " did not run on tensor cores";
+    if (plans) plans->insert(plan_launched(family));
+  };
+  const int64_t nx = s.N * s.Cin * s.H * s.W, nw = s.Cout * (s.Cin / s.groups) * s.kh * s.kw;
+  const int64_t ny = s.N * s.Cout * s.Ho * s.Wo;
+  const Buffer<float> x = random_buffer<float>(nx, rng), w = random_buffer<float>(nw, rng);
+  const Buffer<float> gy = random_buffer<float>(ny, rng);
+  const Buffer<float> b_out = random_buffer<float>(s.Cout, rng), b_in = random_buffer<float>(s.Cin, rng);
+  const std::vector<double> xd = to_double(x.host, false), wd = to_double(w.host, false);
+  const std::vector<double> gyd = to_double(gy.host, false);
+  const std::vector<double> xa = to_double(x.host, true), wa = to_double(w.host, true);
+  const std::vector<double> gya = to_double(gy.host, true);
+  const int64_t cg = s.Cin / s.groups, og = s.Cout / s.groups;
+
+  if (passes & kForward) {
+    std::vector<double> exact(static_cast<size_t>(ny)), S(exact.size());
+    const std::vector<double> bias = bias_map(with_bias ? &b_out.host : nullptr, s.N, s.Cout, s.Ho * s.Wo);
+    kcpu::conv2d_forward<double>(s, xd.data(), wd.data(), nullptr, exact.data());
+    kcpu::conv2d_forward<double>(s, xa.data(), wa.data(), nullptr, S.data());
+    for (size_t i = 0; i < exact.size(); ++i) exact[i] += bias[i];
+    Tensor y = nan_output<float>(ny);
+    record("gather", [&] {
+      CudaConv<float>::forward(s, x.ptr(), w.ptr(), with_bias ? b_out.ptr() : nullptr, y.data<float>());
+    });
+    EXPECT_TRUE(within_tf32_bound(y, exact, S, bias, cg * s.kh * s.kw, "conv2d_forward"));
+  }
+  if (passes & kBackwardData) {
+    std::vector<double> exact(static_cast<size_t>(nx)), S(exact.size());
+    const std::vector<double> bias = bias_map(with_bias ? &b_in.host : nullptr, s.N, s.Cin, s.H * s.W);
+    kcpu::conv2d_backward_data<double>(s, gyd.data(), wd.data(), nullptr, exact.data());
+    kcpu::conv2d_backward_data<double>(s, gya.data(), wa.data(), nullptr, S.data());
+    for (size_t i = 0; i < exact.size(); ++i) exact[i] += bias[i];
+    Tensor gx = nan_output<float>(nx);
+    record("gather", [&] {
+      CudaConv<float>::backward_data(s, gy.ptr(), w.ptr(), with_bias ? b_in.ptr() : nullptr, gx.data<float>());
+    });
+    EXPECT_TRUE(within_tf32_bound(gx, exact, S, bias, og * s.kh * s.kw, "conv2d_backward_data"));
+  }
+  if (passes & kBackwardWeight) {
+    std::vector<double> exact(static_cast<size_t>(nw)), S(exact.size());
+    kcpu::conv2d_backward_weight<double>(s, xd.data(), gyd.data(), exact.data());
+    kcpu::conv2d_backward_weight<double>(s, xa.data(), gya.data(), S.data());
+    Tensor gw = nan_output<float>(nw), gw2 = rerun ? nan_output<float>(nw) : Tensor();
+    record("weight", [&] { CudaConv<float>::backward_weight(s, x.ptr(), gy.ptr(), gw.data<float>()); });
+    EXPECT_TRUE(within_tf32_bound(gw, exact, S, std::vector<double>(exact.size(), 0.0), s.N * s.Ho * s.Wo,
+                                  "conv2d_backward_weight"));
+    if (rerun) {
+      CudaConv<float>::backward_weight(s, x.ptr(), gy.ptr(), gw2.data<float>());
+      const std::vector<float> a = gw.to_vector<float>(), b = gw2.to_vector<float>();
+      EXPECT_EQ(0, std::memcmp(a.data(), b.data(), a.size() * sizeof(float)))
+          << "conv2d_backward_weight differs between two runs on the same inputs";
+    }
+  }
+}
+
+// DCGAN-64 layers (ngf = ndf = 64, nz = 100) at batch 64, one test per layer and pass (the emulator takes
+// seconds per pass): the discriminator's convs, whose backward-data passes are the generator's transposed convs,
+// each pass on tensor cores within the bound, planned for the emulated device's own 132 SMs. The 64->128 and
+// 256->512 layers have the FLOPs of 128->256 and differ only in their M, N, K split; they are left out to keep
+// CI's emulator stage short.
+struct Dcgan64Case {
+  std::string name;  // layer and pass, e.g. "D128to256_bwd_weight"
+  Conv2dShape shape;
+  int pass;
+};
+
+void PrintTo(const Dcgan64Case& c, std::ostream* os) { *os << c.name << ": " << str(c.shape); }
+
+std::vector<Dcgan64Case> dcgan64_cases() {
+  const std::pair<const char*, Conv2dShape> layers[] = {
+      {"D3to64", make(64, 3, 64, 64, 64, 4, 4, 2, 1)},          // 64x64 -> 32x32
+      {"D128to256", make(64, 128, 16, 16, 256, 4, 4, 2, 1)},    // 16x16 -> 8x8
+      {"D512to1", make(64, 512, 4, 4, 1, 4, 4, 1, 0)},          // 4x4 -> 1x1
+      {"G100to512", make(64, 512, 4, 4, 100, 4, 4, 1, 0)},      // 1x1 -> 4x4 (transposed)
+  };
+  const std::pair<const char*, int> passes[] = {
+      {"fwd", kForward}, {"bwd_data", kBackwardData}, {"bwd_weight", kBackwardWeight}};
+  std::vector<Dcgan64Case> cases;
+  for (const auto& [layer, shape] : layers)
+    for (const auto& [pass, bit] : passes) cases.push_back({std::string(layer) + "_" + pass, shape, bit});
+  return cases;
+}
+
+class ConvTf32Dcgan64 : public CudaParamTest<Dcgan64Case> {};
+
+TEST_P(ConvTf32Dcgan64, Batch64) {
+  std::mt19937 rng(64);
+  // Determinism is checked on the smaller shapes below.
+  check_tf32(GetParam().shape, false, rng, nullptr, /*rerun=*/false, GetParam().pass);
+}
+
+INSTANTIATE_TEST_SUITE_P(Layers, ConvTf32Dcgan64, ::testing::ValuesIn(dcgan64_cases()),
+                         [](const ::testing::TestParamInfo<Dcgan64Case>& info) { return info.param.name; });
+
+class ConvTf32Parity : public CudaTest {};
+
+// Odd channel counts and spatial sizes, kernel 1-5 with kh != kw, stride 1-3, padding, dilation, groups and
+// depthwise, per-axis stride/padding/dilation, and a conv output shorter than its formula.
+TEST_F(ConvTf32Parity, OddShapesDilationAndGroups) {
+  std::mt19937 rng(9);
+  Conv2dShape shorter = make_ext(2, 4, 8, 7, 6, 2, 3, 1, 1, 0, 1, 2, 2, 2);
+  shorter.Ho -= 1, shorter.Wo -= 1;
+  const Conv2dShape shapes[] = {
+      make(1, 1, 1, 1, 1, 1, 1, 1, 0),
+      make(1, 3, 5, 7, 2, 5, 5, 1, 2),
+      make(3, 5, 9, 7, 4, 1, 1, 3, 0),                        // stride larger than the kernel
+      make(2, 7, 11, 6, 5, 2, 5, 3, 2),                       // kh != kw, stride 3
+      make(1, 129, 6, 6, 130, 3, 3, 1, 1),                    // channels one past a tile multiple
+      make(2, 65, 5, 5, 17, 3, 2, 2, 0),                      // M just past the thin tile
+      make(4, 3, 13, 13, 70, 4, 4, 2, 1),                     // odd size with the DCGAN kernel
+      make_ext(2, 3, 9, 8, 4, 3, 3, 1, 1, 2, 2, 2, 2, 1),     // dilation 2
+      make_ext(1, 2, 11, 9, 5, 3, 2, 2, 1, 0, 2, 1, 3, 1),    // per-axis stride, padding, dilation
+      make_ext(2, 8, 10, 9, 8, 3, 3, 1, 1, 1, 1, 1, 1, 8),    // depthwise
+      make_ext(2, 6, 9, 10, 12, 5, 3, 2, 3, 2, 1, 2, 1, 6),   // depthwise, multiplier 2, mixed axes
+      make_ext(1, 64, 9, 9, 96, 3, 3, 3, 2, 1, 1, 2, 3, 2),   // stride 3 x 2, dilation 2 x 3, two groups
+      make_ext(1, 256, 4, 4, 64, 3, 3, 1, 1, 1, 1, 2, 2, 2),  // long reductions: split-K
+      shorter,
+  };
+  for (const Conv2dShape& s : shapes) {
+    check_tf32(s, true, rng);
+    check_tf32(s, false, rng);
+  }
+}
+
+// Every tile shape (128x128, 64x128, 64x64, 16x128) and the split-K path of both GEMM kernels in the TF32 mode,
+// with the planner told 1 to 1024 SMs so that small shapes get every plan; all 16 must run and pass.
+TEST_F(ConvTf32Parity, EveryTileShapeAndSplitKPath) {
+  const Conv2dShape shapes[] = {
+      make(4, 32, 8, 8, 1, 3, 3, 1, 1),                        // forward / weight M = 1: thin; R 256
+      make(2, 8, 8, 8, 64, 3, 3, 1, 1),                        // backward data M = 8: thin; K 576
+      make(2, 32, 8, 8, 40, 3, 3, 1, 1),                       // M = 40: 64x64 and 64x128
+      make(2, 72, 8, 8, 72, 3, 3, 1, 1),                       // M = 72: 128x128; K 648
+      make_ext(4, 64, 8, 8, 144, 3, 3, 1, 1, 1, 1, 1, 1, 2),   // two groups of 72 (grid y) with split-K
+  };
+  std::mt19937 rng(5);
+  std::set<std::string> seen;
+  for (const Conv2dShape& s : shapes)
+    for (int sms : {1, 2, 4, 8, 16, 1024}) {
+      const PlannerSmCount planner(sms);
+      SCOPED_TRACE("planned for " + std::to_string(sms) + " SMs");
+      check_tf32(s, true, rng, &seen);
+    }
+  expect_every_plan(seen);
+}
+
+// The switch: float32 runs on tensor cores in the TF32 mode and on the SIMT kernels in strict FP32 (then at FP32's
+// 1e-5, as the strict parity suite checks everywhere); float64 always runs strict, TF32 mode or not.
+TEST_F(ConvTf32Parity, MathModeChoosesTheKernels) {
+  const Conv2dShape s = make(2, 16, 9, 9, 24, 3, 3, 1, 1);
+  std::mt19937 rng(1);
+  const int64_t nx = s.N * s.Cin * s.H * s.W, nw = s.Cout * s.Cin * s.kh * s.kw, ny = s.N * s.Cout * s.Ho * s.Wo;
+  const Buffer<float> xf = random_buffer<float>(nx, rng), wf = random_buffer<float>(nw, rng);
+  const Buffer<double> xd = random_buffer<double>(nx, rng), wd = random_buffer<double>(nw, rng);
+  std::vector<float> ref(static_cast<size_t>(ny));
+  kcpu::conv2d_forward<float>(s, xf.host.data(), wf.host.data(), nullptr, ref.data());
+  std::vector<double> y_tf32, y_fp32;
+  for (const bool tf32 : {true, false}) {
+    const Tf32Scope mode(tf32);
+    Tensor y = nan_output<float>(ny);
+    kcuda::reset_launch_counts();
+    CudaConv<float>::forward(s, xf.ptr(), wf.ptr(), nullptr, y.data<float>());
+    EXPECT_EQ(tensor_cores_launched("gather"), tf32) << "float32, tf32 " << tf32;
+    (tf32 ? y_tf32 : y_fp32) = y.to_vector<double>();
+    Tensor yd = nan_output<double>(ny);
+    kcuda::reset_launch_counts();
+    CudaConv<double>::forward(s, xd.ptr(), wd.ptr(), nullptr, yd.data<double>());
+    EXPECT_FALSE(tensor_cores_launched("gather")) << "float64 ran on tensor cores, tf32 " << tf32;
+  }
+  EXPECT_LE(relative_error(y_fp32, std::vector<double>(ref.begin(), ref.end())), 1e-5);
+  EXPECT_NE(y_tf32, y_fp32) << "the TF32 mode gave the strict FP32 result: no TF32 rounding happened";
+}
+
+// ---- GAN_TF32: read once per process, so each case runs in a child that re-executes this binary ----
+
+// In the child: sets GAN_TF32 (unsets it for nullptr), then prints the math mode the first query sees.
+[[noreturn]] void report_math_mode(const char* value) {
+  if (value)
+    setenv("GAN_TF32", value, 1);
+  else
+    unsetenv("GAN_TF32");
+  std::fprintf(stderr, "tf32=%d\n", kcuda::tf32_enabled() ? 1 : 0);
+  std::exit(0);
+}
+
+TEST(ConvTf32MathMode, GanTf32ZeroSelectsStrictFp32AndTf32IsTheDefault) {
+  GAN_REQUIRE_CUDA();  // a build without CUDA has no math mode (always strict)
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(report_math_mode(nullptr), ::testing::ExitedWithCode(0), "tf32=1");
+  EXPECT_EXIT(report_math_mode("0"), ::testing::ExitedWithCode(0), "tf32=0");
+  EXPECT_EXIT(report_math_mode("1"), ::testing::ExitedWithCode(0), "tf32=1");
+}
+
+}  // namespace
+}  // namespace gan::testing
