@@ -4,7 +4,10 @@
 // transpose flags.
 #include <cublas_v2.h>
 
+#include <algorithm>
 #include <cstring>
+#include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -65,13 +68,29 @@ cublasStatus_t gemm(const char* name, cublasHandle_t h, cublasOperation_t transa
 
 }  // namespace
 
+// Handles live in a registry rather than as bare `new` objects: a process may keep its handle until exit (as
+// kernels/cuda/gemm.cu does, one per device), which LeakSanitizer would otherwise report as a leak.
+namespace {
+std::mutex g_handles_mu;
+std::vector<std::unique_ptr<cublasContext>>& handle_registry() {
+  static auto* handles = new std::vector<std::unique_ptr<cublasContext>>();  // never destroyed: used until exit
+  return *handles;
+}
+}  // namespace
+
 cublasStatus_t cublasCreate(cublasHandle_t* handle) {
-  *handle = new cublasContext();
+  std::lock_guard<std::mutex> lock(g_handles_mu);
+  handle_registry().push_back(std::make_unique<cublasContext>());
+  *handle = handle_registry().back().get();
   return CUBLAS_STATUS_SUCCESS;
 }
 
 cublasStatus_t cublasDestroy(cublasHandle_t handle) {
-  delete handle;
+  std::lock_guard<std::mutex> lock(g_handles_mu);
+  auto& handles = handle_registry();
+  const auto it = std::find_if(handles.begin(), handles.end(), [&](const auto& h) { return h.get() == handle; });
+  if (it == handles.end()) return CUBLAS_STATUS_NOT_INITIALIZED;
+  handles.erase(it);
   return CUBLAS_STATUS_SUCCESS;
 }
 
