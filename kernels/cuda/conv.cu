@@ -921,7 +921,7 @@ Plan plan_gemm(int64_t M, int64_t n_max, int64_t K, int64_t gemms, int64_t z_per
 }
 
 // Conv2dShape -> Dims, with the checks that make 32-bit index arithmetic safe.
-Dims to_dims(const char* op, const Conv2dShape& s, bool backward_data) {
+Dims to_dims(const char* op, const Conv2dShape& s) {
   const auto str = [&] {
     return std::string(op) + ": x [" + std::to_string(s.N) + ", " + std::to_string(s.Cin) + ", " +
            std::to_string(s.H) + ", " + std::to_string(s.W) + "], w [" + std::to_string(s.Cout) + ", " +
@@ -1041,7 +1041,7 @@ void launch_gather(const char* op, GatherArgs<T> args, int phases, int M) {
 template <typename T>
 void run_gather(const char* op, const Conv2dShape& s, bool backward_data, const T* a, const T* b, const T* bias,
                 T* out) {
-  const Dims d = to_dims(op, s, backward_data);
+  const Dims d = to_dims(op, s);
   const int phases = backward_data ? d.sh * d.sw : 1;
   int n_max = 0, k_max = 0;
   for (int ph = 0; ph < phases; ++ph) {
@@ -1085,7 +1085,7 @@ void conv2d_backward_data(const Conv2dShape& s, const T* gy, const T* w, const T
 template <typename T>
 void conv2d_backward_weight(const Conv2dShape& s, const T* x, const T* gy, T* gw) {
   const char* op = "conv2d_backward_weight (CUDA)";
-  const Dims d = to_dims(op, s, false);
+  const Dims d = to_dims(op, s);
   const int ncols = d.cg() * d.kh * d.kw, R = d.N * d.Ho * d.Wo;
   if (d.Cout == 0 || ncols == 0) return;
   const Plan plan = plan_gemm(d.og(), ncols, R, d.G, 1, sizeof(T));

@@ -123,7 +123,7 @@ TEST_F(GanOpsParity, SpectralNormLayerMatchesCpu) {
     sum(yg * v.to(Device::cuda(0))).backward();
   }
   for (const auto& [name, t] : cpu->state_dict()) {
-    const Tensor& tg = [&]() -> const Tensor& {
+    const Tensor tg = [&]() -> Tensor {  // by value: state_dict() returns a temporary
       for (const auto& [n2, t2] : gpu->state_dict())
         if (n2 == name) return t2;
       throw std::logic_error("no " + name);
