@@ -21,6 +21,17 @@ namespace gan::apps {
 
 namespace {
 
+// Sets the float32 math mode on CUDA ("tf32" or "fp32"; "" keeps the process's, TF32 unless GAN_TF32=0) and returns
+// the run's mode, which config.json records so that a resume trains in the same mode: the one asked for, else the
+// one in force (always fp32 in a build without CUDA, whose CPU math is strict). Doubles stay strict.
+std::string use_precision(const std::string& wanted) {
+  if (!wanted.empty()) {
+    kernels::cuda::set_tf32(wanted == "tf32");
+    return wanted;
+  }
+  return kernels::cuda::tf32_enabled() ? "tf32" : "fp32";
+}
+
 std::string utc_now() {
   const std::time_t t = std::time(nullptr);
   char buf[32];
@@ -135,6 +146,7 @@ int new_run(const TrainArgs& a, const Catalog& catalog, const CliStreams& io) {
   c.seed = a.seed.value_or(0);
   const Device device = pick_device(a.device);
   c.device = device.str();
+  c.precision = use_precision(a.precision);
   c.image_size = a.image_size.value_or(0);
   c.data_size = a.data_size.value_or(0);
   c.data_limit = a.data_limit.value_or(0);
@@ -315,6 +327,7 @@ int resume_run(const TrainArgs& a, const Catalog& catalog, const CliStreams& io)
   c.model_config = resolve_model_config(entry, c.model_config);
   const Device device = pick_device(a.device);
   c.device = device.str();
+  c.precision = use_precision(a.precision.empty() ? c.precision : a.precision);
   c.sample_every = a.sample_every.value_or(c.sample_every);
   c.checkpoint_every = a.checkpoint_every.value_or(c.checkpoint_every);
   c.eval_every = a.eval_every.value_or(c.eval_every);
@@ -381,7 +394,6 @@ std::string flag_list(const models::ModelEntry& entry) {
 }
 
 int train_command(const TrainArgs& args, const Catalog& catalog, const CliStreams& io) {
-  if (!args.precision.empty()) kernels::cuda::set_tf32(args.precision == "tf32");  // CUDA only; doubles stay strict
   return args.resume.empty() ? new_run(args, catalog, io) : resume_run(args, catalog, io);
 }
 

@@ -72,6 +72,7 @@ nlohmann::json RunConfig::to_json() const {
           {"batch", batch},
           {"seed", seed},
           {"device", device},
+          {"precision", precision},
           {"image_size", image_size},
           {"data_size", data_size},
           {"data_limit", data_limit},
@@ -100,6 +101,7 @@ RunConfig RunConfig::from_json(const nlohmann::json& j) {
     c.batch = integer("batch");
     c.seed = json_uint(j, "seed", "");
     c.device = j.at("device").get<std::string>();
+    c.precision = j.contains("precision") ? j.at("precision").get<std::string>() : "";  // absent in older runs
     c.image_size = integer("image_size");
     c.data_size = integer("data_size");
     c.data_limit = j.contains("data_limit") ? integer("data_limit") : 0;  // absent in runs made before --data-limit
@@ -134,6 +136,8 @@ void RunConfig::check() const {
   check_range(sample_n, "sample_n", 1, kMaxSamples);
   check_range(eval_every, "eval_every", 0, kMaxSteps);  // 0: no Frechet distance during training
   check_range(eval_n, "eval_n", 10, kMaxEvalSamples);
+  if (!precision.empty() && precision != "tf32" && precision != "fp32")
+    throw RangeError("precision is \"" + precision + "\"; it must be \"tf32\" or \"fp32\"");
 }
 
 }  // namespace gan::apps

@@ -29,6 +29,9 @@ struct RunConfig {
   int64_t batch = 64;
   uint64_t seed = 0;
   std::string device;              // as resolved at start ("cpu", "cuda:0"); a resume may pick another
+  std::string precision;           // float32 math on CUDA, "tf32" or "fp32", as resolved at start (--precision or
+                                   // the process default); a resume keeps it unless --precision says otherwise.
+                                   // "" in runs made before it was recorded: the process default
   int64_t image_size = 0;          // what the dataset was asked to resize to (0: native)
   int64_t data_size = 0;           // generated datasets: number of examples (0: the set's default)
   int64_t data_limit = 0;          // train on the data set's first N examples (0: all)

@@ -60,7 +60,7 @@ elseif(GAN_WITH_CUDA)
     string(APPEND GAN_PC_CFLAGS " -I${dir}")
   endforeach()
   string(APPEND GAN_PC_LIBS " -L${CUDAToolkit_LIBRARY_DIR} -Wl,-rpath,${CUDAToolkit_LIBRARY_DIR}"
-                            " -lcudart_static -lcublas -ldl -lrt")
+                            " -lcudart_static -ldl -lrt")  # cuBLAS: loaded on first use
 endif()
 # Relocatable: the prefix is found from where the .pc file lies (cmake --install --prefix may move it).
 file(RELATIVE_PATH GAN_PC_PREFIX_FROM_PCDIR "/prefix/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/prefix")

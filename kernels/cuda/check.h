@@ -13,6 +13,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "kernels/cuda/cublas_api.h"
+
 namespace gan::kernels::detail {
 
 [[noreturn]] inline void throw_cuda_error(cudaError_t err, const char* stmt, const char* file, int line) {
@@ -22,7 +24,7 @@ namespace gan::kernels::detail {
 
 [[noreturn]] inline void throw_cublas_error(cublasStatus_t status, const char* stmt, const char* file, int line) {
   throw std::runtime_error(std::string("cuBLAS error: ") + stmt + " failed at " + file + ":" +
-                           std::to_string(line) + ": " + cublasGetStatusString(status));
+                           std::to_string(line) + ": " + ::gan::kernels::cuda::cublas().status_string(status));
 }
 
 // GAN_CUDA_SYNC=1 makes every launch (kernels/cuda/launch.cuh) synchronize, so an asynchronous fault (bad address,

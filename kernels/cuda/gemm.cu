@@ -1,4 +1,5 @@
-// CUDA twin of kernels/cpu/gemm.cpp (contract in kernels/gemm.h): cuBLAS.
+// CUDA twin of kernels/cpu/gemm.cpp (contract in kernels/gemm.h): cuBLAS, loaded on first use
+// (kernels/cuda/cublas_api.h).
 //
 // Row-major to column-major. cuBLAS is column-major; a row-major matrix X with row stride ldx is, read column-
 // major with leading dimension ldx, X^T. So row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T: call
@@ -21,6 +22,7 @@
 #include <vector>
 
 #include "kernels/cuda/check.h"
+#include "kernels/cuda/cublas_api.h"
 #include "kernels/cuda/runtime.h"
 
 namespace gan::kernels::cuda {
@@ -38,12 +40,12 @@ cublasHandle_t handle_locked() {
   if (dev >= static_cast<int>(handles.size())) handles.resize(static_cast<size_t>(dev) + 1, nullptr);
   if (handles[dev] == nullptr) {
     cublasHandle_t h = nullptr;
-    GAN_CUBLAS_CHECK(cublasCreate(&h));
+    GAN_CUBLAS_CHECK(cublas().create(&h));
     handles[dev] = h;
   }
-  GAN_CUBLAS_CHECK(cublasSetStream(handles[dev], stream()));
+  GAN_CUBLAS_CHECK(cublas().set_stream(handles[dev], stream()));
   GAN_CUBLAS_CHECK(
-      cublasSetMathMode(handles[dev], tf32_enabled() ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+      cublas().set_math_mode(handles[dev], tf32_enabled() ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
   return handles[dev];
 }
 
@@ -66,7 +68,7 @@ void gemm<float>(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
   if (M == 0 || N == 0) return;
   fix_empty_k(ta, tb, M, N, K, lda, ldb);
   std::lock_guard<std::mutex> lock(handle_mutex());
-  GAN_CUBLAS_CHECK(cublasSgemm_64(handle_locked(), op(tb), op(ta), N, M, K, &alpha, B, ldb, A, lda, &beta, C, ldc));
+  GAN_CUBLAS_CHECK(cublas().sgemm_64(handle_locked(), op(tb), op(ta), N, M, K, &alpha, B, ldb, A, lda, &beta, C, ldc));
 }
 
 template <>
@@ -75,7 +77,7 @@ void gemm<double>(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alph
   if (M == 0 || N == 0) return;
   fix_empty_k(ta, tb, M, N, K, lda, ldb);
   std::lock_guard<std::mutex> lock(handle_mutex());
-  GAN_CUBLAS_CHECK(cublasDgemm_64(handle_locked(), op(tb), op(ta), N, M, K, &alpha, B, ldb, A, lda, &beta, C, ldc));
+  GAN_CUBLAS_CHECK(cublas().dgemm_64(handle_locked(), op(tb), op(ta), N, M, K, &alpha, B, ldb, A, lda, &beta, C, ldc));
 }
 
 }  // namespace gan::kernels::cuda

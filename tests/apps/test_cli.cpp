@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "cli_harness.h"
+#include "kernels/cuda/runtime.h"
 
 namespace gan::apps {
 namespace {
@@ -139,6 +140,38 @@ TEST_F(GanCli, ResumeOfAFinishedRunNeedsMoreSteps) {
   const Result b = gan({"train", "--resume", path("a"), "--steps", "6", "--batch", "8"});
   EXPECT_EQ(b.code, 2);
   EXPECT_NE(b.err.find("--batch cannot change"), std::string::npos) << b.err;
+}
+
+// The float32 math mode (--precision) is part of the run: config.json records it and a resume trains in it again,
+// whatever the resuming process's default, unless --precision says otherwise.
+TEST_F(GanCli, PrecisionIsRecordedAndKeptByResume) {
+  namespace kc = gan::kernels::cuda;
+  struct RestoreMode {  // the mode is process-wide: leave it as found for the tests after this one
+    bool tf32 = kc::tf32_enabled();
+    ~RestoreMode() { kc::set_tf32(tf32); }
+  } restore;
+  const auto settings = [&] { return read_json_file(RunPaths{path("a")}.config())["settings"]; };
+  kc::set_tf32(true);
+  const bool switchable = kc::tf32_enabled();  // false in a build without CUDA: always strict, nothing to switch
+  auto args = tiny_run(path("a"), 4);
+  args.insert(args.end(), {"--precision", "fp32"});
+  ASSERT_EQ(gan(args).code, 0);
+  EXPECT_EQ(settings()["precision"], "fp32");
+
+  kc::set_tf32(true);  // a new process's default
+  Result r = gan({"train", "--resume", path("a"), "--steps", "6"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  if (switchable) {
+    EXPECT_FALSE(kc::tf32_enabled()) << "the resume must train in the run's recorded fp32 mode";
+  }
+  EXPECT_EQ(settings()["precision"], "fp32");
+
+  r = gan({"train", "--resume", path("a"), "--steps", "8", "--precision", "tf32"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  if (switchable) {
+    EXPECT_TRUE(kc::tf32_enabled());
+  }
+  EXPECT_EQ(settings()["precision"], "tf32");
 }
 
 // ---- a run and its directory ----

@@ -102,7 +102,9 @@ void check_resume_and_sample(const std::string& model, const std::vector<std::st
   char sig[8] = {};
   png.read(sig, 8);
   EXPECT_EQ(std::string(sig, 8), std::string("\x89PNG\r\n\x1a\n", 8));
-  if (model == "cgan") EXPECT_NE(r.out.find("rows:"), std::string::npos) << "cgan names its class rows";
+  if (model == "cgan") {
+    EXPECT_NE(r.out.find("rows:"), std::string::npos) << "cgan names its class rows";
+  }
 
   r = gan({"sample", "--run", whole.root.string(), "--n", "8", "--reconstruct", "--out", (dir / "r.png").string()});
   if (model == "vae" || model == "ae") {
