@@ -5,9 +5,13 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <stdexcept>
+#include <string>
 #include <type_traits>
 
 #include "engine/ops/dispatch.h"
+#include "kernels/cuda/graph.h"
+#include "kernels/cuda/runtime.h"
 #include "kernels/optim.h"
 
 namespace gan::optim {
@@ -54,16 +58,61 @@ void check_betas(const std::string& opt, double beta1, double beta2) {
     throw std::invalid_argument(opt + ": invalid beta parameter at index 1: " + std::to_string(beta2));
 }
 
+using SlotFn = std::function<Tensor(size_t, const std::string&)>;
+
 template <typename Options>
 std::vector<ParamGroup<Options>> one_group(NamedTensors params, const Options& o) {
   return {ParamGroup<Options>{std::move(params), o}};
 }
 
+// Bias corrections of step t, in double, as the fused kernels compute them from AdamSlot::step.
+void adam_bias(double lr, double beta1, double beta2, int64_t t, double* out) {
+  out[0] = lr / (1.0 - std::pow(beta1, static_cast<double>(t)));
+  out[1] = std::sqrt(1.0 - std::pow(beta2, static_cast<double>(t)));
+}
+
+// Adam's step count and hence its bias corrections change at every step, so a CUDA graph cannot take them as
+// kernel arguments: while capturing, the kernels read them from `device_bias` (2 doubles per parameter, allocated
+// at an eager step: inside a capture it would be graph memory), which the host fills before each replay, from the
+// step counts the replay's Optimizer hook has just advanced and the group's current learning rate. Computed on
+// the host like the eager path's, so replays and eager steps update bit for bit alike (a device-side pow could
+// differ in the last bit). Eager steps allocate the buffer on first use and otherwise leave it alone.
+void prepare_graph_bias(Tensor& device_bias, size_t param_count, const std::vector<Optimizer::Work>& work) {
+  for (const Optimizer::Work& w : work) {
+    if (!w.param.device().is_cuda()) continue;
+    if (device_bias.defined() && device_bias.device() == w.param.device()) return;
+    if (kernels::cuda::capturing())
+      throw std::runtime_error("Adam: a CUDA graph capture of the optimizer's first step on " +
+                               w.param.device().str() + "; run one eager step before capturing");
+    device_bias = empty({static_cast<int64_t>(2 * param_count)}, DType::Float64, w.param.device());
+    return;
+  }
+}
+
+void register_graph_bias(Tensor device_bias, const std::vector<Optimizer::Work>& work, const SlotFn& slot,
+                         std::function<double()> lr, double beta1, double beta2) {
+  std::vector<std::pair<size_t, Tensor>> steps;  // parameter index, its "step" slot
+  for (const Optimizer::Work& w : work)
+    if (w.param.device().is_cuda()) steps.emplace_back(w.index, slot(w.index, "step"));
+  kernels::cuda::CaptureHooks hooks;
+  hooks.before_replay = [device_bias, steps, lr = std::move(lr), beta1, beta2] {
+    std::vector<double> values(static_cast<size_t>(device_bias.numel()), 0.0);
+    const double rate = lr();
+    for (const auto& [index, step] : steps) adam_bias(rate, beta1, beta2, *step.data<int64_t>(), &values[2 * index]);
+    kernels::cuda::DeviceGuard guard(device_bias.device().index);
+    kernels::cuda::memcpy_h2d(const_cast<double*>(device_bias.data<double>()), values.data(),
+                              values.size() * sizeof(double));
+  };
+  kernels::cuda::add_capture_hooks(std::move(hooks));
+}
+
 // One Adam-family step (Adam, or AdamW when `decoupled`) over a group's work: the moments and the per-parameter
 // step count (advanced here) handed to the fused kernel. slot(i, name) is the optimizer's state accessor.
-using SlotFn = std::function<Tensor(size_t, const std::string&)>;
 void adam_family_update(const char* name, bool decoupled, const std::vector<Optimizer::Work>& work,
-                        const SlotFn& slot, const kernels::AdamHyper& h) {
+                        const SlotFn& slot, const kernels::AdamHyper& h, Tensor& device_bias, size_t param_count,
+                        std::function<double()> lr) {
+  prepare_graph_bias(device_bias, param_count, work);
+  const bool graph = kernels::cuda::capturing();
   SlotLists<kernels::AdamSlot> lists;
   for (const Optimizer::Work& w : work) {
     GAN_DISPATCH_FLOATING(w.param.dtype(), name, [&] {
@@ -75,9 +124,11 @@ void adam_family_update(const char* name, bool decoupled, const std::vector<Opti
       s.exp_avg_sq = slot(w.index, "exp_avg_sq").data<scalar_t>();
       int64_t& step = *slot(w.index, "step").data<int64_t>();
       s.step = ++step;
+      if (graph && w.param.device().is_cuda()) s.device_bias = device_bias.data<double>() + 2 * w.index;
       lists.of<scalar_t>(w.param.device()).push_back(s);
     });
   }
+  if (graph) register_graph_bias(device_bias, work, slot, std::move(lr), h.beta1, h.beta2);
   lists.for_each([&](const Device& device, auto* slots, int64_t count) {
     using T = std::remove_const_t<std::remove_pointer_t<decltype(slots->param)>>;
     if (decoupled) GAN_KERNEL(device, name, adamw_step<T>, slots, count, h);
@@ -157,7 +208,9 @@ std::vector<std::string> Adam::slot_names(size_t) const { return {"exp_avg", "ex
 void Adam::update(size_t group, const std::vector<Work>& work) {
   const AdamOptions& o = options(group);
   const kernels::AdamHyper h{o.lr, o.beta1, o.beta2, o.eps, o.weight_decay};
-  adam_family_update("Adam", false, work, [this](size_t i, const std::string& n) { return slot(i, n); }, h);
+  adam_family_update(
+      "Adam", false, work, [this](size_t i, const std::string& n) { return slot(i, n); }, h, device_bias_,
+      params().size(), [this, group] { return options(group).lr; });
 }
 
 // ---- AdamW ----
@@ -170,7 +223,9 @@ std::vector<std::string> AdamW::slot_names(size_t) const { return {"exp_avg", "e
 void AdamW::update(size_t group, const std::vector<Work>& work) {
   const AdamWOptions& o = options(group);
   const kernels::AdamHyper h{o.lr, o.beta1, o.beta2, o.eps, o.weight_decay};
-  adam_family_update("AdamW", true, work, [this](size_t i, const std::string& n) { return slot(i, n); }, h);
+  adam_family_update(
+      "AdamW", true, work, [this](size_t i, const std::string& n) { return slot(i, n); }, h, device_bias_,
+      params().size(), [this, group] { return options(group).lr; });
 }
 
 // ---- RMSprop ----
