@@ -4,7 +4,6 @@
 #include <string>
 
 #include "engine/ops/dispatch.h"
-#include "kernels/cuda/allocator.h"
 #include "kernels/cuda/graph.h"
 #include "kernels/cuda/runtime.h"
 #include "kernels/random.h"
@@ -15,13 +14,13 @@ struct Generator::GraphDraws {
   uint64_t start = 0;   // the host offset when the capture's first draw came
   uint64_t blocks = 0;  // blocks the capture's draws take (per replay, once captured)
   uint64_t seed = 0, stream = 0;
+  int device = -1;
+  uint64_t* word = nullptr;  // the graph's device word: the offset its draws start from
+  bool word_known = false;   // whether word_value is what the word holds
+  uint64_t word_value = 0;
 };
 
 Generator::Generator(uint64_t seed, uint64_t stream) : seed_(seed), stream_(stream) {}
-
-Generator::~Generator() {
-  if (device_offset_ != nullptr) kernels::cuda::device_free(device_offset_);
-}
 
 uint64_t Generator::seed() const {
   std::lock_guard<std::mutex> lock(mu_);
@@ -96,22 +95,9 @@ void Generator::fill_device(T* out, int64_t n, T a, T b, Device device) {
     fill_in_graph<T, kNormal>(out, n, a, b, device);
     return;
   }
-  // The device word a later capture reads, allocated now: allocating it inside a capture would make it part of
-  // the graph's memory (and, in the emulator, poison it at every replay).
-  if (device.is_cuda()) ensure_device_offset(device.index);
   const State s = reserve_state(kNormal ? kernels::philox_blocks_normal<T>(n) : kernels::philox_blocks_uniform<T>(n));
   if constexpr (kNormal) GAN_KERNEL(device, "randn", normal<T>, out, n, s.seed, s.stream, s.offset, a, b);
   else GAN_KERNEL(device, "rand", uniform<T>, out, n, s.seed, s.stream, s.offset, a, b);
-}
-
-void Generator::ensure_device_offset(int device) {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (device_offset_ != nullptr && device_offset_device_ == device) return;
-  kernels::cuda::DeviceGuard guard(device);
-  if (device_offset_ != nullptr) kernels::cuda::device_free(device_offset_);
-  device_offset_ = static_cast<uint64_t*>(kernels::cuda::device_alloc(sizeof(uint64_t)));
-  device_offset_device_ = device;
-  device_offset_known_ = false;
 }
 
 template <typename T, bool kNormal>
@@ -119,17 +105,25 @@ void Generator::fill_in_graph(T* out, int64_t n, T a, T b, Device device) {
 #if defined(GAN_WITH_CUDA) && GAN_WITH_CUDA
   const uint64_t blocks = kNormal ? kernels::philox_blocks_normal<T>(n) : kernels::philox_blocks_uniform<T>(n);
   std::lock_guard<std::mutex> lock(mu_);
-  if (device_offset_ == nullptr || device_offset_device_ != device.index)
-    throw std::runtime_error("Generator: a draw on " + device.str() +
-                             " while capturing a CUDA graph, from a generator that never drew there eagerly; run "
-                             "the step once eagerly before capturing it");
+  if (graph_draws_ && graph_draws_->device != device.index)
+    throw std::runtime_error("Generator: one CUDA graph capture draws on two devices (cuda:" +
+                             std::to_string(graph_draws_->device) + " and " + device.str() + ")");
   if (!graph_draws_) {
-    graph_draws_ = std::make_shared<GraphDraws>(GraphDraws{offset_, 0, seed_, stream_});
+    graph_draws_ = std::make_shared<GraphDraws>();
     const std::shared_ptr<GraphDraws> draws = graph_draws_;
+    draws->start = offset_;
+    draws->seed = seed_;
+    draws->stream = stream_;
+    draws->device = device.index;
+    {
+      kernels::cuda::DeviceGuard guard(device.index);
+      draws->word = static_cast<uint64_t*>(kernels::cuda::graph_buffer(sizeof(uint64_t)));
+    }
     kernels::cuda::CaptureHooks hooks;
     hooks.at_end = [this, draws] {  // the graph's last work: advance the device word by the capture's draws
       std::lock_guard<std::mutex> l(mu_);
-      kernels::cuda::advance_offset(device_offset_, draws->blocks);
+      kernels::cuda::DeviceGuard guard(draws->device);
+      kernels::cuda::advance_offset(draws->word, draws->blocks);
       offset_ = draws->start;  // the capture ran nothing: each replay advances the host offset instead
       graph_draws_.reset();
     };
@@ -145,14 +139,14 @@ void Generator::fill_in_graph(T* out, int64_t n, T a, T b, Device device) {
                                  std::to_string(stream_) + ") since a CUDA graph drawing from it was captured (seed " +
                                  std::to_string(draws->seed) + ", stream " + std::to_string(draws->stream) +
                                  "); the graph's kernels keep the old seed: capture the graph again");
-      if (!device_offset_known_ || device_offset_value_ != offset_) {  // eager draws moved the host offset
-        kernels::cuda::DeviceGuard guard(device_offset_device_);
+      if (!draws->word_known || draws->word_value != offset_) {  // the first replay, or eager draws since
+        kernels::cuda::DeviceGuard guard(draws->device);
         const uint64_t value = offset_;
-        kernels::cuda::memcpy_h2d(device_offset_, &value, sizeof value);
+        kernels::cuda::memcpy_h2d(draws->word, &value, sizeof value);
       }
       offset_ += draws->blocks;  // what the graph's last kernel does to the device word
-      device_offset_known_ = true;
-      device_offset_value_ = offset_;
+      draws->word_known = true;
+      draws->word_value = offset_;
     };
     kernels::cuda::add_capture_hooks(std::move(hooks));
   }
@@ -160,8 +154,8 @@ void Generator::fill_in_graph(T* out, int64_t n, T a, T b, Device device) {
   offset_ += blocks;
   graph_draws_->blocks += blocks;
   kernels::cuda::DeviceGuard guard(device.index);
-  if constexpr (kNormal) kernels::cuda::normal_at<T>(out, n, seed_, stream_, device_offset_, in_graph, a, b);
-  else kernels::cuda::uniform_at<T>(out, n, seed_, stream_, device_offset_, in_graph, a, b);
+  if constexpr (kNormal) kernels::cuda::normal_at<T>(out, n, seed_, stream_, graph_draws_->word, in_graph, a, b);
+  else kernels::cuda::uniform_at<T>(out, n, seed_, stream_, graph_draws_->word, in_graph, a, b);
 #else
   (void)out, (void)n, (void)a, (void)b;
   throw std::runtime_error("Generator: a CUDA graph draw on " + device.str() + " in a build without CUDA");

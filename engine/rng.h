@@ -7,9 +7,9 @@
 // sequence of draws is exactly reproducible. The state is what checkpoints save (with the stream).
 //
 // Inside a CUDA graph (kernels/cuda/graph.h) a captured kernel's arguments are frozen, so a device draw made while
-// the calling thread captures cannot take its offset as an argument: it reads it from a device word the generator
-// owns (allocated at its first eager draw on that device), plus its place among the capture's draws, and the
-// graph's last kernel advances that word by the capture's total. The host offset stays the truth: the capture
+// the calling thread captures cannot take its offset as an argument: it reads it from a device word owned by the
+// graph (kernels/cuda/graph.h graph_buffer), plus its place among the capture's draws, and the graph's last kernel
+// advances that word by the capture's total. The host offset stays the truth: the capture
 // leaves it where it was (it ran nothing), each replay advances it by the same total, and before a replay the
 // device word is rewritten only when eager draws moved the host offset since (an 8-byte upload, not a launch). So
 // eager steps, replays and checkpoints continue one stream of numbers, the same as an all-eager run (PyTorch's
@@ -35,7 +35,6 @@ class Generator {
   };
 
   explicit Generator(uint64_t seed = 0, uint64_t stream = 0);
-  ~Generator();
 
   // Holds a mutex: copy the state (state()/set_state()) rather than the object.
   Generator(const Generator&) = delete;
@@ -79,18 +78,12 @@ class Generator {
   void fill_device(T* out, int64_t n, T a, T b, Device device);
   template <typename T, bool kNormal>
   void fill_in_graph(T* out, int64_t n, T a, T b, Device device);
-  void ensure_device_offset(int device);
 
   mutable std::mutex mu_;
   uint64_t seed_;
   uint64_t stream_;
   uint64_t offset_ = 0;
-  // The device word graph draws read their offset from, and what it holds when the host knows.
-  uint64_t* device_offset_ = nullptr;
-  int device_offset_device_ = -1;
-  bool device_offset_known_ = false;
-  uint64_t device_offset_value_ = 0;
-  std::shared_ptr<GraphDraws> graph_draws_;
+  std::shared_ptr<GraphDraws> graph_draws_;  // while a capture draws from this generator
 };
 
 // Process-wide generator (seed 0, stream 0 until manual_seed is called).

@@ -113,7 +113,13 @@ void Optimizer::step() {
   if (kernels::cuda::capturing()) {
     counts = std::make_shared<CapturedCounts>();
     kernels::cuda::CaptureHooks hooks;
-    hooks.at_end = hooks.on_abort = [this, counts] {
+    // Undone by difference at the end (several captured steps of one optimizer each take back their own), and
+    // to the value before at an abort (on_abort hooks run last-added first, so the first step's wins).
+    hooks.at_end = [this, counts] {
+      for (const CapturedCounts::Slot& s : counts->slots) *s.count -= s.change;
+      --steps_;
+    };
+    hooks.on_abort = [this, counts] {
       for (const CapturedCounts::Slot& s : counts->slots) *s.count = s.before;
       if (counts->stepped) --steps_;
     };

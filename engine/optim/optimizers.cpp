@@ -72,47 +72,34 @@ void adam_bias(double lr, double beta1, double beta2, int64_t t, double* out) {
 }
 
 // Adam's step count and hence its bias corrections change at every step, so a CUDA graph cannot take them as
-// kernel arguments: while capturing, the kernels read them from `device_bias` (2 doubles per parameter, allocated
-// at an eager step: inside a capture it would be graph memory), which the host fills before each replay, from the
-// step counts the replay's Optimizer hook has just advanced and the group's current learning rate. Computed on
+// kernel arguments: while capturing, each step() reads them from its own graph buffer (2 doubles per parameter;
+// an optimizer may step several times in one graph: WGAN's critic), which the host fills before each replay from
+// the step counts the replay's Optimizer hook has just advanced and the group's current learning rate. Computed on
 // the host like the eager path's, so replays and eager steps update bit for bit alike (a device-side pow could
-// differ in the last bit). Eager steps allocate the buffer on first use and otherwise leave it alone.
-void prepare_graph_bias(Tensor& device_bias, size_t param_count, const std::vector<Optimizer::Work>& work) {
-  for (const Optimizer::Work& w : work) {
-    if (!w.param.device().is_cuda()) continue;
-    if (device_bias.defined() && device_bias.device() == w.param.device()) return;
-    if (kernels::cuda::capturing())
-      throw std::runtime_error("Adam: a CUDA graph capture of the optimizer's first step on " +
-                               w.param.device().str() + "; run one eager step before capturing");
-    device_bias = empty({static_cast<int64_t>(2 * param_count)}, DType::Float64, w.param.device());
-    return;
-  }
-}
-
-void register_graph_bias(Tensor device_bias, const std::vector<Optimizer::Work>& work, const SlotFn& slot,
-                         std::function<double()> lr, double beta1, double beta2) {
-  std::vector<std::pair<size_t, Tensor>> steps;  // parameter index, its "step" slot
-  for (const Optimizer::Work& w : work)
-    if (w.param.device().is_cuda()) steps.emplace_back(w.index, slot(w.index, "step"));
+// differ in the last bit). Returns the buffer; `work` order.
+double* graph_bias(const std::vector<Optimizer::Work>& work, const SlotFn& slot, std::function<double()> lr,
+                   double beta1, double beta2) {
+  std::vector<Tensor> steps;  // the "step" slot of each parameter in `work`
+  for (const Optimizer::Work& w : work) steps.push_back(slot(w.index, "step"));
+  auto* buffer = static_cast<double*>(kernels::cuda::graph_buffer(2 * sizeof(double) * std::max<size_t>(work.size(), 1)));
   kernels::cuda::CaptureHooks hooks;
-  hooks.before_replay = [device_bias, steps, lr = std::move(lr), beta1, beta2] {
-    std::vector<double> values(static_cast<size_t>(device_bias.numel()), 0.0);
+  hooks.before_replay = [buffer, steps, lr = std::move(lr), beta1, beta2] {
+    std::vector<double> values(2 * steps.size());
     const double rate = lr();
-    for (const auto& [index, step] : steps) adam_bias(rate, beta1, beta2, *step.data<int64_t>(), &values[2 * index]);
-    kernels::cuda::DeviceGuard guard(device_bias.device().index);
-    kernels::cuda::memcpy_h2d(const_cast<double*>(device_bias.data<double>()), values.data(),
-                              values.size() * sizeof(double));
+    for (size_t j = 0; j < steps.size(); ++j) adam_bias(rate, beta1, beta2, *steps[j].data<int64_t>(), &values[2 * j]);
+    kernels::cuda::memcpy_h2d(buffer, values.data(), values.size() * sizeof(double));
   };
   kernels::cuda::add_capture_hooks(std::move(hooks));
+  return buffer;
 }
 
 // One Adam-family step (Adam, or AdamW when `decoupled`) over a group's work: the moments and the per-parameter
 // step count (advanced here) handed to the fused kernel. slot(i, name) is the optimizer's state accessor.
 void adam_family_update(const char* name, bool decoupled, const std::vector<Optimizer::Work>& work,
-                        const SlotFn& slot, const kernels::AdamHyper& h, Tensor& device_bias, size_t param_count,
-                        std::function<double()> lr) {
-  prepare_graph_bias(device_bias, param_count, work);
+                        const SlotFn& slot, const kernels::AdamHyper& h, std::function<double()> lr) {
   const bool graph = kernels::cuda::capturing();
+  double* device_bias = graph ? graph_bias(work, slot, std::move(lr), h.beta1, h.beta2) : nullptr;
+  size_t j = 0;  // the parameter's place in `work`
   SlotLists<kernels::AdamSlot> lists;
   for (const Optimizer::Work& w : work) {
     GAN_DISPATCH_FLOATING(w.param.dtype(), name, [&] {
@@ -124,11 +111,11 @@ void adam_family_update(const char* name, bool decoupled, const std::vector<Opti
       s.exp_avg_sq = slot(w.index, "exp_avg_sq").data<scalar_t>();
       int64_t& step = *slot(w.index, "step").data<int64_t>();
       s.step = ++step;
-      if (graph && w.param.device().is_cuda()) s.device_bias = device_bias.data<double>() + 2 * w.index;
+      if (device_bias != nullptr && w.param.device().is_cuda()) s.device_bias = device_bias + 2 * j;
       lists.of<scalar_t>(w.param.device()).push_back(s);
     });
+    ++j;
   }
-  if (graph) register_graph_bias(device_bias, work, slot, std::move(lr), h.beta1, h.beta2);
   lists.for_each([&](const Device& device, auto* slots, int64_t count) {
     using T = std::remove_const_t<std::remove_pointer_t<decltype(slots->param)>>;
     if (decoupled) GAN_KERNEL(device, name, adamw_step<T>, slots, count, h);
@@ -209,8 +196,8 @@ void Adam::update(size_t group, const std::vector<Work>& work) {
   const AdamOptions& o = options(group);
   const kernels::AdamHyper h{o.lr, o.beta1, o.beta2, o.eps, o.weight_decay};
   adam_family_update(
-      "Adam", false, work, [this](size_t i, const std::string& n) { return slot(i, n); }, h, device_bias_,
-      params().size(), [this, group] { return options(group).lr; });
+      "Adam", false, work, [this](size_t i, const std::string& n) { return slot(i, n); }, h,
+      [this, group] { return options(group).lr; });
 }
 
 // ---- AdamW ----
@@ -224,8 +211,8 @@ void AdamW::update(size_t group, const std::vector<Work>& work) {
   const AdamWOptions& o = options(group);
   const kernels::AdamHyper h{o.lr, o.beta1, o.beta2, o.eps, o.weight_decay};
   adam_family_update(
-      "AdamW", true, work, [this](size_t i, const std::string& n) { return slot(i, n); }, h, device_bias_,
-      params().size(), [this, group] { return options(group).lr; });
+      "AdamW", true, work, [this](size_t i, const std::string& n) { return slot(i, n); }, h,
+      [this, group] { return options(group).lr; });
 }
 
 // ---- RMSprop ----

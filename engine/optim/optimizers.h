@@ -102,9 +102,6 @@ class Adam : public OptimizerWithGroups<AdamOptions> {
  protected:
   std::vector<std::string> slot_names(size_t group) const override;
   void update(size_t group, const std::vector<Work>& work) override;
-
- private:
-  Tensor device_bias_;  // CUDA graphs: per parameter {lr / (1 - beta1^t), sqrt(1 - beta2^t)} (optimizers.cpp)
 };
 
 class AdamW : public OptimizerWithGroups<AdamWOptions> {
@@ -115,9 +112,6 @@ class AdamW : public OptimizerWithGroups<AdamWOptions> {
  protected:
   std::vector<std::string> slot_names(size_t group) const override;
   void update(size_t group, const std::vector<Work>& work) override;
-
- private:
-  Tensor device_bias_;  // CUDA graphs: per parameter {lr / (1 - beta1^t), sqrt(1 - beta2^t)} (optimizers.cpp)
 };
 
 class RMSprop : public OptimizerWithGroups<RMSpropOptions> {

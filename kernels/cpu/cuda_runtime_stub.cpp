@@ -90,6 +90,7 @@ size_t Graph::node_count() const { return 0; }
 uint64_t Graph::replays() const { return 0; }
 bool capturing() { return false; }
 void add_capture_hooks(CaptureHooks) { no_cuda("cuda::add_capture_hooks"); }
+void* graph_buffer(size_t) { no_cuda("cuda::graph_buffer"); }
 
 uint64_t launch_count() { return 0; }
 std::vector<KernelLaunches> launch_counts() { return {}; }

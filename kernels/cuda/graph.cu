@@ -25,6 +25,7 @@ struct Graph::Impl {
   size_t nodes = 0;
   uint64_t replays = 0;
   std::vector<CaptureHooks> hooks;
+  std::vector<void*> buffers;  // graph_buffer()
 };
 
 namespace {
@@ -35,6 +36,18 @@ thread_local Graph::Impl* t_capturing = nullptr;
 detail::KernelCounter& replay_counter() {
   static detail::KernelCounter& counter = detail::register_kernel("[with auto Kernel = cuda_graph_launch]");
   return counter;
+}
+
+// cudaFree waits for the device (a replay may still read them). Never throws.
+void free_buffers(Graph::Impl& g) noexcept {
+  if (g.buffers.empty()) return;
+  DeviceGuard guard(g.device);
+  for (void* p : g.buffers) {
+    detail::count_host_sync(detail::SyncReason::kCudaFree);
+    if (cudaFree(p) != cudaSuccess)
+      std::fprintf(stderr, "gan: cudaFree of a CUDA graph's buffer failed: %s\n", cudaGetErrorString(cudaGetLastError()));
+  }
+  g.buffers.clear();
 }
 
 }  // namespace
@@ -53,6 +66,7 @@ Graph::~Graph() {
   // The blocks stay reserved; a replay still queued on the stream reads them in stream order before any later
   // user of the shared cache (one stream per device, allocator.h).
   if (impl_->pool != 0) detail::release_private_pool(impl_->pool);
+  free_buffers(*impl_);
 }
 
 void Graph::capture(const std::function<void()>& queue_work) {
@@ -87,11 +101,12 @@ void Graph::capture(const std::function<void()>& queue_work) {
   if (!failure.empty()) {
     (void)cudaGetLastError();  // the capture's errors are reported here: leave none for the next launch check
     if (graph != nullptr) (void)cudaGraphDestroy(graph);
-    for (const CaptureHooks& h : g.hooks)
-      if (h.on_abort) h.on_abort();
+    for (auto h = g.hooks.rbegin(); h != g.hooks.rend(); ++h)
+      if (h->on_abort) h->on_abort();
     g.hooks.clear();
     detail::release_private_pool(g.pool);
     g.pool = 0;
+    free_buffers(g);
     throw std::runtime_error("CUDA graph capture failed: " + failure);
   }
   g.graph = graph;
@@ -119,6 +134,15 @@ size_t Graph::node_count() const { return impl_->nodes; }
 uint64_t Graph::replays() const { return impl_->replays; }
 
 bool capturing() { return t_capturing != nullptr; }
+
+void* graph_buffer(size_t bytes) {
+  if (t_capturing == nullptr) throw std::logic_error("cuda::graph_buffer: this thread captures no graph");
+  void* p = nullptr;
+  GAN_CUDA_CHECK(cudaMalloc(&p, bytes));  // allowed during a capture; not a captured operation
+  detail::count_device_malloc(bytes);
+  t_capturing->buffers.push_back(p);
+  return p;
+}
 
 void add_capture_hooks(CaptureHooks hooks) {
   if (t_capturing == nullptr) throw std::logic_error("cuda::add_capture_hooks: this thread captures no graph");

@@ -64,7 +64,14 @@ struct CaptureHooks {
   std::function<void()> before_replay;  // before every replay of the graph
 };
 
-// Adds hooks to the Graph the calling thread captures; throws std::logic_error when it captures none.
+// Adds hooks to the Graph the calling thread captures; throws std::logic_error when it captures none. At a replay
+// before_replay hooks run in the order they were added; on_abort hooks run in reverse order (undo).
 void add_capture_hooks(CaptureHooks hooks);
+
+// While capturing: `bytes` of device memory owned by the Graph being captured (freed with it), for values its
+// kernels read and its before_replay hooks write (a Philox offset, bias corrections). Obtained with cudaMalloc
+// outside the private pool, so no captured work (an allocator poison fill) ever writes it. Throws
+// std::logic_error when the calling thread captures no graph.
+void* graph_buffer(size_t bytes);
 
 }  // namespace gan::kernels::cuda
