@@ -64,9 +64,20 @@ Generator::State Generator::reserve_state(uint64_t blocks) {
   return s;
 }
 
+namespace {
+// A host draw inside a CUDA graph capture: its numbers would be baked into the graph (every replay the same), so
+// the capture fails instead, before the offset moves.
+void refuse_host_draw_in_capture() {
+  if (kernels::cuda::capturing())
+    throw std::runtime_error("Generator: a random draw on the host while capturing a CUDA graph: every replay would "
+                             "reuse its numbers; draw on the device instead");
+}
+}  // namespace
+
 template <typename T>
 void Generator::fill_uniform(T* out, int64_t n, T lo, T hi) {
   if (n <= 0) return;
+  refuse_host_draw_in_capture();
   const State s = reserve_state(kernels::philox_blocks_uniform<T>(n));
   kernels::cpu::uniform<T>(out, n, s.seed, s.stream, s.offset, lo, hi);
 }
@@ -74,6 +85,7 @@ void Generator::fill_uniform(T* out, int64_t n, T lo, T hi) {
 template <typename T>
 void Generator::fill_normal(T* out, int64_t n, T mean, T stddev) {
   if (n <= 0) return;
+  refuse_host_draw_in_capture();
   const State s = reserve_state(kernels::philox_blocks_normal<T>(n));
   kernels::cpu::normal<T>(out, n, s.seed, s.stream, s.offset, mean, stddev);
 }
@@ -91,8 +103,9 @@ void Generator::fill_normal(T* out, int64_t n, T mean, T stddev, Device device) 
 template <typename T, bool kNormal>
 void Generator::fill_device(T* out, int64_t n, T a, T b, Device device) {
   if (n <= 0) return;
-  if (device.is_cuda() && kernels::cuda::capturing()) {
-    fill_in_graph<T, kNormal>(out, n, a, b, device);
+  if (kernels::cuda::capturing()) {
+    if (device.is_cuda()) fill_in_graph<T, kNormal>(out, n, a, b, device);
+    else refuse_host_draw_in_capture();
     return;
   }
   const State s = reserve_state(kNormal ? kernels::philox_blocks_normal<T>(n) : kernels::philox_blocks_uniform<T>(n));

@@ -69,18 +69,23 @@ Metrics GraphedStep::eager(const StepFn& step, const NextBatch& next_batch) {
     calls.push_back(shape_of(b));
     return b;
   };
-  const uint64_t syncs_before = kernels::cuda::sync_count();
+  const std::vector<kernels::cuda::HostSyncs> syncs_before = kernels::cuda::sync_counts();
+  const uint64_t syncs_total_before = kernels::cuda::sync_count();
   Metrics m = step(warming ? recording : next_batch);
   if (!warming) return m;
   // Only the last warm-up iteration is judged: the first ones may wait while lazy state settles (a scratch buffer
   // growing, a cache flushed), which the capture never meets.
-  const uint64_t syncs = kernels::cuda::sync_count() - syncs_before;
+  const uint64_t syncs = kernels::cuda::sync_count() - syncs_total_before;
   if (syncs > 0 && eager_steps_ + 1 >= options_.warmup) {
-    std::string why;
-    for (const kernels::cuda::HostSyncs& h : kernels::cuda::sync_counts()) why += (why.empty() ? "" : ", ") + h.reason;
-    disable("the step made the host wait for the device " + std::to_string(syncs) + " time(s)" +
-            (why.empty() ? "" : " (reasons seen so far in this process: " + why + ")") +
-            ", which a captured graph cannot do");
+    std::string why;  // the reasons of this step's waits
+    for (const kernels::cuda::HostSyncs& h : kernels::cuda::sync_counts()) {
+      uint64_t before = 0;
+      for (const kernels::cuda::HostSyncs& b : syncs_before)
+        if (b.reason == h.reason) before = b.syncs;
+      if (h.syncs > before) why += (why.empty() ? "" : ", ") + h.reason + " x" + std::to_string(h.syncs - before);
+    }
+    disable("the step made the host wait for the device " + std::to_string(syncs) + " time(s) (" + why +
+            "), which a captured graph cannot do");
     return m;
   }
   if (eager_steps_ > 0 && calls != calls_) calls_stable_ = false;

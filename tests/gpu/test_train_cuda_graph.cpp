@@ -29,13 +29,14 @@ struct TrainRun {
   std::string out, err;
 };
 
-TrainRun train(const fs::path& dir, const std::string& mode) {
-  const std::vector<std::string> args = {
+TrainRun train(const fs::path& dir, const std::string& mode, const std::vector<std::string>& extra = {}) {
+  std::vector<std::string> args = {
       "gan",         "train", "--model",        "dcgan", "--data",  "synthetic", "--data-size", "40",
       "--batch",     "16",    "--steps",        "7",     "--nz",    "8",         "--ngf",       "8",
       "--ndf",       "8",     "--log-every",    "1",     "--sample-every", "100", "--checkpoint-every", "100",
       "--sample-n",  "4",     "--progress-every", "0",   "--device", "cuda",     "--cuda-graph", mode,
       "--out",       dir.string()};
+  args.insert(args.end(), extra.begin(), extra.end());
   std::vector<const char*> argv;
   for (const std::string& a : args) argv.push_back(a.c_str());
   std::ostringstream out, err;
@@ -83,6 +84,24 @@ TEST_F(TrainCudaGraph, ReplayedRunLogsAndCheckpointsWhatTheEagerRunDoes) {
               std::string(static_cast<const char*>(y.raw_data()), y.numel() * dtype_size(y.dtype())))
         << ca[i].first << " differs";
   }
+  fs::remove_all(root);
+}
+
+TEST_F(TrainCudaGraph, AStepThatCannotBeCapturedRunsEagerlyAsWithoutGraphs) {
+  // --diffaugment draws its offsets on the host: the capture fails at the draw, before anything moved.
+  const fs::path root = fs::temp_directory_path() / ("gan-cuda-graph-fallback-" + std::to_string(::getpid()));
+  fs::remove_all(root);
+  const std::vector<std::string> augment = {"--diffaugment", "translation"};
+  const TrainRun eager = train(root / "eager", "off", augment), graphed = train(root / "graph", "auto", augment);
+  ASSERT_EQ(eager.code, 0) << eager.out << eager.err;
+  ASSERT_EQ(graphed.code, 0) << graphed.out << graphed.err;
+  EXPECT_NE(graphed.out.find("CUDA graph: off, training steps run eagerly (capture failed"), std::string::npos)
+      << graphed.out;
+  EXPECT_NE(graphed.out.find("random draw on the host"), std::string::npos) << graphed.out;
+  EXPECT_EQ(losses(root / "eager"), losses(root / "graph"));
+  const TrainRun strict = train(root / "strict", "on", augment);
+  EXPECT_NE(strict.code, 0);
+  EXPECT_NE((strict.out + strict.err).find("--cuda-graph on"), std::string::npos) << strict.out << strict.err;
   fs::remove_all(root);
 }
 
