@@ -14,7 +14,8 @@
 // device word is rewritten only when eager draws moved the host offset since (an 8-byte upload, not a launch). So
 // eager steps, replays and checkpoints continue one stream of numbers, the same as an all-eager run (PyTorch's
 // CUDAGeneratorImpl works the same way, with the host filling the device offset before every replay). Reseeding
-// between replays is refused (the seed is a frozen argument): capture again.
+// between replays is refused (the seed is a frozen argument): capture again. A host draw while capturing fails the
+// capture (its numbers would be the same at every replay).
 #pragma once
 
 #include <cstdint>

@@ -230,7 +230,8 @@ class CachingAllocator {
     return it != private_.end() && it->second.device == device ? &it->second : nullptr;
   }
 
-  // The smallest block of `list` that serves a request of class `size` under the cache's rules, removed from it.
+  // The smallest block of `list` that serves a request of class `size`, removed from it. Small blocks: the same
+  // class only. Large ones: at most 1.25 times the class (about one class up).
   static void* take_from(std::multimap<size_t, void*>& list, size_t size, size_t& got) {
     auto it = list.lower_bound(size);
     if (it == list.end()) return nullptr;
@@ -256,16 +257,8 @@ class CachingAllocator {
 
   // A cached block for a request of class `size`, removed from the cache (nullptr if none fits).
   void* take_cached(DevicePool& pool, size_t size, size_t& got) {
-    auto& free_list = size <= kSmallPoolMax ? pool.small_free : pool.large_free;
-    auto it = free_list.lower_bound(size);
-    if (it == free_list.end()) return nullptr;
-    // Small pool: the same class only. Large pool: at most 1.25 times the class (about one class up).
-    const size_t limit = size <= kSmallPoolMax ? size : size + size / 4;
-    if (it->first > limit) return nullptr;
-    void* ptr = it->second;
-    got = it->first;
-    free_list.erase(it);
-    pool.stats.cached_bytes -= got;
+    void* ptr = take_from(size <= kSmallPoolMax ? pool.small_free : pool.large_free, size, got);
+    if (ptr != nullptr) pool.stats.cached_bytes -= got;
     return ptr;
   }
 
