@@ -227,17 +227,22 @@ TEST_F(CudaGraphStep, TheCpuDeviceKeepsItsEagerPath) {
 
 // ---- WGAN-GP through the zoo: n_critic batches per iteration, the penalty's double backward in the graph ----
 
-std::unique_ptr<models::GanModel> small_wgan_gp() {
-  const models::ModelEntry* entry = models::find_model("wgan-gp");
+// Zoo model `name` on the GPU for 3 x 32 x 32 images, its flags overridden by `flags`.
+std::unique_ptr<models::GanModel> zoo_model(const std::string& name, const nlohmann::json& flags) {
+  const models::ModelEntry* entry = models::find_model(name);
   models::ModelContext ctx;
   ctx.data.kind = data::ExampleKind::Image;
   ctx.data.channels = 3;
   ctx.data.image_size = 32;
   ctx.device = kGpu;
   ctx.seed = 4;
-  ctx.config = models::resolve_config(*entry, {{"nz", 16}, {"ngf", 8}, {"ndf", 8}, {"n_critic", 3}});
+  ctx.config = models::resolve_config(*entry, flags);
   manual_seed(4);
   return entry->create(ctx);
+}
+
+std::unique_ptr<models::GanModel> small_wgan_gp() {
+  return zoo_model("wgan-gp", {{"nz", 16}, {"ngf", 8}, {"ndf", 8}, {"n_critic", 3}});
 }
 
 TEST_F(CudaGraphStep, WganGpReplaysAreEagerStepsBitForBitInOneLaunch) {
@@ -270,20 +275,14 @@ TEST_F(CudaGraphStep, WganGpReplaysAreEagerStepsBitForBitInOneLaunch) {
 }
 
 TEST_F(CudaGraphStep, ModelsWithHostSideSchedulesSaySo) {
-  const models::ModelEntry* entry = models::find_model("dcgan");
-  models::ModelContext ctx;
-  ctx.data.kind = data::ExampleKind::Image;
-  ctx.data.channels = 3;
-  ctx.data.image_size = 32;
-  ctx.device = kGpu;
-  ctx.config = models::resolve_config(*entry, {{"nz", 8}, {"ngf", 8}, {"ndf", 8}, {"r1", 1.0}, {"r1_every", 4}});
-  EXPECT_NE(entry->create(ctx)->cuda_graph_blocker().find("r1"), std::string::npos);
-  ctx.config = models::resolve_config(*entry, {{"nz", 8}, {"ngf", 8}, {"ndf", 8}});
-  EXPECT_EQ(entry->create(ctx)->cuda_graph_blocker(), "");
+  const nlohmann::json small = {{"nz", 8}, {"ngf", 8}, {"ndf", 8}};
+  nlohmann::json lazy_r1 = small;
+  lazy_r1["r1"] = 1.0;
+  lazy_r1["r1_every"] = 4;
+  EXPECT_NE(zoo_model("dcgan", lazy_r1)->cuda_graph_blocker().find("r1"), std::string::npos);
+  EXPECT_EQ(zoo_model("dcgan", small)->cuda_graph_blocker(), "");
   // Unrolled GAN's k differentiable Adam steps take host bias corrections: captured, its replays diverged.
-  const models::ModelEntry* unrolled = models::find_model("unrolled");
-  ctx.config = models::resolve_config(*unrolled, {{"nz", 8}});
-  EXPECT_NE(unrolled->create(ctx)->cuda_graph_blocker().find("bias corrections"), std::string::npos);
+  EXPECT_NE(zoo_model("unrolled", small)->cuda_graph_blocker().find("bias corrections"), std::string::npos);
 }
 
 }  // namespace
