@@ -219,6 +219,7 @@ int new_run(const TrainArgs& a, const Catalog& catalog, const CliStreams& io) {
                                         train_output(io, a.progress_every_s));
     if (fd_ref) trainer->set_evaluator(fd_evaluator(fd_ref, c, c.eval_n));
     trainer->set_profile(a.profile);
+    trainer->set_cuda_graph(models::parse_cuda_graph_mode(a.cuda_graph));
   } catch (...) {
     // Nothing half-made stays behind: remove what this command created.
     std::error_code ec;
@@ -358,6 +359,7 @@ int resume_run(const TrainArgs& a, const Catalog& catalog, const CliStreams& io)
   Trainer trainer(std::move(dataset), std::move(model), c, paths, device, train_output(io, a.progress_every_s));
   if (fd_ref) trainer.set_evaluator(fd_evaluator(fd_ref, c, c.eval_n));
   trainer.set_profile(a.profile);
+  trainer.set_cuda_graph(models::parse_cuda_graph_mode(a.cuda_graph));
   for (const fs::path& p : remove_stale_temporaries(paths))
     *io.out << "removed " << p.string() << ", left by an interrupted gan" << std::endl;
   if (!resume_from_checkpoint(trainer, paths, c, *io.out))

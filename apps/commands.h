@@ -38,6 +38,7 @@ struct TrainArgs {
   nlohmann::json model_flags = nlohmann::json::object();  // overrides of the model's flag defaults
   double progress_every_s = 10.0;
   bool profile = false;  // --profile: per-step device counters and a conv roofline at the end (apps/trainer.h)
+  std::string cuda_graph = "auto";  // --cuda-graph auto | on | off (apps/trainer.h set_cuda_graph)
 };
 
 struct SampleArgs {

@@ -221,6 +221,14 @@ int run_cli(int argc, const char* const* argv, const Catalog& catalog, const Cli
                   "launches (and the most launched kernels), host synchronizations, bytes newly allocated, each "
                   "apart from the log points; and a roofline table of the model's conv layers (FLOPs, minimum "
                   "bytes, time at an H200's spec-sheet peaks). Counts are 0 on the CPU backend");
+  train->add_option("--cuda-graph", targs.cuda_graph,
+                    "On a CUDA device: after 2 eager steps, capture one training step as a CUDA graph and replay "
+                    "it (one launch per step). auto falls back to eager steps, said once in the log, when the "
+                    "step cannot be captured (it reads a value on the host, a host-side schedule, a capture "
+                    "error) and for batches of another size; on makes such a fallback an error; off never "
+                    "captures. The CPU device always runs eagerly")
+      ->check(CLI::IsMember({"auto", "on", "off"}))
+      ->capture_default_str();
   train->allow_extras();  // model flags are checked by hand, to name the model's flags in the error
   const std::string prescanned = prescan_model(argc, argv);
   const models::ModelEntry* entry = prescanned.empty() ? nullptr : catalog.find_model(prescanned);

@@ -321,12 +321,22 @@ int Trainer::train_loop() {
   models::Metrics shown;  // the values of the last flushed step, for the progress line
   StepProfile step_profile, flush_profile;  // --profile
   std::optional<models::ConvRecorder> convs;
+  // Destroyed before the model (a member), as its graph's hooks require.
+  models::GraphedStep::Options graph_options;
+  graph_options.mode = cuda_graph_;
+  graph_options.warmup = kGraphWarmupSteps;
+  graph_options.log = [&out](const std::string& line) { out << line << std::endl; };
+  graph_options.blocker = model_->cuda_graph_blocker();
+  models::GraphedStep graphed(device_, graph_options);
+  const models::StepFn step_fn = [&](const models::NextBatch& nb) { return model_->train_step(nb); };
   while (step_ < total) {
-    const bool profiled = profile_ && step_ - first_step >= kProfileWarmupSteps;
+    // --profile skips the warm-up steps and the step that captures the graph (it runs nothing itself).
+    const bool settled = graphed.replaying() || !graphed.disabled_reason().empty();
+    const bool profiled = profile_ && step_ - first_step >= kProfileWarmupSteps && settled;
     if (profiled && !convs) convs.emplace();
     if (convs) convs->set_paused(!profiled);
     if (profiled) step_profile.begin();
-    buffered.add(step_ + 1, model_->train_step(next_batch));
+    buffered.add(step_ + 1, graphed.run(step_fn, next_batch));
     if (profiled) step_profile.end();
     if (convs) convs->set_paused(true);
     const int64_t step = step_ + 1;

@@ -18,6 +18,7 @@
 #include "engine/data/loader.h"
 #include "engine/device.h"
 #include "engine/safetensors.h"
+#include "models/graph_step.h"
 #include "models/model.h"
 
 namespace gan::apps {
@@ -75,6 +76,13 @@ class Trainer {
   void set_profile(bool on) { profile_ = on; }
   static constexpr int64_t kProfileWarmupSteps = 2;
 
+  // --cuda-graph: on a CUDA device, after kGraphWarmupSteps eager steps the training step is captured once as a
+  // CUDA graph and replayed (models/graph_step.h: static input buffers, fallbacks said once in the log). Auto (the
+  // default) falls back to eager steps when the step cannot be captured; On makes that an error; Off never
+  // captures. The CPU device always runs eagerly.
+  void set_cuda_graph(models::CudaGraphMode mode) { cuda_graph_ = mode; }
+  static constexpr int64_t kGraphWarmupSteps = 2;
+
   // Trains up to config.steps. Returns kExitOk, kExitFailed (non-finite loss: the last good checkpoint stays)
   // or kExitInterrupted (SIGINT/SIGTERM: checkpointed at the step boundary after the signal). Any other failure
   // (a full disk, out of memory) throws std::runtime_error saying what failed, which checkpoint is kept and how
@@ -105,6 +113,7 @@ class Trainer {
   int64_t last_checkpoint_step_ = -1;
   Evaluator evaluate_;
   bool profile_ = false;
+  models::CudaGraphMode cuda_graph_ = models::CudaGraphMode::Auto;
 };
 
 }  // namespace gan::apps

@@ -53,6 +53,11 @@
 //   --train_wgan_batches=64            WGAN-GP batch sizes
 //   --train_dcgan32_batches=           DCGAN-32 batch sizes, fused and unfused (default: none)
 //   --train_profile                    print top kernels, sync reasons and the conv roofline (stderr)
+//   --train_cuda_graph=off|on          on: the iteration (noise drawn inside it) runs through models::GraphedStep
+//                                      (models/graph_step.h): the warm-up iterations eagerly, then one iteration
+//                                      captured as a CUDA graph and replayed, all before the timed loop, whose
+//                                      iterations are replays (launches_per_iter 1). A failed capture is an error.
+//                                      Recorded in the context as gan_cuda_graph. Default off (eager).
 // An empty list ("--train_batches=") leaves that model out.
 // Environment: GAN_BENCH_MIN_TIME (seconds, or "Nx"), GAN_BENCH_WARMUP; the math mode (TF32 unless GAN_TF32=0) is recorded in the context.
 //
@@ -88,6 +93,7 @@
 #include "models/common.h"
 #include "models/conv_roofline.h"
 #include "models/dcgan.h"
+#include "models/graph_step.h"
 #include "models/model.h"
 
 namespace {
@@ -102,12 +108,23 @@ struct Settings {
   std::vector<int64_t> dcgan_batches{64, 128, 256};
   std::vector<int64_t> wgan_batches{64};
   std::vector<int64_t> dcgan32_batches{};
+  bool cuda_graph = false;  // --train_cuda_graph=on
 };
 
 Settings g_settings;
 bool g_profile = false;  // --train_profile: print the top kernels, the sync reasons and the conv roofline
 
 constexpr double kMiB = 1024.0 * 1024.0;
+
+// --train_cuda_graph=on: the warm-up iterations and the capture run through it before the timed loop.
+std::unique_ptr<models::GraphedStep> graphed_step(Device d) {
+  if (!g_settings.cuda_graph) return nullptr;
+  models::GraphedStep::Options o;
+  o.mode = models::CudaGraphMode::On;
+  o.warmup = std::max<int64_t>(g_settings.warmup, 1);
+  o.log = [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
+  return std::make_unique<models::GraphedStep>(d, o);
+}
 
 void sync(Device d) {
   if (d.is_cuda()) kernels::cuda::synchronize(d.index);
@@ -174,16 +191,27 @@ void BM_Dcgan(benchmark::State& state, int64_t image_size, bool fused) {
       optim::Adam opt_g(G->named_parameters(), adam), opt_d(D->named_parameters(), adam);
       const Tensor real = rand({batch, cfg.nc, image_size, image_size}, DType::Float32, nullptr, -1.0, 1.0, dev);
       auto noise = [&] { return randn({batch, cfg.nz, 1, 1}, DType::Float32, nullptr, 0.0, 1.0, dev); };
-      for (int64_t i = 0; i < g_settings.warmup; ++i) models::dcgan_train_step(*G, *D, opt_g, opt_d, real, noise());
+      // Graph mode: the same iteration, its noise drawn inside (graph-safe Philox offsets, engine/rng.h).
+      std::unique_ptr<models::GraphedStep> graphed = graphed_step(dev);
+      const models::StepFn step = [&](const models::NextBatch& nb) {
+        const models::DcganStepLosses l = models::dcgan_train_step(*G, *D, opt_g, opt_d, nb().first, noise());
+        return models::Metrics{{"d_real", l.d_real}, {"d_fake", l.d_fake}, {"g", l.g}};
+      };
+      const models::NextBatch next_batch = [&] { return std::pair{real, Tensor()}; };
+      if (graphed) {
+        for (int64_t i = 0; i <= g_settings.warmup; ++i) (void)graphed->run(step, next_batch);  // + the capture
+      } else {
+        for (int64_t i = 0; i < g_settings.warmup; ++i) models::dcgan_train_step(*G, *D, opt_g, opt_d, real, noise());
+      }
       reset_peaks(dev);
       StepProfile counters;
       std::optional<models::ConvRecorder> convs;  // the conv layers the timed iterations run (--train_profile)
-      if (g_profile) convs.emplace();
+      if (g_profile && !graphed) convs.emplace();  // a replay runs no host code: nothing to record
       for (auto _ : state) {
-        models::DcganStepLosses l;
-        counters.measure([&] { l = models::dcgan_train_step(*G, *D, opt_g, opt_d, real, noise()); });
+        models::Metrics l;
+        counters.measure([&] { l = graphed ? graphed->run(step, next_batch) : step(next_batch); });
         sync(dev);  // the step leaves its losses on the device: wait for it here, outside the counted step
-        benchmark::DoNotOptimize(l);
+        benchmark::DoNotOptimize(l.data());
       }
       report(state, batch, dev);
       report_counters(state, counters, "dcgan" + std::to_string(image_size) + " batch " + std::to_string(batch),
@@ -227,14 +255,17 @@ void BM_WganGp64(benchmark::State& state) {
       std::unique_ptr<models::GanModel> model = make_wgan_gp(dev);
       const Tensor real = rand({batch, 3, 64, 64}, DType::Float32, nullptr, -1.0, 1.0, dev);
       const std::function<std::pair<Tensor, Tensor>()> next_batch = [&] { return std::pair{real, Tensor()}; };
-      for (int64_t i = 0; i < g_settings.warmup; ++i) model->train_step(next_batch);
+      std::unique_ptr<models::GraphedStep> graphed = graphed_step(dev);
+      const models::StepFn step = [&](const models::NextBatch& nb) { return model->train_step(nb); };
+      for (int64_t i = 0; i < g_settings.warmup + (graphed ? 1 : 0); ++i)  // graph mode: + the capture
+        (void)(graphed ? graphed->run(step, next_batch) : step(next_batch));
       reset_peaks(dev);
       StepProfile counters;
       std::optional<models::ConvRecorder> convs;  // the conv layers the timed iterations run (--train_profile)
-      if (g_profile) convs.emplace();
+      if (g_profile && !graphed) convs.emplace();  // a replay runs no host code: nothing to record
       for (auto _ : state) {
         models::Metrics m;
-        counters.measure([&] { m = model->train_step(next_batch); });
+        counters.measure([&] { m = graphed ? graphed->run(step, next_batch) : step(next_batch); });
         sync(dev);  // the step leaves its losses on the device: wait for it here, outside the counted step
         benchmark::DoNotOptimize(m.data());
       }
@@ -328,6 +359,11 @@ void parse_options(int& argc, char** argv, Settings& s) {
     else if (const char* v = value_of("train_batches")) s.dcgan_batches = parse_list("--train_batches", v);
     else if (const char* v = value_of("train_wgan_batches")) s.wgan_batches = parse_list("--train_wgan_batches", v);
     else if (arg == "--train_profile") g_profile = true;
+    else if (const char* v = value_of("train_cuda_graph")) {
+      const std::string m = v;
+      if (m != "on" && m != "off") usage_error("--train_cuda_graph: expected on or off, got '" + m + "'");
+      s.cuda_graph = m == "on";
+    }
     else if (const char* v = value_of("train_dcgan32_batches"))
       s.dcgan32_batches = parse_list("--train_dcgan32_batches", v);
     else argv[kept++] = argv[i];
@@ -376,6 +412,7 @@ int main(int argc, char** argv) {
   benchmark::AddCustomContext("gan_tf32", kernels::cuda::tf32_enabled() ? "on" : "off");  // float conv and GEMM math
   benchmark::AddCustomContext("gan_cuda_alloc", alloc != nullptr && *alloc != '\0' ? alloc : "caching");
   benchmark::AddCustomContext("gan_warmup_iterations", std::to_string(g_settings.warmup));
+  benchmark::AddCustomContext("gan_cuda_graph", g_settings.cuda_graph ? "on" : "off");
 
   // The first batch size of each model first (DCGAN 64, WGAN-GP 64, then DCGAN 128, 256), so a run cut short
   // still has both models.

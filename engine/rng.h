@@ -5,9 +5,21 @@
 // State is (seed, stream, offset). `offset` counts Philox blocks already handed out; every draw
 // reserves ceil(n / per_block) blocks and advances it, so draws never overlap and the state after any
 // sequence of draws is exactly reproducible. The state is what checkpoints save (with the stream).
+//
+// Inside a CUDA graph (kernels/cuda/graph.h) a captured kernel's arguments are frozen, so a device draw made while
+// the calling thread captures cannot take its offset as an argument: it reads it from a device word owned by the
+// graph (kernels/cuda/graph.h graph_buffer), plus its place among the capture's draws, and the graph's last kernel
+// advances that word by the capture's total. The host offset stays the truth: the capture
+// leaves it where it was (it ran nothing), each replay advances it by the same total, and before a replay the
+// device word is rewritten only when eager draws moved the host offset since (an 8-byte upload, not a launch). So
+// eager steps, replays and checkpoints continue one stream of numbers, the same as an all-eager run (PyTorch's
+// CUDAGeneratorImpl works the same way, with the host filling the device offset before every replay). Reseeding
+// between replays is refused (the seed is a frozen argument): capture again. A host draw while capturing fails the
+// capture (its numbers would be the same at every replay).
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <mutex>
 
 #include "engine/device.h"
@@ -60,10 +72,19 @@ class Generator {
   void fill_normal(T* out, int64_t n, T mean, T stddev, Device device);
 
  private:
+  struct GraphDraws;  // the draws of the capture in progress (rng.cpp)
+
+  // A device fill (kNormal: normal, else uniform) of n values, drawn at the current offset.
+  template <typename T, bool kNormal>
+  void fill_device(T* out, int64_t n, T a, T b, Device device);
+  template <typename T, bool kNormal>
+  void fill_in_graph(T* out, int64_t n, T a, T b, Device device);
+
   mutable std::mutex mu_;
   uint64_t seed_;
   uint64_t stream_;
   uint64_t offset_ = 0;
+  std::shared_ptr<GraphDraws> graph_draws_;  // while a capture draws from this generator
 };
 
 // Process-wide generator (seed 0, stream 0 until manual_seed is called).

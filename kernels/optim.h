@@ -59,6 +59,11 @@ struct AdamSlot {
   T* exp_avg_sq = nullptr;
   int64_t numel = 0;
   int64_t step = 1;  // this parameter's step count, already incremented (bias correction is per parameter)
+  // CUDA graphs only (null otherwise; the CPU twin ignores it): device memory holding {lr / (1 - beta1^t),
+  // sqrt(1 - beta2^t)} in double, read when the kernel runs instead of the values computed from `step` at the call,
+  // which a captured kernel would replay frozen. The optimizer uploads them before each replay, computed on the
+  // host exactly as from `step` (engine/optim/optimizers.cpp), so a replay updates bit for bit as an eager step.
+  const double* device_bias = nullptr;
 };
 
 struct RmspropHyper {

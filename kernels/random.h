@@ -65,5 +65,18 @@ void uniform(T* out, int64_t n, uint64_t seed, uint64_t stream, uint64_t offset,
 template <typename T>
 void normal(T* out, int64_t n, uint64_t seed, uint64_t stream, uint64_t offset, T mean, T stddev);
 
+// Inside a CUDA graph: a captured kernel's arguments are frozen, so a fill that must draw new numbers at each
+// replay takes its first block as *base + offset, base being a device word that the generator owns and the graph
+// advances (advance_offset: *base += blocks, one thread, queued as the graph's last work). offset is then the
+// fill's place within the graph's draws. Same numbers as uniform/normal at offset *base + offset.
+template <typename T>
+void uniform_at(T* out, int64_t n, uint64_t seed, uint64_t stream, const uint64_t* base, uint64_t offset, T lo, T hi);
+
+template <typename T>
+void normal_at(T* out, int64_t n, uint64_t seed, uint64_t stream, const uint64_t* base, uint64_t offset, T mean,
+               T stddev);
+
+void advance_offset(uint64_t* base, uint64_t blocks);
+
 }  // namespace cuda
 }  // namespace gan::kernels

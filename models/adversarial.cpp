@@ -143,6 +143,16 @@ Tensor AdversarialModel::d_in(const Tensor& x_in) {
   return add_instance_noise(x, sigma, rng_);
 }
 
+std::string AdversarialModel::cuda_graph_blocker() const {
+  // Both decide on the host from the optimizer's step count, which a captured graph would freeze.
+  if (cfg_.contains("r1") && cfg_num(cfg_, "r1") != 0 && cfg_int(cfg_, "r1_every") > 1)
+    return "--r1 with --r1-every " + std::to_string(cfg_int(cfg_, "r1_every")) +
+           ": the penalty's steps are chosen on the host";
+  if (cfg_num(cfg_, "instance_noise") > 0 && cfg_int(cfg_, "instance_noise_anneal") > 0)
+    return "--instance-noise-anneal: the noise level is computed on the host from the step count";
+  return "";
+}
+
 bool AdversarialModel::r1_due() const {
   if (!cfg_.contains("r1") || cfg_num(cfg_, "r1") == 0) return false;
   return opt_d_->steps() % cfg_int(cfg_, "r1_every") == 0;

@@ -43,6 +43,7 @@ class AdversarialModel : public ZooModel {
   SampleGrid sample(int64_t n, Generator& gen) override;
   SampleGrid interpolate(int64_t rows, int64_t steps, Generator& gen) override;
   GeneratorNet generator_net() const override { return {ema_ ? ema_->avg_ptr().get() : G_.get(), ""}; }
+  std::string cuda_graph_blocker() const override;
 
  protected:
   AdversarialModel(std::string name, const ModelContext& ctx);

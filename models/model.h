@@ -99,6 +99,12 @@ class GanModel {
   // device; models taking several critic steps call it several times. Returns the losses to log.
   virtual Metrics train_step(const std::function<std::pair<Tensor, Tensor>()>& next_batch) = 0;
 
+  // Why this model's train_step cannot be captured once as a CUDA graph and replayed (models/graph_step.h), or ""
+  // when it can as far as the model knows. Only for what the trainer cannot detect itself: a host-side decision
+  // that changes from step to step without the step waiting for the device (a schedule on the step count). Host
+  // synchronizations, host uploads and capture errors are detected, so models need not report them.
+  virtual std::string cuda_graph_blocker() const { return ""; }
+
   // A grid of about n samples from noise drawn with `gen` (same gen state -> same grid: the trainer uses a
   // fixed seed so grids from different steps are comparable). Runs in eval mode and no-grad; restores the mode.
   virtual SampleGrid sample(int64_t n, Generator& gen) = 0;

@@ -89,6 +89,13 @@ class Unrolled : public AdversarialModel {
             {"d_fake", mean_probability(fake_logits)}};
   }
 
+ public:
+  std::string cuda_graph_blocker() const override {
+    if (k_ == 0) return AdversarialModel::cuda_graph_blocker();
+    // The unrolled steps' bias corrections are host numbers from opt_d's step count: a graph would freeze them.
+    return "the unrolled Adam steps compute their bias corrections on the host from the step count";
+  }
+
  private:
   static Tensor slot(const std::map<std::string, Tensor>& st, const std::string& name, const Tensor& p) {
     auto it = st.find(name);

@@ -1,6 +1,7 @@
 #include "engine/optim/optimizer.h"
 
 #include <algorithm>
+#include <memory>
 #include <stdexcept>
 #include <unordered_map>
 #include <unordered_set>
@@ -9,6 +10,7 @@
 #include "engine/ops.h"
 #include "engine/ops/dispatch.h"
 #include "engine/ops/op_helpers.h"
+#include "kernels/cuda/graph.h"
 #include "kernels/optim.h"
 
 namespace gan::optim {
@@ -86,8 +88,47 @@ void Optimizer::zero_grad() {
   for (const auto& [pname, p] : params_) p.set_grad(Tensor());
 }
 
+namespace {
+
+// Host counters one captured step() advances: the optimizer's step count and each updated parameter's "step" slot.
+// The capture runs nothing, so it puts them back; each replay advances them as the eager step would have.
+struct CapturedCounts {
+  struct Slot {
+    int64_t* count;  // a parameter's "step" slot
+    int64_t before;  // its value before the captured step
+    int64_t change;  // what the step added to it
+  };
+  std::vector<Slot> slots;
+  bool stepped = false;  // the captured step() got to its end
+};
+
+}  // namespace
+
 void Optimizer::step() {
   NoGradGuard no_grad;
+  // While a CUDA graph captures (kernels/cuda/graph.h): host counters are frozen out of the graph's kernels, so
+  // they are kept right here (hooks registered before update(), whose own hooks, run after these at a replay, may
+  // read the advanced counts: Adam's bias corrections).
+  std::shared_ptr<CapturedCounts> counts;
+  if (kernels::cuda::capturing()) {
+    counts = std::make_shared<CapturedCounts>();
+    kernels::cuda::CaptureHooks hooks;
+    // Undone by difference at the end (several captured steps of one optimizer each take back their own), and
+    // to the value before at an abort (on_abort hooks run last-added first, so the first step's wins).
+    hooks.at_end = [this, counts] {
+      for (const CapturedCounts::Slot& s : counts->slots) *s.count -= s.change;
+      --steps_;
+    };
+    hooks.on_abort = [this, counts] {
+      for (const CapturedCounts::Slot& s : counts->slots) *s.count = s.before;
+      if (counts->stepped) --steps_;
+    };
+    hooks.before_replay = [this, counts] {
+      for (const CapturedCounts::Slot& s : counts->slots) *s.count += s.change;
+      ++steps_;
+    };
+    kernels::cuda::add_capture_hooks(std::move(hooks));
+  }
   std::vector<std::vector<Work>> work(group_count());
   for (size_t i = 0; i < params_.size(); ++i) {
     const auto& [pname, p] = params_[i];
@@ -99,20 +140,33 @@ void Optimizer::step() {
     work[param_group_[i]].push_back(
         {i, p.is_contiguous() ? p.detach() : p.detach().contiguous(), g.detach().contiguous()});
   }
+  if (counts)
+    for (const std::vector<Work>& group : work)
+      for (const Work& w : group)
+        if (auto it = state_[w.index].find("step"); it != state_[w.index].end())
+          counts->slots.push_back({it->second.data<int64_t>(), *it->second.data<int64_t>(), 0});
   for (size_t g = 0; g < work.size(); ++g)
     if (!work[g].empty()) update(g, work[g]);
+  if (counts)
+    for (CapturedCounts::Slot& s : counts->slots) s.change = *s.count - s.before;
   for (const std::vector<Work>& group : work)
     for (const Work& w : group) {
       const Tensor& p = params_[w.index].second;
       if (!p.is_contiguous()) copy_(p.detach(), w.param);
     }
   ++steps_;
+  if (counts) counts->stepped = true;
 }
 
 Tensor Optimizer::slot(size_t i, const std::string& slot_name) {
   auto& slots = state_[i];
   auto it = slots.find(slot_name);
   if (it != slots.end()) return it->second;
+  // Created inside a CUDA graph capture, the zeros would be written again at every replay (and a first step's
+  // special case frozen): refuse, so the caller captures after an eager step.
+  if (kernels::cuda::capturing())
+    fail("state '" + slot_name + "' of parameter '" + params_[i].first +
+         "' would be created while capturing a CUDA graph; run one eager step before capturing");
   Tensor t = slot_name == "step" ? step_count_tensor(0) : zeros_like(params_[i].second.detach());
   slots.emplace(slot_name, t);
   return t;

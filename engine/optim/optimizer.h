@@ -16,6 +16,12 @@
 // a snapshot); load_state() replaces the whole state with copies of the given tensors, after checking every name,
 // shape, slot and setting. A state without "param_groups.*" entries (written before groups existed) keeps the
 // current settings.
+//
+// CUDA graphs (kernels/cuda/graph.h): a step() captured in a graph leaves the host counters (steps(), the "step"
+// slots) where they were, and each replay advances them as an eager step would; state slots cannot be created
+// inside a capture (run one eager step first). Adam's bias corrections are read from device memory the host fills
+// before each replay (optimizers.cpp), with the group's current learning rate; the other settings are frozen at
+// capture. Replacing the state (load_state) after a capture needs a new capture.
 #pragma once
 
 #include <cstdint>

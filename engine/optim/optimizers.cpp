@@ -5,9 +5,13 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <stdexcept>
+#include <string>
 #include <type_traits>
 
 #include "engine/ops/dispatch.h"
+#include "kernels/cuda/graph.h"
+#include "kernels/cuda/runtime.h"
 #include "kernels/optim.h"
 
 namespace gan::optim {
@@ -54,16 +58,48 @@ void check_betas(const std::string& opt, double beta1, double beta2) {
     throw std::invalid_argument(opt + ": invalid beta parameter at index 1: " + std::to_string(beta2));
 }
 
+using SlotFn = std::function<Tensor(size_t, const std::string&)>;
+
 template <typename Options>
 std::vector<ParamGroup<Options>> one_group(NamedTensors params, const Options& o) {
   return {ParamGroup<Options>{std::move(params), o}};
 }
 
+// Bias corrections of step t, in double, as the fused kernels compute them from AdamSlot::step.
+void adam_bias(double lr, double beta1, double beta2, int64_t t, double* out) {
+  out[0] = lr / (1.0 - std::pow(beta1, static_cast<double>(t)));
+  out[1] = std::sqrt(1.0 - std::pow(beta2, static_cast<double>(t)));
+}
+
+// Adam's step count and hence its bias corrections change at every step, so a CUDA graph cannot take them as
+// kernel arguments: while capturing, each step() reads them from its own graph buffer (2 doubles per parameter;
+// an optimizer may step several times in one graph: WGAN's critic), which the host fills before each replay from
+// the step counts the replay's Optimizer hook has just advanced and the group's current learning rate. Computed on
+// the host like the eager path's, so replays and eager steps update bit for bit alike (a device-side pow could
+// differ in the last bit). Returns the buffer; `work` order.
+double* graph_bias(const std::vector<Optimizer::Work>& work, const SlotFn& slot, std::function<double()> lr,
+                   double beta1, double beta2) {
+  std::vector<Tensor> steps;  // the "step" slot of each parameter in `work`
+  for (const Optimizer::Work& w : work) steps.push_back(slot(w.index, "step"));
+  auto* buffer = static_cast<double*>(kernels::cuda::graph_buffer(2 * sizeof(double) * std::max<size_t>(work.size(), 1)));
+  kernels::cuda::CaptureHooks hooks;
+  hooks.before_replay = [buffer, steps, lr = std::move(lr), beta1, beta2] {
+    std::vector<double> values(2 * steps.size());
+    const double rate = lr();
+    for (size_t j = 0; j < steps.size(); ++j) adam_bias(rate, beta1, beta2, *steps[j].data<int64_t>(), &values[2 * j]);
+    kernels::cuda::memcpy_h2d(buffer, values.data(), values.size() * sizeof(double));
+  };
+  kernels::cuda::add_capture_hooks(std::move(hooks));
+  return buffer;
+}
+
 // One Adam-family step (Adam, or AdamW when `decoupled`) over a group's work: the moments and the per-parameter
 // step count (advanced here) handed to the fused kernel. slot(i, name) is the optimizer's state accessor.
-using SlotFn = std::function<Tensor(size_t, const std::string&)>;
 void adam_family_update(const char* name, bool decoupled, const std::vector<Optimizer::Work>& work,
-                        const SlotFn& slot, const kernels::AdamHyper& h) {
+                        const SlotFn& slot, const kernels::AdamHyper& h, std::function<double()> lr) {
+  const bool graph = kernels::cuda::capturing();
+  double* device_bias = graph ? graph_bias(work, slot, std::move(lr), h.beta1, h.beta2) : nullptr;
+  size_t j = 0;  // the parameter's place in `work`
   SlotLists<kernels::AdamSlot> lists;
   for (const Optimizer::Work& w : work) {
     GAN_DISPATCH_FLOATING(w.param.dtype(), name, [&] {
@@ -75,8 +111,10 @@ void adam_family_update(const char* name, bool decoupled, const std::vector<Opti
       s.exp_avg_sq = slot(w.index, "exp_avg_sq").data<scalar_t>();
       int64_t& step = *slot(w.index, "step").data<int64_t>();
       s.step = ++step;
+      if (device_bias != nullptr && w.param.device().is_cuda()) s.device_bias = device_bias + 2 * j;
       lists.of<scalar_t>(w.param.device()).push_back(s);
     });
+    ++j;
   }
   lists.for_each([&](const Device& device, auto* slots, int64_t count) {
     using T = std::remove_const_t<std::remove_pointer_t<decltype(slots->param)>>;
@@ -157,7 +195,9 @@ std::vector<std::string> Adam::slot_names(size_t) const { return {"exp_avg", "ex
 void Adam::update(size_t group, const std::vector<Work>& work) {
   const AdamOptions& o = options(group);
   const kernels::AdamHyper h{o.lr, o.beta1, o.beta2, o.eps, o.weight_decay};
-  adam_family_update("Adam", false, work, [this](size_t i, const std::string& n) { return slot(i, n); }, h);
+  adam_family_update(
+      "Adam", false, work, [this](size_t i, const std::string& n) { return slot(i, n); }, h,
+      [this, group] { return options(group).lr; });
 }
 
 // ---- AdamW ----
@@ -170,7 +210,9 @@ std::vector<std::string> AdamW::slot_names(size_t) const { return {"exp_avg", "e
 void AdamW::update(size_t group, const std::vector<Work>& work) {
   const AdamWOptions& o = options(group);
   const kernels::AdamHyper h{o.lr, o.beta1, o.beta2, o.eps, o.weight_decay};
-  adam_family_update("AdamW", true, work, [this](size_t i, const std::string& n) { return slot(i, n); }, h);
+  adam_family_update(
+      "AdamW", true, work, [this](size_t i, const std::string& n) { return slot(i, n); }, h,
+      [this, group] { return options(group).lr; });
 }
 
 // ---- RMSprop ----

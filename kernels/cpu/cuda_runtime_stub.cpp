@@ -9,6 +9,7 @@
 #include <string>
 
 #include "kernels/cuda/allocator.h"
+#include "kernels/cuda/graph.h"
 #include "kernels/cuda/launch_count.h"
 #include "kernels/cuda/runtime.h"
 #include "kernels/cuda/sync_count.h"
@@ -71,6 +72,25 @@ void count_device_malloc(size_t) {}
 uint64_t sync_count() { return 0; }
 std::vector<HostSyncs> sync_counts() { return {}; }
 void reset_sync_counts() {}
+
+namespace detail {
+uint64_t create_private_pool() { no_cuda("cuda::detail::create_private_pool"); }
+void begin_pool_capture(uint64_t) { no_cuda("cuda::detail::begin_pool_capture"); }
+void end_pool_capture() {}
+void release_private_pool(uint64_t) {}
+}  // namespace detail
+
+struct Graph::Impl {};
+Graph::Graph() : impl_(std::make_unique<Impl>()) {}
+Graph::~Graph() = default;
+void Graph::capture(const std::function<void()>&) { no_cuda("cuda::Graph::capture"); }
+void Graph::replay() { no_cuda("cuda::Graph::replay"); }
+bool Graph::captured() const { return false; }
+size_t Graph::node_count() const { return 0; }
+uint64_t Graph::replays() const { return 0; }
+bool capturing() { return false; }
+void add_capture_hooks(CaptureHooks) { no_cuda("cuda::add_capture_hooks"); }
+void* graph_buffer(size_t) { no_cuda("cuda::graph_buffer"); }
 
 uint64_t launch_count() { return 0; }
 std::vector<KernelLaunches> launch_counts() { return {}; }

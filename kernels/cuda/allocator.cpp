@@ -65,7 +65,18 @@ struct Block {
   size_t size = 0;       // the rounded size obtained from cudaMalloc
   size_t requested = 0;  // what the current owner asked for
   int device = 0;
+  uint64_t pool = 0;     // the private pool (graph capture) it belongs to; 0: the shared cache
 };
+
+// A CUDA graph's private pool (allocator.h, "Private pools").
+struct PrivatePool {
+  int device = 0;
+  std::multimap<size_t, void*> free_blocks;       // by size
+  std::unordered_map<void*, size_t> max_request;  // per block of the pool: the largest request it served
+};
+
+// The pool the calling thread captures into (0: none).
+thread_local uint64_t t_capture_pool = 0;
 
 struct DevicePool {
   std::multimap<size_t, void*> small_free, large_free;  // cached blocks by size
@@ -83,25 +94,34 @@ class CachingAllocator {
     const int device = current_device();
     const size_t size = round_size(bytes);
     void* ptr = nullptr;
+    size_t handed_bytes = bytes;
     {
       std::lock_guard<std::mutex> lock(mu_);
       DevicePool& pool = pool_of(device);
+      PrivatePool* priv = capturing_pool(device);
       size_t got = 0;
-      if (mode_ == Mode::Caching) ptr = take_cached(pool, size, got);
+      if (priv != nullptr) ptr = take_from(priv->free_blocks, size, got);
+      else if (mode_ == Mode::Caching) ptr = take_cached(pool, size, got);
       if (ptr != nullptr) {
         ++pool.stats.cache_hits;
       } else {
         ptr = malloc_with_retry(pool, device, size, bytes);
         got = size;
       }
-      live_[ptr] = Block{got, bytes, device};
+      live_[ptr] = Block{got, bytes, device, priv != nullptr ? t_capture_pool : 0};
       AllocatorStats& s = pool.stats;
       ++s.num_allocs;
       s.allocated_bytes += got;
       s.requested_bytes += bytes;
       s.peak_allocated_bytes = std::max(s.peak_allocated_bytes, s.allocated_bytes);
+      if (priv != nullptr) {
+        // A replay runs every user the block had during the capture: the emulator must let the largest one in.
+        size_t& largest = priv->max_request[ptr];
+        largest = std::max(largest, bytes);
+        handed_bytes = largest;
+      }
     }
-    handed_out(ptr, bytes);
+    handed_out(ptr, handed_bytes);
     if (poison_enabled()) memset_async(ptr, 0xFF, bytes);
     return ptr;
   }
@@ -122,6 +142,20 @@ class CachingAllocator {
     ++s.num_frees;
     s.allocated_bytes -= b.size;
     s.requested_bytes -= b.requested;
+    // A block of a live private pool goes back to it; so does any block the capturing thread frees (the graph may
+    // read it before this free, at every replay). Either way it stays live for the emulator: the graph owns it.
+    PrivatePool* priv = nullptr;
+    if (b.pool != 0) {
+      const auto p = private_.find(b.pool);
+      if (p != private_.end()) priv = &p->second;
+    }
+    if (priv == nullptr) priv = capturing_pool(b.device);
+    if (priv != nullptr) {
+      priv->free_blocks.emplace(b.size, ptr);
+      size_t& largest = priv->max_request[ptr];
+      largest = std::max(largest, b.requested);
+      return;
+    }
     if (mode_ == Mode::Caching) {
       returned(ptr);
       (b.size <= kSmallPoolMax ? pool.small_free : pool.large_free).emplace(b.size, ptr);
@@ -153,7 +187,62 @@ class CachingAllocator {
     for (size_t d = 0; d < pools_.size(); ++d) flush(pools_[d], static_cast<int>(d));
   }
 
+  uint64_t create_private_pool() {
+    std::lock_guard<std::mutex> lock(mu_);
+    const uint64_t id = ++last_private_;
+    private_[id].device = current_device();
+    return id;
+  }
+
+  // Hands a private pool's free blocks to the shared cache (or to CUDA in direct mode); its blocks in use join the
+  // shared cache when freed.
+  void release_private_pool(uint64_t id) noexcept {
+    std::lock_guard<std::mutex> lock(mu_);
+    const auto it = private_.find(id);
+    if (it == private_.end()) return;
+    PrivatePool& priv = it->second;
+    DevicePool& pool = pools_[static_cast<size_t>(priv.device)];
+    for (const auto& [size, ptr] : priv.free_blocks) {
+      if (mode_ == Mode::Caching) {
+        returned(ptr);
+        (size <= kSmallPoolMax ? pool.small_free : pool.large_free).emplace(size, ptr);
+        pool.stats.cached_bytes += size;
+      } else {
+        const cudaError_t err = release_to_cuda(priv.device, ptr, /*drain=*/true);
+        if (err != cudaSuccess && err != cudaErrorCudartUnloading)
+          std::fprintf(stderr, "gan: CUDA allocator: cudaFree failed: %s\n", cudaGetErrorString(err));
+        pool.stats.reserved_bytes -= size;
+      }
+    }
+    for (auto& [ptr, block] : live_)
+      if (block.pool == id) block.pool = 0;
+    private_.erase(it);
+  }
+
  private:
+  std::map<uint64_t, PrivatePool> private_;
+  uint64_t last_private_ = 0;
+
+  // The private pool the calling thread captures into on `device`, or nullptr. Caller holds mu_.
+  PrivatePool* capturing_pool(int device) {
+    if (t_capture_pool == 0) return nullptr;
+    const auto it = private_.find(t_capture_pool);
+    return it != private_.end() && it->second.device == device ? &it->second : nullptr;
+  }
+
+  // The smallest block of `list` that serves a request of class `size`, removed from it. Small blocks: the same
+  // class only. Large ones: at most 1.25 times the class (about one class up).
+  static void* take_from(std::multimap<size_t, void*>& list, size_t size, size_t& got) {
+    auto it = list.lower_bound(size);
+    if (it == list.end()) return nullptr;
+    const size_t limit = size <= kSmallPoolMax ? size : size + size / 4;
+    if (it->first > limit) return nullptr;
+    void* ptr = it->second;
+    got = it->first;
+    list.erase(it);
+    return ptr;
+  }
+
   Mode mode_;
   std::mutex mu_;
   std::vector<DevicePool> pools_;
@@ -168,16 +257,8 @@ class CachingAllocator {
 
   // A cached block for a request of class `size`, removed from the cache (nullptr if none fits).
   void* take_cached(DevicePool& pool, size_t size, size_t& got) {
-    auto& free_list = size <= kSmallPoolMax ? pool.small_free : pool.large_free;
-    auto it = free_list.lower_bound(size);
-    if (it == free_list.end()) return nullptr;
-    // Small pool: the same class only. Large pool: at most 1.25 times the class (about one class up).
-    const size_t limit = size <= kSmallPoolMax ? size : size + size / 4;
-    if (it->first > limit) return nullptr;
-    void* ptr = it->second;
-    got = it->first;
-    free_list.erase(it);
-    pool.stats.cached_bytes -= got;
+    void* ptr = take_from(size <= kSmallPoolMax ? pool.small_free : pool.large_free, size, got);
+    if (ptr != nullptr) pool.stats.cached_bytes -= got;
     return ptr;
   }
 
@@ -271,6 +352,15 @@ void reset_device_mallocs() {
   g_device_malloc_calls.store(0, std::memory_order_relaxed);
   g_device_malloc_bytes.store(0, std::memory_order_relaxed);
 }
+
+namespace detail {
+
+uint64_t create_private_pool() { return allocator().create_private_pool(); }
+void begin_pool_capture(uint64_t pool) { t_capture_pool = pool; }
+void end_pool_capture() { t_capture_pool = 0; }
+void release_private_pool(uint64_t pool) { allocator().release_private_pool(pool); }
+
+}  // namespace detail
 
 void* device_alloc(size_t bytes) { return allocator().alloc(bytes); }
 

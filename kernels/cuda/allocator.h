@@ -77,6 +77,25 @@ void reset_device_mallocs();
 namespace detail {
 // Called after each successful cudaMalloc of the backend.
 void count_device_malloc(size_t bytes);
+
+// Private pools for CUDA graph capture (kernels/cuda/graph.h). A captured graph replays its kernels on the very
+// addresses they had at capture, so the memory the captured work allocates and frees must keep those addresses
+// and must never be handed to anyone else while the graph lives. While the calling thread captures into pool P
+// (begin_pool_capture, on the current device):
+//   - its allocations take blocks from P's free blocks (same size rules as the cache) or new cudaMalloc'd ones,
+//     never from the shared cache;
+//   - its frees, of P's blocks and of shared blocks alike (the graph may read a block before freeing it), go to
+//     P's free blocks.
+// Afterwards, until release_private_pool(P): a block of P freed by anyone goes back to P, never to the shared
+// cache, so the next replay finds it untouched by others; allocations outside a capture never take P's blocks.
+// release_private_pool (the graph's destructor) hands P's free blocks to the shared cache; P's blocks still in use
+// (a tensor the step returned, a parameter's .grad) go to the shared cache when freed. In the emulator build the
+// blocks of P stay live for the emulator between replays (a replayed kernel may use them), sized for the largest
+// request they served.
+uint64_t create_private_pool();
+void begin_pool_capture(uint64_t pool);
+void end_pool_capture();
+void release_private_pool(uint64_t pool);
 }  // namespace detail
 
 // Peaks restart from the current values, for all devices.

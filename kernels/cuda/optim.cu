@@ -9,7 +9,8 @@
 // The arithmetic is the CPU twin's, operation by operation in the same order and in T, with every add and multiply
 // rounded on its own (__fadd_rn/__fmul_rn and the double versions: nvcc would otherwise contract a * b + c into
 // one FMA, which the CPU build does not), IEEE division and square root (nvcc's defaults). So a step matches the
-// CPU twin bit for bit. Bias corrections are computed on the host in double, as the CPU twin does.
+// CPU twin bit for bit. Bias corrections are computed on the host in double, as the CPU twin does (in a CUDA graph
+// they are uploaded before each replay and read from device memory: AdamSlot::device_bias).
 #include "kernels/optim.h"
 
 #include <cuda_runtime.h>
@@ -66,7 +67,15 @@ template <typename T>
 struct AdamExtra {
   T step_size;  // lr / (1 - beta1^t)
   T bc2_sqrt;   // sqrt(1 - beta2^t)
+  const double* device;  // when not null: the two above, in double, read from device memory (AdamSlot::device_bias)
 };
+
+// The bias corrections of slot s as the kernel uses them.
+template <typename T>
+__device__ __forceinline__ AdamExtra<T> adam_bias(const AdamExtra<T>& e) {
+  if (e.device == nullptr) return e;
+  return {static_cast<T>(e.device[0]), static_cast<T>(e.device[1]), nullptr};
+}
 struct SgdExtra {
   bool first_step;
 };
@@ -158,7 +167,8 @@ struct AdamParams {
 template <typename T>
 __global__ void __launch_bounds__(kThreads)
     adam_kernel(const __grid_constant__ TensorList<T, 4, AdamExtra<T>> L, const AdamParams<T> h) {
-  apply_chunk(L, [&](int s, T (&v)[4]) {
+  const AdamExtra<T> bias = adam_bias(L.extra[L.block_slot[blockIdx.x]]);
+  apply_chunk(L, [&](int, T (&v)[4]) {
     T& p = v[0];
     T g = v[1];
     if (h.use_wd) g = add(g, mul(h.wd, p));
@@ -166,8 +176,8 @@ __global__ void __launch_bounds__(kThreads)
     const T vi = add(mul(v[3], h.b2), mul(h.b2w, mul(g, g)));
     v[2] = mi;
     v[3] = vi;
-    const T denom = add(div(root(vi), L.extra[s].bc2_sqrt), h.eps);
-    p = add(p, mul(-L.extra[s].step_size, div(mi, denom)));
+    const T denom = add(div(root(vi), bias.bc2_sqrt), h.eps);
+    p = add(p, mul(-bias.step_size, div(mi, denom)));
   });
 }
 
@@ -180,7 +190,8 @@ struct AdamWParams {
 template <typename T>
 __global__ void __launch_bounds__(kThreads)
     adamw_kernel(const __grid_constant__ TensorList<T, 4, AdamExtra<T>> L, const AdamWParams<T> h) {
-  apply_chunk(L, [&](int s, T (&v)[4]) {
+  const AdamExtra<T> bias = adam_bias(L.extra[L.block_slot[blockIdx.x]]);
+  apply_chunk(L, [&](int, T (&v)[4]) {
     T& p = v[0];
     const T g = v[1];
     const T pi = mul(p, h.decay);
@@ -188,8 +199,8 @@ __global__ void __launch_bounds__(kThreads)
     const T vi = add(mul(v[3], h.b2), mul(mul(h.b2w, g), g));
     v[2] = mi;
     v[3] = vi;
-    const T denom = add(div(root(vi), L.extra[s].bc2_sqrt), h.eps);
-    p = add(pi, mul(-L.extra[s].step_size, div(mi, denom)));
+    const T denom = add(div(root(vi), bias.bc2_sqrt), h.eps);
+    p = add(pi, mul(-bias.step_size, div(mi, denom)));
   });
 }
 
@@ -313,7 +324,7 @@ void adam_family_apply(const AdamSlot<T>* slots, int64_t count, const AdamHyper&
         const double t = static_cast<double>(s.step);
         const double bc1 = 1.0 - std::pow(h.beta1, t);
         const double bc2 = 1.0 - std::pow(h.beta2, t);
-        L.extra[i] = {static_cast<T>(h.lr / bc1), static_cast<T>(std::sqrt(bc2))};
+        L.extra[i] = {static_cast<T>(h.lr / bc1), static_cast<T>(std::sqrt(bc2)), s.device_bias};
       },
       run);
 }

@@ -184,6 +184,13 @@ bool is_pinned(const void* ptr) {
 void memcpy_h2d(void* dst, const void* src, size_t bytes) {
   if (bytes == 0) return;
   cudaStream_t st = stream();
+  cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
+  GAN_CUDA_CHECK(cudaStreamIsCapturing(st, &capture));
+  if (capture != cudaStreamCaptureStatusNone)
+    throw std::runtime_error("memcpy_h2d: an upload of " + std::to_string(bytes) +
+                             " bytes from the host while the stream captures a CUDA graph: the graph would copy "
+                             "from a staging buffer that later uploads overwrite, at every replay. Upload before "
+                             "the capture (into a buffer the graph reads), or compute the values on the device");
   if (is_pinned(src)) {
     GAN_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, st));
     return;

@@ -46,24 +46,29 @@ cublasStatus_t gemm(const char* name, cublasHandle_t h, cublasOperation_t transa
   if (lda < std::max<int64_t>(1, a_rows) || ldb < std::max<int64_t>(1, b_rows) || ldc < std::max<int64_t>(1, m))
     return CUBLAS_STATUS_INVALID_VALUE;
   if (m == 0 || n == 0) return CUBLAS_STATUS_SUCCESS;
-  gan::emu::detail::check_work_stream(name, h->stream);
-  // The operands must be device memory, and the matrices must fit their buffers.
+  // Recorded, not run, while the handle's stream captures a CUDA graph: the scalars are read now (host pointer
+  // mode), the matrices when the work runs.
+  const T a_scale = *alpha, b_scale = *beta;
+  const bool tf32 = h->math == CUBLAS_TF32_TENSOR_OP_MATH;
   const std::string call = name;
-  if (k > 0) {
-    gan::emu::memory::check_device_range(call + " operand A", A, sizeof(T) * span(a_rows, a_cols, lda));
-    gan::emu::memory::check_device_range(call + " operand B", B, sizeof(T) * span(b_rows, b_cols, ldb));
-  }
-  gan::emu::memory::check_device_range(call + " operand C", C, sizeof(T) * span(m, n, ldc));
-  gan::emu::memory::Access access;
-  if constexpr (sizeof(T) == 4) {
-    if (h->math == CUBLAS_TF32_TENSOR_OP_MATH && k > 0) {
-      const std::vector<float> a = tf32_copy(A, a_rows, a_cols, lda), b = tf32_copy(B, b_rows, b_cols, ldb);
-      gan::kernels::cpu::gemm<float>(tb, ta, n, m, k, *alpha, b.data(), b_rows, a.data(), a_rows, *beta, C, ldc);
-      return CUBLAS_STATUS_SUCCESS;
+  const cudaError_t err = gan::emu::detail::submit(name, h->stream, [=](cudaStream_t) {
+    // The operands must be device memory, and the matrices must fit their buffers.
+    if (k > 0) {
+      gan::emu::memory::check_device_range(call + " operand A", A, sizeof(T) * span(a_rows, a_cols, lda));
+      gan::emu::memory::check_device_range(call + " operand B", B, sizeof(T) * span(b_rows, b_cols, ldb));
     }
-  }
-  gan::kernels::cpu::gemm<T>(tb, ta, n, m, k, *alpha, B, ldb, A, lda, *beta, C, ldc);
-  return CUBLAS_STATUS_SUCCESS;
+    gan::emu::memory::check_device_range(call + " operand C", C, sizeof(T) * span(m, n, ldc));
+    gan::emu::memory::Access access;
+    if constexpr (sizeof(T) == 4) {
+      if (tf32 && k > 0) {
+        const std::vector<float> a = tf32_copy(A, a_rows, a_cols, lda), b = tf32_copy(B, b_rows, b_cols, ldb);
+        gan::kernels::cpu::gemm<float>(tb, ta, n, m, k, a_scale, b.data(), b_rows, a.data(), a_rows, b_scale, C, ldc);
+        return;
+      }
+    }
+    gan::kernels::cpu::gemm<T>(tb, ta, n, m, k, a_scale, B, ldb, A, lda, b_scale, C, ldc);
+  });
+  return err == cudaSuccess ? CUBLAS_STATUS_SUCCESS : CUBLAS_STATUS_EXECUTION_FAILED;
 }
 
 }  // namespace

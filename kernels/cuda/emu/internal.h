@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <string>
 
 #include "kernels/cuda/emu/runtime_api.h"
@@ -13,6 +14,12 @@ namespace gan::emu::detail {
 // stream while the device has non-blocking streams, which do not wait for it).
 int current_device_index();
 void check_work_stream(const char* call, cudaStream_t stream);
+
+// runtime.cpp: queues work on `stream` (after check_work_stream): runs work(stream) now, or records it as a node of
+// the CUDA graph the stream is capturing (runtime_api.h says what a capture refuses; a refusal returns its error,
+// having set the last error). `what` names the work in errors. work runs again at each replay, with the replay's
+// stream, so it must check what it touches when it runs, not when it was recorded.
+cudaError_t submit(const char* what, cudaStream_t stream, std::function<void(cudaStream_t)> work);
 
 // scheduler.cpp, for the SIGSEGV handler: "kernel K, block (..), thread (..)" when the faulting OS thread is running
 // a CUDA thread, and whether `addr` is the guard page of a fiber stack. Both write a NUL-terminated text to buf and

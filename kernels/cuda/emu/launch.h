@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -27,6 +28,12 @@ struct GridLaunch {
 
 // Runs every block of the grid; throws std::runtime_error on a bad configuration or an error in a kernel.
 void run_grid(const GridLaunch& launch);
+
+// Queues a grid on launch.stream (kernels/cuda/emu/internal.h submit): runs it now, or records it while the stream
+// captures a CUDA graph; `params` keeps the launch's arguments alive for the graph's replays, and `check` checks
+// the pointer arguments each time the grid runs. A refused capture sets the last error (the launch helper's
+// cudaGetLastError reports it).
+void submit_grid(const GridLaunch& launch, std::shared_ptr<const void> params, void (*check)(const char*, const void*));
 
 // Pointer argument `index` of a kernel must be null, device memory that is allocated, or pinned host memory.
 void check_pointer_argument(const char* kernel_name, size_t index, const void* ptr);
@@ -54,10 +61,15 @@ void launch(const char* kernel_name, dim3 grid, dim3 block, size_t shared_bytes,
             Args&&... args) {
   using Params = typename detail::KernelParams<decltype(Kernel)>::type;
   static_assert(std::tuple_size_v<Params> == sizeof...(Args), "a kernel launch with the wrong number of arguments");
-  const Params params = Params(std::forward<Args>(args)...);
-  detail::check_pointer_arguments(kernel_name, params, std::make_index_sequence<std::tuple_size_v<Params>>{});
-  detail::run_grid({kernel_name, reinterpret_cast<const void*>(Kernel), grid, block, shared_bytes, stream, &params,
-                    [](const void* p) { std::apply(Kernel, *static_cast<const Params*>(p)); }});
+  // On the heap: a CUDA graph that records the launch replays it with these very arguments (frozen, as on a GPU).
+  auto params = std::make_shared<const Params>(std::forward<Args>(args)...);
+  const auto check = [](const char* name, const void* p) {
+    detail::check_pointer_arguments(name, *static_cast<const Params*>(p),
+                                    std::make_index_sequence<std::tuple_size_v<Params>>{});
+  };
+  detail::submit_grid({kernel_name, reinterpret_cast<const void*>(Kernel), grid, block, shared_bytes, stream,
+                       params.get(), [](const void* p) { std::apply(Kernel, *static_cast<const Params*>(p)); }},
+                      params, check);
 }
 
 }  // namespace gan::emu

@@ -1,5 +1,6 @@
-// The CUDA runtime API on the emulated device (declared in runtime_api.h): devices, streams, events, memory and
-// copies. Work runs synchronously, in the calling thread; see runtime_api.h for what is checked.
+// The CUDA runtime API on the emulated device (declared in runtime_api.h): devices, streams, events, memory,
+// copies and CUDA graphs. Work runs synchronously, in the calling thread, or is recorded while its stream captures
+// a graph; see runtime_api.h for what is checked.
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -10,6 +11,8 @@
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include "kernels/cuda/emu/emulator.h"
@@ -17,9 +20,19 @@
 #include "kernels/cuda/emu/memory.h"
 #include "kernels/cuda/emu/runtime_api.h"
 
+namespace gan::emu::detail {
+struct Capture;
+// One recorded piece of work: what it is (for errors) and how to run it on a stream.
+struct Node {
+  std::string what;
+  std::function<void(cudaStream_t)> run;
+};
+}  // namespace gan::emu::detail
+
 struct CUstream_st {
   int device;
   unsigned flags;
+  gan::emu::detail::Capture* capture = nullptr;  // the capture this stream records into (its origin or joined)
 };
 
 struct CUevent_st {
@@ -27,6 +40,16 @@ struct CUevent_st {
   unsigned flags;
   bool recorded = false;
   std::chrono::steady_clock::time_point time;
+  gan::emu::detail::Capture* capture = nullptr;  // last recorded on a capturing stream (of this capture)
+  CUstream_st* stream = nullptr;                 // where it was last recorded
+};
+
+struct CUgraph_st {
+  std::vector<gan::emu::detail::Node> nodes;
+};
+
+struct CUgraphExec_st {
+  std::vector<gan::emu::detail::Node> nodes;
 };
 
 namespace gan::emu::detail {
@@ -73,6 +96,7 @@ struct Streams {
   std::set<const CUstream_st*> live;
   std::map<int, int> non_blocking;  // per device: live non-blocking streams
   std::set<const CUevent_st*> events;
+  std::set<Capture*> captures;      // in progress
 };
 
 Streams& streams() {
@@ -106,32 +130,119 @@ const char* kind_name(cudaMemcpyKind k) {
   return "an unknown cudaMemcpyKind";
 }
 
+bool capturing(cudaStream_t stream);
+
 cudaError_t copy(const char* call, void* dst, const void* src, size_t bytes, cudaMemcpyKind kind,
                  cudaStream_t stream) {
   if (bytes == 0) return cudaSuccess;
-  check_work_stream(call, stream);
   const cudaMemcpyKind actual = actual_kind(dst, src);
   if (kind != cudaMemcpyDefault && kind != actual)
     throw std::runtime_error(std::string("gan emulator: ") + call + " with " + kind_name(kind) + " from " + hex(src) +
                              " to " + hex(dst) + ", which is " + kind_name(actual));
+  if (capturing(stream) && (actual == cudaMemcpyHostToDevice || actual == cudaMemcpyDeviceToHost) &&
+      !memory::is_pinned(actual == cudaMemcpyHostToDevice ? src : dst))
+    return fail(cudaErrorStreamCaptureUnsupported);  // a graph node would touch the pageable buffer at each replay
   const std::string what = std::string(call) + " of " + std::to_string(bytes) + " bytes";
-  if (memory::in_device_range(dst)) memory::check_device_range(what + " to " + hex(dst), dst, bytes);
-  if (memory::in_device_range(src)) memory::check_device_range(what + " from " + hex(src), src, bytes);
-  memory::Access access;
-  std::memcpy(dst, src, bytes);
-  return cudaSuccess;
+  return submit(what.c_str(), stream, [=](cudaStream_t) {
+    if (memory::in_device_range(dst)) memory::check_device_range(what + " to " + hex(dst), dst, bytes);
+    if (memory::in_device_range(src)) memory::check_device_range(what + " from " + hex(src), src, bytes);
+    memory::Access access;
+    std::memcpy(dst, src, bytes);
+  });
 }
 
 cudaError_t fill(const char* call, void* ptr, int value, size_t bytes, cudaStream_t stream) {
   if (bytes == 0) return cudaSuccess;
-  check_work_stream(call, stream);
-  memory::check_device_range(std::string(call) + " of " + std::to_string(bytes) + " bytes at " + hex(ptr), ptr, bytes);
-  memory::Access access;
-  std::memset(ptr, value, bytes);
+  const std::string what = std::string(call) + " of " + std::to_string(bytes) + " bytes at " + hex(ptr);
+  return submit(call, stream, [=](cudaStream_t) {
+    memory::check_device_range(what, ptr, bytes);
+    memory::Access access;
+    std::memset(ptr, value, bytes);
+  });
+}
+
+bool capturing(cudaStream_t stream) {
+  if (is_default_stream(stream)) return false;
+  Streams& s = streams();
+  std::lock_guard<std::mutex> lock(s.mu);
+  return s.live.count(stream) && stream->capture != nullptr;
+}
+
+}  // namespace
+
+// A stream capture in progress (cudaStreamBeginCapture .. cudaStreamEndCapture).
+struct Capture {
+  CUstream_st* origin = nullptr;
+  cudaStreamCaptureMode mode = cudaStreamCaptureModeGlobal;
+  std::thread::id thread;  // the thread that began it
+  std::vector<Node> nodes;
+  bool invalidated = false;
+  std::string why;                       // what invalidated it, for the emulator's own messages
+  std::map<CUstream_st*, bool> joined;   // streams that joined: whether they have work the origin has not waited for
+};
+
+namespace {
+
+// The capture the calling thread must not disturb with an unsafe call (a synchronizing one): its own, unless
+// relaxed, or any global-mode capture. Caller holds streams().mu.
+Capture* guarding_capture(Streams& s) {
+  const std::thread::id me = std::this_thread::get_id();
+  for (Capture* c : s.captures)
+    if (c->mode == cudaStreamCaptureModeGlobal || (c->mode == cudaStreamCaptureModeThreadLocal && c->thread == me))
+      return c;
+  return nullptr;
+}
+
+// The capture begun by the calling thread, whatever its mode. Caller holds streams().mu.
+Capture* own_capture(Streams& s) {
+  const std::thread::id me = std::this_thread::get_id();
+  for (Capture* c : s.captures)
+    if (c->thread == me) return c;
+  return nullptr;
+}
+
+void invalidate(Capture* c, const std::string& why) {
+  if (c->invalidated) return;
+  c->invalidated = true;
+  c->why = why;
+}
+
+// A call that may synchronize (runtime_api.h lists them): refused while a capture it would break runs.
+cudaError_t unsafe_call(const char* call) {
+  Streams& s = streams();
+  std::lock_guard<std::mutex> lock(s.mu);
+  if (Capture* c = guarding_capture(s)) {
+    invalidate(c, std::string(call) + " during stream capture");
+    return fail(cudaErrorStreamCaptureUnsupported);
+  }
   return cudaSuccess;
 }
 
 }  // namespace
+
+cudaError_t submit(const char* what, cudaStream_t stream, std::function<void(cudaStream_t)> work) {
+  check_work_stream(what, stream);
+  {
+    Streams& s = streams();
+    std::lock_guard<std::mutex> lock(s.mu);
+    Capture* c = is_default_stream(stream) ? nullptr : stream->capture;
+    if (c != nullptr) {
+      if (c->invalidated) return fail(cudaErrorStreamCaptureInvalidated);
+      c->nodes.push_back({what, std::move(work)});
+      if (stream != c->origin) c->joined[stream] = true;  // the origin must wait for it before the capture ends
+      return cudaSuccess;
+    }
+    if (Capture* mine = own_capture(s))
+      throw std::runtime_error(std::string("gan emulator: ") + what + " on stream " + hex(stream) +
+                               " while this thread captures a CUDA graph on stream " + hex(mine->origin) +
+                               ", and that stream is not part of the capture: the work would run now, outside the "
+                               "graph (CUDA would allow it; it is never what a captured step means). Queue it on "
+                               "the capturing stream, or join the capture (cudaStreamWaitEvent on an event recorded "
+                               "there)");
+  }
+  work(stream);
+  return cudaSuccess;
+}
 
 int current_device_index() { return t_device; }
 
@@ -192,6 +303,13 @@ const char* cudaGetErrorName(cudaError_t e) {
     GAN_EMU_ERROR(cudaErrorAssert)
     GAN_EMU_ERROR(cudaErrorLaunchFailure)
     GAN_EMU_ERROR(cudaErrorNotSupported)
+    GAN_EMU_ERROR(cudaErrorStreamCaptureUnsupported)
+    GAN_EMU_ERROR(cudaErrorStreamCaptureInvalidated)
+    GAN_EMU_ERROR(cudaErrorStreamCaptureUnjoined)
+    GAN_EMU_ERROR(cudaErrorStreamCaptureImplicit)
+    GAN_EMU_ERROR(cudaErrorCapturedEvent)
+    GAN_EMU_ERROR(cudaErrorStreamCaptureWrongThread)
+    GAN_EMU_ERROR(cudaErrorIllegalState)
     GAN_EMU_ERROR(cudaErrorUnknown)
 #undef GAN_EMU_ERROR
   }
@@ -209,6 +327,12 @@ const char* cudaGetErrorString(cudaError_t e) {
     case cudaErrorInvalidResourceHandle: return "invalid resource handle";
     case cudaErrorInvalidDevicePointer: return "invalid device pointer";
     case cudaErrorNotReady: return "device not ready";
+    case cudaErrorStreamCaptureUnsupported: return "operation not permitted when stream is capturing";
+    case cudaErrorStreamCaptureInvalidated: return "operation failed due to a previous error during capture";
+    case cudaErrorStreamCaptureUnjoined: return "capture was not joined back to the origin stream";
+    case cudaErrorCapturedEvent: return "operation not permitted on an event last recorded in a capturing stream";
+    case cudaErrorStreamCaptureWrongThread: return "attempt to terminate a thread-local capture sequence from another thread";
+    case cudaErrorIllegalState: return "the operation is not permitted in the current state";
     default: return cudaGetErrorName(e);
   }
 }
@@ -288,7 +412,7 @@ cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attr, int device) 
   return cudaSuccess;
 }
 
-cudaError_t cudaDeviceSynchronize() { return cudaSuccess; }  // every call finished before it returned
+cudaError_t cudaDeviceSynchronize() { return detail::unsafe_call("cudaDeviceSynchronize"); }  // all work has finished
 cudaError_t cudaDeviceReset() { return cudaSuccess; }
 
 cudaError_t cudaMemGetInfo(size_t* free_bytes, size_t* total_bytes) {
@@ -318,9 +442,41 @@ cudaError_t cudaStreamDestroy(cudaStream_t stream) {
   return cudaSuccess;
 }
 
-cudaError_t cudaStreamSynchronize(cudaStream_t) { return cudaSuccess; }
-cudaError_t cudaStreamQuery(cudaStream_t) { return cudaSuccess; }
-cudaError_t cudaStreamWaitEvent(cudaStream_t, cudaEvent_t, unsigned) { return cudaSuccess; }
+namespace gan::emu::detail {
+namespace {
+// cudaStreamSynchronize and cudaStreamQuery: refused on a capturing stream (and, as unsafe calls, during a capture
+// they would break); otherwise all work has finished already.
+cudaError_t stream_wait(const char* call, cudaStream_t stream) {
+  {
+    Streams& s = streams();
+    std::lock_guard<std::mutex> lock(s.mu);
+    if (!is_default_stream(stream) && s.live.count(stream) && stream->capture != nullptr) {
+      invalidate(stream->capture, std::string(call) + " of the capturing stream");
+      return fail(cudaErrorStreamCaptureUnsupported);
+    }
+  }
+  return unsafe_call(call);
+}
+}  // namespace
+}  // namespace gan::emu::detail
+
+cudaError_t cudaStreamSynchronize(cudaStream_t stream) { return detail::stream_wait("cudaStreamSynchronize", stream); }
+cudaError_t cudaStreamQuery(cudaStream_t stream) { return detail::stream_wait("cudaStreamQuery", stream); }
+
+cudaError_t cudaStreamWaitEvent(cudaStream_t stream, cudaEvent_t event, unsigned) {
+  auto& s = detail::streams();
+  std::lock_guard<std::mutex> lock(s.mu);
+  if (event == nullptr || !s.events.count(event)) return fail(cudaErrorInvalidResourceHandle);
+  detail::Capture* c = event->capture;
+  if (c == nullptr || detail::is_default_stream(stream)) return cudaSuccess;
+  if (stream->capture == nullptr) {  // a fork: the stream joins the capture
+    stream->capture = c;
+    c->joined[stream] = false;
+  } else if (stream->capture == c && event->stream != nullptr && c->joined.count(event->stream)) {
+    c->joined[event->stream] = false;  // a join: the waiting stream is after everything the other queued
+  }
+  return cudaSuccess;
+}
 
 cudaError_t cudaEventCreate(cudaEvent_t* event) { return cudaEventCreateWithFlags(event, cudaEventDefault); }
 
@@ -340,14 +496,40 @@ cudaError_t cudaEventDestroy(cudaEvent_t event) {
   return cudaSuccess;
 }
 
-cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t) {
+cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream) {
+  auto& s = detail::streams();
+  std::lock_guard<std::mutex> lock(s.mu);
+  detail::Capture* c = detail::is_default_stream(stream) ? nullptr : stream->capture;
+  if (c != nullptr) {  // recorded into the capture: marks a point of the graph, not a time
+    event->capture = c;
+    event->stream = stream;
+    return cudaSuccess;
+  }
+  event->capture = nullptr;
+  event->stream = detail::is_default_stream(stream) ? nullptr : stream;
   event->recorded = true;
   event->time = std::chrono::steady_clock::now();
   return cudaSuccess;
 }
 
-cudaError_t cudaEventSynchronize(cudaEvent_t) { return cudaSuccess; }
-cudaError_t cudaEventQuery(cudaEvent_t) { return cudaSuccess; }
+namespace gan::emu::detail {
+namespace {
+cudaError_t event_wait(const char* call, cudaEvent_t event, bool is_sync) {
+  {
+    Streams& s = streams();
+    std::lock_guard<std::mutex> lock(s.mu);
+    if (event == nullptr || !s.events.count(event)) return fail(cudaErrorInvalidResourceHandle);
+    if (event->capture != nullptr && s.captures.count(event->capture)) return fail(cudaErrorCapturedEvent);
+  }
+  return is_sync ? unsafe_call(call) : cudaSuccess;
+}
+}  // namespace
+}  // namespace gan::emu::detail
+
+cudaError_t cudaEventSynchronize(cudaEvent_t event) {
+  return detail::event_wait("cudaEventSynchronize", event, /*is_sync=*/true);
+}
+cudaError_t cudaEventQuery(cudaEvent_t event) { return detail::event_wait("cudaEventQuery", event, false); }
 
 cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t start, cudaEvent_t end) {
   if ((start->flags | end->flags) & cudaEventDisableTiming) return fail(cudaErrorInvalidResourceHandle);
@@ -367,6 +549,7 @@ cudaError_t cudaMalloc(void** ptr, size_t bytes) {
 
 cudaError_t cudaFree(void* ptr) {
   if (ptr == nullptr) return cudaSuccess;
+  if (const cudaError_t e = detail::unsafe_call("cudaFree"); e != cudaSuccess) return e;
   return memory::release(ptr) ? cudaSuccess : fail(cudaErrorInvalidDevicePointer);
 }
 
@@ -379,6 +562,7 @@ cudaError_t cudaMallocHost(void** ptr, size_t bytes) { return cudaHostAlloc(ptr,
 
 cudaError_t cudaFreeHost(void* ptr) {
   if (ptr == nullptr) return cudaSuccess;
+  if (const cudaError_t e = detail::unsafe_call("cudaFreeHost"); e != cudaSuccess) return e;
   return memory::pinned_free(ptr) ? cudaSuccess : fail(cudaErrorInvalidValue);
 }
 
@@ -410,6 +594,7 @@ cudaError_t cudaPointerGetAttributes(cudaPointerAttributes* attr, const void* pt
 }
 
 cudaError_t cudaMemcpy(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind) {
+  if (const cudaError_t e = detail::unsafe_call("cudaMemcpy"); e != cudaSuccess) return e;
   return detail::copy("cudaMemcpy", dst, src, bytes, kind, nullptr);
 }
 
@@ -426,8 +611,102 @@ cudaError_t cudaMemcpyPeerAsync(void* dst, int dst_device, const void* src, int 
   return detail::copy("cudaMemcpyPeerAsync", dst, src, bytes, cudaMemcpyDeviceToDevice, stream);
 }
 
-cudaError_t cudaMemset(void* ptr, int value, size_t bytes) { return detail::fill("cudaMemset", ptr, value, bytes, nullptr); }
+cudaError_t cudaMemset(void* ptr, int value, size_t bytes) {
+  if (const cudaError_t e = detail::unsafe_call("cudaMemset"); e != cudaSuccess) return e;
+  return detail::fill("cudaMemset", ptr, value, bytes, nullptr);
+}
 
 cudaError_t cudaMemsetAsync(void* ptr, int value, size_t bytes, cudaStream_t stream) {
   return detail::fill("cudaMemsetAsync", ptr, value, bytes, stream);
+}
+
+// ---- CUDA graphs ----
+cudaError_t cudaStreamBeginCapture(cudaStream_t stream, cudaStreamCaptureMode mode) {
+  auto& s = detail::streams();
+  std::lock_guard<std::mutex> lock(s.mu);
+  if (detail::is_default_stream(stream)) return fail(cudaErrorStreamCaptureUnsupported);  // legacy stream
+  if (!s.live.count(stream)) return fail(cudaErrorInvalidResourceHandle);
+  if (stream->capture != nullptr) return fail(cudaErrorIllegalState);
+  auto* c = new detail::Capture();
+  c->origin = stream;
+  c->mode = mode;
+  c->thread = std::this_thread::get_id();
+  stream->capture = c;
+  s.captures.insert(c);
+  return cudaSuccess;
+}
+
+cudaError_t cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t* graph) {
+  auto& s = detail::streams();
+  std::unique_ptr<detail::Capture> c;
+  {
+    std::lock_guard<std::mutex> lock(s.mu);
+    *graph = nullptr;
+    if (detail::is_default_stream(stream) || !s.live.count(stream) || stream->capture == nullptr ||
+        stream->capture->origin != stream)
+      return fail(cudaErrorIllegalState);
+    if (stream->capture->mode == cudaStreamCaptureModeThreadLocal &&
+        stream->capture->thread != std::this_thread::get_id())
+      return fail(cudaErrorStreamCaptureWrongThread);
+    c.reset(stream->capture);
+    s.captures.erase(c.get());
+    for (const CUstream_st* live : s.live)
+      if (live->capture == c.get()) const_cast<CUstream_st*>(live)->capture = nullptr;
+    for (const CUevent_st* e : s.events)
+      if (e->capture == c.get()) const_cast<CUevent_st*>(e)->capture = nullptr;
+  }
+  if (c->invalidated) return fail(cudaErrorStreamCaptureInvalidated);
+  for (const auto& [joined, pending] : c->joined)
+    if (pending) return fail(cudaErrorStreamCaptureUnjoined);
+  *graph = new CUgraph_st{std::move(c->nodes)};
+  return cudaSuccess;
+}
+
+cudaError_t cudaStreamIsCapturing(cudaStream_t stream, cudaStreamCaptureStatus* status) {
+  auto& s = detail::streams();
+  std::lock_guard<std::mutex> lock(s.mu);
+  *status = cudaStreamCaptureStatusNone;
+  if (detail::is_default_stream(stream) || !s.live.count(stream) || stream->capture == nullptr) return cudaSuccess;
+  *status = stream->capture->invalidated ? cudaStreamCaptureStatusInvalidated : cudaStreamCaptureStatusActive;
+  return cudaSuccess;
+}
+
+cudaError_t cudaGraphInstantiate(cudaGraphExec_t* exec, cudaGraph_t graph, unsigned long long) {
+  if (graph == nullptr) return fail(cudaErrorInvalidValue);
+  *exec = new CUgraphExec_st{graph->nodes};
+  return cudaSuccess;
+}
+
+cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t stream) {
+  if (exec == nullptr) return fail(cudaErrorInvalidValue);
+  // Launched into a capture, the whole graph is one node of the new one; otherwise its nodes run now, in order.
+  return detail::submit("cudaGraphLaunch", stream, [exec](cudaStream_t st) {
+    for (const detail::Node& n : exec->nodes) {
+      try {
+        n.run(st);
+      } catch (const std::exception& e) {
+        throw std::runtime_error(std::string(e.what()) + " (replaying a CUDA graph node: " + n.what + ")");
+      }
+    }
+  });
+}
+
+cudaError_t cudaGraphGetNodes(cudaGraph_t graph, cudaGraphNode_t* nodes, size_t* count) {
+  if (graph == nullptr || count == nullptr) return fail(cudaErrorInvalidValue);
+  if (nodes != nullptr) {
+    for (size_t i = 0; i < std::min(*count, graph->nodes.size()); ++i)
+      nodes[i] = reinterpret_cast<cudaGraphNode_t>(&graph->nodes[i]);
+  }
+  *count = graph->nodes.size();
+  return cudaSuccess;
+}
+
+cudaError_t cudaGraphExecDestroy(cudaGraphExec_t exec) {
+  delete exec;
+  return cudaSuccess;
+}
+
+cudaError_t cudaGraphDestroy(cudaGraph_t graph) {
+  delete graph;
+  return cudaSuccess;
 }

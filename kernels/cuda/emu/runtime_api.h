@@ -40,6 +40,13 @@ enum cudaError_t {
   cudaErrorAssert = 710,
   cudaErrorLaunchFailure = 719,
   cudaErrorNotSupported = 801,
+  cudaErrorStreamCaptureUnsupported = 900,
+  cudaErrorStreamCaptureInvalidated = 901,
+  cudaErrorStreamCaptureUnjoined = 904,
+  cudaErrorStreamCaptureImplicit = 906,
+  cudaErrorCapturedEvent = 907,
+  cudaErrorStreamCaptureWrongThread = 908,
+  cudaErrorIllegalState = 401,
   cudaErrorUnknown = 999,
 };
 
@@ -126,6 +133,47 @@ cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream = nullptr);
 cudaError_t cudaEventSynchronize(cudaEvent_t event);
 cudaError_t cudaEventQuery(cudaEvent_t event);
 cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t start, cudaEvent_t end);
+
+// ---- CUDA graphs (stream capture) ----
+// While a stream captures, the kernels, copies and memsets queued on it (and on streams that joined the capture by
+// waiting for an event recorded in it) are recorded, not run; cudaGraphLaunch runs the recorded work in order on
+// its stream. As strict as the driver, and stricter where the driver would let a wrong graph through:
+//   - cudaStreamSynchronize / cudaStreamQuery of a capturing stream, and, from a thread whose capture is not
+//     relaxed (or from any thread while a global-mode capture runs), cudaDeviceSynchronize, synchronous cudaMemcpy
+//     and cudaMemset, cudaEventSynchronize, cudaFree and cudaFreeHost: cudaErrorStreamCaptureUnsupported, and the
+//     capture is invalidated (cudaStreamEndCapture then fails with cudaErrorStreamCaptureInvalidated);
+//   - work queued, from the capturing thread, on a stream that is not part of the capture (the driver would run
+//     it at once, outside the graph, which is never what a captured program means): a std::runtime_error;
+//   - a copy between device memory and host memory that is not pinned (the graph would read or write the host
+//     buffer at each replay, long after the caller let go of it): cudaErrorStreamCaptureUnsupported;
+//   - a joined stream whose last work the capturing stream did not wait for: cudaErrorStreamCaptureUnjoined at
+//     cudaStreamEndCapture; cudaEventSynchronize / cudaEventQuery of an event recorded in a capture:
+//     cudaErrorCapturedEvent.
+enum cudaStreamCaptureMode {
+  cudaStreamCaptureModeGlobal = 0,
+  cudaStreamCaptureModeThreadLocal = 1,
+  cudaStreamCaptureModeRelaxed = 2,
+};
+enum cudaStreamCaptureStatus {
+  cudaStreamCaptureStatusNone = 0,
+  cudaStreamCaptureStatusActive = 1,
+  cudaStreamCaptureStatusInvalidated = 2,
+};
+struct CUgraph_st;
+struct CUgraphExec_st;
+using cudaGraph_t = CUgraph_st*;
+using cudaGraphExec_t = CUgraphExec_st*;
+struct CUgraphNode_st;
+using cudaGraphNode_t = CUgraphNode_st*;
+
+cudaError_t cudaStreamBeginCapture(cudaStream_t stream, cudaStreamCaptureMode mode);
+cudaError_t cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t* graph);
+cudaError_t cudaStreamIsCapturing(cudaStream_t stream, cudaStreamCaptureStatus* status);
+cudaError_t cudaGraphInstantiate(cudaGraphExec_t* exec, cudaGraph_t graph, unsigned long long flags = 0);
+cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t stream);
+cudaError_t cudaGraphGetNodes(cudaGraph_t graph, cudaGraphNode_t* nodes, size_t* count);
+cudaError_t cudaGraphExecDestroy(cudaGraphExec_t exec);
+cudaError_t cudaGraphDestroy(cudaGraph_t graph);
 
 // ---- memory ----
 enum cudaMemcpyKind {

@@ -739,6 +739,16 @@ void run_grid(const GridLaunch& L) {
   if (job.failed) throw std::runtime_error("gan emulator: " + job.error);
 }
 
+void submit_grid(const GridLaunch& L, std::shared_ptr<const void> params, void (*check)(const char*, const void*)) {
+  const std::string what = "launch of kernel " + std::string(L.kernel_name);
+  (void)submit(what.c_str(), L.stream, [L, params = std::move(params), check](cudaStream_t stream) {
+    GridLaunch run = L;
+    run.stream = stream;
+    check(run.kernel_name, params.get());  // at every run: a replayed graph may meet a buffer freed since capture
+    run_grid(run);
+  });
+}
+
 void check_pointer_argument(const char* kernel_name, size_t index, const void* ptr) {
   if (ptr == nullptr || memory::is_pinned(ptr)) return;
   const std::string what = "argument " + std::to_string(index) + " of kernel " + kernel_name;
