@@ -70,7 +70,7 @@ TEST_F(GanCli, UsageErrorsExitTwoWithOneLineAndWriteNothing) {
       {base({"--hidden", "0"}), "cannot build model tiny"},
       {base({"--batch", "1000"}), "fewer than --batch 1000"},
       {base({"--device", "gpu7"}), "--device"},
-      {base({"--precision", "bf16"}), "--precision"},
+      {base({"--precision", "fp16"}), "--precision"},
       {{"train", "--data", "ring", "--out", out}, "--model is required"},
       {{"train", "--resume", path("missing")}, "no run to resume"},
       {{"frobnicate"}, "frobnicate"},
