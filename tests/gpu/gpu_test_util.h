@@ -19,6 +19,7 @@
 #include "kernels/cuda/allocator.h"
 #include "kernels/cuda/runtime.h"
 #include "kernels/cuda_query.h"
+#include "kernels/math_mode.h"
 
 namespace gan::testing {
 
@@ -80,6 +81,21 @@ class Tf32Scope {
 
  private:
   bool previous_;
+};
+
+// Sets the process's float math mode (kernels/math_mode.h: FP32, TF32 or BF16) for a scope, then restores the
+// previous one, so that a test leaves the mode as it found it.
+class FloatMathScope {
+ public:
+  explicit FloatMathScope(kernels::FloatMath mode) : previous_(kernels::float_math()) {
+    kernels::set_float_math(mode);
+  }
+  ~FloatMathScope() { kernels::set_float_math(previous_); }
+  FloatMathScope(const FloatMathScope&) = delete;
+  FloatMathScope& operator=(const FloatMathScope&) = delete;
+
+ private:
+  kernels::FloatMath previous_;
 };
 
 using CudaTest = CudaFixture<::testing::Test>;

@@ -41,48 +41,14 @@ namespace {
 namespace kcpu = kernels::cpu;
 using namespace conv_test;  // kcuda, Conv2dShape and the shared helpers
 
-std::vector<double> to_double(const std::vector<float>& v, bool absolute) {
-  std::vector<double> out(v.size());
-  for (size_t i = 0; i < v.size(); ++i) out[i] = absolute ? std::fabs(double(v[i])) : double(v[i]);
-  return out;
-}
-
 // Checks `gpu` against `exact` element by element with the bound above. K: the reduction length; S: sum |a b|
 // per element; bias: per element (0 without).
 ::testing::AssertionResult within_tf32_bound(const Tensor& gpu, const std::vector<double>& exact,
                                              const std::vector<double>& S, const std::vector<double>& bias,
                                              int64_t K, const std::string& what) {
-  const std::vector<double> g = gpu.to_vector<double>();
   const double rel = std::ldexp(1.0, -10) + std::ldexp(1.0, -22) + double(K) * std::ldexp(1.0, -23);
-  double worst = 0;  // the largest error / bound
-  size_t worst_at = 0, bad = 0;
-  for (size_t i = 0; i < g.size(); ++i) {
-    if (!std::isfinite(g[i]))
-      return ::testing::AssertionFailure() << what << ": output " << i << " is " << g[i] << " (unwritten?)";
-    const double bound = rel * S[i] + std::ldexp(std::fabs(exact[i]) + std::fabs(bias[i]), -23);
-    const double ratio = std::fabs(g[i] - exact[i]) / std::max(bound, 1e-300);
-    if (ratio > 1) ++bad;
-    if (ratio > worst) worst = ratio, worst_at = i;
-  }
-  if (bad == 0) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << what << ": " << bad << " of " << g.size()
-                                       << " outputs exceed the TF32 bound; worst at " << worst_at << ": gpu "
-                                       << g[worst_at] << ", exact " << exact[worst_at] << ", sum|ab| "
-                                       << S[worst_at] << ", K " << K << ", error / bound " << worst;
+  return within_bound(gpu.to_vector<double>(), exact, S, bias, rel, std::ldexp(1.0, -23), K, what, "TF32");
 }
-
-// The per-element bias of an NCHW output with C channels of `plane` pixels each (zeros without a bias).
-std::vector<double> bias_map(const std::vector<float>* bias, int64_t N, int64_t C, int64_t plane) {
-  std::vector<double> out(static_cast<size_t>(N * C * plane), 0.0);
-  if (bias == nullptr) return out;
-  for (int64_t n = 0; n < N; ++n)
-    for (int64_t c = 0; c < C; ++c)
-      std::fill_n(out.begin() + (n * C + c) * plane, plane, double((*bias)[c]));
-  return out;
-}
-
-// The passes check_tf32 runs (a bit set).
-enum Passes : int { kForward = 1, kBackwardData = 2, kBackwardWeight = 4, kAllPasses = 7 };
 
 // The passes of one shape in the TF32 mode (all three by default), each within the bound; with `rerun`, the weight
 // gradient twice, bitwise equal (split-K stays deterministic); each pass must have run on tensor cores. With
@@ -149,34 +115,8 @@ void check_tf32(const Conv2dShape& s, bool with_bias, std::mt19937& rng, std::se
   }
 }
 
-// DCGAN-64 layers (ngf = ndf = 64, nz = 100) at batch 64, one test per layer and pass (the emulator takes
-// seconds per pass): the discriminator's convs, whose backward-data passes are the generator's transposed convs,
-// each pass on tensor cores within the bound, planned for the emulated device's own 132 SMs. The 64->128 and
-// 256->512 layers have the FLOPs of 128->256 and differ only in their M, N, K split; they are left out to keep
-// CI's emulator stage short.
-struct Dcgan64Case {
-  std::string name;  // layer and pass, e.g. "D128to256_bwd_weight"
-  Conv2dShape shape;
-  int pass;
-};
-
-void PrintTo(const Dcgan64Case& c, std::ostream* os) { *os << c.name << ": " << str(c.shape); }
-
-std::vector<Dcgan64Case> dcgan64_cases() {
-  const std::pair<const char*, Conv2dShape> layers[] = {
-      {"D3to64", make(64, 3, 64, 64, 64, 4, 4, 2, 1)},          // 64x64 -> 32x32
-      {"D128to256", make(64, 128, 16, 16, 256, 4, 4, 2, 1)},    // 16x16 -> 8x8
-      {"D512to1", make(64, 512, 4, 4, 1, 4, 4, 1, 0)},          // 4x4 -> 1x1
-      {"G100to512", make(64, 512, 4, 4, 100, 4, 4, 1, 0)},      // 1x1 -> 4x4 (transposed)
-  };
-  const std::pair<const char*, int> passes[] = {
-      {"fwd", kForward}, {"bwd_data", kBackwardData}, {"bwd_weight", kBackwardWeight}};
-  std::vector<Dcgan64Case> cases;
-  for (const auto& [layer, shape] : layers)
-    for (const auto& [pass, bit] : passes) cases.push_back({std::string(layer) + "_" + pass, shape, bit});
-  return cases;
-}
-
+// The DCGAN-64 layers at batch 64 (conv_test_util.h), each pass on tensor cores within the bound, planned for the
+// emulated device's own 132 SMs.
 class ConvTf32Dcgan64 : public CudaParamTest<Dcgan64Case> {};
 
 TEST_P(ConvTf32Dcgan64, Batch64) {
@@ -185,8 +125,7 @@ TEST_P(ConvTf32Dcgan64, Batch64) {
   check_tf32(GetParam().shape, false, rng, nullptr, /*rerun=*/false, GetParam().pass);
 }
 
-INSTANTIATE_TEST_SUITE_P(Layers, ConvTf32Dcgan64, ::testing::ValuesIn(dcgan64_cases()),
-                         [](const ::testing::TestParamInfo<Dcgan64Case>& info) { return info.param.name; });
+INSTANTIATE_TEST_SUITE_P(Layers, ConvTf32Dcgan64, ::testing::ValuesIn(dcgan64_cases()), dcgan64_case_name);
 
 class ConvTf32Parity : public CudaTest {};
 
