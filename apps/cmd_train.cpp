@@ -15,21 +15,22 @@
 #include "apps/trained_run.h"
 #include "apps/trainer.h"
 #include "engine/checked.h"
-#include "kernels/cuda/runtime.h"
+#include "kernels/math_mode.h"
 
 namespace gan::apps {
 
 namespace {
 
-// Sets the float32 math mode on CUDA ("tf32" or "fp32"; "" keeps the process's, TF32 unless GAN_TF32=0) and returns
+// Sets the float32 math mode (kernels/math_mode.h: "fp32", "tf32" or "bf16"; "" keeps the process's) and returns
 // the run's mode, which config.json records so that a resume trains in the same mode: the one asked for, else the
-// one in force (always fp32 in a build without CUDA, whose CPU math is strict). Doubles stay strict.
+// one in force. Doubles stay strict.
 std::string use_precision(const std::string& wanted) {
   if (!wanted.empty()) {
-    kernels::cuda::set_tf32(wanted == "tf32");
-    return wanted;
+    const auto mode = kernels::parse_float_math(wanted);
+    if (!mode) throw UsageError("--precision is '" + wanted + "'; expected fp32, tf32 or bf16");
+    kernels::set_float_math(*mode);
   }
-  return kernels::cuda::tf32_enabled() ? "tf32" : "fp32";
+  return kernels::float_math_name(kernels::float_math());
 }
 
 std::string utc_now() {

@@ -34,7 +34,7 @@ struct TrainArgs {
   std::optional<int64_t> log_every, sample_every, checkpoint_every, samples;  // samples: --sample-n
   std::optional<int64_t> eval_every, eval_n;
   std::string classifier;
-  std::string precision;  // --precision fp32 | tf32; empty: the process's math mode (TF32 unless GAN_TF32=0)
+  std::string precision;  // --precision fp32 | tf32 | bf16; empty: the process's math mode (kernels/math_mode.h)
   nlohmann::json model_flags = nlohmann::json::object();  // overrides of the model's flag defaults
   double progress_every_s = 10.0;
   bool profile = false;  // --profile: per-step device counters and a conv roofline at the end (apps/trainer.h)

@@ -174,10 +174,12 @@ int run_cli(int argc, const char* const* argv, const Catalog& catalog, const Cli
       ->default_str(std::to_string(kDefaultBatch));
   train->add_option("--device", targs.device, kDeviceHelp);
   train->add_option("--precision", targs.precision,
-                    "Float32 math on CUDA: tf32 (tensor cores for convolutions and GEMMs, 10-bit mantissa products, "
-                    "FP32 accumulation; PyTorch's default for convolutions) or fp32 (strict); bf16 is not "
-                    "implemented [default: tf32, or fp32 with GAN_TF32=0]")
-      ->check(CLI::IsMember({"fp32", "tf32"}));
+                    "Float32 math of convolutions and GEMMs: tf32 (CUDA tensor cores, operands rounded to a 10-bit "
+                    "mantissa, FP32 accumulation; PyTorch's default for convolutions; strict on the CPU), bf16 "
+                    "(operands rounded to bfloat16, FP32 accumulation: BF16 tensor cores on CUDA, the same "
+                    "rounding on the CPU; weights, optimizer state and losses stay FP32) or fp32 (strict) "
+                    "[default: tf32 with CUDA, else fp32; GAN_PRECISION or GAN_TF32=0 change it]")
+      ->check(CLI::IsMember({"fp32", "tf32", "bf16"}));
   train->add_option("--seed", targs.seed, "Seed for weights, noise and data order")->check(uint_flag())->default_str("0");
   train->add_option("--image-size", targs.image_size,
                     "Resize (or pad) images to S x S; models take 28, 32 or 64 [default: native, else the nearest of "

@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include "engine/checked.h"
+#include "kernels/math_mode.h"
 
 #ifndef GAN_VERSION
 #define GAN_VERSION "unknown"
@@ -136,8 +137,8 @@ void RunConfig::check() const {
   check_range(sample_n, "sample_n", 1, kMaxSamples);
   check_range(eval_every, "eval_every", 0, kMaxSteps);  // 0: no Frechet distance during training
   check_range(eval_n, "eval_n", 10, kMaxEvalSamples);
-  if (!precision.empty() && precision != "tf32" && precision != "fp32")
-    throw RangeError("precision is \"" + precision + "\"; it must be \"tf32\" or \"fp32\"");
+  if (!precision.empty() && !kernels::parse_float_math(precision))
+    throw RangeError("precision is \"" + precision + "\"; it must be \"fp32\", \"tf32\" or \"bf16\"");
 }
 
 }  // namespace gan::apps

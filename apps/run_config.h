@@ -29,7 +29,7 @@ struct RunConfig {
   int64_t batch = 64;
   uint64_t seed = 0;
   std::string device;              // as resolved at start ("cpu", "cuda:0"); a resume may pick another
-  std::string precision;           // float32 math on CUDA, "tf32" or "fp32", as resolved at start (--precision or
+  std::string precision;           // float32 math, "fp32", "tf32" or "bf16" (kernels/math_mode.h), as resolved at start (--precision or
                                    // the process default); a resume keeps it unless --precision says otherwise.
                                    // "" in runs made before it was recorded: the process default
   int64_t image_size = 0;          // what the dataset was asked to resize to (0: native)

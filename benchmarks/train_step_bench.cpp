@@ -59,7 +59,8 @@
 //                                      iterations are replays (launches_per_iter 1). A failed capture is an error.
 //                                      Recorded in the context as gan_cuda_graph. Default off (eager).
 // An empty list ("--train_batches=") leaves that model out.
-// Environment: GAN_BENCH_MIN_TIME (seconds, or "Nx"), GAN_BENCH_WARMUP; the math mode (TF32 unless GAN_TF32=0) is recorded in the context.
+// Environment: GAN_BENCH_MIN_TIME (seconds, or "Nx"), GAN_BENCH_WARMUP; the float32 math mode (kernels/math_mode.h:
+// GAN_PRECISION=fp32|tf32|bf16, TF32 by default with CUDA) is recorded in the context as gan_precision.
 //
 // A quick CPU smoke test (on a 2-core machine one DCGAN-64 iteration at batch 64 takes about 9 s and a WGAN-GP one
 // much longer; small batches only check that it runs):
@@ -90,6 +91,7 @@
 #include "kernels/cuda/allocator.h"
 #include "kernels/cuda/runtime.h"
 #include "kernels/cuda_query.h"
+#include "kernels/math_mode.h"
 #include "models/common.h"
 #include "models/conv_roofline.h"
 #include "models/dcgan.h"
@@ -410,6 +412,7 @@ int main(int argc, char** argv) {
   benchmark::AddCustomContext("blas_core", kernels::blas_core_name());
   benchmark::AddCustomContext("gan_device_name", device_name);
   benchmark::AddCustomContext("gan_tf32", kernels::cuda::tf32_enabled() ? "on" : "off");  // float conv and GEMM math
+  benchmark::AddCustomContext("gan_precision", kernels::float_math_name(kernels::float_math()));
   benchmark::AddCustomContext("gan_cuda_alloc", alloc != nullptr && *alloc != '\0' ? alloc : "caching");
   benchmark::AddCustomContext("gan_warmup_iterations", std::to_string(g_settings.warmup));
   benchmark::AddCustomContext("gan_cuda_graph", g_settings.cuda_graph ? "on" : "off");

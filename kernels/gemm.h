@@ -1,6 +1,6 @@
 // Dense matrix multiply, row-major: C[M, N] = alpha * op(A)[M, K] * op(B)[K, N] + beta * C, where op(X) is X or
 // X^T. lda/ldb/ldc are the row strides (in elements) of A, B and C as stored. The CPU version is OpenBLAS's
-// sgemm/dgemm; the CUDA version will be cuBLAS.
+// sgemm/dgemm, the CUDA version cuBLAS; float GEMMs on both follow the math mode (kernels/math_mode.h).
 #pragma once
 
 #include <cstdint>

@@ -13,6 +13,7 @@
 #include "kernels/cuda/launch_count.h"
 #include "kernels/cuda/runtime.h"
 #include "kernels/cuda/sync_count.h"
+#include "kernels/math_mode.h"
 
 namespace gan::kernels::cuda {
 
@@ -43,8 +44,8 @@ void memcpy_peer(void*, int, const void*, int, size_t) { no_cuda("cuda::memcpy_p
 void memset_async(void*, int, size_t) { no_cuda("cuda::memset_async"); }
 int planner_sm_count() { no_cuda("cuda::planner_sm_count"); }
 void set_planner_sm_count(int) {}
-bool tf32_enabled() { return false; }
-void set_tf32(bool) {}
+bool tf32_enabled() { return float_math() == FloatMath::Tf32; }
+void set_tf32(bool on) { set_float_math(on ? FloatMath::Tf32 : FloatMath::Fp32); }
 void* pinned_alloc(size_t) { no_cuda("cuda::pinned_alloc"); }
 void pinned_free(void* ptr) {
   if (ptr != nullptr) no_cuda("cuda::pinned_free");

@@ -1,5 +1,9 @@
 // CPU GEMM: OpenBLAS's sgemm/dgemm.
 //
+// Math mode (kernels/math_mode.h): in Bf16 a float GEMM multiplies copies of A and B rounded to bfloat16, so it
+// computes the products a BF16 tensor core computes (exact in FP32) and sums them in FP32; Fp32 and Tf32 are
+// strict here (the CPU has no TF32 arithmetic). Doubles are always strict.
+//
 // Threads: the other CPU kernels parallelize with OpenMP. The build links OpenBLAS's OpenMP flavour when it is
 // installed (CMakeLists.txt), so a GEMM runs on the same OpenMP threads as everything else. A pthread OpenBLAS
 // keeps its own pool instead, whose threads and OpenMP's spin-wait against each other for the same cores (twice
@@ -12,6 +16,9 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <vector>
+
+#include "kernels/math_mode.h"
 
 namespace gan::kernels::cpu {
 namespace {
@@ -52,12 +59,28 @@ void gemm_blocks(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const T* A, 
   (void)K;
 }
 
+// The stored rows x cols matrix X (row stride ld) with every element rounded to bfloat16, packed (row stride cols).
+std::vector<float> bf16_copy(const float* X, int64_t rows, int64_t cols, int64_t ld) {
+  std::vector<float> out(static_cast<size_t>(rows * cols));
+#pragma omp parallel for schedule(static) if (rows * cols >= (1 << 16) && !omp_in_parallel())
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) out[r * cols + c] = bf16_round(X[r * ld + c]);
+  return out;
+}
+
 }  // namespace
 
 template <>
 void gemm<float>(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
                  const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
   if (M == 0 || N == 0) return;
+  std::vector<float> a16, b16;
+  if (float_math() == FloatMath::Bf16 && K > 0) {
+    a16 = bf16_copy(A, ta ? K : M, ta ? M : K, lda);
+    b16 = bf16_copy(B, tb ? N : K, tb ? K : N, ldb);
+    A = a16.data(), lda = ta ? M : K;
+    B = b16.data(), ldb = tb ? K : N;
+  }
   gemm_blocks<float>(ta, tb, M, N, K, A, lda, B, ldb, C, ldc,
                      [&](int64_t m, int64_t n, const float* a, const float* b, float* c) {
                        cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,

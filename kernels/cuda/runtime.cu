@@ -16,6 +16,7 @@
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/sync_count.h"
 #include "kernels/cuda_query.h"
+#include "kernels/math_mode.h"
 
 namespace gan::kernels::cuda {
 
@@ -291,18 +292,8 @@ int planner_sm_count() {
 
 void set_planner_sm_count(int n) { g_planner_sm_override.store(std::max(n, 0), std::memory_order_relaxed); }
 
-namespace {
-std::atomic<bool>& tf32_flag() {
-  static std::atomic<bool> flag{[] {
-    const char* v = std::getenv("GAN_TF32");
-    return v == nullptr || std::string(v) != "0";
-  }()};
-  return flag;
-}
-}  // namespace
-
-bool tf32_enabled() { return tf32_flag().load(std::memory_order_relaxed); }
-void set_tf32(bool on) { tf32_flag().store(on, std::memory_order_relaxed); }
+bool tf32_enabled() { return float_math() == FloatMath::Tf32; }
+void set_tf32(bool on) { set_float_math(on ? FloatMath::Tf32 : FloatMath::Fp32); }
 
 void memset_async(void* dst, int value, size_t bytes) {
   if (bytes == 0) return;

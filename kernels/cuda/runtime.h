@@ -69,11 +69,8 @@ void memcpy_peer(void* dst, int dst_device, const void* src, int src_device, siz
 int planner_sm_count();
 void set_planner_sm_count(int n);
 
-// Math mode of float32 convolutions and GEMMs, like PyTorch's allow_tf32: when on (the default), they run on TF32
-// tensor cores (operands rounded to a 10-bit mantissa, FP32 accumulation: conv.cu's mma kernels, cuBLAS's
-// CUBLAS_TF32_TENSOR_OP_MATH); when off, in strict FP32 (the SIMT kernels, CUBLAS_DEFAULT_MATH). GAN_TF32=0 in the
-// environment starts the process with it off. float64 always runs strict. Process-wide; takes effect for the
-// next launch.
+// Shorthands for the float32 math mode (kernels/math_mode.h: fp32, tf32 or bf16, process-wide, TF32 by default
+// like PyTorch's allow_tf32): tf32_enabled() is float_math() == Tf32; set_tf32(on) sets Tf32 or strict Fp32.
 bool tf32_enabled();
 void set_tf32(bool on);
 

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "cli_harness.h"
-#include "kernels/cuda/runtime.h"
+#include "kernels/math_mode.h"
 
 namespace gan::apps {
 namespace {
@@ -145,33 +145,29 @@ TEST_F(GanCli, ResumeOfAFinishedRunNeedsMoreSteps) {
 // The float32 math mode (--precision) is part of the run: config.json records it and a resume trains in it again,
 // whatever the resuming process's default, unless --precision says otherwise.
 TEST_F(GanCli, PrecisionIsRecordedAndKeptByResume) {
-  namespace kc = gan::kernels::cuda;
-  struct RestoreMode {  // the mode is process-wide: leave it as found for the tests after this one
-    bool tf32 = kc::tf32_enabled();
-    ~RestoreMode() { kc::set_tf32(tf32); }
-  } restore;
+  using gan::kernels::FloatMath;
+  const gan::kernels::ScopedFloatMath restore(FloatMath::Tf32);  // process-wide: left as found for later tests
   const auto settings = [&] { return read_json_file(RunPaths{path("a")}.config())["settings"]; };
-  kc::set_tf32(true);
-  const bool switchable = kc::tf32_enabled();  // false in a build without CUDA: always strict, nothing to switch
   auto args = tiny_run(path("a"), 4);
-  args.insert(args.end(), {"--precision", "fp32"});
+  args.insert(args.end(), {"--precision", "bf16"});
   ASSERT_EQ(gan(args).code, 0);
-  EXPECT_EQ(settings()["precision"], "fp32");
+  EXPECT_EQ(settings()["precision"], "bf16");
+  EXPECT_EQ(gan::kernels::float_math(), FloatMath::Bf16);
 
-  kc::set_tf32(true);  // a new process's default
+  gan::kernels::set_float_math(FloatMath::Tf32);  // a new process's default
   Result r = gan({"train", "--resume", path("a"), "--steps", "6"});
   ASSERT_EQ(r.code, 0) << r.err;
-  if (switchable) {
-    EXPECT_FALSE(kc::tf32_enabled()) << "the resume must train in the run's recorded fp32 mode";
-  }
+  EXPECT_EQ(gan::kernels::float_math(), FloatMath::Bf16) << "the resume must train in the run's recorded mode";
+  EXPECT_EQ(settings()["precision"], "bf16");
+
+  r = gan({"train", "--resume", path("a"), "--steps", "8", "--precision", "fp32"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(gan::kernels::float_math(), FloatMath::Fp32);
   EXPECT_EQ(settings()["precision"], "fp32");
 
-  r = gan({"train", "--resume", path("a"), "--steps", "8", "--precision", "tf32"});
-  ASSERT_EQ(r.code, 0) << r.err;
-  if (switchable) {
-    EXPECT_TRUE(kc::tf32_enabled());
-  }
-  EXPECT_EQ(settings()["precision"], "tf32");
+  r = gan({"train", "--resume", path("a"), "--steps", "10", "--precision", "fp16"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--precision"), std::string::npos) << r.err;
 }
 
 // ---- a run and its directory ----
