@@ -48,8 +48,9 @@ inline bool cuda_available() { return cuda_unavailable_reason().empty(); }
 namespace gan::testing {
 
 // A fixture that skips without a device, poisons device allocations and runs float32 convolutions and GEMMs in
-// strict FP32 (kernels/cuda/runtime.h: set_tf32(false)) for the test's duration: the parity tests built on it
-// compare with the CPU at FP32 tolerances. Tests of the TF32 path turn it back on themselves (Tf32Scope).
+// strict FP32 (kernels/math_mode.h: FloatMath::Fp32) for the test's duration, restoring the previous mode after:
+// the parity tests built on it compare with the CPU at FP32 tolerances. Tests of the TF32 and BF16 paths set their
+// mode themselves (Tf32Scope, kernels::ScopedFloatMath).
 template <typename Base>
 class CudaFixture : public Base {
  protected:
@@ -57,18 +58,18 @@ class CudaFixture : public Base {
     GAN_REQUIRE_CUDA();
     previous_poison_ = kernels::cuda::poison_enabled();
     kernels::cuda::set_poison(true);
-    previous_tf32_ = kernels::cuda::tf32_enabled();
-    kernels::cuda::set_tf32(false);
+    previous_math_ = kernels::float_math();
+    kernels::set_float_math(kernels::FloatMath::Fp32);
   }
   void TearDown() override {
     if (!cuda_available()) return;
     kernels::cuda::set_poison(previous_poison_);
-    kernels::cuda::set_tf32(previous_tf32_);
+    kernels::set_float_math(previous_math_);
   }
 
  private:
   bool previous_poison_ = false;
-  bool previous_tf32_ = false;
+  kernels::FloatMath previous_math_ = kernels::FloatMath::Fp32;
 };
 
 // Sets the float32 math mode (TF32 tensor cores or strict FP32) for a scope, then restores the previous one.
@@ -81,21 +82,6 @@ class Tf32Scope {
 
  private:
   bool previous_;
-};
-
-// Sets the process's float math mode (kernels/math_mode.h: FP32, TF32 or BF16) for a scope, then restores the
-// previous one, so that a test leaves the mode as it found it.
-class FloatMathScope {
- public:
-  explicit FloatMathScope(kernels::FloatMath mode) : previous_(kernels::float_math()) {
-    kernels::set_float_math(mode);
-  }
-  ~FloatMathScope() { kernels::set_float_math(previous_); }
-  FloatMathScope(const FloatMathScope&) = delete;
-  FloatMathScope& operator=(const FloatMathScope&) = delete;
-
- private:
-  kernels::FloatMath previous_;
 };
 
 using CudaTest = CudaFixture<::testing::Test>;

@@ -90,7 +90,7 @@ std::vector<double> compare_pass(const std::string& what, const char* family, in
   std::vector<float> twin_out(n);
   Tensor out = nan_output<float>(static_cast<int64_t>(n));
   {
-    const FloatMathScope mode(FloatMath::Bf16);
+    const kernels::ScopedFloatMath mode(FloatMath::Bf16);
     cpu(a.data(), b.data(), bias, twin_out.data());
     kcuda::reset_launch_counts();
     gpu(out.data<float>());
@@ -245,7 +245,7 @@ TEST_F(ConvBf16Parity, MathModeChoosesTheKernels) {
   const FloatMath modes[] = {FloatMath::Fp32, FloatMath::Tf32, FloatMath::Bf16};
   const char* want[] = {"SimtMath", "MmaMath", "BfMath"};
   for (int m = 0; m < 3; ++m) {
-    const FloatMathScope mode(modes[m]);
+    const kernels::ScopedFloatMath mode(modes[m]);
     Tensor y = nan_output<float>(ny);
     kcuda::reset_launch_counts();
     CudaConv<float>::forward(s, xf.ptr(), wf.ptr(), nullptr, y.data<float>());

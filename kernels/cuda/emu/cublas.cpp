@@ -30,8 +30,6 @@ int64_t span(int64_t rows, int64_t cols, int64_t ld) { return rows == 0 || cols 
 // How the float operands reach the multiplier: as they are, rounded to TF32 or rounded to bf16.
 enum class Operands { Fp32, Tf32, Bf16 };
 
-float bf16_round(float x) { return gan::emu::bf16_value(gan::emu::bf16_bits(x)); }
-
 // A column-major rows x cols matrix rounded by `round`, packed with leading dimension `rows`.
 std::vector<float> rounded_copy(const float* m, int64_t rows, int64_t cols, int64_t ld, float (*round)(float)) {
   std::vector<float> out(static_cast<size_t>(rows * cols));
@@ -65,7 +63,7 @@ cublasStatus_t gemm(const char* name, cublasHandle_t h, cublasOperation_t transa
     gan::emu::memory::Access access;
     if constexpr (sizeof(T) == 4) {
       if (operands != Operands::Fp32 && k > 0) {
-        float (*round)(float) = operands == Operands::Tf32 ? gan::emu::tf32_round : bf16_round;
+        float (*round)(float) = operands == Operands::Tf32 ? gan::emu::tf32_round : gan::kernels::bf16_round;
         const std::vector<float> a = rounded_copy(A, a_rows, a_cols, lda, round);
         const std::vector<float> b = rounded_copy(B, b_rows, b_cols, ldb, round);
         gan::kernels::cpu::gemm<float>(tb, ta, n, m, k, a_scale, b.data(), b_rows, a.data(), a_rows, b_scale, C, ldc);

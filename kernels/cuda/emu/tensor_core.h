@@ -36,6 +36,8 @@
 #include <source_location>
 #include <vector>
 
+#include "kernels/math_mode.h"
+
 namespace gan::emu {
 
 // cvt.rna.tf32.f32: round to the nearest value with a 10-bit mantissa, ties away from zero (adding half an ulp
@@ -65,15 +67,14 @@ inline float tf32_truncate(float x) {
 }
 
 // cvt.rn.bf16.f32 of one value, as the 16 bits of a bf16: round to the nearest value with an 8-bit significand,
-// ties to even (adding 0x7fff plus the lowest kept bit to the bits and truncating does exactly that; a carry into
-// the exponent is correct rounding up, to infinity past bf16's largest finite value, which is FP32's exponent
-// range, so subnormals round like normal numbers). Infinities pass unchanged; a NaN becomes the canonical NaN
-// 0x7fff.
+// ties to even, overflow to infinity, subnormals rounded like normals (kernels/math_mode.h: bf16_round, the CPU
+// twins' rounding); a NaN becomes the canonical NaN 0x7fff, as the instruction gives.
 inline uint16_t bf16_bits(float x) {
+  if (x != x) return 0x7fffu;
   uint32_t u;
-  std::memcpy(&u, &x, 4);
-  if ((u & 0x7f800000u) == 0x7f800000u && (u & 0x007fffffu) != 0) return 0x7fffu;
-  return static_cast<uint16_t>((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+  const float r = gan::kernels::bf16_round(x);
+  std::memcpy(&u, &r, 4);
+  return static_cast<uint16_t>(u >> 16);
 }
 
 // The float a bf16 stands for (exact: bf16 is the high half of an FP32).
