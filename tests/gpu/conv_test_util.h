@@ -201,6 +201,43 @@ inline ::testing::AssertionResult within_bound(const std::vector<double>& got, c
                                        << K << ", error / bound " << largest;
 }
 
+// The shapes the tensor-core parity suites check every pass of: odd channel counts and spatial sizes, kernel 1-5
+// with kh != kw, stride 1-3, padding, dilation, groups and depthwise, per-axis stride/padding/dilation, and a conv
+// output shorter than its formula.
+inline std::vector<Conv2dShape> odd_shapes() {
+  Conv2dShape shorter = make_ext(2, 4, 8, 7, 6, 2, 3, 1, 1, 0, 1, 2, 2, 2);
+  shorter.Ho -= 1, shorter.Wo -= 1;
+  return {
+      make(1, 1, 1, 1, 1, 1, 1, 1, 0),
+      make(1, 3, 5, 7, 2, 5, 5, 1, 2),
+      make(3, 5, 9, 7, 4, 1, 1, 3, 0),                        // stride larger than the kernel
+      make(2, 7, 11, 6, 5, 2, 5, 3, 2),                       // kh != kw, stride 3
+      make(1, 129, 6, 6, 130, 3, 3, 1, 1),                    // channels one past a tile multiple
+      make(2, 65, 5, 5, 17, 3, 2, 2, 0),                      // M just past the thin tile
+      make(4, 3, 13, 13, 70, 4, 4, 2, 1),                     // odd size with the DCGAN kernel
+      make_ext(2, 3, 9, 8, 4, 3, 3, 1, 1, 2, 2, 2, 2, 1),     // dilation 2
+      make_ext(1, 2, 11, 9, 5, 3, 2, 2, 1, 0, 2, 1, 3, 1),    // per-axis stride, padding, dilation
+      make_ext(2, 8, 10, 9, 8, 3, 3, 1, 1, 1, 1, 1, 1, 8),    // depthwise
+      make_ext(2, 6, 9, 10, 12, 5, 3, 2, 3, 2, 1, 2, 1, 6),   // depthwise, multiplier 2, mixed axes
+      make_ext(1, 64, 9, 9, 96, 3, 3, 3, 2, 1, 1, 2, 3, 2),   // stride 3 x 2, dilation 2 x 3, two groups
+      make_ext(1, 256, 4, 4, 64, 3, 3, 1, 1, 1, 1, 2, 2, 2),  // long reductions: split-K
+      shorter,
+  };
+}
+
+// Small shapes that, planned for 1, 2, 4, 8, 16 and 1024 SMs (kPlannerSmCounts), run every tile shape (128x128,
+// 64x128, 64x64, 16x128) and the split-K path of both tensor-core GEMM kernels: all 16 plans (expect_every_plan).
+inline std::vector<Conv2dShape> every_plan_shapes() {
+  return {
+      make(4, 32, 8, 8, 1, 3, 3, 1, 1),                        // forward / weight M = 1: thin; R 256
+      make(2, 8, 8, 8, 64, 3, 3, 1, 1),                        // backward data M = 8: thin; K 576
+      make(2, 32, 8, 8, 40, 3, 3, 1, 1),                       // M = 40: 64x64 and 64x128
+      make(2, 72, 8, 8, 72, 3, 3, 1, 1),                       // M = 72: 128x128; K 648
+      make_ext(4, 64, 8, 8, 144, 3, 3, 1, 1, 1, 1, 1, 1, 2),   // two groups of 72 (grid y) with split-K
+  };
+}
+inline constexpr int kPlannerSmCounts[] = {1, 2, 4, 8, 16, 1024};
+
 // The passes a tensor-core parity check runs (a bit set).
 enum Passes : int { kForward = 1, kBackwardData = 2, kBackwardWeight = 4, kAllPasses = 7 };
 

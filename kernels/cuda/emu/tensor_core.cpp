@@ -80,60 +80,19 @@ constexpr const char* kMmaBf16Name = "mma.sync.aligned.m16n8k16.row.col.f32.bf16
 
 }  // namespace
 
-void mma_m16n8k8_tf32(float (&d)[4], const float (&a)[4], const float (&b)[2], const float (&c)[4],
-                      const std::source_location& where) {
-  struct In {
-    float a[4], b[2], c[4];
-  };
-  struct Out {
-    float d[4];
-  };
-  In in;
-  for (int i = 0; i < 4; ++i) in.a[i] = a[i], in.c[i] = c[i];
-  in.b[0] = b[0], in.b[1] = b[1];
-  const Out out = warp_collective<In, Out>(
-      kMmaName, kWholeWarp, in,
-      [](LaneInputs<In> ins, LaneOutputs<Out> outs, unsigned) {
-        const float *pa[32], *pb[32], *pc[32];
-        float* pd[32];
-        for (unsigned l = 0; l < 32; ++l) pa[l] = ins[l].a, pb[l] = ins[l].b, pc[l] = ins[l].c, pd[l] = outs[l].d;
-        mma_warp(pa, pb, pc, pd);
-      },
-      where);
-  for (int i = 0; i < 4; ++i) d[i] = out.d[i];
-}
+namespace {
 
-void mma_m16n8k8_tf32_tile(int fm, int fn, float* acc, const float* a, const float* b,
-                           const std::source_location& where) {
-  struct In {
-    int fm, fn;
-    float* acc;
-    const float *a, *b;
-  };
-  // The lanes are parked inside this call while the last one computes, so their fragments stay where they point.
-  const In in{fm, fn, acc, a, b};
-  warp_collective<In, char>(
-      kMmaName, kWholeWarp, in,
-      [where](LaneInputs<In> ins, LaneOutputs<char>, unsigned) {
-        for (unsigned l = 1; l < 32; ++l)
-          if (ins[l].fm != ins[0].fm || ins[l].fn != ins[0].fn)
-            detail::kernel_error("mma warp tile: lanes disagree on the tile's shape", where);
-        const float *pa[32], *pb[32];
-        float* pc[32];
-        for (int i = 0; i < ins[0].fm; ++i)
-          for (int j = 0; j < ins[0].fn; ++j) {
-            for (unsigned l = 0; l < 32; ++l)
-              pa[l] = ins[l].a + 4 * i, pb[l] = ins[l].b + 2 * j, pc[l] = ins[l].acc + 4 * (i * ins[l].fn + j);
-            mma_warp(pa, pb, pc, pc);
-          }
-      },
-      where);
-}
+// The lanes' fragments to one warp-wide product: Warp is mma_warp (R = float, TF32) or mma_warp_bf16 (R = uint32_t,
+// bf16 pairs).
+template <typename R>
+using WarpMma = void (*)(const R* const*, const R* const*, const float* const*, float* const*);
 
-void mma_m16n8k16_bf16(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2], const float (&c)[4],
-                       const std::source_location& where) {
+// One mma for the calling lane, as a warp collective named `name`.
+template <typename R, WarpMma<R> Warp>
+void single_mma(const char* name, float (&d)[4], const R (&a)[4], const R (&b)[2], const float (&c)[4],
+                const std::source_location& where) {
   struct In {
-    uint32_t a[4], b[2];
+    R a[4], b[2];
     float c[4];
   };
   struct Out {
@@ -143,43 +102,67 @@ void mma_m16n8k16_bf16(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b
   for (int i = 0; i < 4; ++i) in.a[i] = a[i], in.c[i] = c[i];
   in.b[0] = b[0], in.b[1] = b[1];
   const Out out = warp_collective<In, Out>(
-      kMmaBf16Name, kWholeWarp, in,
+      name, kWholeWarp, in,
       [](LaneInputs<In> ins, LaneOutputs<Out> outs, unsigned) {
-        const uint32_t *pa[32], *pb[32];
+        const R *pa[32], *pb[32];
         const float* pc[32];
         float* pd[32];
         for (unsigned l = 0; l < 32; ++l) pa[l] = ins[l].a, pb[l] = ins[l].b, pc[l] = ins[l].c, pd[l] = outs[l].d;
-        mma_warp_bf16(pa, pb, pc, pd);
+        Warp(pa, pb, pc, pd);
       },
       where);
   for (int i = 0; i < 4; ++i) d[i] = out.d[i];
 }
 
-void mma_m16n8k16_bf16_tile(int fm, int fn, float* acc, const uint32_t* a, const uint32_t* b,
-                            const std::source_location& where) {
+// The fm x fn mmas of a warp tile as one collective.
+template <typename R, WarpMma<R> Warp>
+void tile_mma(const char* name, int fm, int fn, float* acc, const R* a, const R* b,
+              const std::source_location& where) {
   struct In {
     int fm, fn;
     float* acc;
-    const uint32_t *a, *b;
+    const R *a, *b;
   };
-  // As for the TF32 tile: the lanes are parked inside this call, so their fragments stay where they point.
+  // The lanes are parked inside this call while the last one computes, so their fragments stay where they point.
   const In in{fm, fn, acc, a, b};
   warp_collective<In, char>(
-      kMmaBf16Name, kWholeWarp, in,
+      name, kWholeWarp, in,
       [where](LaneInputs<In> ins, LaneOutputs<char>, unsigned) {
         for (unsigned l = 1; l < 32; ++l)
           if (ins[l].fm != ins[0].fm || ins[l].fn != ins[0].fn)
             detail::kernel_error("mma warp tile: lanes disagree on the tile's shape", where);
-        const uint32_t *pa[32], *pb[32];
+        const R *pa[32], *pb[32];
         float* pc[32];
         for (int i = 0; i < ins[0].fm; ++i)
           for (int j = 0; j < ins[0].fn; ++j) {
             for (unsigned l = 0; l < 32; ++l)
               pa[l] = ins[l].a + 4 * i, pb[l] = ins[l].b + 2 * j, pc[l] = ins[l].acc + 4 * (i * ins[l].fn + j);
-            mma_warp_bf16(pa, pb, pc, pc);
+            Warp(pa, pb, pc, pc);
           }
       },
       where);
+}
+
+}  // namespace
+
+void mma_m16n8k8_tf32(float (&d)[4], const float (&a)[4], const float (&b)[2], const float (&c)[4],
+                      const std::source_location& where) {
+  single_mma<float, mma_warp>(kMmaName, d, a, b, c, where);
+}
+
+void mma_m16n8k8_tf32_tile(int fm, int fn, float* acc, const float* a, const float* b,
+                           const std::source_location& where) {
+  tile_mma<float, mma_warp>(kMmaName, fm, fn, acc, a, b, where);
+}
+
+void mma_m16n8k16_bf16(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2], const float (&c)[4],
+                       const std::source_location& where) {
+  single_mma<uint32_t, mma_warp_bf16>(kMmaBf16Name, d, a, b, c, where);
+}
+
+void mma_m16n8k16_bf16_tile(int fm, int fn, float* acc, const uint32_t* a, const uint32_t* b,
+                            const std::source_location& where) {
+  tile_mma<uint32_t, mma_warp_bf16>(kMmaBf16Name, fm, fn, acc, a, b, where);
 }
 
 void cp_async(void* dst, const void* src, int bytes, int src_bytes, const std::source_location& where) {
