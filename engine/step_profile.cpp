@@ -52,7 +52,10 @@ std::string StepProfile::summary(size_t top_kernels) const {
                   std::to_string(iterations_) + " iteration(s)";
   if (malloc_bytes_ > 0 && iterations_ > 1) {  // warm-up that was too short shows as bytes in the first ones
     s += "; new bytes by iteration:";
-    for (size_t i = 0; i < std::min<size_t>(bytes_each_.size(), 8); ++i) s += " " + std::to_string(bytes_each_[i]);
+    for (size_t i = 0; i < std::min<size_t>(bytes_each_.size(), 8); ++i) {
+      s += ' ';  // two appends, not " " + to_string(...): GCC 12 warns (-Wrestrict) on that temporary's insert
+      s += std::to_string(bytes_each_[i]);
+    }
   }
   s += "\n";
   auto sorted = [](std::vector<std::pair<std::string, uint64_t>> v) {
