@@ -2,26 +2,36 @@
 // forward, backward-data and backward-weight of each, from the layer's point of view. For a transposed conv the
 // forward pass is our conv2d_backward_data (cuDNN's BackwardData) and its backward-data pass is conv2d_forward.
 //
-// Two math modes, one row each per layer and pass, ours and cuDNN in the same mode:
+// Three math modes, one row each per layer and pass, ours and cuDNN in the same mode:
 //   fp32: ours in strict FP32 (set_tf32(false): the SIMT kernels) against cuDNN with CUDNN_FMA_MATH (results that
 //         report a tensor-op math type are skipped: on Ampere and later DEFAULT math would permit TF32);
 //   tf32: ours in the TF32 mode (the default: mma.sync m16n8k8 TF32 kernels) against cuDNN with
 //         CUDNN_TENSOR_OP_MATH, its fastest algorithm whatever math it reports (what PyTorch's default
-//         allow_tf32 convolutions get).
+//         allow_tf32 convolutions get);
+//   bf16: ours in the BF16 mode (mma.sync m16n8k16 on operands rounded to bf16 in registers, FP32 accumulation)
+//         against cuDNN on CUDNN_DATA_BFLOAT16 tensors with FP32 compute and CUDNN_TENSOR_OP_MATH. The arithmetic
+//         is the same (the same RNE-rounded operands, FP32 sums), the storage is not: our tensors stay FP32 in
+//         memory (kernels/math_mode.h: bf16 arithmetic, not bf16 storage), so ours reads twice the bytes of input
+//         and writes an FP32 output where cuDNN writes bf16. cuDNN's bf16 copies of the inputs are made once,
+//         outside the timed region.
 // Baseline: for each call cuDNN's fastest algorithm as cudnnFindConvolution*AlgorithmEx measures it, then timed
 // here exactly like ours (CUDA events, L2 flushed before every repeat; see cuda_bench_util.h). The label names
 // cuDNN's algorithm and marks a non-deterministic one (atomics in backward-weight): ours is always deterministic.
 //
 // Every benchmark also compares our output with cuDNN's and fails (SkipWithError) when the largest difference
-// exceeds 1e-4 (fp32) or 5e-3 (tf32) of the largest value, so a run on a GPU doubles as a correctness check at
-// full size. TF32's operand rounding (relative 2^-11 per operand, random in sign) leaves each output of either
-// side about 2^-10.5 of the typical output magnitude off the exact value; 5e-3 is ten times that.
+// exceeds 1e-4 (fp32) or 5e-3 (tf32, bf16) of the largest value, so a run on a GPU doubles as a correctness check
+// at full size. TF32's operand rounding (relative 2^-11 per operand, random in sign) leaves each output of either
+// side about 2^-10.5 of the typical output magnitude off the exact value; 5e-3 is ten times that. In bf16 both
+// sides multiply the same rounded operands and differ in the order of the FP32 sums and in cuDNN's bf16 output
+// (rounded by at most 2^-9 of its value); 5e-3 is 2.5 times that rounding.
 //
 // Run: build/benchmarks/cuda_conv_bench [--benchmark_filter=...]; on a machine without a GPU it prints one line
 // and exits with status 0.
 #include <cudnn.h>
 
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <iterator>
 #include <cstdio>
 #include <map>
@@ -32,6 +42,7 @@
 #include "benchmarks/cuda_bench_util.h"
 #include "kernels/conv.h"
 #include "kernels/cuda/runtime.h"
+#include "kernels/math_mode.h"
 
 namespace {
 
@@ -73,9 +84,9 @@ std::vector<Layer> dcgan64_layers(int64_t batch) {
 }
 
 enum class Pass { Forward, BackwardData, BackwardWeight };  // the layer's passes
-enum class MathMode { Fp32, Tf32 };                          // ours and cuDNN's arithmetic for FP32 data
+enum class MathMode { Fp32, Tf32, Bf16 };                    // ours and cuDNN's arithmetic
 
-const char* math_name(MathMode m) { return m == MathMode::Tf32 ? "tf32" : "fp32"; }
+const char* math_name(MathMode m) { return m == MathMode::Tf32 ? "tf32" : m == MathMode::Bf16 ? "bf16" : "fp32"; }
 enum class Kernel { Fwd, Dgrad, Wgrad };                     // the conv kernels
 
 const char* pass_name(Pass p) {
@@ -125,28 +136,64 @@ cudnnHandle_t cudnn() {
   return handle;
 }
 
-// The descriptors of one convolution (FP32 data, NCHW, FMA or tensor-op math).
+// A bf16 copy of a device buffer for cuDNN's BF16 mode (each value rounded to nearest even, as our kernels round
+// their operands), made on the host once; empty unless `make`.
+struct Bf16Buffer {
+  uint16_t* ptr = nullptr;
+  size_t count = 0;
+  Bf16Buffer(const DeviceBuffer& src, bool make) : count(make ? src.count : 0) {
+    if (!make) return;
+    GAN_CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&ptr), std::max<size_t>(count, 1) * sizeof(uint16_t)));
+    const std::vector<float> f = src.to_host();
+    std::vector<uint16_t> h(count);
+    for (size_t i = 0; i < count; ++i) {
+      uint32_t u;
+      const float r = gan::kernels::bf16_round(f[i]);
+      std::memcpy(&u, &r, 4);
+      h[i] = static_cast<uint16_t>(u >> 16);
+    }
+    kc::memcpy_h2d(ptr, h.data(), count * sizeof(uint16_t));
+  }
+  ~Bf16Buffer() { cudaFree(ptr); }
+  Bf16Buffer(const Bf16Buffer&) = delete;
+  Bf16Buffer& operator=(const Bf16Buffer&) = delete;
+
+  std::vector<float> to_host() const {
+    std::vector<uint16_t> h(count);
+    kc::memcpy_d2h(h.data(), ptr, count * sizeof(uint16_t));
+    std::vector<float> f(count);
+    for (size_t i = 0; i < count; ++i) {
+      const uint32_t u = uint32_t(h[i]) << 16;
+      std::memcpy(&f[i], &u, 4);
+    }
+    return f;
+  }
+};
+
+// The descriptors of one convolution (NCHW; FP32 data with FMA or tensor-op math, or bf16 data with FP32 compute
+// and tensor-op math).
 struct CudnnConv {
   cudnnTensorDescriptor_t x = nullptr, y = nullptr;
   cudnnFilterDescriptor_t w = nullptr;
   cudnnConvolutionDescriptor_t conv = nullptr;
 
   CudnnConv(const Conv2dShape& s, MathMode math) {
+    const cudnnDataType_t data = math == MathMode::Bf16 ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_FLOAT;
     GAN_CUDNN_CHECK(cudnnCreateTensorDescriptor(&x));
     GAN_CUDNN_CHECK(cudnnCreateTensorDescriptor(&y));
     GAN_CUDNN_CHECK(cudnnCreateFilterDescriptor(&w));
     GAN_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&conv));
-    GAN_CUDNN_CHECK(cudnnSetTensor4dDescriptor(x, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, int(s.N), int(s.Cin),
-                                               int(s.H), int(s.W)));
-    GAN_CUDNN_CHECK(cudnnSetTensor4dDescriptor(y, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, int(s.N), int(s.Cout),
-                                               int(s.Ho), int(s.Wo)));
-    GAN_CUDNN_CHECK(cudnnSetFilter4dDescriptor(w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, int(s.Cout), int(s.Cin),
-                                               int(s.kh), int(s.kw)));
+    GAN_CUDNN_CHECK(
+        cudnnSetTensor4dDescriptor(x, CUDNN_TENSOR_NCHW, data, int(s.N), int(s.Cin), int(s.H), int(s.W)));
+    GAN_CUDNN_CHECK(
+        cudnnSetTensor4dDescriptor(y, CUDNN_TENSOR_NCHW, data, int(s.N), int(s.Cout), int(s.Ho), int(s.Wo)));
+    GAN_CUDNN_CHECK(
+        cudnnSetFilter4dDescriptor(w, data, CUDNN_TENSOR_NCHW, int(s.Cout), int(s.Cin), int(s.kh), int(s.kw)));
     GAN_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(conv, int(s.pad_h), int(s.pad_w), int(s.stride_h),
                                                     int(s.stride_w), 1, 1, CUDNN_CROSS_CORRELATION,
                                                     CUDNN_DATA_FLOAT));
     GAN_CUDNN_CHECK(
-        cudnnSetConvolutionMathType(conv, math == MathMode::Tf32 ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH));
+        cudnnSetConvolutionMathType(conv, math == MathMode::Fp32 ? CUDNN_FMA_MATH : CUDNN_TENSOR_OP_MATH));
   }
   ~CudnnConv() {
     cudnnDestroyConvolutionDescriptor(conv);
@@ -167,7 +214,7 @@ struct Choice {
 
 bool tensor_op(cudnnMathType_t m) { return m == CUDNN_TENSOR_OP_MATH || m == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION; }
 
-// The fastest successful result of a Find*Ex call: any math in the TF32 mode, FMA math only in FP32.
+// The fastest successful result of a Find*Ex call: any math in the TF32 and BF16 modes, FMA math only in FP32.
 template <typename Perf>
 Choice pick(const Perf* perf, int n, const char* const* names, int name_count, MathMode math) {
   for (int i = 0; i < n; ++i) {
@@ -191,17 +238,13 @@ constexpr const char* kBwdFilterNames[] = {"ALGO_0", "ALGO_1", "FFT", "ALGO_3", 
 
 // ---- one benchmark ----------------------------------------------------------------------------------------
 
-// Sets our float32 math mode for a scope (kernels/cuda/runtime.h), then restores the previous one.
-struct OurMathMode {
-  bool previous = kc::tf32_enabled();
-  explicit OurMathMode(MathMode m) { kc::set_tf32(m == MathMode::Tf32); }
-  ~OurMathMode() { kc::set_tf32(previous); }
-  OurMathMode(const OurMathMode&) = delete;
-  OurMathMode& operator=(const OurMathMode&) = delete;
-};
+gan::kernels::FloatMath our_math_mode(MathMode m) {
+  using gan::kernels::FloatMath;
+  return m == MathMode::Tf32 ? FloatMath::Tf32 : m == MathMode::Bf16 ? FloatMath::Bf16 : FloatMath::Fp32;
+}
 
 void bench_layer_pass(benchmark::State& state, const Layer& layer, Pass pass, MathMode math) {
-  const OurMathMode our_math(math);
+  const gan::kernels::ScopedFloatMath our_math(our_math_mode(math));
   const Conv2dShape& s = layer.conv;
   const Kernel kernel = kernel_of(layer, pass);
   DeviceBuffer x(size_t(s.N * s.Cin * s.H * s.W)), w(size_t(s.Cout * s.Cin * s.kh * s.kw)),
@@ -219,6 +262,14 @@ void bench_layer_pass(benchmark::State& state, const Layer& layer, Pass pass, Ma
     }
   };
 
+  // cuDNN's operands and output: the FP32 buffers, or in the BF16 mode bf16 copies (and a bf16 output).
+  const bool bf16 = math == MathMode::Bf16;
+  const Bf16Buffer xb(x, bf16), wb(w, bf16), yb(y, bf16), outb(base_out, bf16);
+  void* const dnn_x = bf16 ? static_cast<void*>(xb.ptr) : x.ptr;
+  void* const dnn_w = bf16 ? static_cast<void*>(wb.ptr) : w.ptr;
+  void* const dnn_y = bf16 ? static_cast<void*>(yb.ptr) : y.ptr;
+  void* const dnn_out = bf16 ? static_cast<void*>(outb.ptr) : base_out.ptr;
+
   const CudnnConv d(s, math);
   cudnnHandle_t h = cudnn();
   // Find with a generous workspace; cuDNN skips algorithms that need more.
@@ -229,20 +280,20 @@ void bench_layer_pass(benchmark::State& state, const Layer& layer, Pass pass, Ma
     int n = 0;
     if (kernel == Kernel::Fwd) {
       cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
-      GAN_CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithmEx(h, d.x, x.ptr, d.w, w.ptr, d.conv, d.y, base_out.ptr,
+      GAN_CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithmEx(h, d.x, dnn_x, d.w, dnn_w, d.conv, d.y, dnn_out,
                                                              CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &n, perf, find_ws.ptr,
                                                              kFindWorkspace));
       choice = pick(perf, n, kFwdNames, int(std::size(kFwdNames)), math);
     } else if (kernel == Kernel::Dgrad) {
       cudnnConvolutionBwdDataAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
-      GAN_CUDNN_CHECK(cudnnFindConvolutionBackwardDataAlgorithmEx(h, d.w, w.ptr, d.y, y.ptr, d.conv, d.x,
-                                                                  base_out.ptr, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT,
+      GAN_CUDNN_CHECK(cudnnFindConvolutionBackwardDataAlgorithmEx(h, d.w, dnn_w, d.y, dnn_y, d.conv, d.x,
+                                                                  dnn_out, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT,
                                                                   &n, perf, find_ws.ptr, kFindWorkspace));
       choice = pick(perf, n, kBwdDataNames, int(std::size(kBwdDataNames)), math);
     } else {
       cudnnConvolutionBwdFilterAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
       GAN_CUDNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithmEx(
-          h, d.x, x.ptr, d.y, y.ptr, d.conv, d.w, base_out.ptr, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &n, perf,
+          h, d.x, dnn_x, d.y, dnn_y, d.conv, d.w, dnn_out, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &n, perf,
           find_ws.ptr, kFindWorkspace));
       choice = pick(perf, n, kBwdFilterNames, int(std::size(kBwdFilterNames)), math);
     }
@@ -252,19 +303,19 @@ void bench_layer_pass(benchmark::State& state, const Layer& layer, Pass pass, Ma
   const auto baseline = [&] {
     switch (kernel) {
       case Kernel::Fwd:
-        GAN_CUDNN_CHECK(cudnnConvolutionForward(h, &one, d.x, x.ptr, d.w, w.ptr, d.conv,
+        GAN_CUDNN_CHECK(cudnnConvolutionForward(h, &one, d.x, dnn_x, d.w, dnn_w, d.conv,
                                                 static_cast<cudnnConvolutionFwdAlgo_t>(choice.algo), base_ws.ptr,
-                                                choice.workspace, &zero, d.y, base_out.ptr));
+                                                choice.workspace, &zero, d.y, dnn_out));
         break;
       case Kernel::Dgrad:
-        GAN_CUDNN_CHECK(cudnnConvolutionBackwardData(h, &one, d.w, w.ptr, d.y, y.ptr, d.conv,
+        GAN_CUDNN_CHECK(cudnnConvolutionBackwardData(h, &one, d.w, dnn_w, d.y, dnn_y, d.conv,
                                                      static_cast<cudnnConvolutionBwdDataAlgo_t>(choice.algo),
-                                                     base_ws.ptr, choice.workspace, &zero, d.x, base_out.ptr));
+                                                     base_ws.ptr, choice.workspace, &zero, d.x, dnn_out));
         break;
       case Kernel::Wgrad:
-        GAN_CUDNN_CHECK(cudnnConvolutionBackwardFilter(h, &one, d.x, x.ptr, d.y, y.ptr, d.conv,
+        GAN_CUDNN_CHECK(cudnnConvolutionBackwardFilter(h, &one, d.x, dnn_x, d.y, dnn_y, d.conv,
                                                        static_cast<cudnnConvolutionBwdFilterAlgo_t>(choice.algo),
-                                                       base_ws.ptr, choice.workspace, &zero, d.w, base_out.ptr));
+                                                       base_ws.ptr, choice.workspace, &zero, d.w, dnn_out));
         break;
     }
   };
@@ -272,7 +323,7 @@ void bench_layer_pass(benchmark::State& state, const Layer& layer, Pass pass, Ma
   // Same answer first: a fast wrong kernel is not a result.
   ours();
   baseline();
-  const std::vector<float> a = ours_out.to_host(), b = base_out.to_host();
+  const std::vector<float> a = ours_out.to_host(), b = bf16 ? outb.to_host() : base_out.to_host();
   double max_ref = 0, max_diff = 0;
   for (size_t i = 0; i < a.size(); ++i) {
     max_ref = std::max(max_ref, std::abs(double(b[i])));
@@ -280,7 +331,7 @@ void bench_layer_pass(benchmark::State& state, const Layer& layer, Pass pass, Ma
   }
   const double rel = max_diff / std::max(max_ref, 1e-30);
   state.counters["max_rel_err"] = rel;
-  if (!(rel <= (math == MathMode::Tf32 ? 5e-3 : 1e-4))) {
+  if (!(rel <= (math == MathMode::Fp32 ? 1e-4 : 5e-3))) {
     state.SkipWithError(("ours differs from cuDNN: max |diff| / max |ref| = " + std::to_string(rel)).c_str());
     return;
   }
@@ -296,7 +347,7 @@ void bench_layer_pass(benchmark::State& state, const Layer& layer, Pass pass, Ma
 void register_all() {
   for (const Layer& layer : dcgan64_layers(128)) {
     for (Pass pass : {Pass::Forward, Pass::BackwardData, Pass::BackwardWeight}) {
-      for (MathMode math : {MathMode::Tf32, MathMode::Fp32}) {
+      for (MathMode math : {MathMode::Tf32, MathMode::Bf16, MathMode::Fp32}) {
         const std::string name = std::string("conv/") + math_name(math) + "/" + layer.name + "/" + pass_name(pass);
         benchmark::RegisterBenchmark(name.c_str(),
                                      [layer, pass, math](benchmark::State& st) {
@@ -319,6 +370,6 @@ void register_all() {
 int main(int argc, char** argv) {
   register_all();
   return bench::run_main(argc, argv,
-                         "DCGAN-64 convolutions, batch 128, FP32 data: ours vs cuDNN in TF32 (tensor-op math) and "
-                         "strict FP32 (FMA math)");
+                         "DCGAN-64 convolutions, batch 128: ours vs cuDNN in TF32 (tensor-op math), BF16 (ours: "
+                         "FP32 data, bf16 arithmetic; cuDNN: bf16 tensors, FP32 compute) and strict FP32 (FMA math)");
 }

@@ -32,12 +32,14 @@
 // Four tile shapes (128x128, 64x128, 64x64, 16x128) cover large layers, narrow layers and layers with very few
 // output channels (the critic's last conv has one).
 //
-// Arithmetic: in the TF32 math mode (kernels/cuda/runtime.h: tf32_enabled, the default, like PyTorch's cuDNN
-// convolutions) float convolutions keep the loaders, shared-memory staging, epilogues and split-K, and replace the
-// FMAs by tensor cores: each warp computes a warp tile of mma.sync m16n8k8 TF32 products (operands rounded with
-// cvt.rna, FP32 accumulation; MmaMath and the MmaTileCfg shapes, K 16 per step), and the operands reach shared
-// memory through a three-stage cp.async pipeline instead of registers (gemm_mainloop). Strict FP32 and doubles use
-// the SIMT micro-tiles (SimtMath). Groups, dilation, strides and padding work the same in both.
+// Arithmetic: float convolutions follow the process's math mode (kernels/math_mode.h). In the TF32 mode (the
+// default, like PyTorch's cuDNN convolutions) they keep the loaders, shared-memory staging, epilogues and split-K,
+// and replace the FMAs by tensor cores: each warp computes a warp tile of mma.sync m16n8k8 TF32 products (operands
+// rounded with cvt.rna, FP32 accumulation; MmaMath and the MmaTileCfg shapes, K 16 per step), and the operands
+// reach shared memory through a three-stage cp.async pipeline instead of registers (gemm_mainloop). The BF16 mode
+// is the same kernel with BF16 tensor cores (BfMath): the FP32 shared tiles are rounded to bf16 pairwise (cvt.rn,
+// ties to even) into the fragments of one mma.sync m16n8k16 per 16 k, FP32 accumulation. Strict FP32 and doubles
+// use the SIMT micro-tiles (SimtMath). Groups, dilation, strides and padding work the same in all three.
 //
 // Split-K: when C has too few tiles to fill the GPU (deep layers at small spatial size; backward weight, whose
 // reduction runs over all N Ho Wo pixels), the reduction is cut into slices that write partial tiles to a
@@ -63,6 +65,7 @@
 #include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/mma.cuh"
 #include "kernels/cuda/runtime.h"
+#include "kernels/math_mode.h"
 
 namespace gan::kernels::cuda {
 namespace {
@@ -391,19 +394,18 @@ struct SimtMath {
   __device__ __forceinline__ T value(int i, int j, int jj) const { return acc[i][4 * j + jj]; }
 };
 
-// TF32 tensor cores (float only): each warp a WM x WN warp tile of m16n8k8 mmas. Fragments are read from the
-// k-major shared tiles in the PTX ISA's layout (kernels/cuda/mma.cuh) and rounded with cvt.rna on the way (the
-// tensor core would truncate unrounded operands). Accumulator (fm, fn) holds rows g and g + 8 of the 16-row tile,
-// columns 2t and 2t + 1 of the 8-column tile: runs of 2.
+// The accumulators of a warp's WM x WN tile of m16n8 mma tiles (FP32), shared by the tensor-core policies:
+// accumulator (fm, fn) holds rows g and g + 8 of the 16-row tile, columns 2t and 2t + 1 of the 8-column tile (the
+// C/D fragment of both m16n8k8 and m16n8k16): runs of 2.
 template <class Cfg>
-struct MmaMath {
+struct MmaAccumulators {
   static constexpr int RUN = 2, COL_RUNS = Cfg::FN, ROWS = 2 * Cfg::FM;
   static constexpr bool ASYNC = true;  // cp.async loads (gemm_mainloop)
   int wm, wn;  // the warp tile's origin in the block tile
   int g, t;    // lane / 4, lane % 4
   float acc[Cfg::FM][Cfg::FN][4];
 
-  __device__ explicit MmaMath(int tid) {
+  __device__ explicit MmaAccumulators(int tid) {
     const int warp = tid / 32, lane = tid % 32;
     wm = (warp / Cfg::WARPS_N) * Cfg::WM, wn = (warp % Cfg::WARPS_N) * Cfg::WN;
     g = lane >> 2, t = lane & 3;
@@ -414,14 +416,26 @@ struct MmaMath {
 #pragma unroll
         for (int q = 0; q < 4; ++q) acc[i][j][q] = 0.0f;
   }
+  __device__ __forceinline__ int row(int i) const { return wm + 16 * (i / 2) + 8 * (i % 2) + g; }
+  __device__ __forceinline__ int col(int j) const { return wn + 8 * j + 2 * t; }
+  __device__ __forceinline__ float value(int i, int j, int jj) const { return acc[i / 2][j][2 * (i % 2) + jj]; }
+};
+
+// TF32 tensor cores (float only): each warp a WM x WN warp tile of m16n8k8 mmas. Fragments are read from the
+// k-major shared tiles in the PTX ISA's layout (kernels/cuda/mma.cuh) and rounded with cvt.rna on the way (the
+// tensor core would truncate unrounded operands).
+template <class Cfg>
+struct MmaMath : MmaAccumulators<Cfg> {
+  using MmaAccumulators<Cfg>::MmaAccumulators;
   __device__ __forceinline__ void step(const float (*As)[Cfg::BM + Cfg::PAD],
                                        const float (*Bs)[Cfg::BN + Cfg::PAD]) {
+    const int g = this->g, t = this->t;
 #pragma unroll
     for (int k = 0; k < Cfg::BK; k += 8) {
       float a[Cfg::FM][4], b[Cfg::FN][2];
 #pragma unroll
       for (int i = 0; i < Cfg::FM; ++i) {
-        const int m = wm + 16 * i + g;
+        const int m = this->wm + 16 * i + g;
         a[i][0] = tf32_round(As[k + t][m]);
         a[i][1] = tf32_round(As[k + t][m + 8]);
         a[i][2] = tf32_round(As[k + t + 4][m]);
@@ -429,16 +443,51 @@ struct MmaMath {
       }
 #pragma unroll
       for (int j = 0; j < Cfg::FN; ++j) {
-        const int n = wn + 8 * j + g;
+        const int n = this->wn + 8 * j + g;
         b[j][0] = tf32_round(Bs[k + t][n]);
         b[j][1] = tf32_round(Bs[k + t + 4][n]);
       }
-      mma_tf32_tile<Cfg::FM, Cfg::FN>(acc, a, b);
+      mma_tf32_tile<Cfg::FM, Cfg::FN>(this->acc, a, b);
     }
   }
-  __device__ __forceinline__ int row(int i) const { return wm + 16 * (i / 2) + 8 * (i % 2) + g; }
-  __device__ __forceinline__ int col(int j) const { return wn + 8 * j + 2 * t; }
-  __device__ __forceinline__ float value(int i, int j, int jj) const { return acc[i / 2][j][2 * (i % 2) + jj]; }
+};
+
+// BF16 tensor cores (float tensors in the BF16 math mode): the same warp tiles as m16n8k16 mmas, one per 16 k. The
+// shared tiles stay FP32; each operand pair is rounded to bf16 (nearest, ties to even) and packed on its way into
+// a fragment register (cvt.rn.bf16x2.f32), so the products are those of the RNE-rounded operands, exact in FP32,
+// accumulated in FP32.
+// Which k a register pair holds: the ISA puts k = 2t, 2t + 1 (and 2t + 8, 2t + 9) in lane t's registers, but the
+// mma sums over k, so any permutation of the 16 k applied to A and B alike gives the same sum of the same products.
+// This one reads shared rows t and t + 4 (and t + 8, t + 12) for ISA k 2t and 2t + 1 (2t + 8 and 2t + 9): the
+// rows the TF32 policy reads, whose fragment loads are free of bank conflicts (MmaTileCfg's PAD), where rows 2t and
+// 2t + 1 would make lanes t and t + 2 collide.
+template <class Cfg>
+struct BfMath : MmaAccumulators<Cfg> {
+  static_assert(Cfg::BK % 16 == 0, "one m16n8k16 per 16 k");
+  using MmaAccumulators<Cfg>::MmaAccumulators;
+  __device__ __forceinline__ void step(const float (*As)[Cfg::BM + Cfg::PAD],
+                                       const float (*Bs)[Cfg::BN + Cfg::PAD]) {
+    const int g = this->g, t = this->t;
+#pragma unroll
+    for (int k = 0; k < Cfg::BK; k += 16) {
+      uint32_t a[Cfg::FM][4], b[Cfg::FN][2];
+#pragma unroll
+      for (int i = 0; i < Cfg::FM; ++i) {
+        const int m = this->wm + 16 * i + g;
+        a[i][0] = bf16x2_pack(As[k + t][m], As[k + t + 4][m]);
+        a[i][1] = bf16x2_pack(As[k + t][m + 8], As[k + t + 4][m + 8]);
+        a[i][2] = bf16x2_pack(As[k + t + 8][m], As[k + t + 12][m]);
+        a[i][3] = bf16x2_pack(As[k + t + 8][m + 8], As[k + t + 12][m + 8]);
+      }
+#pragma unroll
+      for (int j = 0; j < Cfg::FN; ++j) {
+        const int n = this->wn + 8 * j + g;
+        b[j][0] = bf16x2_pack(Bs[k + t][n], Bs[k + t + 4][n]);
+        b[j][1] = bf16x2_pack(Bs[k + t + 8][n], Bs[k + t + 12][n]);
+      }
+      mma_bf16_tile<Cfg::FM, Cfg::FN>(this->acc, a, b);
+    }
+  }
 };
 
 // The K loop shared by every kernel, staged through shared memory in one of two ways. The Loader says which
@@ -843,8 +892,11 @@ enum class Tile { Big, Wide, Mid, Thin };
 struct TileDims {
   int bm, bn, bk;
 };
-TileDims tile_dims(Tile t, bool tf32) {
-  if (tf32) {
+// The arithmetic a float GEMM runs in (doubles: always Simt).
+enum class Arith { Simt, Tf32, Bf16 };
+
+TileDims tile_dims(Tile t, Arith arith) {
+  if (arith != Arith::Simt) {  // the tensor-core tiles (TF32 and BF16 alike)
     switch (t) {
       case Tile::Big: return {MmaBig::BM, MmaBig::BN, MmaBig::BK};
       case Tile::Wide: return {MmaWide::BM, MmaWide::BN, MmaWide::BK};
@@ -867,11 +919,11 @@ int sm_count() { return planner_sm_count(); }
 // Split-K workspace bound: slices beyond it are not worth their memory traffic.
 constexpr int64_t kMaxWorkspaceBytes = int64_t(256) << 20;
 
-// How `gemms` GEMMs C[M, n_max] (groups times phases of them) with reduction length K run: arithmetic (TF32 tensor
-// cores for float in the TF32 math mode, SIMT otherwise), tile shape and K slices. The slices share blockIdx.z with
-// the `z_per_split` phases.
+// How `gemms` GEMMs C[M, n_max] (groups times phases of them) with reduction length K run: arithmetic (for float,
+// TF32 or BF16 tensor cores in those math modes, SIMT in strict FP32; SIMT for doubles), tile shape and K slices.
+// The slices share blockIdx.z with the `z_per_split` phases.
 struct Plan {
-  bool tf32 = false;
+  Arith arith = Arith::Simt;
   Tile tile = Tile::Mid;
   int splits = 1;
   int k_per_split = 0;
@@ -880,9 +932,15 @@ struct Plan {
 Plan plan_gemm(int64_t M, int64_t n_max, int64_t K, int64_t gemms, int64_t z_per_split, size_t elem_bytes) {
   const int sms = sm_count();
   Plan plan;
-  plan.tf32 = elem_bytes == 4 && tf32_enabled();
+  if (elem_bytes == 4) {
+    switch (float_math()) {
+      case FloatMath::Fp32: plan.arith = Arith::Simt; break;
+      case FloatMath::Tf32: plan.arith = Arith::Tf32; break;
+      case FloatMath::Bf16: plan.arith = Arith::Bf16; break;
+    }
+  }
   const auto tiles_of = [&](Tile t) {
-    const TileDims td = tile_dims(t, plan.tf32);
+    const TileDims td = tile_dims(t, plan.arith);
     return ((M + td.bm - 1) / td.bm) * ((n_max + td.bn - 1) / td.bn) * gemms;
   };
   if (M <= 16) {
@@ -900,7 +958,7 @@ Plan plan_gemm(int64_t M, int64_t n_max, int64_t K, int64_t gemms, int64_t z_per
       }
     }
   }
-  const TileDims td = tile_dims(plan.tile, plan.tf32);
+  const TileDims td = tile_dims(plan.tile, plan.arith);
   const int64_t tiles = tiles_of(plan.tile);
   const int64_t steps = (K + td.bk - 1) / td.bk;
   // Slices until about two blocks per SM, each at least 8 K steps long, within the workspace bound.
@@ -993,12 +1051,20 @@ unsigned reduce_blocks(int64_t count) {
 template <typename T, class F>
 void with_kernel_config(const Plan& plan, F&& f) {
   if constexpr (std::is_same_v<T, float>) {
-    if (plan.tf32) {
+    if (plan.arith == Arith::Tf32) {
       switch (plan.tile) {
         case Tile::Big: f.template operator()<MmaBig, MmaMath<MmaBig>>(); return;
         case Tile::Wide: f.template operator()<MmaWide, MmaMath<MmaWide>>(); return;
         case Tile::Mid: f.template operator()<MmaMid, MmaMath<MmaMid>>(); return;
         case Tile::Thin: f.template operator()<MmaThin, MmaMath<MmaThin>>(); return;
+      }
+    }
+    if (plan.arith == Arith::Bf16) {
+      switch (plan.tile) {
+        case Tile::Big: f.template operator()<MmaBig, BfMath<MmaBig>>(); return;
+        case Tile::Wide: f.template operator()<MmaWide, BfMath<MmaWide>>(); return;
+        case Tile::Mid: f.template operator()<MmaMid, BfMath<MmaMid>>(); return;
+        case Tile::Thin: f.template operator()<MmaThin, BfMath<MmaThin>>(); return;
       }
     }
   }

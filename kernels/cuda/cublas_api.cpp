@@ -13,8 +13,8 @@ namespace gan::kernels::cuda {
 #if defined(GAN_CUDA_EMU)
 
 const CublasApi& cublas() {
-  static const CublasApi api{&cublasCreate,   &cublasSetStream, &cublasSetMathMode,
-                             &cublasSgemm_64, &cublasDgemm_64,  &cublasGetStatusString};
+  static const CublasApi api{&cublasCreate,   &cublasSetStream, &cublasSetMathMode,     &cublasSgemm_64,
+                             &cublasDgemm_64, &cublasGemmEx_64, &cublasGetStatusString};
   return api;
 }
 
@@ -64,6 +64,7 @@ CublasApi load() {
   bind(lib, api.set_math_mode, GAN_CUBLAS_SYMBOL_NAME(cublasSetMathMode));
   bind(lib, api.sgemm_64, GAN_CUBLAS_SYMBOL_NAME(cublasSgemm_64));
   bind(lib, api.dgemm_64, GAN_CUBLAS_SYMBOL_NAME(cublasDgemm_64));
+  bind(lib, api.gemm_ex_64, GAN_CUBLAS_SYMBOL_NAME(cublasGemmEx_64));
   bind(lib, api.status_string, GAN_CUBLAS_SYMBOL_NAME(cublasGetStatusString));
   return api;
 }

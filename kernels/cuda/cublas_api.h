@@ -19,6 +19,7 @@ struct CublasApi {
   decltype(&cublasSetMathMode) set_math_mode;
   decltype(&cublasSgemm_64) sgemm_64;
   decltype(&cublasDgemm_64) dgemm_64;
+  decltype(&cublasGemmEx_64) gemm_ex_64;  // float GEMMs in the BF16 math mode (CUBLAS_COMPUTE_32F_FAST_16BF)
   decltype(&cublasGetStatusString) status_string;
 };
 

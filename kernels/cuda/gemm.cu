@@ -9,10 +9,12 @@
 // every call, and guarded by a mutex (a handle must not be reconfigured from two threads at once). They are
 // never destroyed: at static-destruction time the CUDA context may already be gone.
 //
-// Precision: float GEMMs follow the process-wide math mode (kernels/cuda/runtime.h: tf32_enabled, on unless
-// GAN_TF32=0 or set_tf32(false)): TF32 tensor-core math (CUBLAS_TF32_TENSOR_OP_MATH, relative errors ~1e-3) or
-// true FP32 (CUBLAS_DEFAULT_MATH, which never uses TF32 for sgemm). The handle's mode is set before every call, so
-// a change takes effect at the next GEMM. Double GEMMs are unaffected.
+// Precision: float GEMMs follow the process-wide math mode (kernels/math_mode.h: float_math): TF32 tensor-core
+// math (CUBLAS_TF32_TENSOR_OP_MATH, relative errors ~1e-3), true FP32 (CUBLAS_DEFAULT_MATH, which never uses TF32
+// for sgemm), or BF16 (cublasGemmEx on the FP32 data with CUBLAS_COMPUTE_32F_FAST_16BF: cuBLAS may round the
+// operands to bf16, FP32 accumulation; it may also choose TF32, which is more precise, so a bf16 error bound holds
+// either way). The handle's mode is set before every call, so a change takes effect at the next GEMM. Double GEMMs
+// are unaffected.
 #include "kernels/gemm.h"
 
 #include <cublas_v2.h>
@@ -24,6 +26,7 @@
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/cublas_api.h"
 #include "kernels/cuda/runtime.h"
+#include "kernels/math_mode.h"
 
 namespace gan::kernels::cuda {
 namespace {
@@ -44,6 +47,7 @@ cublasHandle_t handle_locked() {
     handles[dev] = h;
   }
   GAN_CUBLAS_CHECK(cublas().set_stream(handles[dev], stream()));
+  // BF16 calls name their compute type; the handle's mode then matters only to the legacy sgemm.
   GAN_CUBLAS_CHECK(
       cublas().set_math_mode(handles[dev], tf32_enabled() ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
   return handles[dev];
@@ -68,6 +72,12 @@ void gemm<float>(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
   if (M == 0 || N == 0) return;
   fix_empty_k(ta, tb, M, N, K, lda, ldb);
   std::lock_guard<std::mutex> lock(handle_mutex());
+  if (float_math() == FloatMath::Bf16) {
+    GAN_CUBLAS_CHECK(cublas().gemm_ex_64(handle_locked(), op(tb), op(ta), N, M, K, &alpha, B, CUDA_R_32F, ldb, A,
+                                         CUDA_R_32F, lda, &beta, C, CUDA_R_32F, ldc, CUBLAS_COMPUTE_32F_FAST_16BF,
+                                         CUBLAS_GEMM_DEFAULT));
+    return;
+  }
   GAN_CUBLAS_CHECK(cublas().sgemm_64(handle_locked(), op(tb), op(ta), N, M, K, &alpha, B, ldb, A, lda, &beta, C, ldc));
 }
 

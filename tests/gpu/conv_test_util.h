@@ -1,10 +1,14 @@
 // Helpers shared by the convolution parity tests (test_conv_parity.cpp: strict FP32 and FP64;
-// test_conv_tf32_parity.cpp: the TF32 tensor-core path): shapes, the CUDA entry points, device buffers with host
-// copies, NaN-filled outputs, the planner's SM count and the plan a call launched.
+// test_conv_tf32_parity.cpp and test_conv_bf16_parity.cpp: the tensor-core paths): shapes, the CUDA entry points,
+// device buffers with host copies, NaN-filled outputs, the planner's SM count, the plan and arithmetic a call
+// launched, element-wise error bounds and the DCGAN-64 layer cases.
 #pragma once
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
+#include <ostream>
 #include <random>
 #include <set>
 #include <stdexcept>
@@ -139,13 +143,131 @@ inline void expect_every_plan(const std::set<std::string>& seen) {
       }
 }
 
-// Whether the GEMM kernel of `family` ("gather" or "weight") that a call launched ran on tensor cores (the MmaMath
-// policy) rather than SIMT FMAs, read from the launch counters.
-inline bool tensor_cores_launched(const char* family) {
+// The arithmetic policy of the GEMM kernel of `family` ("gather" or "weight") that a call launched, read from the
+// launch counters: "MmaMath" (TF32 tensor cores), "BfMath" (BF16 tensor cores), "SimtMath" (FP32/FP64 FMAs), or
+// "none" when no such kernel ran.
+inline std::string math_launched(const char* family) {
   for (const kcuda::KernelLaunches& k : kcuda::launch_counts())
-    if (k.kernel.rfind(std::string(family) + "_gemm_kernel<", 0) == 0)
-      return k.kernel.find("MmaMath") != std::string::npos;
-  return false;
+    if (k.kernel.rfind(std::string(family) + "_gemm_kernel<", 0) == 0) {
+      for (const char* policy : {"MmaMath", "BfMath", "SimtMath"})
+        if (k.kernel.find(policy) != std::string::npos) return policy;
+      return "?";
+    }
+  return "none";
 }
+
+// Whether that kernel ran on TF32 tensor cores (the MmaMath policy) rather than SIMT FMAs.
+inline bool tensor_cores_launched(const char* family) { return math_launched(family) == "MmaMath"; }
+
+// Host values as doubles, or their magnitudes.
+inline std::vector<double> to_double(const std::vector<float>& v, bool absolute) {
+  std::vector<double> out(v.size());
+  for (size_t i = 0; i < v.size(); ++i) out[i] = absolute ? std::fabs(double(v[i])) : double(v[i]);
+  return out;
+}
+
+// The per-element bias of an NCHW output with C channels of `plane` pixels each (zeros without a bias).
+inline std::vector<double> bias_map(const std::vector<float>* bias, int64_t N, int64_t C, int64_t plane) {
+  std::vector<double> out(static_cast<size_t>(N * C * plane), 0.0);
+  if (bias == nullptr) return out;
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t c = 0; c < C; ++c)
+      std::fill_n(out.begin() + (n * C + c) * plane, plane, double((*bias)[c]));
+  return out;
+}
+
+// Checks `got` against `ref` element by element: |got - ref| <= rel S + abs_rel (|ref| + |bias|), with S (sum
+// |a b| of the element's reduction) and bias per element. `bound` names the bound in the message; the largest
+// error / bound seen is kept in *worst when given (also on success, for reporting how tight a bound is).
+inline ::testing::AssertionResult within_bound(const std::vector<double>& got, const std::vector<double>& ref,
+                                               const std::vector<double>& S, const std::vector<double>& bias,
+                                               double rel, double abs_rel, int64_t K, const std::string& what,
+                                               const char* bound, double* worst = nullptr) {
+  double largest = 0;  // the largest error / bound
+  size_t worst_at = 0, bad = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    if (!std::isfinite(got[i]))
+      return ::testing::AssertionFailure() << what << ": output " << i << " is " << got[i] << " (unwritten?)";
+    const double limit = rel * S[i] + abs_rel * (std::fabs(ref[i]) + std::fabs(bias[i]));
+    const double ratio = std::fabs(got[i] - ref[i]) / std::max(limit, 1e-300);
+    if (ratio > 1) ++bad;
+    if (ratio > largest) largest = ratio, worst_at = i;
+  }
+  if (worst) *worst = std::max(*worst, largest);
+  if (bad == 0) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << what << ": " << bad << " of " << got.size() << " outputs exceed the "
+                                       << bound << " bound; worst at " << worst_at << ": got " << got[worst_at]
+                                       << ", reference " << ref[worst_at] << ", sum|ab| " << S[worst_at] << ", K "
+                                       << K << ", error / bound " << largest;
+}
+
+// The shapes the tensor-core parity suites check every pass of: odd channel counts and spatial sizes, kernel 1-5
+// with kh != kw, stride 1-3, padding, dilation, groups and depthwise, per-axis stride/padding/dilation, and a conv
+// output shorter than its formula.
+inline std::vector<Conv2dShape> odd_shapes() {
+  Conv2dShape shorter = make_ext(2, 4, 8, 7, 6, 2, 3, 1, 1, 0, 1, 2, 2, 2);
+  shorter.Ho -= 1, shorter.Wo -= 1;
+  return {
+      make(1, 1, 1, 1, 1, 1, 1, 1, 0),
+      make(1, 3, 5, 7, 2, 5, 5, 1, 2),
+      make(3, 5, 9, 7, 4, 1, 1, 3, 0),                        // stride larger than the kernel
+      make(2, 7, 11, 6, 5, 2, 5, 3, 2),                       // kh != kw, stride 3
+      make(1, 129, 6, 6, 130, 3, 3, 1, 1),                    // channels one past a tile multiple
+      make(2, 65, 5, 5, 17, 3, 2, 2, 0),                      // M just past the thin tile
+      make(4, 3, 13, 13, 70, 4, 4, 2, 1),                     // odd size with the DCGAN kernel
+      make_ext(2, 3, 9, 8, 4, 3, 3, 1, 1, 2, 2, 2, 2, 1),     // dilation 2
+      make_ext(1, 2, 11, 9, 5, 3, 2, 2, 1, 0, 2, 1, 3, 1),    // per-axis stride, padding, dilation
+      make_ext(2, 8, 10, 9, 8, 3, 3, 1, 1, 1, 1, 1, 1, 8),    // depthwise
+      make_ext(2, 6, 9, 10, 12, 5, 3, 2, 3, 2, 1, 2, 1, 6),   // depthwise, multiplier 2, mixed axes
+      make_ext(1, 64, 9, 9, 96, 3, 3, 3, 2, 1, 1, 2, 3, 2),   // stride 3 x 2, dilation 2 x 3, two groups
+      make_ext(1, 256, 4, 4, 64, 3, 3, 1, 1, 1, 1, 2, 2, 2),  // long reductions: split-K
+      shorter,
+  };
+}
+
+// Small shapes that, planned for 1, 2, 4, 8, 16 and 1024 SMs (kPlannerSmCounts), run every tile shape (128x128,
+// 64x128, 64x64, 16x128) and the split-K path of both tensor-core GEMM kernels: all 16 plans (expect_every_plan).
+inline std::vector<Conv2dShape> every_plan_shapes() {
+  return {
+      make(4, 32, 8, 8, 1, 3, 3, 1, 1),                        // forward / weight M = 1: thin; R 256
+      make(2, 8, 8, 8, 64, 3, 3, 1, 1),                        // backward data M = 8: thin; K 576
+      make(2, 32, 8, 8, 40, 3, 3, 1, 1),                       // M = 40: 64x64 and 64x128
+      make(2, 72, 8, 8, 72, 3, 3, 1, 1),                       // M = 72: 128x128; K 648
+      make_ext(4, 64, 8, 8, 144, 3, 3, 1, 1, 1, 1, 1, 1, 2),   // two groups of 72 (grid y) with split-K
+  };
+}
+inline constexpr int kPlannerSmCounts[] = {1, 2, 4, 8, 16, 1024};
+
+// The passes a tensor-core parity check runs (a bit set).
+enum Passes : int { kForward = 1, kBackwardData = 2, kBackwardWeight = 4, kAllPasses = 7 };
+
+// DCGAN-64 layers (ngf = ndf = 64, nz = 100) at batch 64, one case per layer and pass (the emulator takes seconds
+// per pass): the discriminator's convs, whose backward-data passes are the generator's transposed convs. The
+// 64->128 and 256->512 layers have the FLOPs of 128->256 and differ only in their M, N, K split; they are left out
+// to keep CI's emulator stage short.
+struct Dcgan64Case {
+  std::string name;  // layer and pass, e.g. "D128to256_bwd_weight"
+  Conv2dShape shape;
+  int pass;
+};
+
+inline void PrintTo(const Dcgan64Case& c, std::ostream* os) { *os << c.name << ": " << str(c.shape); }
+
+inline std::vector<Dcgan64Case> dcgan64_cases() {
+  const std::pair<const char*, Conv2dShape> layers[] = {
+      {"D3to64", make(64, 3, 64, 64, 64, 4, 4, 2, 1)},          // 64x64 -> 32x32
+      {"D128to256", make(64, 128, 16, 16, 256, 4, 4, 2, 1)},    // 16x16 -> 8x8
+      {"D512to1", make(64, 512, 4, 4, 1, 4, 4, 1, 0)},          // 4x4 -> 1x1
+      {"G100to512", make(64, 512, 4, 4, 100, 4, 4, 1, 0)},      // 1x1 -> 4x4 (transposed)
+  };
+  const std::pair<const char*, int> passes[] = {
+      {"fwd", kForward}, {"bwd_data", kBackwardData}, {"bwd_weight", kBackwardWeight}};
+  std::vector<Dcgan64Case> cases;
+  for (const auto& [layer, shape] : layers)
+    for (const auto& [pass, bit] : passes) cases.push_back({std::string(layer) + "_" + pass, shape, bit});
+  return cases;
+}
+
+inline std::string dcgan64_case_name(const ::testing::TestParamInfo<Dcgan64Case>& info) { return info.param.name; }
 
 }  // namespace gan::testing::conv_test

@@ -19,6 +19,7 @@
 #include "kernels/cuda/allocator.h"
 #include "kernels/cuda/runtime.h"
 #include "kernels/cuda_query.h"
+#include "kernels/math_mode.h"
 
 namespace gan::testing {
 
@@ -47,8 +48,9 @@ inline bool cuda_available() { return cuda_unavailable_reason().empty(); }
 namespace gan::testing {
 
 // A fixture that skips without a device, poisons device allocations and runs float32 convolutions and GEMMs in
-// strict FP32 (kernels/cuda/runtime.h: set_tf32(false)) for the test's duration: the parity tests built on it
-// compare with the CPU at FP32 tolerances. Tests of the TF32 path turn it back on themselves (Tf32Scope).
+// strict FP32 (kernels/math_mode.h: FloatMath::Fp32) for the test's duration, restoring the previous mode after:
+// the parity tests built on it compare with the CPU at FP32 tolerances. Tests of the TF32 and BF16 paths set their
+// mode themselves (Tf32Scope, kernels::ScopedFloatMath).
 template <typename Base>
 class CudaFixture : public Base {
  protected:
@@ -56,18 +58,18 @@ class CudaFixture : public Base {
     GAN_REQUIRE_CUDA();
     previous_poison_ = kernels::cuda::poison_enabled();
     kernels::cuda::set_poison(true);
-    previous_tf32_ = kernels::cuda::tf32_enabled();
-    kernels::cuda::set_tf32(false);
+    previous_math_ = kernels::float_math();
+    kernels::set_float_math(kernels::FloatMath::Fp32);
   }
   void TearDown() override {
     if (!cuda_available()) return;
     kernels::cuda::set_poison(previous_poison_);
-    kernels::cuda::set_tf32(previous_tf32_);
+    kernels::set_float_math(previous_math_);
   }
 
  private:
   bool previous_poison_ = false;
-  bool previous_tf32_ = false;
+  kernels::FloatMath previous_math_ = kernels::FloatMath::Fp32;
 };
 
 // Sets the float32 math mode (TF32 tensor cores or strict FP32) for a scope, then restores the previous one.

@@ -41,48 +41,14 @@ namespace {
 namespace kcpu = kernels::cpu;
 using namespace conv_test;  // kcuda, Conv2dShape and the shared helpers
 
-std::vector<double> to_double(const std::vector<float>& v, bool absolute) {
-  std::vector<double> out(v.size());
-  for (size_t i = 0; i < v.size(); ++i) out[i] = absolute ? std::fabs(double(v[i])) : double(v[i]);
-  return out;
-}
-
 // Checks `gpu` against `exact` element by element with the bound above. K: the reduction length; S: sum |a b|
 // per element; bias: per element (0 without).
 ::testing::AssertionResult within_tf32_bound(const Tensor& gpu, const std::vector<double>& exact,
                                              const std::vector<double>& S, const std::vector<double>& bias,
                                              int64_t K, const std::string& what) {
-  const std::vector<double> g = gpu.to_vector<double>();
   const double rel = std::ldexp(1.0, -10) + std::ldexp(1.0, -22) + double(K) * std::ldexp(1.0, -23);
-  double worst = 0;  // the largest error / bound
-  size_t worst_at = 0, bad = 0;
-  for (size_t i = 0; i < g.size(); ++i) {
-    if (!std::isfinite(g[i]))
-      return ::testing::AssertionFailure() << what << ": output " << i << " is " << g[i] << " (unwritten?)";
-    const double bound = rel * S[i] + std::ldexp(std::fabs(exact[i]) + std::fabs(bias[i]), -23);
-    const double ratio = std::fabs(g[i] - exact[i]) / std::max(bound, 1e-300);
-    if (ratio > 1) ++bad;
-    if (ratio > worst) worst = ratio, worst_at = i;
-  }
-  if (bad == 0) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << what << ": " << bad << " of " << g.size()
-                                       << " outputs exceed the TF32 bound; worst at " << worst_at << ": gpu "
-                                       << g[worst_at] << ", exact " << exact[worst_at] << ", sum|ab| "
-                                       << S[worst_at] << ", K " << K << ", error / bound " << worst;
+  return within_bound(gpu.to_vector<double>(), exact, S, bias, rel, std::ldexp(1.0, -23), K, what, "TF32");
 }
-
-// The per-element bias of an NCHW output with C channels of `plane` pixels each (zeros without a bias).
-std::vector<double> bias_map(const std::vector<float>* bias, int64_t N, int64_t C, int64_t plane) {
-  std::vector<double> out(static_cast<size_t>(N * C * plane), 0.0);
-  if (bias == nullptr) return out;
-  for (int64_t n = 0; n < N; ++n)
-    for (int64_t c = 0; c < C; ++c)
-      std::fill_n(out.begin() + (n * C + c) * plane, plane, double((*bias)[c]));
-  return out;
-}
-
-// The passes check_tf32 runs (a bit set).
-enum Passes : int { kForward = 1, kBackwardData = 2, kBackwardWeight = 4, kAllPasses = 7 };
 
 // The passes of one shape in the TF32 mode (all three by default), each within the bound; with `rerun`, the weight
 // gradient twice, bitwise equal (split-K stays deterministic); each pass must have run on tensor cores. With
@@ -149,34 +115,8 @@ void check_tf32(const Conv2dShape& s, bool with_bias, std::mt19937& rng, std::se
   }
 }
 
-// DCGAN-64 layers (ngf = ndf = 64, nz = 100) at batch 64, one test per layer and pass (the emulator takes
-// seconds per pass): the discriminator's convs, whose backward-data passes are the generator's transposed convs,
-// each pass on tensor cores within the bound, planned for the emulated device's own 132 SMs. The 64->128 and
-// 256->512 layers have the FLOPs of 128->256 and differ only in their M, N, K split; they are left out to keep
-// CI's emulator stage short.
-struct Dcgan64Case {
-  std::string name;  // layer and pass, e.g. "D128to256_bwd_weight"
-  Conv2dShape shape;
-  int pass;
-};
-
-void PrintTo(const Dcgan64Case& c, std::ostream* os) { *os << c.name << ": " << str(c.shape); }
-
-std::vector<Dcgan64Case> dcgan64_cases() {
-  const std::pair<const char*, Conv2dShape> layers[] = {
-      {"D3to64", make(64, 3, 64, 64, 64, 4, 4, 2, 1)},          // 64x64 -> 32x32
-      {"D128to256", make(64, 128, 16, 16, 256, 4, 4, 2, 1)},    // 16x16 -> 8x8
-      {"D512to1", make(64, 512, 4, 4, 1, 4, 4, 1, 0)},          // 4x4 -> 1x1
-      {"G100to512", make(64, 512, 4, 4, 100, 4, 4, 1, 0)},      // 1x1 -> 4x4 (transposed)
-  };
-  const std::pair<const char*, int> passes[] = {
-      {"fwd", kForward}, {"bwd_data", kBackwardData}, {"bwd_weight", kBackwardWeight}};
-  std::vector<Dcgan64Case> cases;
-  for (const auto& [layer, shape] : layers)
-    for (const auto& [pass, bit] : passes) cases.push_back({std::string(layer) + "_" + pass, shape, bit});
-  return cases;
-}
-
+// The DCGAN-64 layers at batch 64 (conv_test_util.h), each pass on tensor cores within the bound, planned for the
+// emulated device's own 132 SMs.
 class ConvTf32Dcgan64 : public CudaParamTest<Dcgan64Case> {};
 
 TEST_P(ConvTf32Dcgan64, Batch64) {
@@ -185,34 +125,14 @@ TEST_P(ConvTf32Dcgan64, Batch64) {
   check_tf32(GetParam().shape, false, rng, nullptr, /*rerun=*/false, GetParam().pass);
 }
 
-INSTANTIATE_TEST_SUITE_P(Layers, ConvTf32Dcgan64, ::testing::ValuesIn(dcgan64_cases()),
-                         [](const ::testing::TestParamInfo<Dcgan64Case>& info) { return info.param.name; });
+INSTANTIATE_TEST_SUITE_P(Layers, ConvTf32Dcgan64, ::testing::ValuesIn(dcgan64_cases()), dcgan64_case_name);
 
 class ConvTf32Parity : public CudaTest {};
 
-// Odd channel counts and spatial sizes, kernel 1-5 with kh != kw, stride 1-3, padding, dilation, groups and
-// depthwise, per-axis stride/padding/dilation, and a conv output shorter than its formula.
+// Odd channel counts and spatial sizes, strides, padding, dilation, groups (conv_test_util.h: odd_shapes).
 TEST_F(ConvTf32Parity, OddShapesDilationAndGroups) {
   std::mt19937 rng(9);
-  Conv2dShape shorter = make_ext(2, 4, 8, 7, 6, 2, 3, 1, 1, 0, 1, 2, 2, 2);
-  shorter.Ho -= 1, shorter.Wo -= 1;
-  const Conv2dShape shapes[] = {
-      make(1, 1, 1, 1, 1, 1, 1, 1, 0),
-      make(1, 3, 5, 7, 2, 5, 5, 1, 2),
-      make(3, 5, 9, 7, 4, 1, 1, 3, 0),                        // stride larger than the kernel
-      make(2, 7, 11, 6, 5, 2, 5, 3, 2),                       // kh != kw, stride 3
-      make(1, 129, 6, 6, 130, 3, 3, 1, 1),                    // channels one past a tile multiple
-      make(2, 65, 5, 5, 17, 3, 2, 2, 0),                      // M just past the thin tile
-      make(4, 3, 13, 13, 70, 4, 4, 2, 1),                     // odd size with the DCGAN kernel
-      make_ext(2, 3, 9, 8, 4, 3, 3, 1, 1, 2, 2, 2, 2, 1),     // dilation 2
-      make_ext(1, 2, 11, 9, 5, 3, 2, 2, 1, 0, 2, 1, 3, 1),    // per-axis stride, padding, dilation
-      make_ext(2, 8, 10, 9, 8, 3, 3, 1, 1, 1, 1, 1, 1, 8),    // depthwise
-      make_ext(2, 6, 9, 10, 12, 5, 3, 2, 3, 2, 1, 2, 1, 6),   // depthwise, multiplier 2, mixed axes
-      make_ext(1, 64, 9, 9, 96, 3, 3, 3, 2, 1, 1, 2, 3, 2),   // stride 3 x 2, dilation 2 x 3, two groups
-      make_ext(1, 256, 4, 4, 64, 3, 3, 1, 1, 1, 1, 2, 2, 2),  // long reductions: split-K
-      shorter,
-  };
-  for (const Conv2dShape& s : shapes) {
+  for (const Conv2dShape& s : odd_shapes()) {
     check_tf32(s, true, rng);
     check_tf32(s, false, rng);
   }
@@ -221,17 +141,10 @@ TEST_F(ConvTf32Parity, OddShapesDilationAndGroups) {
 // Every tile shape (128x128, 64x128, 64x64, 16x128) and the split-K path of both GEMM kernels in the TF32 mode,
 // with the planner told 1 to 1024 SMs so that small shapes get every plan; all 16 must run and pass.
 TEST_F(ConvTf32Parity, EveryTileShapeAndSplitKPath) {
-  const Conv2dShape shapes[] = {
-      make(4, 32, 8, 8, 1, 3, 3, 1, 1),                        // forward / weight M = 1: thin; R 256
-      make(2, 8, 8, 8, 64, 3, 3, 1, 1),                        // backward data M = 8: thin; K 576
-      make(2, 32, 8, 8, 40, 3, 3, 1, 1),                       // M = 40: 64x64 and 64x128
-      make(2, 72, 8, 8, 72, 3, 3, 1, 1),                       // M = 72: 128x128; K 648
-      make_ext(4, 64, 8, 8, 144, 3, 3, 1, 1, 1, 1, 1, 1, 2),   // two groups of 72 (grid y) with split-K
-  };
   std::mt19937 rng(5);
   std::set<std::string> seen;
-  for (const Conv2dShape& s : shapes)
-    for (int sms : {1, 2, 4, 8, 16, 1024}) {
+  for (const Conv2dShape& s : every_plan_shapes())
+    for (int sms : kPlannerSmCounts) {
       const PlannerSmCount planner(sms);
       SCOPED_TRACE("planned for " + std::to_string(sms) + " SMs");
       check_tf32(s, true, rng, &seen);

@@ -27,18 +27,21 @@ namespace {
 // Elements a column-major rows x cols matrix with leading dimension ld spans.
 int64_t span(int64_t rows, int64_t cols, int64_t ld) { return rows == 0 || cols == 0 ? 0 : (cols - 1) * ld + rows; }
 
-// A column-major rows x cols matrix rounded to TF32, packed with leading dimension `rows`.
-std::vector<float> tf32_copy(const float* m, int64_t rows, int64_t cols, int64_t ld) {
+// How the float operands reach the multiplier: as they are, rounded to TF32 or rounded to bf16.
+enum class Operands { Fp32, Tf32, Bf16 };
+
+// A column-major rows x cols matrix rounded by `round`, packed with leading dimension `rows`.
+std::vector<float> rounded_copy(const float* m, int64_t rows, int64_t cols, int64_t ld, float (*round)(float)) {
   std::vector<float> out(static_cast<size_t>(rows * cols));
   for (int64_t c = 0; c < cols; ++c)
-    for (int64_t r = 0; r < rows; ++r) out[static_cast<size_t>(c * rows + r)] = gan::emu::tf32_round(m[c * ld + r]);
+    for (int64_t r = 0; r < rows; ++r) out[static_cast<size_t>(c * rows + r)] = round(m[c * ld + r]);
   return out;
 }
 
 template <typename T>
 cublasStatus_t gemm(const char* name, cublasHandle_t h, cublasOperation_t transa, cublasOperation_t transb, int64_t m,
                     int64_t n, int64_t k, const T* alpha, const T* A, int64_t lda, const T* B, int64_t ldb,
-                    const T* beta, T* C, int64_t ldc) {
+                    const T* beta, T* C, int64_t ldc, Operands operands) {
   if (h == nullptr) return CUBLAS_STATUS_NOT_INITIALIZED;
   if (m < 0 || n < 0 || k < 0 || transa == CUBLAS_OP_C || transb == CUBLAS_OP_C) return CUBLAS_STATUS_INVALID_VALUE;
   const bool ta = transa == CUBLAS_OP_T, tb = transb == CUBLAS_OP_T;
@@ -49,7 +52,6 @@ cublasStatus_t gemm(const char* name, cublasHandle_t h, cublasOperation_t transa
   // Recorded, not run, while the handle's stream captures a CUDA graph: the scalars are read now (host pointer
   // mode), the matrices when the work runs.
   const T a_scale = *alpha, b_scale = *beta;
-  const bool tf32 = h->math == CUBLAS_TF32_TENSOR_OP_MATH;
   const std::string call = name;
   const cudaError_t err = gan::emu::detail::submit(name, h->stream, [=](cudaStream_t) {
     // The operands must be device memory, and the matrices must fit their buffers.
@@ -60,8 +62,10 @@ cublasStatus_t gemm(const char* name, cublasHandle_t h, cublasOperation_t transa
     gan::emu::memory::check_device_range(call + " operand C", C, sizeof(T) * span(m, n, ldc));
     gan::emu::memory::Access access;
     if constexpr (sizeof(T) == 4) {
-      if (tf32 && k > 0) {
-        const std::vector<float> a = tf32_copy(A, a_rows, a_cols, lda), b = tf32_copy(B, b_rows, b_cols, ldb);
+      if (operands != Operands::Fp32 && k > 0) {
+        float (*round)(float) = operands == Operands::Tf32 ? gan::emu::tf32_round : gan::kernels::bf16_round;
+        const std::vector<float> a = rounded_copy(A, a_rows, a_cols, lda, round);
+        const std::vector<float> b = rounded_copy(B, b_rows, b_cols, ldb, round);
         gan::kernels::cpu::gemm<float>(tb, ta, n, m, k, a_scale, b.data(), b_rows, a.data(), a_rows, b_scale, C, ldc);
         return;
       }
@@ -143,11 +147,39 @@ const char* cublasGetStatusString(cublasStatus_t status) { return cublasGetStatu
 cublasStatus_t cublasSgemm_64(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int64_t m,
                               int64_t n, int64_t k, const float* alpha, const float* A, int64_t lda, const float* B,
                               int64_t ldb, const float* beta, float* C, int64_t ldc) {
-  return gemm<float>("cublasSgemm_64", handle, transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+  const Operands operands =
+      handle != nullptr && handle->math == CUBLAS_TF32_TENSOR_OP_MATH ? Operands::Tf32 : Operands::Fp32;
+  return gemm<float>("cublasSgemm_64", handle, transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc,
+                     operands);
 }
 
 cublasStatus_t cublasDgemm_64(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int64_t m,
                               int64_t n, int64_t k, const double* alpha, const double* A, int64_t lda,
                               const double* B, int64_t ldb, const double* beta, double* C, int64_t ldc) {
-  return gemm<double>("cublasDgemm_64", handle, transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+  return gemm<double>("cublasDgemm_64", handle, transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc,
+                      Operands::Fp32);
+}
+
+cublasStatus_t cublasGemmEx_64(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int64_t m,
+                               int64_t n, int64_t k, const void* alpha, const void* A, cudaDataType Atype,
+                               int64_t lda, const void* B, cudaDataType Btype, int64_t ldb, const void* beta, void* C,
+                               cudaDataType Ctype, int64_t ldc, cublasComputeType_t computeType,
+                               cublasGemmAlgo_t algo) {
+  if (handle == nullptr) return CUBLAS_STATUS_NOT_INITIALIZED;
+  if (Atype != CUDA_R_32F || Btype != CUDA_R_32F || Ctype != CUDA_R_32F ||
+      (algo != CUBLAS_GEMM_DEFAULT && algo != CUBLAS_GEMM_DEFAULT_TENSOR_OP))
+    return CUBLAS_STATUS_NOT_SUPPORTED;
+  Operands operands;
+  switch (computeType) {
+    case CUBLAS_COMPUTE_32F:
+      operands = handle->math == CUBLAS_TF32_TENSOR_OP_MATH ? Operands::Tf32 : Operands::Fp32;
+      break;
+    case CUBLAS_COMPUTE_32F_PEDANTIC: operands = Operands::Fp32; break;
+    case CUBLAS_COMPUTE_32F_FAST_TF32: operands = Operands::Tf32; break;
+    case CUBLAS_COMPUTE_32F_FAST_16BF: operands = Operands::Bf16; break;
+    default: return CUBLAS_STATUS_NOT_SUPPORTED;
+  }
+  return gemm<float>("cublasGemmEx_64", handle, transa, transb, m, n, k, static_cast<const float*>(alpha),
+                     static_cast<const float*>(A), lda, static_cast<const float*>(B), ldb,
+                     static_cast<const float*>(beta), static_cast<float*>(C), ldc, operands);
 }

@@ -1,7 +1,8 @@
 // The emulator's tensor-core and asynchronous-copy instructions, behind the wrappers of kernels/cuda/mma.cuh:
-// mma.sync m16n8k8 TF32, cvt.rna.tf32.f32 and cp.async with its commit and wait groups. They follow the PTX ISA
-// ("Matrix Fragments for mma.m16n8k8", "cp.async", "cp.async.wait_group"), so that a kernel written against the
-// wrappers is checked here for what would be wrong on a GPU:
+// mma.sync m16n8k8 TF32, cvt.rna.tf32.f32, mma.sync m16n8k16 BF16, cvt.rn.bf16x2.f32 and cp.async with its commit
+// and wait groups. They follow the PTX ISA ("Matrix Fragments for mma.m16n8k8", "Matrix Fragments for
+// mma.m16n8k16 with floating point type", "cvt", "cp.async", "cp.async.wait_group"), so that a kernel written
+// against the wrappers is checked here for what would be wrong on a GPU:
 //   mma: a warp collective (device_api.h): all 32 lanes must take part, each deposits its A, B and C fragments
 //        and receives its own D fragment, in the ISA's layout (g = lane / 4, t = lane % 4):
 //          A (16x8, row): a0 (g, t), a1 (g + 8, t), a2 (g, t + 4), a3 (g + 8, t + 4)
@@ -14,6 +15,14 @@
 //        once to FP32 (the hardware's internal order and width are unspecified; exact when the sum is, as in the
 //        tests). A warp tile of such mmas (mma_tf32_tile in mma.cuh) runs as one collective: the same products,
 //        one fiber switch per lane instead of one per mma.
+//   mma m16n8k16 .bf16: the same collective with 16 k, each .b32 operand register holding two bf16 elements,
+//        the lower k in the low 16 bits:
+//          A (16x16, row): a0 {(g, 2t), (g, 2t + 1)}, a1 {(g + 8, 2t), (g + 8, 2t + 1)},
+//                          a2 {(g, 2t + 8), (g, 2t + 9)}, a3 {(g + 8, 2t + 8), (g + 8, 2t + 9)}
+//          B (16x8, col):  b0 {(2t, g), (2t + 1, g)}, b1 {(2t + 8, g), (2t + 9, g)}
+//          C, D (16x8):   as for m16n8k8
+//        Products of two bf16 values (8-bit significands) are exact in FP32; the 16 products and c are summed in
+//        double and rounded once to FP32, as for TF32.
 //   cp.async: the copy is recorded for the issuing thread, its source read at issue time, and its destination
 //        filled with 0xFF bytes (NaN) at once. The data land in shared memory only when the thread's
 //        cp.async.wait_group retires the group the copy was committed in, so a kernel that reads the
@@ -26,6 +35,8 @@
 #include <cstring>
 #include <source_location>
 #include <vector>
+
+#include "kernels/math_mode.h"
 
 namespace gan::emu {
 
@@ -55,6 +66,29 @@ inline float tf32_truncate(float x) {
   return x;
 }
 
+// cvt.rn.bf16.f32 of one value, as the 16 bits of a bf16: round to the nearest value with an 8-bit significand,
+// ties to even, overflow to infinity, subnormals rounded like normals (kernels/math_mode.h: bf16_round, the CPU
+// twins' rounding); a NaN becomes the canonical NaN 0x7fff, as the instruction gives.
+inline uint16_t bf16_bits(float x) {
+  if (x != x) return 0x7fffu;
+  uint32_t u;
+  const float r = gan::kernels::bf16_round(x);
+  std::memcpy(&u, &r, 4);
+  return static_cast<uint16_t>(u >> 16);
+}
+
+// The float a bf16 stands for (exact: bf16 is the high half of an FP32).
+inline float bf16_value(uint16_t h) {
+  const uint32_t u = uint32_t(h) << 16;
+  float x;
+  std::memcpy(&x, &u, 4);
+  return x;
+}
+
+// cvt.rn.bf16x2.f32 d, hi, lo: two floats rounded to bf16 and packed, `lo` in the low 16 bits (the instruction's
+// first source operand goes to the upper half).
+inline uint32_t bf16x2_pack(float lo, float hi) { return uint32_t(bf16_bits(lo)) | (uint32_t(bf16_bits(hi)) << 16); }
+
 // mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 for the calling lane: d = A B + C over the warp.
 void mma_m16n8k8_tf32(float (&d)[4], const float (&a)[4], const float (&b)[2], const float (&c)[4],
                       const std::source_location& where);
@@ -64,6 +98,16 @@ void mma_m16n8k8_tf32(float (&d)[4], const float (&a)[4], const float (&b)[2], c
 // times fewer fiber switches.
 void mma_m16n8k8_tf32_tile(int fm, int fn, float* acc, const float* a, const float* b,
                            const std::source_location& where);
+
+// mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 for the calling lane: d = A B + C over the warp, a and b
+// holding bf16 pairs (bf16x2_pack).
+void mma_m16n8k16_bf16(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2], const float (&c)[4],
+                       const std::source_location& where);
+
+// The fm x fn bf16 mmas of a warp tile in one collective, as mma_m16n8k8_tf32_tile: acc + 4 (i fn + j) += A_i B_j
+// with lane fragments a + 4 i and b + 2 j.
+void mma_m16n8k16_bf16_tile(int fm, int fn, float* acc, const uint32_t* a, const uint32_t* b,
+                            const std::source_location& where);
 
 // cp.async of `bytes` (4, 8 or 16) bytes from global `src` to shared `dst`, of which the first `src_bytes` are read
 // and the rest zero-filled; then commit_group and wait_group(n) for the calling thread.
