@@ -61,7 +61,8 @@ TEST_F(TrainerFlush, NanBetweenLogPointsIsFoundAtTheNextFlushWithItsOwnStep) {
 
 TEST_F(TrainerFlush, ProfilePrintsPerStepCountersAndARoofline) {
   auto args = tiny_run(path("a"), 6);
-  args.push_back("--profile");
+  // The CPU device whatever the build's default (an emulator or CUDA build would otherwise train on its device).
+  args.insert(args.end(), {"--profile", "--device", "cpu"});
   const Result r = gan(args);
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("profile (gan train --profile)"), std::string::npos) << r.out;
