@@ -228,16 +228,7 @@ void BM_Dcgan(benchmark::State& state, int64_t image_size, bool fused) {
 std::unique_ptr<models::GanModel> make_wgan_gp(Device dev) {
   const models::ModelEntry* entry = models::find_model("wgan-gp");
   if (entry == nullptr) throw std::runtime_error("the zoo has no model named wgan-gp");
-  models::ModelContext ctx;
-  ctx.data.kind = data::ExampleKind::Image;
-  ctx.data.channels = 3;
-  ctx.data.image_size = 64;
-  ctx.device = dev;
-  ctx.seed = 0;
-  ctx.config = models::resolve_config(*entry, nlohmann::json::object());
-  const std::string bad = entry->check_data(ctx.data);
-  if (!bad.empty()) throw std::runtime_error("wgan-gp refuses 3 x 64 x 64 images: " + bad);
-  const nlohmann::json& c = ctx.config;
+  const nlohmann::json c = models::resolve_config(*entry, nlohmann::json::object());
   const bool as_stated = c.at("n_critic") == 5 && c.at("gp_lambda") == 10.0 && c.at("lr_g") == 1e-4 &&
                          c.at("lr_d") == 1e-4 && c.at("beta1") == 0.0 && c.at("beta2") == 0.9 &&
                          c.at("critic_norm") == "layer" && c.at("nz") == 100 && c.at("ngf") == 64 &&
@@ -245,7 +236,8 @@ std::unique_ptr<models::GanModel> make_wgan_gp(Device dev) {
   if (!as_stated)
     throw std::runtime_error("wgan-gp defaults changed (" + c.dump() +
                              "); update benchmarks/train_step_bench.cpp and benchmarks/pytorch_train_step.py");
-  return entry->create(ctx);
+  return models::create_zoo_model("wgan-gp", {.kind = data::ExampleKind::Image, .channels = 3, .image_size = 64},
+                                  dev, 0);
 }
 
 void BM_WganGp64(benchmark::State& state) {

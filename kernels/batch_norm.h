@@ -64,6 +64,11 @@ void batch_norm_backward(const T* grad_y, const T* x, const T* y, BatchNormShape
                          const T* inv_std, const T* weight, bool training, BnActivationParams act, T* grad_x,
                          T* grad_weight, T* grad_bias);
 
+// num_batches_tracked += 1, in place (one int64; BatchNorm counts its training forwards). One launch on CUDA: the
+// count stays on the device, so a training step never reads it back (kernels/cuda/sync_count.h) and a CUDA graph
+// replay advances it.
+void batch_norm_count_batch(int64_t* num_batches_tracked);
+
 }  // namespace cpu
 
 // CUDA twin: same contract, device pointers, launched on kernels::cuda::stream() (kernels/cuda/runtime.h).
@@ -91,6 +96,9 @@ template <typename T>
 void batch_norm_backward(const T* grad_y, const T* x, const T* y, BatchNormShape shape, const T* mean,
                          const T* inv_std, const T* weight, bool training, BnActivationParams act, T* grad_x,
                          T* grad_weight, T* grad_bias);
+
+// num_batches_tracked += 1 on the device, one single-thread launch.
+void batch_norm_count_batch(int64_t* num_batches_tracked);
 
 }  // namespace cuda
 }  // namespace gan::kernels

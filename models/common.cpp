@@ -295,23 +295,21 @@ Tensor uniform_noise(const Shape& shape, Generator& gen, Device device, double l
 }
 
 Tensor random_labels(int64_t n, int64_t k, Generator& gen, Device device) {
-  std::vector<float> u(static_cast<size_t>(n));
-  gen.fill_uniform<float>(u.data(), n);
-  std::vector<int64_t> labels(u.size());
-  for (size_t i = 0; i < u.size(); ++i)
-    labels[i] = std::min<int64_t>(k - 1, static_cast<int64_t>(u[i] * static_cast<float>(k)));
-  Tensor t = from_vector(labels, {n});
-  return device.is_cpu() ? t : t.to(device);
+  // floor(u k) for u ~ U[0, 1) in float32, capped at k - 1 (u k can round up to k): the same numbers on every
+  // device, drawn where they are used.
+  const Tensor u = rand({n}, DType::Float32, &gen, 0.0, 1.0, device);
+  return clamp(mul(u, static_cast<double>(k)), 0.0, static_cast<double>(k - 1)).to(DType::Int64);
 }
 
 Tensor one_hot_labels(const std::string& model, const Tensor& labels, int64_t k) {
   if (labels.dtype() != DType::Int64 || labels.dim() != 1)
     throw std::invalid_argument(model + ": labels must be int64 [N], got " + std::string(dtype_name(labels.dtype())) +
                                 " " + shape_str(labels.shape()));
-  for (int64_t v : labels.to(Device::cpu()).to_vector<int64_t>())
-    if (v < 0 || v >= k)
-      throw std::invalid_argument(model + ": label " + std::to_string(v) + " is outside [0, " + std::to_string(k) +
-                                  ") (unlabeled data gives -1: this model needs a labeled dataset)");
+  if (labels.device().is_cpu())
+    for (int64_t v : labels.to_vector<int64_t>())
+      if (v < 0 || v >= k)
+        throw std::invalid_argument(model + ": label " + std::to_string(v) + " is outside [0, " + std::to_string(k) +
+                                    ") (unlabeled data gives -1: this model needs a labeled dataset)");
   return F::one_hot(labels, k, DType::Float32);
 }
 

@@ -120,9 +120,11 @@ void module_to(nn::Module& m, Device device);
 // ---- noise and tricks ----
 Tensor normal_noise(const Shape& shape, Generator& gen, Device device);
 Tensor uniform_noise(const Shape& shape, Generator& gen, Device device, double lo, double hi);
-// n class indices uniform in [0, k), int64 [n].
+// n class indices uniform in [0, k), int64 [n], drawn on `device` (no upload, nothing read back).
 Tensor random_labels(int64_t n, int64_t k, Generator& gen, Device device);
-// Labels int64 [n] -> one-hot float [n, k], checking the range (names the model and the bad label).
+// Labels int64 [n] -> one-hot float [n, k]. Labels on the CPU are range-checked here (the error names the model,
+// the bad label and the range); labels on a device are not read back (F::one_hot): the data loader checked them
+// against the dataset's classes on the host (data::Loader), and the models that call this need k = those classes.
 Tensor one_hot_labels(const std::string& model, const Tensor& labels, int64_t k);
 // Joins per-example conditioning `cond` [N, k] to `x`: images [N, C, S, S] get k constant channels, points
 // [N, d] get k more columns.

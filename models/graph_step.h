@@ -18,7 +18,7 @@
 //      them at once).
 // Fallbacks, each said once through Options::log with its reason, after which the iteration runs eagerly:
 //   - for good: the CPU device; a model's own reason (GanModel::cuda_graph_blocker); a warm-up step that waited
-//     for the device (a loss read back, a one-hot built on the host: such a step cannot be captured); a step whose
+//     for the device (a loss or a label read back: such a step cannot be captured); a step whose
 //     batch count changed between warm-up iterations; a failed capture (a synchronizing call, a host upload or
 //     state created inside the step, ...: the error says which); a step that reports host numbers as metrics
 //     (they would be frozen at capture);

@@ -51,9 +51,9 @@ class Infogan : public AdversarialModel {
   Metrics train_step(const std::function<std::pair<Tensor, Tensor>()>& next_batch) override {
     const Tensor real = next_batch().first;
     const int64_t n = real.shape()[0];
-    const Tensor cat = random_labels(n, n_cat_, rng_, device_);
+    const Tensor cat = F::one_hot(random_labels(n, n_cat_, rng_, device_), n_cat_, DType::Float32);
     const Tensor cont = n_cont_ > 0 ? uniform_noise({n, n_cont_}, rng_, device_, -1.0, 1.0) : Tensor();
-    std::vector<Tensor> g_in = {latent(n, rng_), F::one_hot(cat, n_cat_, DType::Float32)};
+    std::vector<Tensor> g_in = {latent(n, rng_), cat};
     if (n_cont_ > 0) g_in.push_back(cont);
     const Tensor fake = generate(concat(g_in, 1));
 
@@ -120,11 +120,16 @@ class Infogan : public AdversarialModel {
   }
 
  private:
+  // cat: the categorical codes one-hot [N, n_cat]. Cross-entropy as the one-hot-weighted sum of log_softmax, and
+  // the unit-variance Gaussian NLL as half the squared error: the same values as F::cross_entropy with class
+  // indices and F::gaussian_nll_loss with var = 1, without their host-side checks of the targets and the variance
+  // (each reads its tensor back, so the step would wait for the device and could not be a CUDA graph); the codes
+  // are drawn here, in range by construction.
   Tensor info_loss(const Tensor& q, const Tensor& cat, const Tensor& cont) const {
-    Tensor loss = F::cross_entropy(narrow(q, 1, 0, n_cat_), cat);
+    Tensor loss = neg(mean(sum(mul(cat, F::log_softmax(narrow(q, 1, 0, n_cat_), 1)), {1})));
     if (n_cont_ > 0) {
       const Tensor mu = narrow(q, 1, n_cat_, n_cont_);
-      loss = loss + F::gaussian_nll_loss(mu, cont, ones_like(cont));
+      loss = loss + mul(F::mse_loss(mu, cont), 0.5);
     }
     return loss;
   }

@@ -171,6 +171,12 @@ const std::vector<ModelEntry>& model_registry();
 // nullptr when unknown.
 const ModelEntry* find_model(const std::string& name);
 
+// Zoo model `name` for data like `data` on `device`, its flags' defaults overlaid with `flags`: find_model,
+// resolve_config, the entry's check_data and create in one call, for tests and benchmarks (the CLI takes each step
+// itself, for its messages). Throws std::invalid_argument naming the model when it is unknown or refuses the data.
+std::unique_ptr<GanModel> create_zoo_model(const std::string& name, const data::DataSpec& data, Device device,
+                                           uint64_t seed, const nlohmann::json& flags = nlohmann::json::object());
+
 // Defaults of an entry's flags overlaid with `overrides` (unknown keys are an error naming the key and the model).
 // An override must have its default's type; strings are converted ("0.02", "true") so command-line text may be
 // passed as is. Throws std::invalid_argument.

@@ -83,6 +83,20 @@ nlohmann::json resolve_config(const ModelEntry& entry, const nlohmann::json& ove
   return cfg;
 }
 
+std::unique_ptr<GanModel> create_zoo_model(const std::string& name, const data::DataSpec& data, Device device,
+                                           uint64_t seed, const nlohmann::json& flags) {
+  const ModelEntry* entry = find_model(name);
+  if (entry == nullptr) throw std::invalid_argument("the zoo has no model named '" + name + "'");
+  ModelContext ctx;
+  ctx.data = data;
+  ctx.device = device;
+  ctx.seed = seed;
+  ctx.config = resolve_config(*entry, flags);
+  if (const std::string bad = entry->check_data(data); !bad.empty())
+    throw std::invalid_argument(bad);  // the entries' reasons name the model
+  return entry->create(ctx);
+}
+
 int64_t preferred_image_size(int64_t native_size) {
   if (native_size == 28 || native_size == 32 || native_size == 64) return native_size;
   return native_size < 32 ? 32 : 64;

@@ -7,8 +7,12 @@
 // cache: the worker with prefetch, the caller without. The worker never starts OpenMP threads of its own
 // (kernels/thread_policy.h).
 //
-// Errors: an exception thrown while building a batch (a dataset's get) reaches the caller from the next() that
-// would have returned that batch, never earlier; the cursor does not move, so calling next() again retries it.
+// Labels: when the dataset has classes, every label is checked against them as the batch is built (on the host,
+// for free), so that code on a device can trust them (std::out_of_range naming the label, the example and the set).
+//
+// Errors: an exception thrown while building a batch (a dataset's get, the label check) reaches the caller from the
+// next() that would have returned that batch, never earlier; the cursor does not move, so calling next() again
+// retries it.
 #include "engine/data/loader.h"
 
 #include <condition_variable>
@@ -16,6 +20,7 @@
 #include <exception>
 #include <mutex>
 #include <stdexcept>
+#include <string>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -96,8 +101,17 @@ struct Loader::Impl {
     Tensor examples = empty(batch_shape, DType::Float32);
     std::vector<int64_t> labels(static_cast<size_t>(batch));
     float* out = examples.data<float>();
-    for (int64_t k = 0; k < batch; ++k)
-      labels[static_cast<size_t>(k)] = dataset.get(perm[static_cast<size_t>(at.position + k)], out + k * numel);
+    const int64_t classes = dataset.spec().num_classes;
+    for (int64_t k = 0; k < batch; ++k) {
+      const int64_t i = perm[static_cast<size_t>(at.position + k)];
+      const int64_t label = labels[static_cast<size_t>(k)] = dataset.get(i, out + k * numel);
+      // Checked here, on the host, because the models that use labels (cgan's one-hot) cannot check them on a
+      // device without making every step wait for it (F::one_hot).
+      if (classes > 0 && (label < 0 || label >= classes))
+        throw std::out_of_range("label " + std::to_string(label) + " of example " + std::to_string(i) +
+                                " is outside [0, " + std::to_string(classes) + "), the classes of " +
+                                dataset.describe() + ": the data set is corrupt or declares too few classes");
+    }
     return {examples, from_vector<int64_t>(labels, {batch})};
   }
 

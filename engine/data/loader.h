@@ -21,7 +21,7 @@ namespace gan::data {
 
 struct Batch {
   Tensor examples;  // float32 [B, C, S, S] (images) or [B, point_dim] (points), on the loader's device
-  Tensor labels;    // int64 [B] on the loader's device (-1 entries for unlabeled sets)
+  Tensor labels;    // int64 [B] on the loader's device: -1 entries for unlabeled sets, else in [0, classes) (checked)
 };
 
 struct LoaderCursor {

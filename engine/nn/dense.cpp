@@ -107,28 +107,31 @@ Tensor one_hot(const Tensor& labels, int64_t num_classes, DType dtype) {
   detail::check_defined(name, labels, "labels");
   if (labels.dtype() != DType::Int64)
     throw std::invalid_argument("one_hot: labels must be int64, got " + detail::describe(labels));
-  // Built on the host (labels are few and validated there anyway), then moved to the labels' device.
-  const Tensor lab = detail::to_host(labels.detach()).contiguous();
-  const int64_t* p = lab.data<int64_t>();
+  const Tensor lab = labels.detach().contiguous();
   const int64_t n = lab.numel();
-  if (num_classes < 0) {  // as PyTorch's num_classes=-1: one more than the largest label
-    if (n == 0) throw std::invalid_argument("one_hot: cannot infer num_classes from empty labels");
-    num_classes = 0;
-    for (int64_t i = 0; i < n; ++i) num_classes = std::max(num_classes, p[i] + 1);
+  // Checked (and num_classes inferred) on the host only where the labels are there anyway, or where the inferred
+  // size needs them: on a device, reading them back would make the host wait (see the header).
+  if (lab.device().is_cpu() || num_classes < 0) {
+    const Tensor host = detail::to_host(lab);
+    const int64_t* p = host.data<int64_t>();
+    if (num_classes < 0) {  // as PyTorch's num_classes=-1: one more than the largest label
+      if (n == 0) throw std::invalid_argument("one_hot: cannot infer num_classes from empty labels");
+      num_classes = 0;
+      for (int64_t i = 0; i < n; ++i) num_classes = std::max(num_classes, p[i] + 1);
+    }
+    for (int64_t i = 0; i < n; ++i)
+      if (p[i] < 0 || p[i] >= num_classes)
+        throw std::out_of_range("one_hot: label " + std::to_string(p[i]) + " (at flat position " + std::to_string(i) +
+                                ") is out of range for num_classes " + std::to_string(num_classes) +
+                                "; expected 0 <= label < " + std::to_string(num_classes));
   }
-  for (int64_t i = 0; i < n; ++i)
-    if (p[i] < 0 || p[i] >= num_classes)
-      throw std::out_of_range("one_hot: label " + std::to_string(p[i]) + " (at flat position " + std::to_string(i) +
-                              ") is out of range for num_classes " + std::to_string(num_classes) +
-                              "; expected 0 <= label < " + std::to_string(num_classes));
   Shape out_shape = labels.shape();
   out_shape.push_back(num_classes);
-  Tensor out = zeros(out_shape, dtype);
+  Tensor out = empty(out_shape, dtype, lab.device());
   GAN_DISPATCH_ALL(dtype, name, [&] {
-    scalar_t* o = out.data<scalar_t>();
-    for (int64_t i = 0; i < n; ++i) o[i * num_classes + p[i]] = scalar_t(1);
+    GAN_KERNEL(lab.device(), name, one_hot<scalar_t>, lab.data<int64_t>(), n, num_classes, out.data<scalar_t>());
   });
-  return labels.device().is_cpu() ? out : out.to(labels.device());
+  return out;
 }
 
 }  // namespace gan::nn::functional

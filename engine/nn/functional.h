@@ -48,7 +48,13 @@ Tensor conv2d_weight_grad(const Tensor& x, const Tensor& grad_out, int64_t kh, i
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor());
 // indices (int64, any shape), weight [num, dim] -> [..., dim]; gradient flows to weight only.
 Tensor embedding(const Tensor& indices, const Tensor& weight);
-// labels (int64 [N...]) -> [N..., num_classes] of 0/1 in dtype; not differentiable.
+// labels (int64 [N...]) -> [N..., num_classes] of 0/1 in dtype, on the labels' device; not differentiable.
+// num_classes < 0 infers it as one more than the largest label (PyTorch's -1). Labels on the CPU are checked
+// (0 <= label < num_classes, else std::out_of_range naming the label). Labels on a CUDA device are not read back
+// (that would make the host wait for the device in every training step, and no CUDA graph could hold the step):
+// one launch, and a label outside [0, num_classes) gives an all-zero row. Check them where they are host data
+// (data::Loader checks every batch against its dataset's classes). Inferring num_classes on a device reads the
+// labels back.
 Tensor one_hot(const Tensor& labels, int64_t num_classes, DType dtype = DType::Float32);
 
 // ---- normalization ----

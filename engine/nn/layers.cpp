@@ -7,6 +7,8 @@
 #include "engine/autograd.h"
 #include "engine/nn/conv_observer.h"
 #include "engine/nn/init.h"
+#include "engine/ops/dispatch.h"
+#include "kernels/batch_norm.h"
 
 namespace gan::nn {
 
@@ -156,14 +158,9 @@ Tensor BatchNorm::forward(const Tensor& x) {
                                 ", got " + shape_str(x.shape()));
   const bool use_batch_stats = is_training() || !running_mean.defined();
   if (is_training() && num_batches_tracked.defined()) {
-    if (num_batches_tracked.device().is_cpu()) {
-      fill_(num_batches_tracked, num_batches_tracked.item() + 1);
-    } else {
-      // Counted on the device: reading the count back would make every training forward wait for the GPU
-      // (kernels/cuda/sync_count.h). Exact through float64 up to 2^53 batches.
-      NoGradGuard no_grad;
-      copy_(num_batches_tracked, add(num_batches_tracked.to(DType::Float64), 1.0));
-    }
+    // Counted where the count lives, one kernel: on a device, reading it back would make every training forward
+    // wait for the GPU (kernels/cuda/sync_count.h), and a CUDA graph replay advances it as the eager step does.
+    GAN_KERNEL(num_batches_tracked.device(), name, batch_norm_count_batch, num_batches_tracked.data<int64_t>());
   }
   return F::batch_norm(x, running_mean, running_var, weight, bias, use_batch_stats,
                        momentum, eps, activation);

@@ -245,6 +245,8 @@ void batch_norm_backward(const T* grad_y, const T* x, const T* y, BatchNormShape
   });
 }
 
+void batch_norm_count_batch(int64_t* num_batches_tracked) { ++*num_batches_tracked; }
+
 #define GAN_INSTANTIATE(T)                                                                                      \
   template void batch_norm_forward_train<T>(const T*, BatchNormShape, const T*, const T*, double,             \
                                             BnActivationParams, T*, T*, T*, T*, T*, double);                  \

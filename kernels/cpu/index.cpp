@@ -33,11 +33,20 @@ void index_add_rows(const T* src, const int64_t* idx, int64_t n, int64_t row_len
   }
 }
 
+template <typename T>
+void one_hot(const int64_t* labels, int64_t n, int64_t k, T* out) {
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t c = 0; c < k; ++c) out[i * k + c] = labels[i] == c ? T(1) : T(0);
+}
+
 #define GAN_INSTANTIATE(T)                                                          \
   template void gather_rows<T>(const T*, int64_t, const int64_t*, int64_t, T*);     \
   template void index_add_rows<T>(const T*, const int64_t*, int64_t, int64_t, T*);
 GAN_INSTANTIATE(float)
 GAN_INSTANTIATE(double)
 #undef GAN_INSTANTIATE
+template void one_hot<float>(const int64_t*, int64_t, int64_t, float*);
+template void one_hot<double>(const int64_t*, int64_t, int64_t, double*);
+template void one_hot<int64_t>(const int64_t*, int64_t, int64_t, int64_t*);
 
 }  // namespace gan::kernels::cpu

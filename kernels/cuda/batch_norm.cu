@@ -477,6 +477,14 @@ void batch_norm_forward_eval(const T* x, BatchNormShape shape, const T* running_
     forward_eval_impl<T, 1>(x, shape, running_mean, running_var, weight, bias, eps, act, y, save_mean, save_inv_std);
 }
 
+namespace {
+__global__ void count_batch_kernel(int64_t* num_batches_tracked) { *num_batches_tracked += 1; }
+}  // namespace
+
+void batch_norm_count_batch(int64_t* num_batches_tracked) {
+  launch<count_batch_kernel>(1, 1, 0, stream(), num_batches_tracked);
+}
+
 template <typename T>
 void batch_norm_backward(const T* grad_y, const T* x, const T* y, BatchNormShape shape, const T* mean,
                          const T* inv_std, const T* weight, bool training, BnActivationParams act, T* grad_x,

@@ -43,6 +43,16 @@ __global__ void index_add_rows_kernel(const T* src, const int64_t* idx, int64_t 
   }
 }
 
+// One thread per output element: out[k] = (labels[k / classes] == k % classes).
+template <typename T>
+__global__ void one_hot_kernel(const int64_t* labels, int64_t classes, int64_t total, T* out) {
+  const int64_t step = int64_t{gridDim.x} * blockDim.x;
+  for (int64_t k = int64_t{blockIdx.x} * blockDim.x + threadIdx.x; k < total; k += step) {
+    const int64_t i = k / classes;
+    out[k] = labels[i] == k - i * classes ? T(1) : T(0);
+  }
+}
+
 }  // namespace
 
 template <typename T>
@@ -69,11 +79,21 @@ void index_add_rows(const T* src, const int64_t* idx, int64_t n, int64_t row_len
   launch<index_add_rows_kernel<T>>(grid, kThreads, 0, stream(), src, idx, n, row_len, groups, out);
 }
 
+template <typename T>
+void one_hot(const int64_t* labels, int64_t n, int64_t k, T* out) {
+  const int64_t total = n * k;
+  if (total == 0) return;
+  launch<one_hot_kernel<T>>(detail::grid_for(total), kThreads, 0, stream(), labels, k, total, out);
+}
+
 #define GAN_INSTANTIATE(T)                                                          \
   template void gather_rows<T>(const T*, int64_t, const int64_t*, int64_t, T*);     \
   template void index_add_rows<T>(const T*, const int64_t*, int64_t, int64_t, T*);
 GAN_INSTANTIATE(float)
 GAN_INSTANTIATE(double)
 #undef GAN_INSTANTIATE
+template void one_hot<float>(const int64_t*, int64_t, int64_t, float*);
+template void one_hot<double>(const int64_t*, int64_t, int64_t, double*);
+template void one_hot<int64_t>(const int64_t*, int64_t, int64_t, int64_t*);
 
 }  // namespace gan::kernels::cuda

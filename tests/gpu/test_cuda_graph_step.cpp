@@ -229,16 +229,9 @@ TEST_F(CudaGraphStep, TheCpuDeviceKeepsItsEagerPath) {
 
 // Zoo model `name` on the GPU for 3 x 32 x 32 images, its flags overridden by `flags`.
 std::unique_ptr<models::GanModel> zoo_model(const std::string& name, const nlohmann::json& flags) {
-  const models::ModelEntry* entry = models::find_model(name);
-  models::ModelContext ctx;
-  ctx.data.kind = data::ExampleKind::Image;
-  ctx.data.channels = 3;
-  ctx.data.image_size = 32;
-  ctx.device = kGpu;
-  ctx.seed = 4;
-  ctx.config = models::resolve_config(*entry, flags);
   manual_seed(4);
-  return entry->create(ctx);
+  return models::create_zoo_model(name, {.kind = data::ExampleKind::Image, .channels = 3, .image_size = 32}, kGpu, 4,
+                                  flags);
 }
 
 std::unique_ptr<models::GanModel> small_wgan_gp() {

@@ -1,6 +1,7 @@
 // A training step on the CUDA backend never makes the host wait for the device, and after warm-up it obtains no
 // new device memory: the losses stay on the device (kernels/losses.h _to twins), batch norm counts its batches on
-// the device, and the caching allocator serves every block. Counted with kernels/cuda/sync_count.h and
+// the device (one launch), labels become one-hot vectors there (cgan, infogan), and the caching allocator serves
+// every block. Counted with kernels/cuda/sync_count.h and
 // allocator.h; the counts are the same in the emulator as on a GPU.
 #include <gtest/gtest.h>
 
@@ -8,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "engine/nn/functional.h"
 #include "engine/nn/layers.h"
@@ -15,6 +17,7 @@
 #include "engine/optim/optimizers.h"
 #include "gpu_test_util.h"
 #include "kernels/cuda/allocator.h"
+#include "kernels/cuda/launch_count.h"
 #include "kernels/cuda/runtime.h"
 #include "kernels/cuda/sync_count.h"
 #include "kernels/losses.h"
@@ -84,9 +87,37 @@ TEST_F(StepWithoutSyncs, BatchNormCountsItsBatchesOnTheDevice) {
   (void)bn.forward(x);  // warm-up: the reduction scratch grows (and waits) at its first use
   (void)x.to(Device::cpu());
   kc::reset_sync_counts();
+  kc::reset_launch_counts();
   for (int i = 0; i < 3; ++i) (void)bn.forward(x);
   EXPECT_EQ(kc::sync_count(), 0u) << sync_reasons();
+  // One launch per forward counts the batch (a fused int64 increment, not a round trip through float64).
+  uint64_t counter_launches = 0;
+  for (const kc::KernelLaunches& k : kc::launch_counts())
+    if (k.kernel.find("count_batch") != std::string::npos) counter_launches += k.launches;
+  EXPECT_EQ(counter_launches, 3u);
   EXPECT_EQ(bn.num_batches_tracked.item(), 4.0);
+  EXPECT_EQ(bn.num_batches_tracked.dtype(), DType::Int64);
+}
+
+TEST_F(StepWithoutSyncs, OneHotIsBuiltOnTheDeviceAsOnTheHost) {
+  const std::vector<int64_t> values = {2, 0, 4, 4, 1, 3, 0};
+  const Tensor host = from_vector(values, {7});
+  const Tensor dev = host.to(kGpu);
+  (void)dev.to(Device::cpu());  // nothing pending in the staging buffer
+  kc::reset_sync_counts();
+  const Tensor f = F::one_hot(dev, 5), d = F::one_hot(dev, 6, DType::Float64), i = F::one_hot(dev, 5, DType::Int64);
+  EXPECT_EQ(kc::sync_count(), 0u) << "one_hot on a device must not read its labels back: " << sync_reasons();
+  EXPECT_TRUE(f.device().is_cuda());
+  EXPECT_EQ(f.shape(), (Shape{7, 5}));
+  EXPECT_EQ(f.to_vector<float>(), F::one_hot(host, 5).to_vector<float>());
+  EXPECT_EQ(d.to_vector<double>(), F::one_hot(host, 6, DType::Float64).to_vector<double>());
+  EXPECT_EQ(i.to_vector<int64_t>(), F::one_hot(host, 5, DType::Int64).to_vector<int64_t>());
+  // Inferring num_classes needs the largest label: that one reads back, and gives the host's answer.
+  EXPECT_EQ(F::one_hot(dev, -1).to_vector<float>(), F::one_hot(host, -1).to_vector<float>());
+  // Unchecked on the device (as documented): an out-of-range label gives an all-zero row, never a stray write.
+  const Tensor bad = F::one_hot(from_vector<int64_t>({1, 7, -1}, {3}).to(kGpu), 3);
+  EXPECT_EQ(bad.to_vector<float>(), (std::vector<float>{0, 1, 0, 0, 0, 0, 0, 0, 0}));
+  EXPECT_THROW((void)F::one_hot(from_vector<int64_t>({1, 7, -1}, {3}), 3), std::out_of_range);
 }
 
 // DCGAN (a small one) and WGAN-GP through the zoo: after two warm-up iterations an iteration waits for nothing
@@ -128,30 +159,48 @@ TEST_F(StepWithoutSyncs, DcganIterationAfterWarmUp) {
   EXPECT_EQ(syncs_for("copy to host"), 1u) << sync_reasons();
 }
 
-TEST_F(StepWithoutSyncs, WganGpIterationAfterWarmUp) {
-  if (!kc::caching_enabled()) GTEST_SKIP() << "GAN_CUDA_ALLOC=direct frees with cudaFree, which waits, by design";
-  const models::ModelEntry* entry = models::find_model("wgan-gp");
-  ASSERT_NE(entry, nullptr);
-  models::ModelContext ctx;
-  ctx.data.kind = data::ExampleKind::Image;
-  ctx.data.channels = 3;
-  ctx.data.image_size = 32;
-  ctx.device = kGpu;
-  ctx.seed = 1;
-  ctx.config = models::resolve_config(*entry, {{"ngf", 8}, {"ndf", 8}, {"nz", 16}, {"n_critic", 2}});
-  std::unique_ptr<models::GanModel> model = entry->create(ctx);
-  const Tensor real = rand({4, 3, 32, 32}, DType::Float32, nullptr, -1.0, 1.0, kGpu);
-  const std::function<std::pair<Tensor, Tensor>()> next_batch = [&] { return std::pair{real, Tensor()}; };
+// Two warm-up iterations of `model`, then two counted ones: no host waits, no new device memory, every logged value
+// a device tensor (finite, read after the count). Returns the last iteration's values.
+models::Metrics expect_settled_iterations(models::GanModel& model,
+                                          const std::function<std::pair<Tensor, Tensor>()>& next_batch) {
   models::Metrics m;
-  for (int i = 0; i < 2; ++i) m = model->train_step(next_batch);
+  for (int i = 0; i < 2; ++i) m = model.train_step(next_batch);
   kc::synchronize();
   kc::reset_sync_counts();
   kc::reset_device_mallocs();
-  for (int i = 0; i < 2; ++i) m = model->train_step(next_batch);
+  for (int i = 0; i < 2; ++i) m = model.train_step(next_batch);
   EXPECT_EQ(kc::sync_count(), 0u) << sync_reasons();
   EXPECT_EQ(kc::device_mallocs().bytes, 0u);
-  ASSERT_EQ(m.size(), 4u);
-  for (const auto& [name, value] : m) EXPECT_TRUE(value.tensor().device().is_cuda()) << name;
+  for (const auto& [key, value] : m) {
+    EXPECT_TRUE(value.tensor().device().is_cuda()) << key;
+    EXPECT_TRUE(std::isfinite(value.value())) << key;
+  }
+  return m;
+}
+
+TEST_F(StepWithoutSyncs, WganGpIterationAfterWarmUp) {
+  if (!kc::caching_enabled()) GTEST_SKIP() << "GAN_CUDA_ALLOC=direct frees with cudaFree, which waits, by design";
+  std::unique_ptr<models::GanModel> model =
+      models::create_zoo_model("wgan-gp", {.kind = data::ExampleKind::Image, .channels = 3, .image_size = 32}, kGpu, 1,
+                               {{"ngf", 8}, {"ndf", 8}, {"nz", 16}, {"n_critic", 2}});
+  const Tensor real = rand({4, 3, 32, 32}, DType::Float32, nullptr, -1.0, 1.0, kGpu);
+  EXPECT_EQ(expect_settled_iterations(*model, [&] { return std::pair{real, Tensor()}; }).size(), 4u);
+}
+
+// CGAN (the batch's labels, one-hot on the device, and random fake labels) and InfoGAN (random codes, the
+// categorical and continuous information terms) through the zoo: no waits, no new memory after warm-up.
+TEST_F(StepWithoutSyncs, CganAndInfoganIterationsAfterWarmUp) {
+  if (!kc::caching_enabled()) GTEST_SKIP() << "GAN_CUDA_ALLOC=direct frees with cudaFree, which waits, by design";
+  const data::DataSpec spec{.kind = data::ExampleKind::Image, .channels = 1, .image_size = 32, .num_classes = 3};
+  const Tensor real = rand({4, 1, 32, 32}, DType::Float32, nullptr, -1.0, 1.0, kGpu);
+  const Tensor labels = from_vector<int64_t>({2, 0, 1, 2}, {4}).to(kGpu);
+  for (const std::string name : {"cgan", "infogan"}) {
+    SCOPED_TRACE(name);
+    std::unique_ptr<models::GanModel> model =
+        models::create_zoo_model(name, spec, kGpu, 1, {{"ngf", 8}, {"ndf", 8}, {"nz", 16}});
+    EXPECT_EQ(expect_settled_iterations(*model, [&] { return std::pair{real, labels}; }).size(),
+              name == "cgan" ? 4u : 5u);
+  }
 }
 
 }  // namespace

@@ -144,5 +144,30 @@ TEST(Loader, RejectsBadSizes) {
   EXPECT_EQ(take(exact, 3).size(), 3u);
 }
 
+// A set that declares classes gets every label checked as its batches are built (models trust them on a device,
+// where checking would make the host wait): an out-of-range one is an error naming it, the example and the set.
+// Unlabeled sets (0 classes) are not checked: IndexDataset's labels are its indices.
+TEST(Loader, ChecksLabelsAgainstTheDatasetsClasses) {
+  class Declares3 : public IndexDataset {
+   public:
+    Declares3() : IndexDataset(6) { spec_.num_classes = 3; }
+    const DataSpec& spec() const override { return spec_; }
+    DataSpec spec_ = IndexDataset::spec();
+  };
+  for (bool prefetch : {false, true}) {
+    const Declares3 ds;
+    Loader loader(ds, 6, 1, Device::cpu(), prefetch);  // one batch holds every example, labels 0..5
+    try {
+      loader.next();
+      FAIL() << "no error for labels 3..5 of a 3-class set";
+    } catch (const std::out_of_range& e) {
+      const std::string what = e.what();
+      EXPECT_NE(what.find("is outside [0, 3)"), std::string::npos) << what;
+      EXPECT_NE(what.find("index dataset"), std::string::npos) << what;
+      EXPECT_NE(what.find("of example "), std::string::npos) << what;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace gan::data

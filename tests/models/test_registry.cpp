@@ -97,6 +97,18 @@ TEST(CheckData, RefusesWhatAModelCannotTrainOn) {
   EXPECT_EQ(preferred_image_size(96), 64);
 }
 
+TEST(CreateZooModel, BuildsWithFlagsAndRefusesUnknownNamesAndData) {
+  const std::unique_ptr<GanModel> m = create_zoo_model("dcgan", image_spec(32), Device::cpu(), 3, {{"ngf", 4}});
+  ASSERT_NE(m, nullptr);
+  EXPECT_EQ(m->name(), "dcgan");
+  EXPECT_NE(message_of([] { (void)create_zoo_model("nope", image_spec(32), Device::cpu(), 0); }).find("'nope'"),
+            std::string::npos);
+  EXPECT_NE(message_of([] { (void)create_zoo_model("dcgan", points_spec(), Device::cpu(), 0); }).find("dcgan"),
+            std::string::npos);
+  EXPECT_THROW((void)create_zoo_model("dcgan", image_spec(32), Device::cpu(), 0, {{"no_such_flag", 1}}),
+               std::invalid_argument);
+}
+
 TEST(LoadState, RejectsAnotherModelsState) {
   auto dcgan = create("dcgan", image_spec(32), 1);
   auto lsgan = create("lsgan", image_spec(32), 1);  // the same networks: only the marker tells them apart

@@ -121,16 +121,9 @@ inline std::string message_of(const std::function<void()>& f) {
 
 inline std::unique_ptr<GanModel> create(const std::string& name, const data::DataSpec& spec, uint64_t seed,
                                         nlohmann::json extra = nlohmann::json::object()) {
-  const ModelEntry* e = find_model(name);
-  if (!e) throw std::runtime_error("no model " + name);
   nlohmann::json o = tiny_flags(name);
   for (auto& [k, v] : extra.items()) o[k] = v;
-  ModelContext ctx;
-  ctx.data = spec;
-  ctx.device = Device::cpu();
-  ctx.seed = seed;
-  ctx.config = resolve_config(*e, o);
-  return e->create(ctx);
+  return create_zoo_model(name, spec, Device::cpu(), seed, o);
 }
 
 }  // namespace gan::models::testing
