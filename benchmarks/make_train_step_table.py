@@ -50,6 +50,8 @@ class Row:
         self.ours_ms = self.ours_mem = self.ours_reserved = None
         self.ours_error = ""
         self.ours_tf32 = ""
+        self.ours_precision = ""  # gan_precision: fp32 / tf32 / bf16 (absent before the math mode existed)
+        self.ours_graph = ""      # "CUDA graph replays" or "eager" (counter cuda_graph_replayed), "" if unknown
         self.eager_ms = self.eager_mem = self.compile_ms = None
         self.eager_note = self.compile_note = ""
         self.torch = ""
@@ -87,6 +89,9 @@ def read_ours(path, rows, raw):
             r.commit = ctx.get("commit", r.commit)
             r.date = (ctx.get("date") or "")[:10] or r.date
             r.ours_tf32 = ctx.get("gan_tf32", "")
+            r.ours_precision = ctx.get("gan_precision", "")
+            if isinstance(b.get("cuda_graph_replayed"), (int, float)):
+                r.ours_graph = "CUDA graph replays" if b["cuda_graph_replayed"] else "eager"
             if b.get("error_occurred"):
                 r.ours_error = b.get("error_message", "error")
                 r.ours_ms = None
@@ -96,7 +101,8 @@ def read_ours(path, rows, raw):
             r.ours_mem = b.get("peak_allocated_MiB")
             r.ours_reserved = b.get("peak_reserved_MiB")
             parts = [f"{b.get('real_time', 0):.3f} {b.get('time_unit', '')}"]
-            parts += [f"{k}={b[k]:.4g}" for k in ("images_per_s", "peak_allocated_MiB", "peak_reserved_MiB")
+            parts += [f"{k}={b[k]:.4g}" for k in ("images_per_s", "peak_allocated_MiB", "peak_reserved_MiB",
+                                                   "cuda_graph_replayed")
                       if isinstance(b.get(k), (int, float))]
             if b.get("error_occurred"):
                 parts.append(f"error: {b.get('error_message')}")
@@ -329,7 +335,8 @@ def render(rows, raw, title="Training step: gan-engine vs PyTorch", sources=(), 
         def seen(attr):
             return " / ".join(sorted({getattr(r, attr) for r in gpu_rows if r.device_name == dev
                                       and getattr(r, attr)})) or "?"
-        md.append(f"- {dev or 'GPU'}: ours with GAN_TF32 {seen('ours_tf32')} (float conv and GEMM on TF32 tensor cores when on, strict FP32 when off); "
+        md.append(f"- {dev or 'GPU'}: ours with GAN_TF32 {seen('ours_tf32')} (float conv and GEMM on TF32 tensor cores when on, strict FP32 when off), "
+                  f"math mode {seen('ours_precision')}, iterations timed as {seen('ours_graph')}; "
                   f"PyTorch {seen('torch')} with allow_tf32 {seen('torch_tf32')} (PyTorch's defaults unless "
                   "pytorch_train_step.py ran with --tf32).")
     cpu_torch = sorted({r.torch for r in ordered if r.kind == "cpu" and r.torch})

@@ -53,11 +53,15 @@
 //   --train_wgan_batches=64            WGAN-GP batch sizes
 //   --train_dcgan32_batches=           DCGAN-32 batch sizes, fused and unfused (default: none)
 //   --train_profile                    print top kernels, sync reasons and the conv roofline (stderr)
-//   --train_cuda_graph=off|on          on: the iteration (noise drawn inside it) runs through models::GraphedStep
+//   --train_cuda_graph=auto|on|off     on: the iteration (noise drawn inside it) runs through models::GraphedStep
 //                                      (models/graph_step.h): the warm-up iterations eagerly, then one iteration
 //                                      captured as a CUDA graph and replayed, all before the timed loop, whose
 //                                      iterations are replays (launches_per_iter 1). A failed capture is an error.
-//                                      Recorded in the context as gan_cuda_graph. Default off (eager).
+//                                      auto (the default, what `gan train` does): on for a CUDA device, but a
+//                                      capture that fails falls back to eager iterations with the reason on stderr;
+//                                      off on the CPU. off: eager. Recorded in the context as gan_cuda_graph, and
+//                                      per benchmark as the counter cuda_graph_replayed (1: the timed iterations
+//                                      were replays, 0: eager).
 // An empty list ("--train_batches=") leaves that model out.
 // Environment: GAN_BENCH_MIN_TIME (seconds, or "Nx"), GAN_BENCH_WARMUP; the float32 math mode (kernels/math_mode.h:
 // GAN_PRECISION=fp32|tf32|bf16, TF32 by default with CUDA) is recorded in the context as gan_precision.
@@ -110,7 +114,7 @@ struct Settings {
   std::vector<int64_t> dcgan_batches{64, 128, 256};
   std::vector<int64_t> wgan_batches{64};
   std::vector<int64_t> dcgan32_batches{};
-  bool cuda_graph = false;  // --train_cuda_graph=on
+  models::CudaGraphMode cuda_graph = models::CudaGraphMode::Auto;  // --train_cuda_graph
 };
 
 Settings g_settings;
@@ -118,11 +122,13 @@ bool g_profile = false;  // --train_profile: print the top kernels, the sync rea
 
 constexpr double kMiB = 1024.0 * 1024.0;
 
-// --train_cuda_graph=on: the warm-up iterations and the capture run through it before the timed loop.
+// --train_cuda_graph on, or auto on a CUDA device: the warm-up iterations and the capture run through it before
+// the timed loop.
 std::unique_ptr<models::GraphedStep> graphed_step(Device d) {
-  if (!g_settings.cuda_graph) return nullptr;
+  const models::CudaGraphMode mode = g_settings.cuda_graph;
+  if (mode == models::CudaGraphMode::Off || (mode == models::CudaGraphMode::Auto && !d.is_cuda())) return nullptr;
   models::GraphedStep::Options o;
-  o.mode = models::CudaGraphMode::On;
+  o.mode = mode;
   o.warmup = std::max<int64_t>(g_settings.warmup, 1);
   o.log = [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
   return std::make_unique<models::GraphedStep>(d, o);
@@ -216,6 +222,7 @@ void BM_Dcgan(benchmark::State& state, int64_t image_size, bool fused) {
         benchmark::DoNotOptimize(l.data());
       }
       report(state, batch, dev);
+      state.counters["cuda_graph_replayed"] = graphed && graphed->replaying() ? 1 : 0;
       report_counters(state, counters, "dcgan" + std::to_string(image_size) + " batch " + std::to_string(batch),
                       convs);
     }
@@ -236,8 +243,10 @@ std::unique_ptr<models::GanModel> make_wgan_gp(Device dev) {
   if (!as_stated)
     throw std::runtime_error("wgan-gp defaults changed (" + c.dump() +
                              "); update benchmarks/train_step_bench.cpp and benchmarks/pytorch_train_step.py");
-  return models::create_zoo_model("wgan-gp", {.kind = data::ExampleKind::Image, .channels = 3, .image_size = 64},
-                                  dev, 0);
+  data::DataSpec images;  // 3 x 64 x 64, unlabeled
+  images.channels = 3;
+  images.image_size = 64;
+  return models::create_zoo_model("wgan-gp", images, dev, 0);
 }
 
 void BM_WganGp64(benchmark::State& state) {
@@ -264,6 +273,7 @@ void BM_WganGp64(benchmark::State& state) {
         benchmark::DoNotOptimize(m.data());
       }
       report(state, batch, dev);
+      state.counters["cuda_graph_replayed"] = graphed && graphed->replaying() ? 1 : 0;
       report_counters(state, counters, "wgan_gp64 batch " + std::to_string(batch), convs);
     }
   } catch (const std::exception& e) {
@@ -354,9 +364,11 @@ void parse_options(int& argc, char** argv, Settings& s) {
     else if (const char* v = value_of("train_wgan_batches")) s.wgan_batches = parse_list("--train_wgan_batches", v);
     else if (arg == "--train_profile") g_profile = true;
     else if (const char* v = value_of("train_cuda_graph")) {
-      const std::string m = v;
-      if (m != "on" && m != "off") usage_error("--train_cuda_graph: expected on or off, got '" + m + "'");
-      s.cuda_graph = m == "on";
+      try {
+        s.cuda_graph = models::parse_cuda_graph_mode(v);
+      } catch (const std::invalid_argument&) {
+        usage_error(std::string("--train_cuda_graph: expected auto, on or off, got '") + v + "'");
+      }
     }
     else if (const char* v = value_of("train_dcgan32_batches"))
       s.dcgan32_batches = parse_list("--train_dcgan32_batches", v);
@@ -407,7 +419,7 @@ int main(int argc, char** argv) {
   benchmark::AddCustomContext("gan_precision", kernels::float_math_name(kernels::float_math()));
   benchmark::AddCustomContext("gan_cuda_alloc", alloc != nullptr && *alloc != '\0' ? alloc : "caching");
   benchmark::AddCustomContext("gan_warmup_iterations", std::to_string(g_settings.warmup));
-  benchmark::AddCustomContext("gan_cuda_graph", g_settings.cuda_graph ? "on" : "off");
+  benchmark::AddCustomContext("gan_cuda_graph", models::cuda_graph_mode_name(g_settings.cuda_graph));
 
   // The first batch size of each model first (DCGAN 64, WGAN-GP 64, then DCGAN 128, 256), so a run cut short
   // still has both models.
