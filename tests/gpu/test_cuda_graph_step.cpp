@@ -230,8 +230,8 @@ TEST_F(CudaGraphStep, TheCpuDeviceKeepsItsEagerPath) {
 // Zoo model `name` on the GPU for 3 x 32 x 32 images, its flags overridden by `flags`.
 std::unique_ptr<models::GanModel> zoo_model(const std::string& name, const nlohmann::json& flags) {
   manual_seed(4);
-  return models::create_zoo_model(name, {.kind = data::ExampleKind::Image, .channels = 3, .image_size = 32}, kGpu, 4,
-                                  flags);
+  const data::DataSpec images{.kind = data::ExampleKind::Image, .channels = 3, .image_size = 32, .class_names = {}};
+  return models::create_zoo_model(name, images, kGpu, 4, flags);
 }
 
 std::unique_ptr<models::GanModel> small_wgan_gp() {

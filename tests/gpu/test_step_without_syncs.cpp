@@ -181,7 +181,9 @@ models::Metrics expect_settled_iterations(models::GanModel& model,
 TEST_F(StepWithoutSyncs, WganGpIterationAfterWarmUp) {
   if (!kc::caching_enabled()) GTEST_SKIP() << "GAN_CUDA_ALLOC=direct frees with cudaFree, which waits, by design";
   std::unique_ptr<models::GanModel> model =
-      models::create_zoo_model("wgan-gp", {.kind = data::ExampleKind::Image, .channels = 3, .image_size = 32}, kGpu, 1,
+      models::create_zoo_model("wgan-gp",
+                               {.kind = data::ExampleKind::Image, .channels = 3, .image_size = 32, .class_names = {}},
+                               kGpu, 1,
                                {{"ngf", 8}, {"ndf", 8}, {"nz", 16}, {"n_critic", 2}});
   const Tensor real = rand({4, 3, 32, 32}, DType::Float32, nullptr, -1.0, 1.0, kGpu);
   EXPECT_EQ(expect_settled_iterations(*model, [&] { return std::pair{real, Tensor()}; }).size(), 4u);
@@ -191,7 +193,8 @@ TEST_F(StepWithoutSyncs, WganGpIterationAfterWarmUp) {
 // categorical and continuous information terms) through the zoo: no waits, no new memory after warm-up.
 TEST_F(StepWithoutSyncs, CganAndInfoganIterationsAfterWarmUp) {
   if (!kc::caching_enabled()) GTEST_SKIP() << "GAN_CUDA_ALLOC=direct frees with cudaFree, which waits, by design";
-  const data::DataSpec spec{.kind = data::ExampleKind::Image, .channels = 1, .image_size = 32, .num_classes = 3};
+  const data::DataSpec spec{
+      .kind = data::ExampleKind::Image, .channels = 1, .image_size = 32, .num_classes = 3, .class_names = {}};
   const Tensor real = rand({4, 1, 32, 32}, DType::Float32, nullptr, -1.0, 1.0, kGpu);
   const Tensor labels = from_vector<int64_t>({2, 0, 1, 2}, {4}).to(kGpu);
   for (const std::string name : {"cgan", "infogan"}) {
