@@ -35,10 +35,12 @@
 // program also prints, on stderr, the most launched kernels, the sync reasons and a roofline table of the conv
 // layers the timed iterations ran (models/conv_roofline.h, at the H200's spec-sheet peaks). Also: images_per_s
 // (batch images per iteration, so a WGAN-GP iteration counts its generator batch once, not its five critic
-// batches); on CUDA also
-// peak_allocated_MiB and peak_reserved_MiB from the caching allocator (kernels/cuda/allocator.h): its cache is
-// emptied before each run's models are built and its peaks are reset after the warm-up, so they cover the timed
-// loop with the models, optimizer state and data resident. Allocated sizes are the allocator's rounded blocks.
+// batches); peak_allocated_MiB: on CUDA from the caching allocator (kernels/cuda/allocator.h), with also
+// peak_reserved_MiB (its cache is emptied before each run's models are built and its peaks are reset after the
+// warm-up, so they cover the timed loop with the models, optimizer state and data resident; allocated sizes are
+// the allocator's rounded blocks), on the CPU the host tensors' bytes (engine/storage.h: HostMemoryStats, the peak
+// reset after the warm-up likewise). In the bf16 mode the activations saved for backward are bf16
+// (engine/saved_activation.h; GAN_SAVE_BF16=0 turns that off, recorded in the context as gan_saved_bf16).
 //
 // Time: UseRealTime, milliseconds. Minimum time per benchmark: 3 s on CUDA, 1 s on the CPU (where one iteration
 // at these sizes takes seconds to minutes, so one iteration is timed). Order: DCGAN batch 64, WGAN-GP batch 64,
@@ -89,6 +91,8 @@
 #include "engine/device.h"
 #include "engine/optim/optimizers.h"
 #include "engine/rng.h"
+#include "engine/saved_activation.h"
+#include "engine/storage.h"
 #include "engine/tensor.h"
 #include "kernels/blas_core.h"
 #include "engine/step_profile.h"
@@ -148,7 +152,10 @@ void begin_run(Device d) {
 
 // After the warm-up, right before the timed loop.
 void reset_peaks(Device d) {
-  if (!d.is_cuda()) return;
+  if (!d.is_cuda()) {
+    reset_host_peak();
+    return;
+  }
   sync(d);
   kernels::cuda::reset_peak_stats();
 }
@@ -177,6 +184,9 @@ void report(benchmark::State& state, int64_t batch, Device d) {
     const kernels::cuda::AllocatorStats s = kernels::cuda::allocator_stats(d.index);
     state.counters["peak_allocated_MiB"] = benchmark::Counter(static_cast<double>(s.peak_allocated_bytes) / kMiB);
     state.counters["peak_reserved_MiB"] = benchmark::Counter(static_cast<double>(s.peak_reserved_bytes) / kMiB);
+  } else {
+    state.counters["peak_allocated_MiB"] =
+        benchmark::Counter(static_cast<double>(host_memory_stats().peak_allocated_bytes) / kMiB);
   }
   state.SetLabel(d.str());
 }
@@ -417,6 +427,7 @@ int main(int argc, char** argv) {
   benchmark::AddCustomContext("gan_device_name", device_name);
   benchmark::AddCustomContext("gan_tf32", kernels::cuda::tf32_enabled() ? "on" : "off");  // float conv and GEMM math
   benchmark::AddCustomContext("gan_precision", kernels::float_math_name(kernels::float_math()));
+  benchmark::AddCustomContext("gan_saved_bf16", packs_saved_activations() ? "on" : "off");
   benchmark::AddCustomContext("gan_cuda_alloc", alloc != nullptr && *alloc != '\0' ? alloc : "caching");
   benchmark::AddCustomContext("gan_warmup_iterations", std::to_string(g_settings.warmup));
   benchmark::AddCustomContext("gan_cuda_graph", models::cuda_graph_mode_name(g_settings.cuda_graph));

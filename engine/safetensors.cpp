@@ -42,13 +42,13 @@ struct DTypeInfo {
   DType dtype;  // meaningful when supported
 };
 constexpr DTypeInfo kDTypes[] = {
-    {"F32", 32, true, DType::Float32}, {"F64", 64, true, DType::Float64}, {"I64", 64, true, DType::Int64},
-    {"BOOL", 8, false, {}},            {"U8", 8, false, {}},              {"I8", 8, false, {}},
-    {"F8_E5M2", 8, false, {}},         {"F8_E4M3", 8, false, {}},         {"F8_E8M0", 8, false, {}},
-    {"I16", 16, false, {}},            {"U16", 16, false, {}},            {"F16", 16, false, {}},
-    {"BF16", 16, false, {}},           {"I32", 32, false, {}},            {"U32", 32, false, {}},
-    {"U64", 64, false, {}},            {"C64", 64, false, {}},            {"F4", 4, false, {}},
-    {"F6_E2M3", 6, false, {}},         {"F6_E3M2", 6, false, {}},
+    {"F32", 32, true, DType::Float32},   {"F64", 64, true, DType::Float64}, {"I64", 64, true, DType::Int64},
+    {"BF16", 16, true, DType::BFloat16}, {"BOOL", 8, false, {}},            {"U8", 8, false, {}},
+    {"I8", 8, false, {}},                {"F8_E5M2", 8, false, {}},         {"F8_E4M3", 8, false, {}},
+    {"F8_E8M0", 8, false, {}},           {"I16", 16, false, {}},            {"U16", 16, false, {}},
+    {"F16", 16, false, {}},              {"I32", 32, false, {}},            {"U32", 32, false, {}},
+    {"U64", 64, false, {}},              {"C64", 64, false, {}},            {"F4", 4, false, {}},
+    {"F6_E2M3", 6, false, {}},           {"F6_E3M2", 6, false, {}},
 };
 
 const DTypeInfo* find_dtype(const std::string& name) {
@@ -62,6 +62,7 @@ const char* safetensors_name(DType t) {
     case DType::Float32: return "F32";
     case DType::Float64: return "F64";
     case DType::Int64: return "I64";
+    case DType::BFloat16: return "BF16";
   }
   return "?";
 }

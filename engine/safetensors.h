@@ -17,8 +17,8 @@
 // The reader trusts nothing: every field of the header is checked (types, known dtype, integral non-negative
 // dims, offsets inside the data buffer, size = numel x dtype size, no two tensors overlapping, metadata string ->
 // string) before any tensor is built, and each problem throws std::runtime_error naming the file and the problem.
-// Gaps between tensors and bytes after the last one are accepted (the reference rejects them). F32, F64 and I64
-// load as CPU tensors; other valid dtypes (F16, BF16, I32, U8, BOOL, ...) throw "unsupported dtype".
+// Gaps between tensors and bytes after the last one are accepted (the reference rejects them). F32, F64, I64 and
+// BF16 load as CPU tensors; other valid dtypes (F16, I32, U8, BOOL, ...) throw "unsupported dtype".
 #pragma once
 
 #include <map>

@@ -1,5 +1,6 @@
 #include "engine/storage.h"
 
+#include <atomic>
 #include <cstdio>
 #include <new>
 #include <stdexcept>
@@ -51,6 +52,24 @@ void AllocationLimit::charge(size_t nbytes) {
   l->used_ += static_cast<int64_t>(nbytes);
 }
 
+namespace {
+std::atomic<int64_t> g_host_bytes{0}, g_host_peak{0};
+
+void count_host_alloc(size_t nbytes) {
+  const int64_t now = g_host_bytes.fetch_add(static_cast<int64_t>(nbytes), std::memory_order_relaxed) +
+                      static_cast<int64_t>(nbytes);
+  int64_t peak = g_host_peak.load(std::memory_order_relaxed);
+  while (now > peak && !g_host_peak.compare_exchange_weak(peak, now, std::memory_order_relaxed)) {
+  }
+}
+}  // namespace
+
+HostMemoryStats host_memory_stats() {
+  return {g_host_bytes.load(std::memory_order_relaxed), g_host_peak.load(std::memory_order_relaxed)};
+}
+
+void reset_host_peak() { g_host_peak.store(g_host_bytes.load(std::memory_order_relaxed), std::memory_order_relaxed); }
+
 Storage::Storage(size_t nbytes, Device device) : nbytes_(nbytes), device_(device) {
   AllocationLimit::charge(nbytes);
   if (device.is_cuda()) {
@@ -67,13 +86,19 @@ Storage::Storage(size_t nbytes, Device device) : nbytes_(nbytes), device_(device
     data_ = kernels::cuda::device_alloc(nbytes);
     return;
   }
-  if (nbytes > 0) data_ = ::operator new(nbytes, kAlignment);
+  if (nbytes > 0) {
+    data_ = ::operator new(nbytes, kAlignment);
+    count_host_alloc(nbytes);
+  }
 }
 
 Storage::~Storage() {
   if (data_ == nullptr) return;
   if (device_.is_cuda()) kernels::cuda::device_free(data_);  // the block records its device
-  else ::operator delete(data_, kAlignment);
+  else {
+    ::operator delete(data_, kAlignment);
+    g_host_bytes.fetch_sub(static_cast<int64_t>(nbytes_), std::memory_order_relaxed);
+  }
 }
 
 }  // namespace gan

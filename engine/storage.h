@@ -48,6 +48,16 @@ class AllocationLimit {
   AllocationLimit* outer_;
 };
 
+// Bytes of tensor memory on the host (CPU storages) in use now and at most since the last reset_host_peak(),
+// across threads: what a CPU training step keeps alive (the GPU's counterpart is the caching allocator's
+// AllocatorStats, kernels/cuda/allocator.h).
+struct HostMemoryStats {
+  int64_t allocated_bytes = 0;
+  int64_t peak_allocated_bytes = 0;
+};
+HostMemoryStats host_memory_stats();
+void reset_host_peak();  // the peak restarts from the bytes in use now
+
 class Storage {
  public:
   Storage(size_t nbytes, Device device);

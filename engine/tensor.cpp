@@ -8,6 +8,7 @@
 #include <ostream>
 #include <sstream>
 #include <stdexcept>
+#include <type_traits>
 
 #include "engine/autograd.h"
 #include "engine/checked.h"
@@ -51,6 +52,7 @@ T* Tensor::data() const {
 template float* Tensor::data<float>() const;
 template double* Tensor::data<double>() const;
 template int64_t* Tensor::data<int64_t>() const;
+template bfloat16* Tensor::data<bfloat16>() const;
 
 // ---- Tensor: autograd ----
 Tensor& Tensor::requires_grad_(bool value) {
@@ -99,7 +101,7 @@ double Tensor::item() const {
     throw std::invalid_argument("item: tensor of shape " + shape_str(shape()) + " has " +
                                 std::to_string(numel()) + " elements, expected exactly one");
   const Tensor host = detail::to_host(*this);
-  return GAN_DISPATCH_ALL(dtype(), "item", [&] { return static_cast<double>(*host.data<scalar_t>()); });
+  return GAN_DISPATCH_STORAGE(dtype(), "item", [&] { return static_cast<double>(*host.data<scalar_t>()); });
 }
 
 template <typename T>
@@ -113,8 +115,11 @@ std::vector<T> Tensor::to_vector() const {
     dst.shape[d] = shape()[d];
     dst.strides[d] = st[d];
   }
-  GAN_DISPATCH_ALL(dtype(), "to_vector", [&] {
-    kernels::cpu::copy<scalar_t, T>(data<scalar_t>(), detail::layout_of(*this), out.data(), dst);
+  GAN_DISPATCH_STORAGE(dtype(), "to_vector", [&] {
+    if constexpr (std::is_same_v<scalar_t, bfloat16> && std::is_same_v<T, int64_t>)
+      throw std::invalid_argument("to_vector: a bfloat16 tensor reads as float or double, not int64");
+    else
+      kernels::cpu::copy<scalar_t, T>(data<scalar_t>(), detail::layout_of(*this), out.data(), dst);
   });
   return out;
 }
@@ -374,10 +379,17 @@ void copy_(const Tensor& dst, const Tensor& src) {
   if (dd == sd) {
     // One device: the strided copy kernel converts dtype and layout in one pass.
     const kernels::Layout sl = detail::layout_of(src), dl = detail::layout_of(dst);
-    GAN_DISPATCH_ALL(src.dtype(), "copy_", [&] {
+    GAN_DISPATCH_STORAGE(src.dtype(), "copy_", [&] {
       using S = scalar_t;
-      GAN_DISPATCH_ALL(dst.dtype(), "copy_", [&] {
-        copy_kernel<S, scalar_t>(dd, src.data<S>(), sl, dst.data<scalar_t>(), dl);
+      GAN_DISPATCH_STORAGE(dst.dtype(), "copy_", [&] {
+        using D = scalar_t;
+        constexpr bool bf16_int = (std::is_same_v<S, bfloat16> && std::is_same_v<D, int64_t>) ||
+                                  (std::is_same_v<S, int64_t> && std::is_same_v<D, bfloat16>);
+        if constexpr (bf16_int)
+          throw std::invalid_argument(std::string("copy_: no conversion from ") + dtype_name(src.dtype()) + " to " +
+                                      dtype_name(dst.dtype()) + "; go through float32");
+        else
+          copy_kernel<S, D>(dd, src.data<S>(), sl, dst.data<D>(), dl);
       });
     });
     return;

@@ -33,6 +33,10 @@ struct TensorImpl {
   std::shared_ptr<TensorImpl> grad;         // accumulated by backward() on leaves
   std::shared_ptr<Node> grad_fn;            // the op that produced this tensor (non-leaves)
   std::weak_ptr<Node> grad_accumulator;     // the leaf's AccumulateGrad node, shared by all graphs using it
+  // The bfloat16 copy saved for backward passes (engine/saved_activation.h), while some node keeps it.
+  std::weak_ptr<TensorImpl> saved_bf16;
+  // Every element is a bf16 value (a float32 conv output in the bf16 math mode): a bf16 copy of it is exact.
+  bool bf16_values = false;
 };
 
 class Tensor {

@@ -33,6 +33,11 @@
 //
 // All pointers are to contiguous row-major arrays. Outputs are overwritten, never accumulated into. bias may be
 // null (no bias). The CUDA twin takes the same arguments.
+//
+// In the bf16 math mode (kernels/math_mode.h) a float conv also rounds its output to bf16 (nearest even), after the
+// bias and the whole sum: a bf16 conv's result, as PyTorch's autocast gives (its conv outputs are bf16 tensors).
+// The activations a training step saves for its backward pass are then bf16 values, which
+// engine/saved_activation.h keeps as bfloat16 without changing any gradient.
 #pragma once
 
 #include <cstdint>

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 
+#include "kernels/bfloat16.h"
 #include "kernels/strided.h"
 
 namespace gan::kernels {
@@ -49,7 +50,8 @@ template <typename T>
 void where(const T* cond, const Layout& cond_layout, const T* a, const Layout& a_layout, const T* b,
            const Layout& b_layout, T* out, const Layout& out_layout);
 
-// dst = static_cast<D>(src), element by element over a shared shape.
+// dst = static_cast<D>(src), element by element over a shared shape. S and D: float, double, int64_t, or
+// bfloat16 with float, double or itself (round to nearest even into bfloat16, exact out of it).
 template <typename S, typename D>
 void copy(const S* src, const Layout& src_layout, D* dst, const Layout& dst_layout);
 

@@ -16,10 +16,11 @@
 // with CUDA and Fp32 without. Takes effect for the next call.
 #pragma once
 
-#include <bit>
 #include <cstdint>
 #include <optional>
 #include <string_view>
+
+#include "kernels/bfloat16.h"
 
 namespace gan::kernels {
 
@@ -35,12 +36,7 @@ std::optional<FloatMath> parse_float_math(std::string_view name);
 // x rounded to the nearest bfloat16 (ties to even), as a float whose low 16 bits are zero: what cvt.rn.bf16.f32
 // gives. Finite values past bf16's largest round to infinity; subnormals round like normals (no flush); a NaN
 // stays a NaN (quieted, sign kept).
-inline float bf16_round(float x) {
-  uint32_t u = std::bit_cast<uint32_t>(x);
-  if ((u & 0x7fffffffu) > 0x7f800000u) return std::bit_cast<float>((u | 0x00400000u) & 0xffff0000u);
-  u += 0x7fffu + ((u >> 16) & 1u);
-  return std::bit_cast<float>(u & 0xffff0000u);
-}
+inline float bf16_round(float x) { return bf16_round_float(x); }
 
 // RAII: sets the mode for a scope and gives the previous one back (tests, benchmarks).
 class ScopedFloatMath {

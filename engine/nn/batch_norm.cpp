@@ -8,6 +8,7 @@
 #include "engine/nn/functional.h"
 #include "engine/ops/dispatch.h"
 #include "engine/ops/op_helpers.h"
+#include "engine/saved_activation.h"
 #include "kernels/batch_norm.h"
 
 namespace gan::nn::functional {
@@ -137,14 +138,25 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
   });
 
   const bool want_x = wants(x), want_w = wants(weight), want_b = wants(bias);
+  // The backward reads x, and y for its activation's sign; in the bf16 math mode y is kept as bf16 in place of the
+  // node's saved output, and x too when it is a conv output (engine/saved_activation.h).
+  const bool recording = needs_grad({x, weight, bias});
+  const SavedActivation saved_x = recording ? SavedActivation(x, SavedUse::Values) : SavedActivation();
+  SavedActivation saved_y;
+  if (recording && y.dtype() == DType::Float32 && packs_saved_activations()) {
+    saved_y = SavedActivation(y, SavedUse::Sign);
+    if (!saved_y.is_packed()) saved_y = {};  // the node saves y instead (a capture of y itself would be a cycle)
+  }
   return record(
       name, {x, weight, bias}, y,
-      [x, weight, bias, xc, wc, save_mean, save_inv_std, shape, training, eps, act, want_x, want_w, want_b](
-          const Tensor& g_in, const Tensor& out) {
+      [saved_x, saved_y, weight, bias, wc, save_mean, save_inv_std, shape, training, eps, act, want_x, want_w,
+       want_b](const Tensor& g_in, const Tensor& out) {
+        const Tensor x = saved_x.unpack();
         if (grad_enabled())
           return backward_by_ops(g_in, x, weight, bias, save_mean, save_inv_std, training, eps, act);
+        const Tensor xc = x.detach().contiguous();
         const Tensor g = g_in.detach().contiguous();
-        const Tensor yc = out.detach().contiguous();
+        const Tensor yc = (saved_y.defined() ? saved_y.unpack() : out).detach().contiguous();
         Tensor gx = want_x ? empty(xc.shape(), xc.dtype(), xc.device()) : Tensor();
         Tensor gw = want_w ? empty({shape.C}, xc.dtype(), xc.device()) : Tensor();
         Tensor gb = want_b ? empty({shape.C}, xc.dtype(), xc.device()) : Tensor();
@@ -157,7 +169,7 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
         });
         return std::vector<Tensor>{gx, gw, gb};
       },
-      {.save_output = true});
+      {.save_output = !saved_y.defined()});
 }
 
 }  // namespace gan::nn::functional

@@ -23,6 +23,7 @@
 
 #include "engine/nn/functional.h"
 #include "engine/ops/op_helpers.h"
+#include "engine/saved_activation.h"
 #include "kernels/conv.h"
 
 namespace gan::nn::functional {
@@ -70,6 +71,19 @@ std::string call_str(const char* a_name, const Tensor& a, const char* b_name, co
 }
 
 bool wants(const Tensor& t) { return t.defined() && t.requires_grad(); }
+
+// Which inputs of a conv (input, weight, bias) get a gradient, fixed when the op is recorded.
+struct Wanted {
+  bool x, weight, bias;
+  Wanted(const Tensor& x_, const Tensor& w_, const Tensor& b_) : x(wants(x_)), weight(wants(w_)), bias(wants(b_)) {}
+};
+
+// The conv's input as its backward needs it: only the weight gradient reads it, as an operand the bf16 math mode
+// rounds to bf16 anyway, so nothing is kept when the weight wants no gradient (or nothing is recorded), and it is
+// kept as bf16 in that mode.
+SavedActivation saved_input(const Wanted& want, const Tensor& x, const Tensor& weight) {
+  return want.weight ? save_for_backward({x, weight}, x, SavedUse::Bf16Operand) : SavedActivation();
+}
 
 // dtype, device, 4-D and parameter checks shared by the three ops.
 void check_common(const char* op, const char* a_name, const Tensor& a, const char* b_name, const Tensor& b,
@@ -195,13 +209,16 @@ Tensor conv2d_impl(const Tensor& x, const Tensor& weight, const Tensor& bias, co
     GAN_KERNEL(x.device(), op, conv2d_forward<scalar_t>, s, xc.data<scalar_t>(), wc.data<scalar_t>(),
                bc.defined() ? bc.data<scalar_t>() : nullptr, out.data<scalar_t>());
   });
+  mark_bf16_values(out);  // rounded to bf16 in the bf16 math mode (kernels/conv.h)
+  const Wanted want(x, weight, bias);
+  const SavedActivation saved_x = saved_input(want, x, weight);
   return record(op, {x, weight, bias}, out,
-                [x, weight, bias, p, H, W, Ho, Wo, kh, kw](const Tensor& g, const Tensor&) {
+                [saved_x, weight, want, p, H, W, Ho, Wo, kh, kw](const Tensor& g, const Tensor&) {
                   Tensor gx, gw, gb;
-                  if (wants(x))
+                  if (want.x)
                     gx = conv_transpose2d_impl(g, weight, Tensor(), transpose_params_for(H, W, Ho, Wo, kh, kw, p));
-                  if (wants(weight)) gw = conv2d_weight_grad_impl(x, g, kh, kw, p);
-                  if (wants(bias)) gb = sum(g, {0, 2, 3});
+                  if (want.weight) gw = conv2d_weight_grad_impl(saved_x.unpack(), g, kh, kw, p);
+                  if (want.bias) gb = sum(g, {0, 2, 3});
                   return std::vector<Tensor>{gx, gw, gb};
                 });
 }
@@ -242,12 +259,15 @@ Tensor conv_transpose2d_impl(const Tensor& x, const Tensor& weight, const Tensor
     GAN_KERNEL(x.device(), op, conv2d_backward_data<scalar_t>, s, xc.data<scalar_t>(), wc.data<scalar_t>(),
                bc.defined() ? bc.data<scalar_t>() : nullptr, out.data<scalar_t>());
   });
-  return record(op, {x, weight, bias}, out, [x, weight, bias, p, Hi, Wi, kh, kw](const Tensor& g, const Tensor&) {
+  mark_bf16_values(out);  // rounded to bf16 in the bf16 math mode (kernels/conv.h)
+  const Wanted want(x, weight, bias);
+  const SavedActivation saved_x = saved_input(want, x, weight);
+  return record(op, {x, weight, bias}, out, [saved_x, weight, want, p, Hi, Wi, kh, kw](const Tensor& g, const Tensor&) {
     const ConvParams cp = conv_params_to(Hi, Wi, p);
     Tensor gx, gw, gb;
-    if (wants(x)) gx = conv2d_impl(g, weight, Tensor(), cp);
-    if (wants(weight)) gw = conv2d_weight_grad_impl(g, x, kh, kw, cp);
-    if (wants(bias)) gb = sum(g, {0, 2, 3});
+    if (want.x) gx = conv2d_impl(g, weight, Tensor(), cp);
+    if (want.weight) gw = conv2d_weight_grad_impl(g, saved_x.unpack(), kh, kw, cp);
+    if (want.bias) gb = sum(g, {0, 2, 3});
     return std::vector<Tensor>{gx, gw, gb};
   });
 }
@@ -274,6 +294,7 @@ Tensor conv2d_weight_grad_impl(const Tensor& x, const Tensor& g, int64_t kh, int
     GAN_KERNEL(x.device(), op, conv2d_backward_weight<scalar_t>, s, xc.data<scalar_t>(), gc.data<scalar_t>(),
                out.data<scalar_t>());
   });
+  mark_bf16_values(out);  // rounded to bf16 in the bf16 math mode (kernels/conv.h)
   return record(op, {x, g}, out, [x, g, p, H, W, Ho, Wo, kh, kw](const Tensor& gg, const Tensor&) {
     // <gg, dW(x, g)> = <conv2d(x, gg), g>: differentiate that bilinear form in x and in g.
     Tensor gx, gg_out;

@@ -5,6 +5,7 @@
 
 #include "engine/ops.h"
 #include "engine/ops/op_helpers.h"
+#include "engine/saved_activation.h"
 #include "kernels/elementwise.h"
 
 namespace gan {
@@ -175,15 +176,18 @@ Tensor clamp(const Tensor& x, double lo, double hi) {
 }
 
 // ---- activations ----
+// The backward reads x for its sign only: kept as bf16 in the bf16 math mode (engine/saved_activation.h).
 Tensor relu(const Tensor& x) {
   return record("relu", {x}, run_unary("relu", UnaryOp::Relu, x),
-                [x](const Tensor& g, const Tensor&) { return std::vector<Tensor>{leaky_relu_backward(g, x, 0.0)}; });
+                [saved = save_for_backward({x}, x, SavedUse::Sign)](const Tensor& g, const Tensor&) {
+                  return std::vector<Tensor>{leaky_relu_backward(g, saved.unpack(), 0.0)};
+                });
 }
 
 Tensor leaky_relu(const Tensor& x, double slope) {
   return record("leaky_relu", {x}, run_unary("leaky_relu", UnaryOp::LeakyRelu, x, {slope, 0}),
-                [x, slope](const Tensor& g, const Tensor&) {
-                  return std::vector<Tensor>{leaky_relu_backward(g, x, slope)};
+                [saved = save_for_backward({x}, x, SavedUse::Sign), slope](const Tensor& g, const Tensor&) {
+                  return std::vector<Tensor>{leaky_relu_backward(g, saved.unpack(), slope)};
                 });
 }
 
@@ -226,9 +230,19 @@ Tensor abs_backward(const Tensor& g, const Tensor& x) {
   return masked_product("abs_backward", g, x, [](const Tensor& gd, const Tensor& xd) { return mul(gd, sign(xd)); });
 }
 
+// d tanh(x) = 1 - tanh(x)^2, from the saved output; or, where x holds bf16 values (a conv output in the bf16 math
+// mode: the generator's last layer), from x kept as bf16 and tanh recomputed, the same values in half the bytes
+// (engine/saved_activation.h).
 Tensor tanh(const Tensor& x) {
+  Tensor y = run_unary("tanh", UnaryOp::Tanh, x);
+  const SavedActivation saved = save_for_backward({x}, x, SavedUse::Values);
+  if (saved.is_packed())
+    return record("tanh", {x}, y, [saved](const Tensor& g, const Tensor&) {
+      const Tensor out = tanh(saved.unpack());
+      return std::vector<Tensor>{mul(g, rsub(mul(out, out), 1.0))};
+    });
   return record(
-      "tanh", {x}, run_unary("tanh", UnaryOp::Tanh, x),
+      "tanh", {x}, y,
       [](const Tensor& g, const Tensor& out) { return std::vector<Tensor>{mul(g, rsub(mul(out, out), 1.0))}; },
       {.save_output = true});
 }

@@ -236,6 +236,10 @@ Tensor contiguous(const Tensor& x) {
 Tensor to_dtype(const Tensor& x, DType dtype) {
   detail::check_defined("to", x);
   if (x.dtype() == dtype) return x;
+  if (dtype == DType::BFloat16 && needs_grad({x}))
+    throw std::invalid_argument("to(bfloat16): the tensor of shape " + shape_str(x.shape()) +
+                                " requires grad, but bfloat16 is a storage type no op differentiates through; "
+                                "convert x.detach() (or set the bf16 math mode: --precision bf16)");
   Tensor out = empty(x.shape(), dtype, x.device());
   copy_(out, x);
   if (!is_floating(dtype)) return out;

@@ -5,8 +5,10 @@
 #include <algorithm>
 #include <cstring>
 #include <memory>
+#include <type_traits>
 
 #include "kernels/gemm.h"
+#include "kernels/math_mode.h"
 #include "kernels/strided.h"
 
 namespace gan::kernels::cpu {
@@ -168,10 +170,8 @@ GroupDims group_dims(const Conv2dShape& s) {
   return {s.Cout / s.groups, s.Cin / s.groups * s.kh * s.kw};
 }
 
-}  // namespace
-
 template <typename T>
-void conv2d_forward(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y) {
+void conv2d_forward_unrounded(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y) {
   const int64_t K = s.Cin * s.kh * s.kw, L = s.Ho * s.Wo;
   if (s.N == 0 || s.Cout == 0 || L == 0) return;
   if (K == 0) {  // no input channels: the output is the bias
@@ -206,7 +206,7 @@ void conv2d_forward(const Conv2dShape& s, const T* x, const T* w, const T* bias,
 }
 
 template <typename T>
-void conv2d_backward_data(const Conv2dShape& s, const T* gy, const T* w, const T* bias, T* gx) {
+void conv2d_backward_data_unrounded(const Conv2dShape& s, const T* gy, const T* w, const T* bias, T* gx) {
   const int64_t K = s.Cin * s.kh * s.kw, L = s.Ho * s.Wo, plane = s.H * s.W;
   if (s.N == 0 || s.Cin == 0 || plane == 0) return;
   if (s.Cout == 0 || L == 0) {  // nothing flows back: gx is the bias
@@ -236,7 +236,7 @@ void conv2d_backward_data(const Conv2dShape& s, const T* gy, const T* w, const T
 }
 
 template <typename T>
-void conv2d_backward_weight(const Conv2dShape& s, const T* x, const T* gy, T* gw) {
+void conv2d_backward_weight_unrounded(const Conv2dShape& s, const T* x, const T* gy, T* gw) {
   const int64_t K = s.Cin * s.kh * s.kw, L = s.Ho * s.Wo;
   if (s.Cout == 0 || K == 0) return;
   const GroupDims gd = group_dims(s);
@@ -262,6 +262,37 @@ void conv2d_backward_weight(const Conv2dShape& s, const T* x, const T* gy, T* gw
       gemm<T>(false, true, gd.cout, gd.k, ld, T(1), gchunk + grp * gd.cout * ld, ld, col + grp * gd.k * ld, ld,
               n0 == 0 ? T(0) : T(1), gw + grp * gd.cout * gd.k, gd.k);
   }
+}
+
+// In the bf16 math mode a float conv's output is rounded to bf16 as a whole, after the bias and after every chunk
+// (backward weight) or overlap (col2im) has been summed, as the CUDA twin's epilogues round (kernels/conv.h).
+template <typename T>
+void round_output(T* out, int64_t n) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (float_math() != FloatMath::Bf16) return;
+#pragma omp parallel for schedule(static) if (n > (int64_t(1) << 16))
+    for (int64_t i = 0; i < n; ++i) out[i] = bf16_round(out[i]);
+  }
+}
+
+}  // namespace
+
+template <typename T>
+void conv2d_forward(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y) {
+  conv2d_forward_unrounded(s, x, w, bias, y);
+  round_output(y, s.N * s.Cout * s.Ho * s.Wo);
+}
+
+template <typename T>
+void conv2d_backward_data(const Conv2dShape& s, const T* gy, const T* w, const T* bias, T* gx) {
+  conv2d_backward_data_unrounded(s, gy, w, bias, gx);
+  round_output(gx, s.N * s.Cin * s.H * s.W);
+}
+
+template <typename T>
+void conv2d_backward_weight(const Conv2dShape& s, const T* x, const T* gy, T* gw) {
+  conv2d_backward_weight_unrounded(s, x, gy, gw);
+  round_output(gw, s.Cout * (s.Cin / std::max<int64_t>(s.groups, 1)) * s.kh * s.kw);
 }
 
 #define GAN_INSTANTIATE_CONV(T)                                                                   \

@@ -38,8 +38,9 @@
 // rounded with cvt.rna, FP32 accumulation; MmaMath and the MmaTileCfg shapes, K 16 per step), and the operands
 // reach shared memory through a three-stage cp.async pipeline instead of registers (gemm_mainloop). The BF16 mode
 // is the same kernel with BF16 tensor cores (BfMath): the FP32 shared tiles are rounded to bf16 pairwise (cvt.rn,
-// ties to even) into the fragments of one mma.sync m16n8k16 per 16 k, FP32 accumulation. Strict FP32 and doubles
-// use the SIMT micro-tiles (SimtMath). Groups, dilation, strides and padding work the same in all three.
+// ties to even) into the fragments of one mma.sync m16n8k16 per 16 k, FP32 accumulation, and the epilogue rounds
+// the output to bf16 (a bf16 conv's result, kernels/conv.h; split-K rounds once, after the sum). Strict FP32 and
+// doubles use the SIMT micro-tiles (SimtMath). Groups, dilation, strides and padding work the same in all three.
 //
 // Split-K: when C has too few tiles to fill the GPU (deep layers at small spatial size; backward weight, whose
 // reduction runs over all N Ho Wo pixels), the reduction is cut into slices that write partial tiles to a
@@ -235,6 +236,15 @@ __host__ __device__ inline GatherGemm gather_gemm(const Dims& d, bool backward_d
   return backward_data ? backward_data_gemm(d, phase) : forward_gemm(d);
 }
 
+// A float output rounded to bf16 (the BF16 policy's split-K reductions, kernels/conv.h); doubles never are.
+template <typename T>
+__device__ __forceinline__ T round_bf16(T v) {
+  if constexpr (std::is_same_v<T, float>)
+    return bf16_round_float(v);
+  else
+    return v;
+}
+
 // Kernel arguments (one struct each keeps the launches short).
 template <typename T>
 struct GatherArgs {
@@ -249,6 +259,7 @@ struct GatherArgs {
   T* ws;          // [groups][phases][splits][M][ws_n]
   int ws_n;       // the largest phase's N
   int m_tiles;    // blocks along M per group (blockIdx.y = group m_tiles + tile)
+  bool bf16_output;  // gather_reduce_kernel rounds the output to bf16 (the BF16 policy's split-K)
 };
 
 template <typename T>
@@ -392,6 +403,8 @@ struct SimtMath {
   __device__ __forceinline__ int row(int i) const { return micro_row<Cfg>(ty, i); }
   __device__ __forceinline__ int col(int j) const { return micro_col<Cfg>(tx, 4 * j); }
   __device__ __forceinline__ T value(int i, int j, int jj) const { return acc[i][4 * j + jj]; }
+  // An output value as stored (after the bias): unchanged but in the BF16 policy.
+  static __device__ __forceinline__ T finish(T v) { return v; }
 };
 
 // The accumulators of a warp's WM x WN tile of m16n8 mma tiles (FP32), shared by the tensor-core policies:
@@ -419,6 +432,7 @@ struct MmaAccumulators {
   __device__ __forceinline__ int row(int i) const { return wm + 16 * (i / 2) + 8 * (i % 2) + g; }
   __device__ __forceinline__ int col(int j) const { return wn + 8 * j + 2 * t; }
   __device__ __forceinline__ float value(int i, int j, int jj) const { return acc[i / 2][j][2 * (i % 2) + jj]; }
+  static __device__ __forceinline__ float finish(float v) { return v; }
 };
 
 // TF32 tensor cores (float only): each warp a WM x WN warp tile of m16n8k8 mmas. Fragments are read from the
@@ -461,10 +475,12 @@ struct MmaMath : MmaAccumulators<Cfg> {
 // This one reads shared rows t and t + 4 (and t + 8, t + 12) for ISA k 2t and 2t + 1 (2t + 8 and 2t + 9): the
 // rows the TF32 policy reads, whose fragment loads are free of bank conflicts (MmaTileCfg's PAD), where rows 2t and
 // 2t + 1 would make lanes t and t + 2 collide.
+// The output is rounded to bf16 after the bias (kernels/conv.h), as the CPU twin rounds it.
 template <class Cfg>
 struct BfMath : MmaAccumulators<Cfg> {
   static_assert(Cfg::BK % 16 == 0, "one m16n8k16 per 16 k");
   using MmaAccumulators<Cfg>::MmaAccumulators;
+  static __device__ __forceinline__ float finish(float v) { return bf16_round_float(v); }
   __device__ __forceinline__ void step(const float (*As)[Cfg::BM + Cfg::PAD],
                                        const float (*Bs)[Cfg::BN + Cfg::PAD]) {
     const int g = this->g, t = this->t;
@@ -712,7 +728,7 @@ __global__ void __launch_bounds__(Cfg::NT, sizeof(T) == 4 ? Cfg::MIN_BLOCKS : 1)
       const T bm = bias != nullptr ? ldg(bias + m) : T(0);
       T v[RUN];
 #pragma unroll
-      for (int jj = 0; jj < RUN; ++jj) v[jj] = math.value(i, j, jj) + bm;
+      for (int jj = 0; jj < RUN; ++jj) v[jj] = Math::finish(math.value(i, j, jj) + bm);
       T* row = out + int64_t(m) * g.o_m;
       if (contiguous) {
         store_run<T, RUN>(row + base[0], v);
@@ -747,7 +763,8 @@ __global__ void gather_reduce_kernel(GatherArgs<T> args) {
     const int qb = rem - qa * static_cast<int>(g.QW.d);
     const int64_t o = img * g.o_img + int64_t(m) * g.o_m + int64_t(g.o_r0 + qa * g.o_sr) * g.o_ld + g.o_c0 +
                       qb * g.o_sc;
-    out[o] = sum + (bias != nullptr ? ldg(bias + m) : T(0));
+    const T v = sum + (bias != nullptr ? ldg(bias + m) : T(0));
+    out[o] = args.bf16_output ? round_bf16(v) : v;
   }
 }
 
@@ -853,6 +870,8 @@ __global__ void __launch_bounds__(Cfg::NT, sizeof(T) == 4 ? Cfg::MIN_BLOCKS : 1)
 
   constexpr int RUN = Math::RUN;
   T* dst = (args.splits > 1 ? args.ws + int64_t(split) * d.Cout * ncols : args.gw) + int64_t(group) * M * ncols;
+  // Partial sums stay raw; weight_reduce_kernel finishes them.
+  const auto finished = [splits = args.splits](T v) { return splits > 1 ? v : Math::finish(v); };
 #pragma unroll
   for (int j = 0; j < Math::COL_RUNS; ++j) {
     const int nb = n0 + math.col(j);
@@ -865,10 +884,10 @@ __global__ void __launch_bounds__(Cfg::NT, sizeof(T) == 4 ? Cfg::MIN_BLOCKS : 1)
       if (nb + RUN - 1 < ncols) {
         T v[RUN];
 #pragma unroll
-        for (int jj = 0; jj < RUN; ++jj) v[jj] = math.value(i, j, jj);
+        for (int jj = 0; jj < RUN; ++jj) v[jj] = finished(math.value(i, j, jj));
         store_run<T, RUN>(p, v);
       } else {
-        for (int jj = 0; jj < RUN && nb + jj < ncols; ++jj) p[jj] = math.value(i, j, jj);
+        for (int jj = 0; jj < RUN && nb + jj < ncols; ++jj) p[jj] = finished(math.value(i, j, jj));
       }
     }
   }
@@ -876,12 +895,13 @@ __global__ void __launch_bounds__(Cfg::NT, sizeof(T) == 4 ? Cfg::MIN_BLOCKS : 1)
 
 // gw[i] = sum over slices z (in order) of ws[z][i].
 template <typename T>
-__global__ void weight_reduce_kernel(const T* __restrict__ ws, int splits, int64_t count, T* __restrict__ gw) {
+__global__ void weight_reduce_kernel(const T* __restrict__ ws, int splits, int64_t count, T* __restrict__ gw,
+                                     bool round_to_bf16) {
   for (int64_t idx = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; idx < count;
        idx += int64_t(gridDim.x) * blockDim.x) {
     T sum = T(0);
     for (int z = 0; z < splits; ++z) sum += ws[z * count + idx];
-    gw[idx] = sum;
+    gw[idx] = round_to_bf16 ? round_bf16(sum) : sum;
   }
 }
 
@@ -1119,8 +1139,8 @@ void run_gather(const char* op, const Conv2dShape& s, bool backward_data, const 
   if (M == 0 || n_max == 0) return;
   const Plan plan = plan_gemm(M, n_max, k_max, int64_t(phases) * d.G, phases, sizeof(T));
   const Workspace ws(plan.splits > 1 ? size_t(plan.splits) * phases * d.G * M * n_max * sizeof(T) : 0);
-  const GatherArgs<T> args{d,           backward_data, a, b, bias, out, plan.splits, plan.k_per_split,
-                           ws.as<T>(), n_max,          0};
+  const GatherArgs<T> args{d,           backward_data, a,     b,   bias, out, plan.splits, plan.k_per_split,
+                           ws.as<T>(), n_max,         0,     plan.arith == Arith::Bf16};
   with_kernel_config<T>(plan, [&]<class Cfg, class Math>() { launch_gather<T, Cfg, Math>(op, args, phases, M); });
   if (plan.splits > 1) {
     const dim3 grid(reduce_blocks(int64_t(M) * n_max), phases, d.G);
@@ -1160,7 +1180,8 @@ void conv2d_backward_weight(const Conv2dShape& s, const T* x, const T* gy, T* gw
   with_kernel_config<T>(plan, [&]<class Cfg, class Math>() { launch_weight<T, Cfg, Math>(op, args, ncols); });
   if (plan.splits > 1) {
     const int64_t count = int64_t(d.Cout) * ncols;
-    launch<weight_reduce_kernel<T>>(reduce_blocks(count), 256, 0, stream(), ws.as<T>(), plan.splits, count, gw);
+    launch<weight_reduce_kernel<T>>(reduce_blocks(count), 256, 0, stream(), ws.as<T>(), plan.splits, count, gw,
+                                    plan.arith == Arith::Bf16);
   }
 }
 

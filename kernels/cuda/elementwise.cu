@@ -431,6 +431,10 @@ GAN_INSTANTIATE_FLOATING(double)
 GAN_INSTANTIATE_COPY_FROM(float)
 GAN_INSTANTIATE_COPY_FROM(double)
 GAN_INSTANTIATE_COPY_FROM(int64_t)
+// bfloat16 converts to and from the floating types only (kernels/bfloat16.h).
+GAN_INSTANTIATE_COPY(bfloat16, bfloat16)
+GAN_INSTANTIATE_COPY(bfloat16, float) GAN_INSTANTIATE_COPY(float, bfloat16)
+GAN_INSTANTIATE_COPY(bfloat16, double) GAN_INSTANTIATE_COPY(double, bfloat16)
 #undef GAN_INSTANTIATE_COPY_FROM
 #undef GAN_INSTANTIATE_COPY
 

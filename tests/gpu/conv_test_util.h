@@ -8,6 +8,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <ostream>
 #include <random>
 #include <set>
@@ -20,6 +22,7 @@
 #include "kernels/conv.h"
 #include "kernels/cuda/launch_count.h"
 #include "kernels/cuda/runtime.h"
+#include "kernels/math_mode.h"
 
 namespace gan::testing::conv_test {
 
@@ -176,20 +179,50 @@ inline std::vector<double> bias_map(const std::vector<float>* bias, int64_t N, i
   return out;
 }
 
+// The bf16 value next to the bf16 value g, upward or downward (g finite).
+inline double bf16_next(float g, bool up) {
+  if (g == 0.0f) return up ? std::ldexp(1.0, -133) : -std::ldexp(1.0, -133);
+  uint32_t u;
+  std::memcpy(&u, &g, 4);
+  const bool away_from_zero = up == !(u >> 31);
+  u = away_from_zero ? u + 0x10000u : u - 0x10000u;
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+// How far ref lies outside the values that round to the bf16 value g (the cell between the midpoints to its
+// neighbours): 0 inside it.
+inline double distance_to_bf16_cell(float g, double ref) {
+  const double down = (double(g) + bf16_next(g, false)) / 2, up = (double(g) + bf16_next(g, true)) / 2;
+  return ref < down ? down - ref : ref > up ? ref - up : 0.0;
+}
+
 // Checks `got` against `ref` element by element: |got - ref| <= rel S + abs_rel (|ref| + |bias|), with S (sum
-// |a b| of the element's reduction) and bias per element. `bound` names the bound in the message; the largest
+// |a b| of the element's reduction) and bias per element. With `bf16_output` (the BF16 mode's outputs are rounded
+// to bf16, kernels/conv.h), got must instead be a bf16 value that some value within that bound of ref rounds to:
+// the error compared with the bound is ref's distance to got's rounding cell, so the bound keeps its tightness and
+// the output rounding adds exactly its own error, no more. `bound` names the bound in the message; the largest
 // error / bound seen is kept in *worst when given (also on success, for reporting how tight a bound is).
 inline ::testing::AssertionResult within_bound(const std::vector<double>& got, const std::vector<double>& ref,
                                                const std::vector<double>& S, const std::vector<double>& bias,
                                                double rel, double abs_rel, int64_t K, const std::string& what,
-                                               const char* bound, double* worst = nullptr) {
+                                               const char* bound, double* worst = nullptr, bool bf16_output = false) {
   double largest = 0;  // the largest error / bound
   size_t worst_at = 0, bad = 0;
   for (size_t i = 0; i < got.size(); ++i) {
     if (!std::isfinite(got[i]))
       return ::testing::AssertionFailure() << what << ": output " << i << " is " << got[i] << " (unwritten?)";
     const double limit = rel * S[i] + abs_rel * (std::fabs(ref[i]) + std::fabs(bias[i]));
-    const double ratio = std::fabs(got[i] - ref[i]) / std::max(limit, 1e-300);
+    double ratio;
+    if (bf16_output) {
+      const float g = static_cast<float>(got[i]);
+      if (double(kernels::bf16_round(g)) != got[i])
+        return ::testing::AssertionFailure() << what << ": output " << i << " = " << got[i] << " is not a bf16 value";
+      ratio = distance_to_bf16_cell(g, ref[i]) / std::max(limit, 1e-300);
+    } else {
+      ratio = std::fabs(got[i] - ref[i]) / std::max(limit, 1e-300);
+    }
     if (ratio > 1) ++bad;
     if (ratio > largest) largest = ratio, worst_at = i;
   }

@@ -5,19 +5,23 @@
 // For an output c = sum_k a_k b_k over K terms (a conv output, a data gradient or a weight gradient), with
 // S = sum_k |a_k b_k| and S' = sum_k |a'_k b'_k| (a' = bf16_round(a)) computed per element by the CPU convolution
 // of the magnitudes in double:
-//   (a) against the CPU bf16 twin (the CPU float convolution in the BF16 math mode, kernels/math_mode.h: it rounds
-//       both operands of every product with bf16_round, then computes in FP32). Both sides sum the same products
-//       a'_k b'_k, exact in FP32, and differ only in the FP32 summation order: ours at most K 2^-23 S' (2^-23, not
-//       the 2^-24 of round-to-nearest, per addition: the tensor core's internal additions are not specified to
-//       round to nearest), the CPU's at most K 2^-24 S'; the bias addition rounds once on each side. So
+//   (a) against the CPU bf16 twin before its output rounding (the CPU float convolution in strict FP32 of the
+//       bf16_round'ed operands: what the twin in the BF16 math mode computes before rounding its output, as
+//       tests/core/test_math_mode.cpp checks bit for bit). Both sides sum the same products a'_k b'_k, exact in
+//       FP32, and differ only in the FP32 summation order: ours at most K 2^-23 S' (2^-23, not the 2^-24 of
+//       round-to-nearest, per addition: the tensor core's internal additions are not specified to round to
+//       nearest), the CPU's at most K 2^-24 S'; the bias addition rounds once on each side. So before our output
+//       is rounded to bf16,
 //         |ours - twin| <= 3 K 2^-24 S' + 2^-22 (|c| + |bias|).
 //       A wrong operand pairing along k, a missing tile or split-K slice, or a different rounding of the operands
 //       (to within the odd element) fails this bound, which is about 2^-9 / sqrt(K) of what such an error gives.
 //   (b) against the exact result (the FP64 CPU convolution of the unrounded operands): each operand is rounded to
 //       nearest with an 8-bit significand, a relative error of at most 2^-8 each, so each product is off by at most
 //       (2 2^-8 + 2^-16) |a_k b_k|; then the FP32 accumulation as above, and the epilogue's rounding:
-//         |ours - exact| <= (2^-7 + 2^-16 + K 2^-23) S + 2^-23 (|c| + |bias|).
+//         |ours - exact| <= (2^-7 + 2^-16 + K 2^-23) S + 2^-23 (|c| + |bias|)   before the output rounding.
 //       (Normal operands only: a bf16 subnormal has a larger relative error; the random operands here have none.)
+// Our output is then rounded to bf16 (kernels/conv.h), so each check asks that it be the bf16 rounding of some
+// value within its bound (conv_test_util.h: within_bound with bf16_output): no slack beyond that rounding.
 // Each test prints the worst error / bound it saw for both, so the bounds' tightness is on record.
 #include <gtest/gtest.h>
 
@@ -71,12 +75,13 @@ std::vector<double> rounded_magnitudes(const std::vector<float>& v) {
 // returns ours. `cpu(a, b, bias, out)` is the CPU counterpart, called for doubles (exact, S, S') and for floats in
 // the BF16 mode (the twin); `bias` is the float bias or null, `bias_values` its value per output element. With
 // `family`, ours must have launched that conv GEMM family on the BF16 policy (its plan goes to `plans`); with
-// `twin` false, (a) is skipped.
+// `twin` false, (a) is skipped; `bf16_output`: ours rounds its output to bf16 (convolutions; not the GEMM).
 template <class Cpu, class Gpu>
 std::vector<double> compare_pass(const std::string& what, const char* family, int64_t K, const std::vector<float>& a,
                                  const std::vector<float>& b, const float* bias,
                                  const std::vector<double>& bias_values, Cpu&& cpu, Gpu&& gpu, WorstRatios& worst,
-                                 std::set<std::string>* plans = nullptr, bool twin = true) {
+                                 std::set<std::string>* plans = nullptr, bool twin = true,
+                                 bool bf16_output = true) {
   const size_t n = bias_values.size();
   const std::vector<double> ad = to_double(a, false), bd = to_double(b, false);
   const std::vector<double> aa = to_double(a, true), ba = to_double(b, true);
@@ -87,11 +92,16 @@ std::vector<double> compare_pass(const std::string& what, const char* family, in
   for (size_t i = 0; i < n; ++i) exact[i] += bias_values[i];
   cpu(aa.data(), ba.data(), no_bias, S.data());
   cpu(ar.data(), br.data(), no_bias, S_rounded.data());
-  std::vector<float> twin_out(n);
+  std::vector<float> twin_out(n), a_rounded(a), b_rounded(b);
+  for (float& v : a_rounded) v = kernels::bf16_round(v);
+  for (float& v : b_rounded) v = kernels::bf16_round(v);
+  {
+    const kernels::ScopedFloatMath mode(FloatMath::Fp32);
+    cpu(a_rounded.data(), b_rounded.data(), bias, twin_out.data());
+  }
   Tensor out = nan_output<float>(static_cast<int64_t>(n));
   {
     const kernels::ScopedFloatMath mode(FloatMath::Bf16);
-    cpu(a.data(), b.data(), bias, twin_out.data());
     kcuda::reset_launch_counts();
     gpu(out.data<float>());
     if (family) {
@@ -103,10 +113,10 @@ std::vector<double> compare_pass(const std::string& what, const char* family, in
   if (twin) {
     EXPECT_TRUE(within_bound(got, to_double(twin_out, false), S_rounded, bias_values, bound_vs_twin(K),
                              std::ldexp(1.0, -22), K, what + " against the CPU bf16 twin", "BF16 twin",
-                             &worst.twin));
+                             &worst.twin, bf16_output));
   }
   EXPECT_TRUE(within_bound(got, exact, S, bias_values, bound_vs_exact(K), std::ldexp(1.0, -23), K,
-                           what + " against the exact result", "BF16", &worst.exact));
+                           what + " against the exact result", "BF16", &worst.exact, bf16_output));
   return got;
 }
 
@@ -278,7 +288,7 @@ TEST_F(ConvBf16Parity, GemmMatchesTheBoundsInEveryTransposeCombination) {
       const std::vector<double> got = compare_pass(
           "gemm", nullptr, K, A.host, B.host, no_bias, std::vector<double>(static_cast<size_t>(M * N), 0.0), cpu,
           [&](float* c) { CudaGemm<float>::run(ta, tb, M, N, K, A.ptr(), lda, B.ptr(), ldb, c, N); }, worst,
-          nullptr, /*twin=*/kEmulated);
+          nullptr, /*twin=*/kEmulated, /*bf16_output=*/false);
       std::vector<float> strict(got.size());
       cpu(A.host.data(), B.host.data(), no_bias, strict.data());
       EXPECT_NE(to_double(strict, false), got) << "the BF16 GEMM gave the strict FP32 result";

@@ -72,6 +72,7 @@ void expect_same(const Tensor& a, const Tensor& b) {
     case DType::Float32: EXPECT_EQ(bytes_of(a.to_vector<float>()), bytes_of(b.to_vector<float>())); break;
     case DType::Float64: EXPECT_EQ(bytes_of(a.to_vector<double>()), bytes_of(b.to_vector<double>())); break;
     case DType::Int64: EXPECT_EQ(a.to_vector<int64_t>(), b.to_vector<int64_t>()); break;
+    case DType::BFloat16: EXPECT_EQ(bytes_of(a.to_vector<float>()), bytes_of(b.to_vector<float>())); break;
   }
 }
 
@@ -82,6 +83,7 @@ TEST_F(SafetensorsTest, RoundTripsDtypesScalarsEmptyAndStridedTensorsWithMetadat
   Tensor i64 = from_vector<int64_t>({0, -1, std::numeric_limits<int64_t>::max(), std::numeric_limits<int64_t>::min(),
                                      42, 7},
                                     {3, 2});
+  Tensor bf16 = from_vector<float>({1.0f, -2.5f, inf, 3.0e38f, 1e-40f}, {5}).to(DType::BFloat16);
   Tensor scalar = scalar_tensor(2.5, DType::Float32);
   Tensor empty_t = zeros({0, 5}, DType::Float32);
   Tensor base = randn({3, 4}, DType::Float64);
@@ -92,8 +94,8 @@ TEST_F(SafetensorsTest, RoundTripsDtypesScalarsEmptyAndStridedTensorsWithMetadat
   ASSERT_FALSE(narrowed.is_contiguous());
 
   const std::vector<std::pair<std::string, Tensor>> tensors = {
-      {"G.net.0.weight", f32}, {"z.f64", f64},       {"labels", i64},         {"scalar", scalar},
-      {"empty", empty_t},      {"transposed", transposed}, {"narrowed", narrowed},
+      {"G.net.0.weight", f32}, {"z.f64", f64},             {"labels", i64},         {"scalar", scalar},
+      {"empty", empty_t},      {"transposed", transposed}, {"narrowed", narrowed}, {"activations.bf16", bf16},
   };
   const std::map<std::string, std::string> metadata = {
       {"step", "1200"}, {"config", "{\"lr\": 0.0002, \"name\": \"dcgan\"}"}, {"unicode", "\xc3\xa9t\xc3\xa9"}};

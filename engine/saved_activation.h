@@ -1,0 +1,66 @@
+// An activation an op's backward pass reads, kept as bfloat16 between forward and backward when the forward runs
+// in the bf16 math mode (kernels/math_mode.h) and that changes nothing the backward computes; as is otherwise.
+//
+// Each saver says how its backward reads the tensor (SavedUse), and a float32 tensor is packed only where the bf16
+// copy gives the backward the same result:
+//   - Values: read as values (batch norm's input, tanh's input): packed only when the tensor holds bf16 values
+//     already. In the bf16 mode a convolution rounds its output to bf16 (kernels/conv.h) and marks it so
+//     (mark_bf16_values); GEMM outputs and everything else stay float32 and are kept as they are.
+//   - Sign: read for its sign only (relu's and leaky_relu's input, batch norm's output under a fused activation):
+//     always packed (a value below bf16's smallest subnormal, 2^-133, rounds to zero: the one way a sign can
+//     change, and a positive one only).
+//   - Bf16Operand: read only as an operand a bf16 multiply rounds again (a conv's input, read by its weight
+//     gradient): always packed.
+// So packing halves what a training step keeps alive from forward to backward for the zoo's conv models and
+// changes no gradient: unpacking gives back the float32 values the backward would have read. The float32 tensor
+// itself is freed as soon as the forward pass no longer uses it. PyTorch's autocast keeps such activations in bf16
+// the same way (its conv outputs are bf16 tensors).
+//
+// The unpacked tensor has the original's history (its grad_fn), so a backward built from it can be differentiated
+// again (WGAN-GP). Two ops saving the same tensor (batch norm's output, read by batch norm and by the next conv)
+// share one bf16 copy. A leaf that requires grad is never packed: its AccumulateGrad node keeps it alive anyway.
+// Like every saved tensor, a packed one must not be changed in place between forward and backward.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "engine/tensor.h"
+
+namespace gan {
+
+class Node;
+
+// Whether SavedActivation packs: in the bf16 math mode, unless turned off here or by GAN_SAVE_BF16=0 in the
+// environment (tests and benchmarks compare).
+bool packs_saved_activations();
+void set_pack_saved_activations(bool enabled);
+
+// How a backward reads a saved tensor (above).
+enum class SavedUse { Values, Sign, Bf16Operand };
+
+// Marks a conv output: in the bf16 math mode a float32 one holds bf16 values (TensorImpl::bf16_values).
+void mark_bf16_values(const Tensor& out);
+
+class SavedActivation {
+ public:
+  SavedActivation() = default;
+  // Packs t when packs_saved_activations(), t is float32 and not a leaf that requires grad, and `use` allows.
+  explicit SavedActivation(const Tensor& t, SavedUse use);
+
+  bool defined() const { return tensor_.defined() || packed_ != nullptr; }
+  bool is_packed() const { return packed_ != nullptr; }
+  // The saved values as a float32 tensor with t's history (t itself when not packed).
+  Tensor unpack() const;
+
+ private:
+  Tensor tensor_;                        // when not packed
+  std::shared_ptr<TensorImpl> packed_;   // the contiguous bfloat16 copy, shared with other savers of t
+  std::shared_ptr<Node> grad_fn_;        // t's history
+};
+
+// SavedActivation(t) when an op on `inputs` is recorded (engine/autograd.h: needs_grad), else nothing: packing
+// costs a kernel, wasted when no backward will read it.
+SavedActivation save_for_backward(const std::vector<Tensor>& inputs, const Tensor& t, SavedUse use);
+
+}  // namespace gan
