@@ -1,12 +1,18 @@
 #!/usr/bin/env python3
 """Makes benchmarks/results/train-step.md: gan-engine's training-step times against PyTorch's, one table.
 
-Inputs (any number of each; a later input replaces an earlier one for the same device kind, model and batch):
+Inputs (any number of each; a later input replaces an earlier one for the same device kind, model, batch and
+precision):
   --ours FILE      train_step_bench output: Google Benchmark JSON (--benchmark_out=FILE --benchmark_out_format=json;
-                   device, GPU name, TF32 setting, date and, when the run passed --benchmark_context=commit=SHA, the
-                   commit come from its context) or CSV (--benchmark_format=csv; device from the label column).
+                   device, GPU name, TF32 setting, math mode (gan_precision), date and, when the run passed
+                   --benchmark_context=commit=SHA, the commit come from its context) or CSV (--benchmark_format=csv;
+                   device from the label column; no context, so its rows count as fp32/tf32: take a bf16 run's JSON).
   --pytorch FILE   benchmarks/pytorch_train_step.py output (its `pytorch_train_step ...` lines; commit= and date=
                    tags are used where present).
+Precision: a row pairs ours and PyTorch at the same precision only. Ours in math mode bf16 (GAN_PRECISION=bf16)
+pairs with PyTorch precision=bf16 (torch.autocast to bfloat16); ours in fp32 or tf32 (or from before the math mode
+existed) with PyTorch precision=default (float32, or lines from before --precision, which have no such field). bf16
+rows say so after the model's name; a side measured only at the other precision is left unpaired, with a note.
   --cpu-pairs FILE side-by-side CPU measurements from benchmarks/cpu_vs_pytorch.py (JSON lines; default:
                    benchmarks/results/cpu-dcgan32.jsonl and cpu-train-step.jsonl, those that exist; --no-cpu-pairs
                    leaves them out): a table of their own, ours / PyTorch per round with its median and spread.
@@ -35,6 +41,8 @@ NAME_RE = re.compile(r"BM_TrainStep/([A-Za-z0-9_]+)/batch:(\d+)")
 MODEL_TITLES = {"dcgan64": "DCGAN-64", "wgan_gp64": "WGAN-GP-64 (n_critic 5)", "dcgan32": "DCGAN-32",
                 "dcgan32_unfused": "DCGAN-32, BN not fused"}
 NO_GPU = "no GPU was lent for these measurements"
+PRECISION_NOTE = ("(default: float32; bf16: forwards and losses under torch.autocast to bfloat16, float32 weights "
+                  "and Adam state; each row pairs ours in math mode bf16 with PyTorch bf16, fp32 / tf32 with default)")
 TO_MS = {"ns": 1e-6, "us": 1e-3, "ms": 1.0, "s": 1e3}
 
 
@@ -42,9 +50,16 @@ def device_kind(device):
     return "cuda" if str(device).startswith("cuda") else "cpu"
 
 
+def ours_peer_precision(gan_precision):
+    """The pytorch_train_step.py --precision that is the peer of our math mode: bf16 for bf16; default (float32,
+    with TF32 as PyTorch's settings say) for fp32, tf32 and runs that do not say."""
+    return "bf16" if gan_precision == "bf16" else "default"
+
+
 class Row:
-    def __init__(self, kind, model, batch):
+    def __init__(self, kind, model, batch, precision="default"):
         self.kind, self.model, self.batch = kind, model, batch
+        self.precision = precision  # pytorch_train_step.py's --precision for both sides of this row
         self.device_name = ""
         self.commit = self.date = ""
         self.ours_ms = self.ours_mem = self.ours_reserved = None
@@ -56,13 +71,21 @@ class Row:
         self.eager_note = self.compile_note = ""
         self.torch = ""
         self.torch_tf32 = ""
+        self.torch_precision = ""  # as the PyTorch lines say it (default for lines without the field)
         self.compile_scope = ""
 
+    def has_ours(self):
+        return self.ours_ms is not None or bool(self.ours_error)
 
-def get_row(rows, kind, model, batch):
-    key = (kind, model, int(batch))
+    def has_pytorch(self):
+        return any(x is not None for x in (self.eager_ms, self.compile_ms)) or bool(self.eager_note) or \
+            bool(self.compile_note)
+
+
+def get_row(rows, kind, model, batch, precision="default"):
+    key = (kind, model, int(batch), precision)
     if key not in rows:
-        rows[key] = Row(kind, model, int(batch))
+        rows[key] = Row(kind, model, int(batch), precision)
     return rows[key]
 
 
@@ -84,7 +107,8 @@ def read_ours(path, rows, raw):
             if not m:
                 continue
             dev = b.get("label") or device or "cpu"
-            r = get_row(rows, device_kind(dev), m.group(1), m.group(2))
+            r = get_row(rows, device_kind(dev), m.group(1), m.group(2),
+                        ours_peer_precision(ctx.get("gan_precision", "")))
             r.device_name = ctx.get("gan_device_name", "") if device_kind(dev) == "cuda" else cpu_name(ctx)
             r.commit = ctx.get("commit", r.commit)
             r.date = (ctx.get("date") or "")[:10] or r.date
@@ -151,10 +175,12 @@ def read_pytorch(path, rows, raw):
             continue
         raw.append(line)
         f = parse_fields(line)
+        precision = f.get("precision") or "default"  # lines from before --precision ran in float32
         try:
-            r = get_row(rows, device_kind(f.get("device", "cpu")), f["model"], f["batch"])
+            r = get_row(rows, device_kind(f.get("device", "cpu")), f["model"], f["batch"], precision)
         except (KeyError, ValueError):
             continue
+        r.torch_precision = precision
         if f.get("gpu") and f.get("gpu") != "none" and not r.device_name:
             r.device_name = f["gpu"].replace("_", " ")
         r.commit = r.commit or f.get("commit", "")
@@ -268,7 +294,8 @@ def target(kind, value, limit):
 
 def render(rows, raw, title="Training step: gan-engine vs PyTorch", sources=(), no_gpu_reason=NO_GPU):
     order = {"dcgan64": 0, "wgan_gp64": 1, "dcgan32": 2, "dcgan32_unfused": 3}
-    ordered = sorted(rows.values(), key=lambda r: (r.kind != "cuda", r.device_name, order.get(r.model, 9), r.batch))
+    ordered = sorted(rows.values(), key=lambda r: (r.kind != "cuda", r.device_name, r.precision != "default",
+                                                   r.precision, order.get(r.model, 9), r.batch))
     gpu_rows = [r for r in ordered if r.kind == "cuda"]
     notes, note_ids = [], {}
 
@@ -305,12 +332,27 @@ def render(rows, raw, title="Training step: gan-engine vs PyTorch", sources=(), 
            "compile | target memory |",
            "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | --- |"]
     for r in ordered:
+        # The same model and batch measured at another precision: say why it is not compared with this row.
+        others = [o for o in rows.values() if (o.kind, o.model, o.batch) == (r.kind, r.model, r.batch)
+                  and o.precision != r.precision]
+        unpaired = ""
+        if (r.has_ours() and not r.has_pytorch() and any(o.has_pytorch() for o in others)) or \
+                (r.has_pytorch() and not r.has_ours() and any(o.has_ours() for o in others)):
+            sides = {"ours": sorted({o.precision for o in [r] + others if o.has_ours()}),
+                     "PyTorch": sorted({o.precision for o in [r] + others if o.has_pytorch()})}
+            unpaired = note(f"{r.model} batch {r.batch}: ours measured at precision "
+                            f"{' and '.join(sides['ours'])}, PyTorch at {' and '.join(sides['PyTorch'])}; a row "
+                            "compares the same precision only "
+                            "(GAN_PRECISION=bf16 pairs with pytorch_train_step.py --precision bf16, fp32 and tf32 "
+                            "with --precision default)")
         ours = fmt(r.ours_ms, 2 if (r.ours_ms or 0) < 100 else 1)
         if r.ours_error:
             ours = "error " + note(f"ours, {r.model} batch {r.batch}: {r.ours_error}")
+        elif unpaired and not r.has_ours():
+            ours = "- " + unpaired
         eager = fmt(r.eager_ms, 2 if (r.eager_ms or 0) < 100 else 1)
         if r.eager_ms is None:
-            eager = "- " + note(r.eager_note) if r.eager_note else "not run"
+            eager = "- " + note(r.eager_note) if r.eager_note else ("not run " + unpaired if unpaired else "not run")
         comp = fmt(r.compile_ms, 2 if (r.compile_ms or 0) < 100 else 1)
         if r.compile_ms is None:
             comp = "- " + note(r.compile_note) if r.compile_note else "not run"
@@ -323,8 +365,9 @@ def render(rows, raw, title="Training step: gan-engine vs PyTorch", sources=(), 
         if r.kind == "cpu":
             ours += " " + note("CPU row from one run of each side, not alternated; the side-by-side CPU figures "
                                "are benchmarks/cpu_vs_pytorch.py's")
+        title = MODEL_TITLES.get(r.model, r.model) + ("" if r.precision == "default" else f", {r.precision}")
         md.append(f"| {r.device_name or r.kind} | {r.commit or '?'} | {r.date or '?'} | "
-                  f"{MODEL_TITLES.get(r.model, r.model)} | {r.batch} | {ours} | {eager} | {comp} | "
+                  f"{title} | {r.batch} | {ours} | {eager} | {comp} | "
                   f"{fmt(re_, 2)} | {fmt(rc_, 2)} | {mem_ours} | {mem_pt} | "
                   f"{fmt(rm, 2) if r.kind == 'cuda' else 'n/a'} | {target(r.kind, re_, TARGET_EAGER)} | "
                   f"{target(r.kind, rc_, TARGET_COMPILE)} | {target(r.kind, rm, TARGET_MEMORY)} |")
@@ -338,10 +381,15 @@ def render(rows, raw, title="Training step: gan-engine vs PyTorch", sources=(), 
         md.append(f"- {dev or 'GPU'}: ours with GAN_TF32 {seen('ours_tf32')} (float conv and GEMM on TF32 tensor cores when on, strict FP32 when off), "
                   f"math mode {seen('ours_precision')}, iterations timed as {seen('ours_graph')}; "
                   f"PyTorch {seen('torch')} with allow_tf32 {seen('torch_tf32')} (PyTorch's defaults unless "
-                  "pytorch_train_step.py ran with --tf32).")
-    cpu_torch = sorted({r.torch for r in ordered if r.kind == "cpu" and r.torch})
+                  f"pytorch_train_step.py ran with --tf32), precision {seen('torch_precision')} {PRECISION_NOTE}.")
+    cpu_rows = [r for r in ordered if r.kind == "cpu"]
+    cpu_torch = sorted({r.torch for r in cpu_rows if r.torch})
     if cpu_torch:
-        md.append(f"- CPU rows: PyTorch {', '.join(cpu_torch)} (eager only; no memory figures on the CPU).")
+        cpu_modes = sorted({r.ours_precision for r in cpu_rows if r.ours_precision})
+        cpu_prec = sorted({r.torch_precision for r in cpu_rows if r.torch_precision})
+        md.append(f"- CPU rows: " + (f"ours in math mode {' / '.join(cpu_modes)}; " if cpu_modes else "")
+                  + f"PyTorch {', '.join(cpu_torch)}, precision {' / '.join(cpu_prec) or '?'} {PRECISION_NOTE} "
+                  "(eager only; no memory figures on the CPU).")
     if sources:
         md.append("- inputs: " + ", ".join(f"`{s}`" for s in sources))
     md.append("")

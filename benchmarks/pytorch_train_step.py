@@ -17,6 +17,16 @@ Models (the same layers as gan-engine's; initial weights are irrelevant to the t
              then one generator step (loss -mean(D(G(z)))). Adam 1e-4, betas (0, 0.9) for both.
 Real data is one random tensor on the device; latent noise is drawn on the device every step.
 
+Precision (--precision): default runs everything in float32 (TF32 as --tf32 leaves it), the peer of train_step_bench
+with GAN_PRECISION=fp32 or tf32. bf16 is the peer of GAN_PRECISION=bf16: every model forward and loss of a step runs
+under torch.autocast(device_type=dev.type, dtype=torch.bfloat16); backward passes (the penalty's autograd.grad too)
+and optimizer steps run outside it, as PyTorch's AMP examples do. Weights and Adam state stay float32 and there is
+no GradScaler (bf16 has float32's exponent range). Which ops autocast runs in bf16 is PyTorch's per-device policy:
+on CUDA convolutions, transposed convolutions and matmuls, with layer_norm and BCE-with-logits in float32 (other
+ops run in their input's dtype); torch 1.13's CPU policy leaves conv_transpose2d in float32. The critic's
+LayerNorms take a float32 input explicitly (what CUDA autocast does anyway; torch 1.13's CPU LayerNorm refuses a
+bf16 input with float32 weights).
+
 Modes: eager (torch.backends.cudnn.benchmark = True), and compile: torch.compile(G) and torch.compile(D) with
 dynamic=False (default inductor mode unless --compile-mode), optimizers eager. If the gradient penalty cannot run
 through the compiled critic (double backward through AOTAutograd), the compile run is repeated with the penalty's
@@ -30,18 +40,21 @@ max_memory_reserved are taken over the timed loop (torch.cuda.empty_cache() befo
 are built, reset_peak_memory_stats() after its warm-up), as train_step_bench does with its caching allocator.
 
 Output, one line per (model, batch, mode), machine-readable (key=value; `reason=` runs to the end of the line):
-  pytorch_train_step model=dcgan64 batch=64 mode=eager device=cuda status=ok ms_per_iter=.. images_per_s=..
-      iters=.. peak_alloc_mib=.. peak_reserved_mib=.. torch=.. tf32_matmul=.. tf32_cudnn=.. cudnn_benchmark=..
-      [compile_scope=..] gpu=..
-  pytorch_train_step model=.. batch=.. mode=compile device=.. status=skipped torch=.. reason=...
+  pytorch_train_step model=dcgan64 batch=64 mode=eager device=cuda precision=default status=ok ms_per_iter=..
+      images_per_s=.. iters=.. peak_alloc_mib=.. peak_reserved_mib=.. torch=.. tf32_matmul=.. tf32_cudnn=..
+      cudnn_benchmark=.. gpu=.. [compile_scope=.. compile_mode=..]
+  pytorch_train_step model=.. batch=.. mode=compile device=.. precision=.. status=skipped torch=.. reason=...
+(precision=: default or bf16, as --precision; outputs from before the option have no such field and are default.)
 Lines starting with '#' are notes for people.
 
 usage: pytorch_train_step.py [--device auto|cpu|cuda] [--models dcgan64,wgan_gp64] [--batches 64,128,256]
                              [--wgan-batches 64] [--dcgan32-batches 64] [--modes eager,compile] [--iters N | --min-time S] [--warmup N]
-                             [--tf32 default|on|off] [--compile-mode MODE] [--budget S] [--threads N]
-CPU smoke test: pytorch_train_step.py --device cpu --batches 8 --wgan-batches 4 --iters 1 --warmup 1
+                             [--tf32 default|on|off] [--precision default|bf16] [--compile-mode MODE] [--budget S]
+                             [--threads N] [--tag KEY=VALUE]
+CPU smoke test: pytorch_train_step.py --device cpu --batches 8 --wgan-batches 4 --iters 1 --warmup 1 [--precision bf16]
 """
 import argparse
+import contextlib
 import gc
 import importlib
 import os
@@ -84,19 +97,35 @@ def dcgan_discriminator(size=64):
     return nn.Sequential(*layers, nn.Conv2d(NDF * top, 1, 4, 1, 0, bias=False), nn.Flatten())
 
 
+class LayerNorm32(nn.LayerNorm):
+    """LayerNorm on a float32 input. Under CUDA autocast this is what layer_norm does anyway (it is on the float32
+    list); torch 1.13's CPU autocast leaves layer_norm out, and its CPU kernel then refuses the bf16 output of the
+    conv before it with float32 weights. Without autocast x.float() returns x itself: nothing changes."""
+
+    def forward(self, x):
+        return super().forward(x.float())
+
+
 def wgan_gp_critic():
     # Not in place: the penalty differentiates through these activations twice.
     return nn.Sequential(
         nn.Conv2d(NC, NDF, 4, 2, 1, bias=False), nn.LeakyReLU(0.2),
-        nn.Conv2d(NDF, NDF * 2, 4, 2, 1, bias=False), nn.LayerNorm([NDF * 2, 16, 16]), nn.LeakyReLU(0.2),
-        nn.Conv2d(NDF * 2, NDF * 4, 4, 2, 1, bias=False), nn.LayerNorm([NDF * 4, 8, 8]), nn.LeakyReLU(0.2),
-        nn.Conv2d(NDF * 4, NDF * 8, 4, 2, 1, bias=False), nn.LayerNorm([NDF * 8, 4, 4]), nn.LeakyReLU(0.2),
+        nn.Conv2d(NDF, NDF * 2, 4, 2, 1, bias=False), LayerNorm32([NDF * 2, 16, 16]), nn.LeakyReLU(0.2),
+        nn.Conv2d(NDF * 2, NDF * 4, 4, 2, 1, bias=False), LayerNorm32([NDF * 4, 8, 8]), nn.LeakyReLU(0.2),
+        nn.Conv2d(NDF * 4, NDF * 8, 4, 2, 1, bias=False), LayerNorm32([NDF * 8, 4, 4]), nn.LeakyReLU(0.2),
         nn.Conv2d(NDF * 8, 1, 4, 1, 0, bias=False), nn.Flatten())
 
 
 # ---- one iteration per model -------------------------------------------------------------------------------------
+# amp() opens the region of forwards and losses: contextlib.nullcontext() (float32), or torch.autocast to bf16.
 
-def make_dcgan(batch, dev, compiled, compile_kwargs, size=SIZE):
+def autocast_region(dev, precision):
+    if precision == "bf16":
+        return lambda: torch.autocast(device_type=dev.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext
+
+
+def make_dcgan(batch, dev, compiled, compile_kwargs, size=SIZE, amp=contextlib.nullcontext):
     torch.manual_seed(0)
     G, D = dcgan_generator(size).to(dev), dcgan_discriminator(size).to(dev)
     opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
@@ -107,23 +136,25 @@ def make_dcgan(batch, dev, compiled, compile_kwargs, size=SIZE):
 
     def step():
         opt_d.zero_grad(set_to_none=True)
-        real_logits = Dr(real)
-        loss_real = bce(real_logits, torch.ones_like(real_logits))
-        fake = Gr(torch.randn(batch, NZ, 1, 1, device=dev))
-        fake_logits = Dr(fake.detach())
-        loss_fake = bce(fake_logits, torch.zeros_like(fake_logits))
+        with amp():
+            real_logits = Dr(real)
+            loss_real = bce(real_logits, torch.ones_like(real_logits))
+            fake = Gr(torch.randn(batch, NZ, 1, 1, device=dev))
+            fake_logits = Dr(fake.detach())
+            loss_fake = bce(fake_logits, torch.zeros_like(fake_logits))
         (loss_real + loss_fake).backward()
         opt_d.step()
         opt_g.zero_grad(set_to_none=True)
-        logits = Dr(fake)
-        loss_g = bce(logits, torch.ones_like(logits))
+        with amp():
+            logits = Dr(fake)
+            loss_g = bce(logits, torch.ones_like(logits))
         loss_g.backward()
         opt_g.step()
 
     return step, "G,D" if compiled else ""
 
 
-def make_wgan_gp(batch, dev, compiled, compile_kwargs, penalty_eager=False):
+def make_wgan_gp(batch, dev, compiled, compile_kwargs, penalty_eager=False, amp=contextlib.nullcontext):
     torch.manual_seed(0)
     G, D = dcgan_generator().to(dev), wgan_gp_critic().to(dev)
     opt_g = torch.optim.Adam(G.parameters(), lr=1e-4, betas=(0.0, 0.9))
@@ -135,20 +166,26 @@ def make_wgan_gp(batch, dev, compiled, compile_kwargs, penalty_eager=False):
 
     def step():
         for _ in range(n_critic):
-            with torch.no_grad():
+            with torch.no_grad(), amp():
                 fake = Gr(torch.randn(batch, NZ, 1, 1, device=dev))
             opt_d.zero_grad(set_to_none=True)
-            wloss = Dr(fake).mean() - Dr(real).mean()
-            eps = torch.rand(batch, 1, 1, 1, device=dev)
-            x_hat = (eps * real + (1 - eps) * fake).detach().requires_grad_(True)
-            scores = Dp(x_hat)
+            with amp():
+                wloss = Dr(fake).mean() - Dr(real).mean()
+                eps = torch.rand(batch, 1, 1, 1, device=dev)
+                # float32 (real and eps are): the penalty's input and so its gradient g, whatever fake's dtype.
+                x_hat = (eps * real + (1 - eps) * fake).detach().requires_grad_(True)
+                scores = Dp(x_hat)
+            # A backward pass (kept for the double backward), so outside autocast as in PyTorch's AMP
+            # gradient-penalty example; the penalty computed from it is a loss again, so inside.
             (g,) = torch.autograd.grad(scores, x_hat, torch.ones_like(scores), create_graph=True)
-            norm = torch.sqrt(g.pow(2).sum(dim=(1, 2, 3)) + 1e-12)
-            gp = (norm - 1).pow(2).mean() * lam
+            with amp():
+                norm = torch.sqrt(g.pow(2).sum(dim=(1, 2, 3)) + 1e-12)
+                gp = (norm - 1).pow(2).mean() * lam
             (wloss + gp).backward()
             opt_d.step()
         opt_g.zero_grad(set_to_none=True)
-        loss_g = -Dr(Gr(torch.randn(batch, NZ, 1, 1, device=dev))).mean()
+        with amp():
+            loss_g = -Dr(Gr(torch.randn(batch, NZ, 1, 1, device=dev))).mean()
         loss_g.backward()
         opt_g.step()
 
@@ -234,6 +271,9 @@ def main():
     ap.add_argument("--warmup", type=int, default=None, help="warm-up iterations (5 CUDA, 1 CPU)")
     ap.add_argument("--tf32", default="default", choices=["default", "on", "off"],
                     help="TF32 for matmul and cuDNN: PyTorch's defaults, or both on / off")
+    ap.add_argument("--precision", default="default", choices=["default", "bf16"],
+                    help="default: float32 (TF32 as --tf32 says); bf16: forwards and losses under torch.autocast "
+                         "to bfloat16, float32 weights and Adam state (the peer of GAN_PRECISION=bf16)")
     ap.add_argument("--compile-mode", default="", help="torch.compile mode (default: inductor's default)")
     ap.add_argument("--budget", type=float, default=0.0,
                     help="seconds for everything; configurations that no longer fit are printed as skipped")
@@ -267,7 +307,9 @@ def main():
     version = "_".join(torch.__version__.split())
     print(f"# pytorch_train_step: torch {torch.__version__}, device {dev} ({gpu}), "
           f"cudnn {torch.backends.cudnn.version() if cuda else '-'}, cudnn.benchmark=True, "
-          f"allow_tf32: matmul={tf32_matmul} cudnn={tf32_cudnn}, threads {torch.get_num_threads()}, "
+          f"allow_tf32: matmul={tf32_matmul} cudnn={tf32_cudnn}, precision {args.precision} ("
+          + ("torch.autocast bfloat16 around forwards and losses, float32 weights and Adam state"
+             if args.precision == "bf16" else "float32") + f"), threads {torch.get_num_threads()}, "
           f"warm-up {warmup}, " + (f"{args.iters} timed iterations" if args.iters else f"min time {min_time} s"),
           flush=True)
     if not cuda:  # which CPU libraries do the work (compared runs must say whose OpenBLAS kernels they share)
@@ -308,10 +350,11 @@ def main():
     compile_kwargs = {"dynamic": False}
     if args.compile_mode:
         compile_kwargs["mode"] = args.compile_mode
+    amp = autocast_region(dev, args.precision)
 
     for mode in modes:
         for model, batch in configs:
-            base = {"model": model, "batch": batch, "mode": mode, "device": dev.type}
+            base = {"model": model, "batch": batch, "mode": mode, "device": dev.type, "precision": args.precision}
             common = {"torch": version, "tf32_matmul": tf32_matmul, "tf32_cudnn": tf32_cudnn,
                       "cudnn_benchmark": "True", "gpu": gpu, **tags}
             if mode == "compile" and compile_reason:
@@ -334,7 +377,7 @@ def main():
                     if compiled:
                         # Fresh caches: no recompile limit carried over from other sizes.
                         importlib.import_module("torch._dynamo").reset()
-                    step, scope = MODELS[model](batch, dev, compiled, compile_kwargs, **extra)
+                    step, scope = MODELS[model](batch, dev, compiled, compile_kwargs, amp=amp, **extra)
                     res = measure(step, dev, warmup, min_time, args.iters)
                 except Exception as e:  # noqa: BLE001 - report any failure as a row, go on with the rest
                     failure = first_line(e)

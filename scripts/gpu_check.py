@@ -19,7 +19,8 @@ nvidia-cudnn-cu13 package), and then:
      CSV are kept as OUT/train_step_bench.json and OUT/train_step_bench.csv;
   5. runs the PyTorch peer of the training-step benchmark (pytorch_train_step.py, carried beside this file) with
      this machine's python3 (the one running this script), eager and torch.compile, into
-     OUT/pytorch_train_step.txt; skipped with a note when PyTorch cannot be imported;
+     OUT/pytorch_train_step.txt, with --precision bf16 (torch.autocast) when GAN_PRECISION=bf16 puts ours in bf16
+     (unless --pytorch-args names a --precision); skipped with a note when PyTorch cannot be imported;
   6. writes OUT/gpu-check.md (OUT: --out, else $OUT, else ./gpu-check-out) with a train-step section (ours vs
      PyTorch, made by make_train_step_table.py, also written alone as OUT/train-step.md) and the full logs beside it.
 --only-train-step runs just 4 (train_step_bench alone) and 5 with the whole budget: the full run rarely leaves the
@@ -398,6 +399,11 @@ def run_pytorch_peer(script, out_dir, timeout, log, commit, started, extra_args)
     print(f"pytorch peer: torch {res['torch']} (version, cuda available); running ...", flush=True)
     cmd = [sys.executable, script, "--budget", f"{max(10.0, timeout - 20):.0f}", "--tag", f"commit={commit[:12]}",
            "--tag", f"date={started.strftime('%Y-%m-%d')}"] + extra_args.split()
+    # GAN_* stays out of the peer's environment, so the math mode it gives train_step_bench is passed on as the
+    # peer's own option: the table compares ours in bf16 with PyTorch's autocast bf16 only.
+    if os.environ.get("GAN_PRECISION") == "bf16" and \
+            not any(a == "--precision" or a.startswith("--precision=") for a in extra_args.split()):
+        cmd += ["--precision", "bf16"]
     rc, out, secs = run(cmd, penv, timeout, cwd=out_dir)
     log.write(f"\n==== {' '.join(cmd)} ({describe_rc(rc)}, {secs:.1f} s) ====\n{out}")
     with open(txt, "w") as f:
