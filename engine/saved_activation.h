@@ -52,6 +52,8 @@ class SavedActivation {
   bool is_packed() const { return packed_ != nullptr; }
   // The saved values as a float32 tensor with t's history (t itself when not packed).
   Tensor unpack() const;
+  // The contiguous bfloat16 copy (when packed), for kernels that read it directly (batch norm's backward).
+  Tensor packed() const { return Tensor(packed_); }
 
  private:
   Tensor tensor_;                        // when not packed

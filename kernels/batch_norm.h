@@ -27,6 +27,8 @@
 
 #include <cstdint>
 
+#include "kernels/bfloat16.h"
+
 namespace gan::kernels {
 
 struct BatchNormShape {
@@ -63,6 +65,11 @@ template <typename T>
 void batch_norm_backward(const T* grad_y, const T* x, const T* y, BatchNormShape shape, const T* mean,
                          const T* inv_std, const T* weight, bool training, BnActivationParams act, T* grad_x,
                          T* grad_weight, T* grad_bias);
+// The same for float with x and y stored as bfloat16 (the activations the bf16 math mode saves,
+// engine/saved_activation.h): read and converted exactly, so the result equals the float call's on the same values.
+void batch_norm_backward(const float* grad_y, const bfloat16* x, const bfloat16* y, BatchNormShape shape,
+                         const float* mean, const float* inv_std, const float* weight, bool training,
+                         BnActivationParams act, float* grad_x, float* grad_weight, float* grad_bias);
 
 // num_batches_tracked += 1, in place (one int64; BatchNorm counts its training forwards). One launch on CUDA: the
 // count stays on the device, so a training step never reads it back (kernels/cuda/sync_count.h) and a CUDA graph
@@ -96,6 +103,9 @@ template <typename T>
 void batch_norm_backward(const T* grad_y, const T* x, const T* y, BatchNormShape shape, const T* mean,
                          const T* inv_std, const T* weight, bool training, BnActivationParams act, T* grad_x,
                          T* grad_weight, T* grad_bias);
+void batch_norm_backward(const float* grad_y, const bfloat16* x, const bfloat16* y, BatchNormShape shape,
+                         const float* mean, const float* inv_std, const float* weight, bool training,
+                         BnActivationParams act, float* grad_x, float* grad_weight, float* grad_bias);
 
 // num_batches_tracked += 1 on the device, one single-thread launch.
 void batch_norm_count_batch(int64_t* num_batches_tracked);

@@ -55,6 +55,13 @@ void where(const T* cond, const Layout& cond_layout, const T* a, const Layout& a
 template <typename S, typename D>
 void copy(const S* src, const Layout& src_layout, D* dst, const Layout& dst_layout);
 
+// out = x > 0 ? g : g * slope, and 0 where x <= 0 when slope == 0 even for a NaN or infinite g (PyTorch's
+// threshold_backward and leaky_relu_backward): relu's and leaky_relu's input gradient in one pass. x may be the
+// bfloat16 copy the bf16 math mode saves of a float input (engine/saved_activation.h). Contiguous, n elements.
+void leaky_relu_backward(const float* g, const float* x, double slope, float* out, int64_t n);
+void leaky_relu_backward(const double* g, const double* x, double slope, double* out, int64_t n);
+void leaky_relu_backward(const float* g, const bfloat16* x, double slope, float* out, int64_t n);
+
 }  // namespace cpu
 
 // CUDA twin: same contract, device pointers, launched on kernels::cuda::stream() (kernels/cuda/runtime.h).
@@ -77,6 +84,10 @@ void where(const T* cond, const Layout& cond_layout, const T* a, const Layout& a
 // dst = static_cast<D>(src), element by element over a shared shape.
 template <typename S, typename D>
 void copy(const S* src, const Layout& src_layout, D* dst, const Layout& dst_layout);
+
+void leaky_relu_backward(const float* g, const float* x, double slope, float* out, int64_t n);
+void leaky_relu_backward(const double* g, const double* x, double slope, double* out, int64_t n);
+void leaky_relu_backward(const float* g, const bfloat16* x, double slope, float* out, int64_t n);
 
 }  // namespace cuda
 }  // namespace gan::kernels

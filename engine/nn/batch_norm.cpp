@@ -151,15 +151,23 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
       name, {x, weight, bias}, y,
       [saved_x, saved_y, weight, bias, wc, save_mean, save_inv_std, shape, training, eps, act, want_x, want_w,
        want_b](const Tensor& g_in, const Tensor& out) {
-        const Tensor x = saved_x.unpack();
         if (grad_enabled())
-          return backward_by_ops(g_in, x, weight, bias, save_mean, save_inv_std, training, eps, act);
-        const Tensor xc = x.detach().contiguous();
+          return backward_by_ops(g_in, saved_x.unpack(), weight, bias, save_mean, save_inv_std, training, eps, act);
         const Tensor g = g_in.detach().contiguous();
+        Tensor gx = want_x ? empty(g.shape(), g.dtype(), g.device()) : Tensor();
+        Tensor gw = want_w ? empty({shape.C}, g.dtype(), g.device()) : Tensor();
+        Tensor gb = want_b ? empty({shape.C}, g.dtype(), g.device()) : Tensor();
+        if (saved_x.is_packed() && saved_y.is_packed()) {  // the kernel reads the bf16 copies (no float32 copy)
+          const Tensor xb = saved_x.packed(), yb = saved_y.packed();
+          GAN_KERNEL(g.device(), "batch_norm_backward", batch_norm_backward, g.data<float>(), xb.data<bfloat16>(),
+                     yb.data<bfloat16>(), shape, save_mean.data<float>(), save_inv_std.data<float>(),
+                     wc.defined() ? wc.data<float>() : nullptr, training, act,
+                     gx.defined() ? gx.data<float>() : nullptr, gw.defined() ? gw.data<float>() : nullptr,
+                     gb.defined() ? gb.data<float>() : nullptr);
+          return std::vector<Tensor>{gx, gw, gb};
+        }
+        const Tensor xc = saved_x.unpack().detach().contiguous();
         const Tensor yc = (saved_y.defined() ? saved_y.unpack() : out).detach().contiguous();
-        Tensor gx = want_x ? empty(xc.shape(), xc.dtype(), xc.device()) : Tensor();
-        Tensor gw = want_w ? empty({shape.C}, xc.dtype(), xc.device()) : Tensor();
-        Tensor gb = want_b ? empty({shape.C}, xc.dtype(), xc.device()) : Tensor();
         GAN_DISPATCH_FLOATING(xc.dtype(), "batch_norm_backward", [&] {
           GAN_KERNEL(xc.device(), "batch_norm_backward", batch_norm_backward<scalar_t>, g.data<scalar_t>(),
                      xc.data<scalar_t>(), yc.data<scalar_t>(), shape, save_mean.data<scalar_t>(),

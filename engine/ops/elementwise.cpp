@@ -176,19 +176,48 @@ Tensor clamp(const Tensor& x, double lo, double hi) {
 }
 
 // ---- activations ----
-// The backward reads x for its sign only: kept as bf16 in the bf16 math mode (engine/saved_activation.h).
+namespace {
+
+// g where x > 0, else g slope (0 for slope 0, whatever g is): one kernel, no history. x: g's dtype, or the
+// bfloat16 copy of a float32 input.
+Tensor leaky_relu_grad_values(const Tensor& g, const Tensor& x, double slope) {
+  const char* name = "leaky_relu_backward";
+  detail::check_same_device(name, g, x);
+  const Tensor gc = g.detach().contiguous(), xc = x.detach().contiguous();
+  Tensor out = empty(g.shape(), g.dtype(), g.device());
+  const int64_t n = g.numel();
+  if (x.dtype() == DType::BFloat16 && g.dtype() == DType::Float32) {
+    GAN_KERNEL(g.device(), name, leaky_relu_backward, gc.data<float>(), xc.data<bfloat16>(), slope,
+               out.data<float>(), n);
+    return out;
+  }
+  detail::check_same_dtype(name, g, x);
+  GAN_DISPATCH_FLOATING(g.dtype(), name, [&] {
+    GAN_KERNEL(g.device(), name, leaky_relu_backward, gc.data<scalar_t>(), xc.data<scalar_t>(), slope,
+               out.data<scalar_t>(), n);
+  });
+  return out;
+}
+
+// relu's and leaky_relu's backward: reads x for its sign only, so x is kept as bf16 in the bf16 math mode
+// (engine/saved_activation.h), and a plain backward reads that copy directly.
+BackwardFn leaky_relu_grad_fn(const Tensor& x, double slope) {
+  return [saved = save_for_backward({x}, x, SavedUse::Sign), slope](const Tensor& g, const Tensor&) {
+    if (saved.is_packed() && !grad_enabled())
+      return std::vector<Tensor>{leaky_relu_grad_values(g, saved.packed(), slope)};
+    return std::vector<Tensor>{leaky_relu_backward(g, saved.unpack(), slope)};
+  };
+}
+
+}  // namespace
+
 Tensor relu(const Tensor& x) {
-  return record("relu", {x}, run_unary("relu", UnaryOp::Relu, x),
-                [saved = save_for_backward({x}, x, SavedUse::Sign)](const Tensor& g, const Tensor&) {
-                  return std::vector<Tensor>{leaky_relu_backward(g, saved.unpack(), 0.0)};
-                });
+  return record("relu", {x}, run_unary("relu", UnaryOp::Relu, x), leaky_relu_grad_fn(x, 0.0));
 }
 
 Tensor leaky_relu(const Tensor& x, double slope) {
   return record("leaky_relu", {x}, run_unary("leaky_relu", UnaryOp::LeakyRelu, x, {slope, 0}),
-                [saved = save_for_backward({x}, x, SavedUse::Sign), slope](const Tensor& g, const Tensor&) {
-                  return std::vector<Tensor>{leaky_relu_backward(g, saved.unpack(), slope)};
-                });
+                leaky_relu_grad_fn(x, slope));
 }
 
 // ---- backward rules that keep their edge to the input ----
@@ -218,11 +247,10 @@ Tensor masked_product(const char* name, const Tensor& g, const Tensor& x, F prod
 }  // namespace
 
 Tensor leaky_relu_backward(const Tensor& g, const Tensor& x, double slope) {
+  // A select, not a product with the mask: a NaN or Inf gradient at an inactive input gives 0 (or slope g), as in
+  // PyTorch. One fused kernel (leaky_relu_grad_values) rather than a mask, a product and a select.
   return masked_product("leaky_relu_backward", g, x, [slope](const Tensor& gd, const Tensor& xd) {
-    const Tensor pos = gt(xd, 0.0);
-    // where, not a product with the mask: a NaN or Inf gradient at an inactive input gives 0 (or slope g), as in
-    // PyTorch.
-    return where(pos, gd, slope == 0.0 ? zeros({}, gd.dtype(), gd.device()) : mul(gd, slope));
+    return leaky_relu_grad_values(gd, xd, slope);
   });
 }
 

@@ -184,10 +184,12 @@ void batch_norm_forward_eval(const T* x, BatchNormShape s, const T* running_mean
   normalize(x, s, mean, inv_std, weight, bias, act, y);
 }
 
-template <typename T>
-void batch_norm_backward(const T* grad_y, const T* x, const T* y, BatchNormShape s, const T* mean_in,
-                         const T* inv_std_in, const T* weight, bool training, BnActivationParams act, T* grad_x,
-                         T* grad_weight, T* grad_bias) {
+namespace {
+
+// The backward with x and y stored as S (T, or bfloat16 for float: values converted exactly on reading).
+template <typename T, typename S>
+void backward_impl(const T* grad_y, const S* x, const S* y, BatchNormShape s, const T* mean_in, const T* inv_std_in,
+                   const T* weight, bool training, BnActivationParams act, T* grad_x, T* grad_weight, T* grad_bias) {
   const int64_t M = s.N * s.S;
   const T slope = static_cast<T>(act.slope);
   with_activation(act.kind, [&]<BnActivation A>() {
@@ -200,14 +202,15 @@ void batch_norm_backward(const T* grad_y, const T* x, const T* y, BatchNormShape
           double pg[kLanes] = {}, pgx[kLanes] = {};
           for (int64_t n = n0; n < n1; ++n) {
             const int64_t off = (n * s.C + c) * s.S;
-            const T *gy = grad_y + off, *px = x + off, *py = y + off;
+            const T* gy = grad_y + off;
+            const S *px = x + off, *py = y + off;
             // Two passes over the run: each vectorizes; one loop with both sums does not (GCC 12).
             accumulate8(s.S, pg, [=](int64_t i) {
-              return static_cast<double>(gy[i] * activation_slope<A>(py[i], slope));
+              return static_cast<double>(gy[i] * activation_slope<A>(static_cast<T>(py[i]), slope));
             });
             accumulate8(s.S, pgx, [=](int64_t i) {
-              return static_cast<double>(gy[i] * activation_slope<A>(py[i], slope)) *
-                     (static_cast<double>(px[i]) - m);
+              return static_cast<double>(gy[i] * activation_slope<A>(static_cast<T>(py[i]), slope)) *
+                     (static_cast<double>(static_cast<T>(px[i])) - m);
             });
           }
           acc[0] = total8(pg);
@@ -238,11 +241,28 @@ void batch_norm_backward(const T* grad_y, const T* x, const T* y, BatchNormShape
       const size_t c = static_cast<size_t>(r % s.C);
       const T g = kg[c], xk = kx[c], b = k0[c], m = mt[c];
       const int64_t off = r * s.S;
-      const T *gy = grad_y + off, *px = x + off, *py = y + off;
+      const T* gy = grad_y + off;
+      const S *px = x + off, *py = y + off;
       T* gx = grad_x + off;
-      for (int64_t i = 0; i < s.S; ++i) gx[i] = gy[i] * activation_slope<A>(py[i], slope) * g + (px[i] - m) * xk + b;
+      for (int64_t i = 0; i < s.S; ++i)
+        gx[i] = gy[i] * activation_slope<A>(static_cast<T>(py[i]), slope) * g + (static_cast<T>(px[i]) - m) * xk + b;
     }
   });
+}
+
+}  // namespace
+
+template <typename T>
+void batch_norm_backward(const T* grad_y, const T* x, const T* y, BatchNormShape s, const T* mean_in,
+                         const T* inv_std_in, const T* weight, bool training, BnActivationParams act, T* grad_x,
+                         T* grad_weight, T* grad_bias) {
+  backward_impl(grad_y, x, y, s, mean_in, inv_std_in, weight, training, act, grad_x, grad_weight, grad_bias);
+}
+
+void batch_norm_backward(const float* grad_y, const bfloat16* x, const bfloat16* y, BatchNormShape s,
+                         const float* mean_in, const float* inv_std_in, const float* weight, bool training,
+                         BnActivationParams act, float* grad_x, float* grad_weight, float* grad_bias) {
+  backward_impl(grad_y, x, y, s, mean_in, inv_std_in, weight, training, act, grad_x, grad_weight, grad_bias);
 }
 
 void batch_norm_count_batch(int64_t* num_batches_tracked) { ++*num_batches_tracked; }

@@ -185,6 +185,26 @@ void copy(const S* src, const Layout& sl, D* dst, const Layout& dl) {
   });
 }
 
+namespace {
+template <typename T, typename X>
+void leaky_relu_backward_impl(const T* g, const X* x, double slope, T* out, int64_t n) {
+  const T s = static_cast<T>(slope);
+  const bool zero = slope == 0.0;
+#pragma omp parallel for schedule(static) if (n > kParallelGrain)
+  for (int64_t i = 0; i < n; ++i) out[i] = static_cast<T>(x[i]) > T(0) ? g[i] : (zero ? T(0) : g[i] * s);
+}
+}  // namespace
+
+void leaky_relu_backward(const float* g, const float* x, double slope, float* out, int64_t n) {
+  leaky_relu_backward_impl(g, x, slope, out, n);
+}
+void leaky_relu_backward(const double* g, const double* x, double slope, double* out, int64_t n) {
+  leaky_relu_backward_impl(g, x, slope, out, n);
+}
+void leaky_relu_backward(const float* g, const bfloat16* x, double slope, float* out, int64_t n) {
+  leaky_relu_backward_impl(g, x, slope, out, n);
+}
+
 #define GAN_INSTANTIATE_FLOATING(T)                                                                         \
   template void unary<T>(UnaryOp, UnaryParams, const T*, const Layout&, T*, const Layout&);                 \
   template void binary<T>(BinaryOp, const T*, const Layout&, const T*, const Layout&, T*, const Layout&);    \

@@ -243,25 +243,28 @@ struct ChannelGrad {
   double db_m, dw_m;  // sum gz / M and sum gz xhat / M in training, 0 in eval
 };
 
-template <typename T, int VEC>
+// S: how x and y are stored (T, or bfloat16 for float: the bf16 mode's saved activations, converted exactly).
+template <typename T, typename S, int VEC>
 __global__ void __launch_bounds__(kThreads)
-    bn_grad_reduce_kernel(const T* __restrict__ grad_y, const T* __restrict__ x, const T* __restrict__ y, Geometry g,
+    bn_grad_reduce_kernel(const T* __restrict__ grad_y, const S* __restrict__ x, const S* __restrict__ y, Geometry g,
                           const T* __restrict__ mean_in, const T* __restrict__ inv_std_in, BnActivation kind,
                           double slope, bool training, GradSums* __restrict__ partials,
                           unsigned* __restrict__ counters, ChannelGrad* __restrict__ out, T* __restrict__ grad_weight,
                           T* __restrict__ grad_bias) {
   using P = Pack<T, VEC>;
+  using PS = Pack<S, VEC>;
   const int64_t c = blockIdx.x / g.parts;
   const uint32_t part = blockIdx.x - static_cast<uint32_t>(c) * g.parts;
   const double m = static_cast<double>(mean_in[c]), is = static_cast<double>(inv_std_in[c]);
   const P* gv = reinterpret_cast<const P*>(grad_y);
-  const P* xv = reinterpret_cast<const P*>(x);
-  const P* yv = reinterpret_cast<const P*>(y);
+  const PS* xv = reinterpret_cast<const PS*>(x);
+  const PS* yv = reinterpret_cast<const PS*>(y);
   const uint64_t begin = static_cast<uint64_t>(part) * g.tpb * kTile;
   const uint64_t end = umin(g.Mv, begin + static_cast<uint64_t>(g.tpb) * kTile);
   double sg = 0.0, sgx = 0.0;
   for (uint64_t base = begin; base < end; base += kTile) {
-    P gs[kTileVecs], xs[kTileVecs], ys[kTileVecs];
+    P gs[kTileVecs];
+    PS xs[kTileVecs], ys[kTileVecs];
 #pragma unroll
     for (int k = 0; k < kTileVecs; ++k) {
       const uint64_t j = base + k * kThreads + threadIdx.x;
@@ -311,9 +314,9 @@ __global__ void __launch_bounds__(kThreads)
   detail::release_counter(counters, c);
 }
 
-template <typename T, int VEC>
+template <typename T, typename S, int VEC>
 __global__ void __launch_bounds__(kThreads)
-    bn_grad_apply_kernel(const T* __restrict__ grad_y, const T* __restrict__ x, const T* __restrict__ y, Geometry g,
+    bn_grad_apply_kernel(const T* __restrict__ grad_y, const S* __restrict__ x, const S* __restrict__ y, Geometry g,
                          const T* __restrict__ mean_in, const T* __restrict__ inv_std_in,
                          const T* __restrict__ weight, BnActivation kind, double slope,
                          const ChannelGrad* __restrict__ sums, T* __restrict__ grad_x) {
@@ -324,14 +327,16 @@ __global__ void __launch_bounds__(kThreads)
   const double m = static_cast<double>(mean_in[c]), is = static_cast<double>(inv_std_in[c]);
   const double a = (weight ? static_cast<double>(weight[c]) : 1.0) * is;
   const double db_m = sums[c].db_m, dw_m = sums[c].dw_m;
+  using PS = Pack<S, VEC>;
   const P* gv = reinterpret_cast<const P*>(grad_y);
-  const P* xv = reinterpret_cast<const P*>(x);
-  const P* yv = reinterpret_cast<const P*>(y);
+  const PS* xv = reinterpret_cast<const PS*>(x);
+  const PS* yv = reinterpret_cast<const PS*>(y);
   P* dxv = reinterpret_cast<P*>(grad_x);
   const uint64_t begin = static_cast<uint64_t>(part) * g.tpb * kTile;
   const uint64_t end = umin(g.Mv, begin + static_cast<uint64_t>(g.tpb) * kTile);
   for (uint64_t base = begin; base < end; base += kTile) {
-    P gs[kTileVecs], xs[kTileVecs], ys[kTileVecs];
+    P gs[kTileVecs];
+    PS xs[kTileVecs], ys[kTileVecs];
     int64_t off[kTileVecs];
 #pragma unroll
     for (int k = 0; k < kTileVecs; ++k) {
@@ -431,8 +436,8 @@ void forward_eval_impl(const T* x, const BatchNormShape& s, const T* running_mea
                                   weight, bias, act.kind, act.slope, save_mean, save_inv_std);
 }
 
-template <typename T, int VEC>
-void backward_impl(const T* grad_y, const T* x, const T* y, const BatchNormShape& s, const T* mean, const T* inv_std,
+template <typename T, typename S, int VEC>
+void backward_impl(const T* grad_y, const S* x, const S* y, const BatchNormShape& s, const T* mean, const T* inv_std,
                    const T* weight, bool training, BnActivationParams act, T* grad_x, T* grad_weight, T* grad_bias) {
   const Geometry g = geometry("batch_norm_backward", s, VEC);
   const size_t part_bytes = round_up(static_cast<size_t>(blocks_of(g)) * sizeof(GradSums));
@@ -441,11 +446,11 @@ void backward_impl(const T* grad_y, const T* x, const T* y, const BatchNormShape
   auto* partials = reinterpret_cast<GradSums*>(ws);
   auto* sums = reinterpret_cast<ChannelGrad*>(ws + part_bytes);
   const Stream st = stream();
-  launch<bn_grad_reduce_kernel<T, VEC>>(blocks_of(g), kThreads, 0, st, grad_y, x, y, g, mean, inv_std, act.kind,
-                                        act.slope, training, partials, counters, sums, grad_weight, grad_bias);
+  launch<bn_grad_reduce_kernel<T, S, VEC>>(blocks_of(g), kThreads, 0, st, grad_y, x, y, g, mean, inv_std, act.kind,
+                                           act.slope, training, partials, counters, sums, grad_weight, grad_bias);
   if (!grad_x) return;
-  launch<bn_grad_apply_kernel<T, VEC>>(blocks_of(g), kThreads, 0, st, grad_y, x, y, g, mean, inv_std, weight, act.kind,
-                                       act.slope, sums, grad_x);
+  launch<bn_grad_apply_kernel<T, S, VEC>>(blocks_of(g), kThreads, 0, st, grad_y, x, y, g, mean, inv_std, weight,
+                                          act.kind, act.slope, sums, grad_x);
 }
 
 }  // namespace
@@ -493,9 +498,24 @@ void batch_norm_backward(const T* grad_y, const T* x, const T* y, BatchNormShape
   if (!grad_x && !grad_weight && !grad_bias) return;
   constexpr int kVec = static_cast<int>(16 / sizeof(T));
   if (vector_width<T>(shape, {grad_y, x, y, grad_x}) == kVec)
-    backward_impl<T, kVec>(grad_y, x, y, shape, mean, inv_std, weight, training, act, grad_x, grad_weight, grad_bias);
+    backward_impl<T, T, kVec>(grad_y, x, y, shape, mean, inv_std, weight, training, act, grad_x, grad_weight,
+                              grad_bias);
   else
-    backward_impl<T, 1>(grad_y, x, y, shape, mean, inv_std, weight, training, act, grad_x, grad_weight, grad_bias);
+    backward_impl<T, T, 1>(grad_y, x, y, shape, mean, inv_std, weight, training, act, grad_x, grad_weight, grad_bias);
+}
+
+void batch_norm_backward(const float* grad_y, const bfloat16* x, const bfloat16* y, BatchNormShape shape,
+                         const float* mean, const float* inv_std, const float* weight, bool training,
+                         BnActivationParams act, float* grad_x, float* grad_weight, float* grad_bias) {
+  if (shape.C <= 0) return;
+  if (!grad_x && !grad_weight && !grad_bias) return;
+  constexpr int kVec = 4;  // as float: 8-byte packs of bf16 beside 16-byte packs of float
+  if (vector_width<float>(shape, {grad_y, x, y, grad_x}) == kVec)
+    backward_impl<float, bfloat16, kVec>(grad_y, x, y, shape, mean, inv_std, weight, training, act, grad_x,
+                                         grad_weight, grad_bias);
+  else
+    backward_impl<float, bfloat16, 1>(grad_y, x, y, shape, mean, inv_std, weight, training, act, grad_x,
+                                      grad_weight, grad_bias);
 }
 
 #define GAN_INSTANTIATE(T)                                                                                      \

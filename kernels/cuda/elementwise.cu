@@ -416,6 +416,31 @@ void copy(const S* src, const Layout& sl, D* dst, const Layout& dl) {
     launch<copy_strided<S, D, int64_t>>(detail::grid_for(n), kThreads, 0, st, src, dst, n, c.as<int64_t>());
 }
 
+template <typename T, typename X>
+__global__ void leaky_relu_backward_kernel(const T* __restrict__ g, const X* __restrict__ x, T slope, bool zero,
+                                           T* __restrict__ out, int64_t n) {
+  const int64_t step = int64_t{gridDim.x} * blockDim.x;
+  for (int64_t i = int64_t{blockIdx.x} * blockDim.x + threadIdx.x; i < n; i += step)
+    out[i] = static_cast<T>(x[i]) > T(0) ? g[i] : (zero ? T(0) : g[i] * slope);
+}
+
+template <typename T, typename X>
+void launch_leaky_relu_backward(const T* g, const X* x, double slope, T* out, int64_t n) {
+  if (n == 0) return;
+  launch<leaky_relu_backward_kernel<T, X>>(detail::grid_for(n), kThreads, 0, stream(), g, x, static_cast<T>(slope),
+                                           slope == 0.0, out, n);
+}
+
+void leaky_relu_backward(const float* g, const float* x, double slope, float* out, int64_t n) {
+  launch_leaky_relu_backward(g, x, slope, out, n);
+}
+void leaky_relu_backward(const double* g, const double* x, double slope, double* out, int64_t n) {
+  launch_leaky_relu_backward(g, x, slope, out, n);
+}
+void leaky_relu_backward(const float* g, const bfloat16* x, double slope, float* out, int64_t n) {
+  launch_leaky_relu_backward(g, x, slope, out, n);
+}
+
 #define GAN_INSTANTIATE_FLOATING(T)                                                                         \
   template void unary<T>(UnaryOp, UnaryParams, const T*, const Layout&, T*, const Layout&);                 \
   template void binary<T>(BinaryOp, const T*, const Layout&, const T*, const Layout&, T*, const Layout&);    \
