@@ -64,12 +64,12 @@ std::vector<nlohmann::json> losses(const fs::path& dir) {
   return rows;
 }
 
-void expect_replay_matches_eager(const std::string& model) {
+void expect_replay_matches_eager(const std::string& model, const std::vector<std::string>& extra = {}) {
   SCOPED_TRACE(model);
   const fs::path root = fs::temp_directory_path() / ("gan-cuda-graph-" + model + "-" + std::to_string(::getpid()));
   fs::remove_all(root);
-  const TrainRun eager = train(root / "eager", "off", {}, model),
-                 graphed = train(root / "graph", "auto", {}, model);
+  const TrainRun eager = train(root / "eager", "off", extra, model),
+                 graphed = train(root / "graph", "auto", extra, model);
   ASSERT_EQ(eager.code, 0) << eager.out << eager.err;
   ASSERT_EQ(graphed.code, 0) << graphed.out << graphed.err;
   EXPECT_EQ(eager.out.find("CUDA graph"), std::string::npos) << eager.out;
@@ -94,6 +94,11 @@ void expect_replay_matches_eager(const std::string& model) {
 
 TEST_F(TrainCudaGraph, ReplayedRunLogsAndCheckpointsWhatTheEagerRunDoes) { expect_replay_matches_eager("dcgan"); }
 TEST_F(TrainCudaGraph, CganIsCapturedAndMatchesTheEagerRun) { expect_replay_matches_eager("cgan"); }
+// bf16: the captured step packs its saved activations to bf16 and reads them back (engine/saved_activation.h).
+TEST_F(TrainCudaGraph, Bf16DcganIsCapturedAndMatchesTheEagerRun) {
+  const kernels::ScopedFloatMath restore(kernels::float_math());  // --precision sets the process's mode
+  expect_replay_matches_eager("dcgan", {"--precision", "bf16"});
+}
 TEST_F(TrainCudaGraph, InfoganIsCapturedAndMatchesTheEagerRun) { expect_replay_matches_eager("infogan"); }
 
 TEST_F(TrainCudaGraph, AStepThatCannotBeCapturedRunsEagerlyAsWithoutGraphs) {
