@@ -19,7 +19,8 @@
 // The unpacked tensor has the original's history (its grad_fn), so a backward built from it can be differentiated
 // again (WGAN-GP). Two ops saving the same tensor (batch norm's output, read by batch norm and by the next conv)
 // share one bf16 copy. A leaf that requires grad is never packed: its AccumulateGrad node keeps it alive anyway.
-// Like every saved tensor, a packed one must not be changed in place between forward and backward.
+// Like every saved tensor, a packed one must not be changed in place between forward and backward. (copy_ and
+// fill_ into a tensor clear its bf16-values mark; a write through another view of its storage would not.)
 #pragma once
 
 #include <memory>
