@@ -32,9 +32,8 @@ uint32_t bits_of(float f) {
 
 TEST(BFloat16Storage, ConvertsByRoundingToNearestEvenAndBackExactly) {
   const float inf = std::numeric_limits<float>::infinity();
-  const std::vector<float> v = {1.0f, 1.0f + 0x1p-8f, 1.0f + 3 * 0x1p-8f, -2.5f, std::numeric_limits<float>::max(),
-                                -inf, 1e-40f, -0.0f,
-                                std::numeric_limits<float>::quiet_NaN()};
+  const std::vector<float> v = {1.0f,  1.0f + 0x1p-8f, 1.0f + 3 * 0x1p-8f, -2.5f, std::numeric_limits<float>::max(),
+                                -inf,  1e-40f,          -0.0f,              std::numeric_limits<float>::quiet_NaN()};
   const Tensor b = from_vector(v, {static_cast<int64_t>(v.size())}).to(DType::BFloat16);
   EXPECT_EQ(b.dtype(), DType::BFloat16);
   EXPECT_EQ(b.storage()->nbytes(), v.size() * 2);
@@ -86,6 +85,9 @@ TEST(SavedActivation, PacksOnlyWhereTheBackwardReadsTheSameValues) {
   EXPECT_TRUE(conv_out.impl()->bf16_values) << "a conv output in the bf16 mode holds bf16 values";
   EXPECT_TRUE(SavedActivation(conv_out, SavedUse::Values).is_packed());
   EXPECT_FALSE(SavedActivation(activation, SavedUse::Values).is_packed()) << "float32 values: a copy would round";
+  Tensor overwritten = F::conv2d(randn({1, 2, 3, 3}), w);
+  fill_(overwritten, 0.1);
+  EXPECT_FALSE(SavedActivation(overwritten, SavedUse::Values).is_packed()) << "written over by fill_";
   EXPECT_TRUE(SavedActivation(activation, SavedUse::Sign).is_packed());
   EXPECT_TRUE(SavedActivation(constant, SavedUse::Bf16Operand).is_packed());
   EXPECT_FALSE(SavedActivation(leaf, SavedUse::Sign).is_packed()) << "a leaf that requires grad stays as it is";
