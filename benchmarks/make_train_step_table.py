@@ -389,7 +389,7 @@ def render(rows, raw, title="Training step: gan-engine vs PyTorch", sources=(), 
         cpu_prec = sorted({r.torch_precision for r in cpu_rows if r.torch_precision})
         md.append(f"- CPU rows: " + (f"ours in math mode {' / '.join(cpu_modes)}; " if cpu_modes else "")
                   + f"PyTorch {', '.join(cpu_torch)}, precision {' / '.join(cpu_prec) or '?'} {PRECISION_NOTE} "
-                  "(eager only; no memory figures on the CPU).")
+                  "(eager only; PyTorch gives no memory figure on the CPU, ours is the host tensor bytes' peak).")
     if sources:
         md.append("- inputs: " + ", ".join(f"`{s}`" for s in sources))
     md.append("")
