@@ -10,9 +10,9 @@
 //         allow_tf32 convolutions get);
 //   bf16: ours in the BF16 mode (mma.sync m16n8k16 on operands rounded to bf16 in registers, FP32 accumulation)
 //         against cuDNN on CUDNN_DATA_BFLOAT16 tensors with FP32 compute and CUDNN_TENSOR_OP_MATH. The arithmetic
-//         is the same (the same RNE-rounded operands, FP32 sums), the storage is not: our tensors stay FP32 in
-//         memory (kernels/math_mode.h: bf16 arithmetic, not bf16 storage), so ours reads twice the bytes of input
-//         and writes an FP32 output where cuDNN writes bf16. cuDNN's bf16 copies of the inputs are made once,
+//         is the same (the same RNE-rounded operands, FP32 sums, a bf16-rounded output), the storage is not: our
+//         conv kernels read FP32 operands and write FP32 tensors (holding bf16 values; kernels/conv.h), so ours
+//         reads twice the bytes of input and writes twice the bytes of output that cuDNN does. cuDNN's bf16 copies of the inputs are made once,
 //         outside the timed region.
 // Baseline: for each call cuDNN's fastest algorithm as cudnnFindConvolution*AlgorithmEx measures it, then timed
 // here exactly like ours (CUDA events, L2 flushed before every repeat; see cuda_bench_util.h). The label names

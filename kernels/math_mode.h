@@ -9,8 +9,9 @@
 //         (exact in FP32) accumulated in FP32: BF16 tensor cores on CUDA (mma m16n8k16, cuBLAS
 //         CUBLAS_COMPUTE_32F_FAST_16BF). The CPU rounds the operands the same way before its FP32 GEMM, so a CPU
 //         run shows bf16's effect on training (its sample quality) without a GPU, and differs from the tensor
-//         core only in the order of the FP32 sums. Tensors stay float32 in memory: this is bf16 arithmetic, not
-//         bf16 storage.
+//         core only in the order of the FP32 sums. A convolution also rounds its output to bf16 (kernels/conv.h).
+//         Tensors stay float32 while the forward runs; the activations saved for the backward pass are kept as
+//         bfloat16 (engine/saved_activation.h).
 //
 // Start value: GAN_PRECISION=fp32|tf32|bf16 in the environment, else fp32 when GAN_TF32=0, else Tf32 in a build
 // with CUDA and Fp32 without. Takes effect for the next call.
