@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "kernels/cuda/check.h"
+#include "kernels/cuda/relaxed_capture.h"
 #include "kernels/cuda/runtime.h"
 #include "kernels/cuda/sync_count.h"
 #include "kernels/cuda_query.h"
@@ -262,14 +263,20 @@ class CachingAllocator {
     return ptr;
   }
 
+  // cudaMalloc, allowed while this thread captures a graph (the private pool's new blocks; relaxed_capture.h).
+  static cudaError_t cuda_malloc(void** ptr, size_t size) {
+    const detail::RelaxedCaptureMode relaxed;
+    return cudaMalloc(ptr, size);
+  }
+
   void* malloc_with_retry(DevicePool& pool, int device, size_t size, size_t requested) {
     void* ptr = nullptr;
-    cudaError_t err = cudaMalloc(&ptr, size);
+    cudaError_t err = cuda_malloc(&ptr, size);
     if (err == cudaErrorMemoryAllocation) {
       (void)cudaGetLastError();  // clear it, so the next launch check does not report it
       ++pool.stats.oom_flushes;
-      flush(pool, device);
-      err = cudaMalloc(&ptr, size);
+      flush(pool, device);  // a cudaFree: fails a capture in progress, as it must
+      err = cuda_malloc(&ptr, size);
     }
     if (err == cudaErrorMemoryAllocation) {
       (void)cudaGetLastError();

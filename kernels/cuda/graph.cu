@@ -12,6 +12,7 @@
 #include "kernels/cuda/allocator.h"
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/launch.cuh"
+#include "kernels/cuda/relaxed_capture.h"
 #include "kernels/cuda/runtime.h"
 #include "kernels/cuda/sync_count.h"
 
@@ -138,7 +139,10 @@ bool capturing() { return t_capturing != nullptr; }
 void* graph_buffer(size_t bytes) {
   if (t_capturing == nullptr) throw std::logic_error("cuda::graph_buffer: this thread captures no graph");
   void* p = nullptr;
-  GAN_CUDA_CHECK(cudaMalloc(&p, bytes));  // allowed during a capture; not a captured operation
+  {
+    const detail::RelaxedCaptureMode relaxed;  // cudaMalloc during the capture (relaxed_capture.h); not captured
+    GAN_CUDA_CHECK(cudaMalloc(&p, bytes));
+  }
   detail::count_device_malloc(bytes);
   t_capturing->buffers.push_back(p);
   return p;

@@ -183,13 +183,20 @@ struct Capture {
 
 namespace {
 
-// The capture the calling thread must not disturb with an unsafe call (a synchronizing one): its own, unless
-// relaxed, or any global-mode capture. Caller holds streams().mu.
+// The calling thread's own capture interaction mode (cudaThreadExchangeStreamCaptureMode; the driver's default).
+thread_local cudaStreamCaptureMode t_capture_mode = cudaStreamCaptureModeGlobal;
+
+// The capture the calling thread must not disturb with an unsafe call (a synchronizing one), as the driver
+// decides from the thread's own mode: none in relaxed mode; its own capture unless that one began relaxed; in
+// global mode also any other thread's global-mode capture. Caller holds streams().mu.
 Capture* guarding_capture(Streams& s) {
+  if (t_capture_mode == cudaStreamCaptureModeRelaxed) return nullptr;
   const std::thread::id me = std::this_thread::get_id();
-  for (Capture* c : s.captures)
-    if (c->mode == cudaStreamCaptureModeGlobal || (c->mode == cudaStreamCaptureModeThreadLocal && c->thread == me))
-      return c;
+  for (Capture* c : s.captures) {
+    const bool own = c->thread == me && c->mode != cudaStreamCaptureModeRelaxed;
+    const bool others_global = t_capture_mode == cudaStreamCaptureModeGlobal && c->mode == cudaStreamCaptureModeGlobal;
+    if (own || others_global) return c;
+  }
   return nullptr;
 }
 
@@ -542,6 +549,7 @@ cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t start, cudaEvent_t end) 
 cudaError_t cudaMalloc(void** ptr, size_t bytes) {
   *ptr = nullptr;
   if (detail::device_count() == 0) return fail(cudaErrorNoDevice);
+  if (const cudaError_t e = detail::unsafe_call("cudaMalloc"); e != cudaSuccess) return e;
   if (bytes == 0) return cudaSuccess;
   *ptr = memory::allocate(t_device, bytes);
   return *ptr != nullptr ? cudaSuccess : fail(cudaErrorMemoryAllocation);
@@ -621,6 +629,12 @@ cudaError_t cudaMemsetAsync(void* ptr, int value, size_t bytes, cudaStream_t str
 }
 
 // ---- CUDA graphs ----
+cudaError_t cudaThreadExchangeStreamCaptureMode(cudaStreamCaptureMode* mode) {
+  if (mode == nullptr) return fail(cudaErrorInvalidValue);
+  std::swap(*mode, detail::t_capture_mode);
+  return cudaSuccess;
+}
+
 cudaError_t cudaStreamBeginCapture(cudaStream_t stream, cudaStreamCaptureMode mode) {
   auto& s = detail::streams();
   std::lock_guard<std::mutex> lock(s.mu);

@@ -140,8 +140,11 @@ cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t start, cudaEvent_t end);
 // its stream. As strict as the driver, and stricter where the driver would let a wrong graph through:
 //   - cudaStreamSynchronize / cudaStreamQuery of a capturing stream, and, from a thread whose capture is not
 //     relaxed (or from any thread while a global-mode capture runs), cudaDeviceSynchronize, synchronous cudaMemcpy
-//     and cudaMemset, cudaEventSynchronize, cudaFree and cudaFreeHost: cudaErrorStreamCaptureUnsupported, and the
-//     capture is invalidated (cudaStreamEndCapture then fails with cudaErrorStreamCaptureInvalidated);
+//     and cudaMemset, cudaEventSynchronize, cudaFree, cudaFreeHost and cudaMalloc (the driver counts it among the
+//     potentially unsafe calls; an H200 with driver 580 refused it): cudaErrorStreamCaptureUnsupported, and the
+//     capture is invalidated (cudaStreamEndCapture then fails with cudaErrorStreamCaptureInvalidated), unless
+//     the calling thread's own mode, set by cudaThreadExchangeStreamCaptureMode, is relaxed (default: global,
+//     as the driver's);
 //   - work queued, from the capturing thread, on a stream that is not part of the capture (the driver would run
 //     it at once, outside the graph, which is never what a captured program means): a std::runtime_error;
 //   - a copy between device memory and host memory that is not pinned (the graph would read or write the host
@@ -167,6 +170,7 @@ struct CUgraphNode_st;
 using cudaGraphNode_t = CUgraphNode_st*;
 
 cudaError_t cudaStreamBeginCapture(cudaStream_t stream, cudaStreamCaptureMode mode);
+cudaError_t cudaThreadExchangeStreamCaptureMode(cudaStreamCaptureMode* mode);
 cudaError_t cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t* graph);
 cudaError_t cudaStreamIsCapturing(cudaStream_t stream, cudaStreamCaptureStatus* status);
 cudaError_t cudaGraphInstantiate(cudaGraphExec_t* exec, cudaGraph_t graph, unsigned long long flags = 0);
