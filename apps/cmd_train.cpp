@@ -154,6 +154,7 @@ int new_run(const TrainArgs& a, const Catalog& catalog, const CliStreams& io) {
   c.log_every = a.log_every.value_or(c.log_every);
   c.sample_every = a.sample_every.value_or(c.sample_every);
   c.checkpoint_every = a.checkpoint_every.value_or(c.checkpoint_every);
+  if (!a.classifier.empty()) (void)resolve_classifier(a.classifier);  // a bad path first, before the data opens
 
   std::unique_ptr<data::Dataset> dataset = open_data(catalog, c);
   if (!a.image_size && dataset->spec().kind == data::ExampleKind::Image) {

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 
 #include <chrono>
+#include <filesystem>
 #include <map>
 #include <thread>
 
@@ -36,6 +37,16 @@ constexpr int kSteps = 60;
 
 class CrashSafety : public GanCli {
  protected:
+  // The program and the fault library are this build tree's: a test binary copied elsewhere (the GPU bundle)
+  // has neither beside it, and says so rather than failing.
+  void SetUp() override {
+    GanCli::SetUp();
+    std::error_code ec;
+    for (const char* file : {GAN_PROGRAM, GAN_FAULT_LIB})
+      if (!std::filesystem::exists(file, ec))
+        GTEST_SKIP() << "needs the build tree's " << file << ", which is not there (a relocated test binary)";
+  }
+
   // Runs `gan ARGS` with the given GAN_FAULT_* settings (none: no fault library); kill_after_ms > 0 sends SIGKILL
   // after that long if it is still running.
   Proc run(std::vector<std::string> args, const std::map<std::string, std::string>& fault, int kill_after_ms = 0) {
