@@ -56,64 +56,44 @@ template <> constexpr DType dtype_of<bfloat16>() { return DType::BFloat16; }
 
 }  // namespace gan
 
+// One case of the dispatch macros below: the lambda body run with `scalar_t` bound to TYPE.
+#define GAN_DISPATCH_CASE(ENUM, TYPE, ...) \
+  case ::gan::DType::ENUM: {               \
+    using scalar_t = TYPE;                 \
+    return __VA_ARGS__();                  \
+  }
+
 // Runs the lambda body with `scalar_t` bound to the C++ type of a floating dtype.
-#define GAN_DISPATCH_FLOATING(DTYPE, OPNAME, ...)                  \
-  [&] {                                                            \
-    switch (DTYPE) {                                               \
-      case ::gan::DType::Float32: {                                \
-        using scalar_t = float;                                    \
-        return __VA_ARGS__();                                      \
-      }                                                            \
-      case ::gan::DType::Float64: {                                \
-        using scalar_t = double;                                   \
-        return __VA_ARGS__();                                      \
-      }                                                            \
-      default: ::gan::throw_unsupported_dtype(OPNAME, DTYPE);      \
-    }                                                              \
+#define GAN_DISPATCH_FLOATING(DTYPE, OPNAME, ...)             \
+  [&] {                                                       \
+    switch (DTYPE) {                                          \
+      GAN_DISPATCH_CASE(Float32, float, __VA_ARGS__)          \
+      GAN_DISPATCH_CASE(Float64, double, __VA_ARGS__)         \
+      default: ::gan::throw_unsupported_dtype(OPNAME, DTYPE); \
+    }                                                         \
   }()
 
 // The same over float32, float64 and int64 (not bfloat16, a storage type).
-#define GAN_DISPATCH_ALL(DTYPE, OPNAME, ...)                       \
-  [&] {                                                            \
-    switch (DTYPE) {                                               \
-      case ::gan::DType::Float32: {                                \
-        using scalar_t = float;                                    \
-        return __VA_ARGS__();                                      \
-      }                                                            \
-      case ::gan::DType::Float64: {                                \
-        using scalar_t = double;                                   \
-        return __VA_ARGS__();                                      \
-      }                                                            \
-      case ::gan::DType::Int64: {                                  \
-        using scalar_t = int64_t;                                  \
-        return __VA_ARGS__();                                      \
-      }                                                            \
-      default: break;                                              \
-    }                                                              \
-    ::gan::throw_unsupported_dtype(OPNAME, DTYPE);                 \
+#define GAN_DISPATCH_ALL(DTYPE, OPNAME, ...)               \
+  [&] {                                                    \
+    switch (DTYPE) {                                       \
+      GAN_DISPATCH_CASE(Float32, float, __VA_ARGS__)       \
+      GAN_DISPATCH_CASE(Float64, double, __VA_ARGS__)      \
+      GAN_DISPATCH_CASE(Int64, int64_t, __VA_ARGS__)       \
+      default: break;                                      \
+    }                                                      \
+    ::gan::throw_unsupported_dtype(OPNAME, DTYPE);         \
   }()
 
 // The same over every dtype, bfloat16 included (scalar_t = kernels::bfloat16): for code that only moves or
 // converts elements (copy_, to_vector, item).
-#define GAN_DISPATCH_STORAGE(DTYPE, OPNAME, ...)                   \
-  [&] {                                                            \
-    switch (DTYPE) {                                               \
-      case ::gan::DType::Float32: {                                \
-        using scalar_t = float;                                    \
-        return __VA_ARGS__();                                      \
-      }                                                            \
-      case ::gan::DType::Float64: {                                \
-        using scalar_t = double;                                   \
-        return __VA_ARGS__();                                      \
-      }                                                            \
-      case ::gan::DType::Int64: {                                  \
-        using scalar_t = int64_t;                                  \
-        return __VA_ARGS__();                                      \
-      }                                                            \
-      case ::gan::DType::BFloat16: {                               \
-        using scalar_t = ::gan::bfloat16;                          \
-        return __VA_ARGS__();                                      \
-      }                                                            \
-    }                                                              \
-    ::gan::throw_unsupported_dtype(OPNAME, DTYPE);                 \
+#define GAN_DISPATCH_STORAGE(DTYPE, OPNAME, ...)               \
+  [&] {                                                        \
+    switch (DTYPE) {                                           \
+      GAN_DISPATCH_CASE(Float32, float, __VA_ARGS__)           \
+      GAN_DISPATCH_CASE(Float64, double, __VA_ARGS__)          \
+      GAN_DISPATCH_CASE(Int64, int64_t, __VA_ARGS__)           \
+      GAN_DISPATCH_CASE(BFloat16, ::gan::bfloat16, __VA_ARGS__) \
+    }                                                          \
+    ::gan::throw_unsupported_dtype(OPNAME, DTYPE);             \
   }()
