@@ -133,6 +133,27 @@ TrainOutput train_output(const CliStreams& io, double progress_every_s) {
   return TrainOutput{io.out, io.err, io.terminal, progress_every_s};
 }
 
+// config.json's "finished" says the run got through its end (last checkpoint, final report); without it a
+// checkpoint at the last step means the run was stopped after that checkpoint, and a resume finishes it. Best
+// effort: the training is done whatever happens here.
+int record_if_finished(int exit_code, const RunPaths& paths, int64_t steps, const CliStreams& io) {
+  if (exit_code != kExitOk) return exit_code;
+  try {
+    nlohmann::json config = read_json_file(paths.config());
+    config["finished"] = {{"step", steps}, {"time", utc_now()}};
+    write_file_atomic(paths.config(), config.dump(2) + "\n");
+  } catch (const std::exception& e) {
+    *io.err << "gan train: warning: could not mark the run finished in " << paths.config().string() << ": "
+            << e.what() << std::endl;
+  }
+  return exit_code;
+}
+
+int64_t finished_step(const nlohmann::json& config) {
+  const auto it = config.find("finished");
+  return it != config.end() && it->is_object() ? it->value("step", int64_t{-1}) : -1;
+}
+
 int new_run(const TrainArgs& a, const Catalog& catalog, const CliStreams& io) {
   if (a.model.empty())
     throw UsageError("--model is required (gan models lists them), or --resume RUN to continue a run");
@@ -229,7 +250,7 @@ int new_run(const TrainArgs& a, const Catalog& catalog, const CliStreams& io) {
     throw;
   }
   *io.out << summary << std::endl;
-  return trainer->run();
+  return record_if_finished(trainer->run(), paths, c.steps, io);
 }
 
 // Options that define the run and so cannot change on resume (a different value is an error).
@@ -255,14 +276,20 @@ void check_unchanged(const TrainArgs& a, const RunConfig& c, const fs::path& run
 // Restores the trainer from latest.safetensors or, when that is missing, from the newest kept
 // step_NNNNNN.safetensors that is usable (saying which, and why newer ones are skipped). False when the run has
 // no checkpoint at all. A corrupt latest.safetensors stays an error: its message says how to recover.
-bool resume_from_checkpoint(Trainer& trainer, const RunPaths& paths, const RunConfig& c, std::ostream& out) {
+// A checkpoint at exactly --steps of a run that never recorded its end (killed after writing it) is restored,
+// so that run() only finishes: the final report, the closing line.
+bool resume_from_checkpoint(Trainer& trainer, const RunPaths& paths, const RunConfig& c, int64_t finished_at,
+                            std::ostream& out) {
   struct Finished : UsageError {  // a usable checkpoint at or past --steps: no older one is tried
     using UsageError::UsageError;
   };
   const auto restore = [&](const fs::path& path) {
     const NamedTensors file = load_checkpoint_file(path);
     const int64_t at = read_checkpoint_info(file, path.string(), c.model).step;
-    if (at >= c.steps)
+    if (at == c.steps && finished_at != at)
+      out << "run " << paths.root.string() << " was stopped after its last checkpoint (step " << at
+          << ") and before it finished; finishing it" << std::endl;
+    else if (at >= c.steps)
       throw Finished("run " + paths.root.string() + " is already at step " + std::to_string(at) + " of " +
                        std::to_string(c.steps) + "; pass --steps larger than " + std::to_string(at) +
                        " (or more --epochs) to train further");
@@ -364,7 +391,7 @@ int resume_run(const TrainArgs& a, const Catalog& catalog, const CliStreams& io)
   trainer.set_cuda_graph(models::parse_cuda_graph_mode(a.cuda_graph));
   for (const fs::path& p : remove_stale_temporaries(paths))
     *io.out << "removed " << p.string() << ", left by an interrupted gan" << std::endl;
-  if (!resume_from_checkpoint(trainer, paths, c, *io.out))
+  if (!resume_from_checkpoint(trainer, paths, c, finished_step(config), *io.out))
     truncate_metrics(paths.metrics(), 0, c.log_every);  // stopped before its first checkpoint: start over
 
   config["settings"] = c.to_json();
@@ -373,7 +400,7 @@ int resume_run(const TrainArgs& a, const Catalog& catalog, const CliStreams& io)
   write_file_atomic(paths.config(), config.dump(2) + "\n");
   *io.out << "resuming " << c.model << " on " << c.data << " at step " << trainer.step() << " of " << c.steps
           << " on " << c.device << "; run directory " << paths.root.string() << std::endl;
-  return trainer.run();
+  return record_if_finished(trainer.run(), paths, c.steps, io);
 }
 
 }  // namespace

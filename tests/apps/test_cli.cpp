@@ -142,6 +142,23 @@ TEST_F(GanCli, ResumeOfAFinishedRunNeedsMoreSteps) {
   EXPECT_NE(b.err.find("--batch cannot change"), std::string::npos) << b.err;
 }
 
+// Killed after its last checkpoint but before its end (no "finished" in config.json, as if the kill came while the
+// final report was written): a resume finishes the run instead of refusing it, and only then is it finished.
+TEST_F(GanCli, ResumeFinishesARunStoppedAfterItsLastCheckpoint) {
+  ASSERT_EQ(gan(tiny_run(path("a"), 4)).code, 0);
+  const RunPaths paths{path("a")};
+  nlohmann::json config = read_json_file(paths.config());
+  ASSERT_EQ(config["finished"]["step"], 4) << config.dump();
+  config.erase("finished");
+  std::ofstream(paths.config()) << config.dump(2);
+  const Result r = gan({"train", "--resume", path("a")});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("before it finished; finishing it"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("finished 4 steps"), std::string::npos) << r.out;
+  EXPECT_EQ(read_json_file(paths.config())["finished"]["step"], 4);
+  EXPECT_EQ(gan({"train", "--resume", path("a")}).code, 2);  // now it is finished
+}
+
 // The float32 math mode (--precision) is part of the run: config.json records it and a resume trains in it again,
 // whatever the resuming process's default, unless --precision says otherwise.
 TEST_F(GanCli, PrecisionIsRecordedAndKeptByResume) {
