@@ -26,11 +26,16 @@
 // over pixels, not taps) and shares the rest.
 //
 // Tiling (tile shapes, arithmetic policies and the main loop: kernels/cuda/conv_gemm.cuh): a block of
-// (BM/TM)(BN/TN) threads computes a BM x BN tile of C, each thread a TM x TN micro-tile held in registers. K advances BK at a time through double-buffered shared memory: the next tile's global loads are
-// issued before the current tile's FMAs, so their latency hides behind the arithmetic. Shared-memory rows are
-// padded by 4 elements so the transposing stores do not conflict, and the micro-kernel reads 128-bit vectors.
-// Four tile shapes (128x128, 64x128, 64x64, 16x128) cover large layers, narrow layers and layers with very few
-// output channels (the critic's last conv has one).
+// (BM/TM)(BN/TN) threads computes a BM x BN tile of C, each thread a TM x TN micro-tile held in registers. K
+// advances BK at a time through double-buffered shared memory: the next tile's global loads are issued before the
+// current tile's FMAs, so their latency hides behind the arithmetic. Shared-memory rows are padded by 4 elements so
+// the transposing stores do not conflict, and the micro-kernel reads 128-bit vectors. Four tile shapes (128x128,
+// 64x128, 64x64, 16x128) cover large layers, narrow layers and layers with very few output channels (the critic's
+// last conv has one).
+//
+// The gather kernel's K loop visits k = (channel, tap) in one of two orders (KOrder): tap-major whenever the
+// channel count is a multiple of BK, so that a K step is one tap of BK channels and a thread's loads are pointer
+// increments after one bounds check per step; channel-major otherwise (any shape, each element decoded).
 //
 // Arithmetic: float convolutions follow the process's math mode (kernels/math_mode.h). In the TF32 mode (the
 // default, like PyTorch's cuDNN convolutions) they keep the loaders, shared-memory staging, epilogues and split-K,
@@ -83,7 +88,8 @@ struct Dims {
 
 // One GEMM C[M, N] = A[M, K] B[K, N] whose B is gathered from an image and whose C is scattered to one, for one
 // group: group `grp` reads a + grp a_grp and b + grp b_grp, and writes out + grp o_grp (bias + grp M).
-//   k = (c, u, v) in [K / (U V)) x [U) x [V)
+//   k = (c, u, v) in [C) x [U) x [V), C = K / (U V) channels (the channel-major order; the tap-major order
+//       k = (u, v, c) reads the same A and B, see KOrder)
 //   A[m, k] = a[m a_m + c a_c + u a_u + v a_v + a_off]
 //   n = (img, qa, qb) in [N / (QH QW)) x [QH) x [QW)
 //   B[k, n] = b[img b_img + c b_c + r b_ld + col] with r = qa b_sr + b_r0 + u b_du, col = qb b_sc + b_c0 + v b_dv,
@@ -91,7 +97,7 @@ struct Dims {
 //   out[img o_img + m o_m + (o_r0 + qa o_sr) o_ld + o_c0 + qb o_sc] = C[m, n] + bias[m]
 struct GatherGemm {
   int M, N, K;
-  FastDiv UV, V;
+  FastDiv UV, V, C;
   int a_m, a_c, a_u, a_v, a_off, a_grp;
   int64_t b_img;
   int b_c, b_grp, b_ld, b_rows, b_cols, b_sr, b_sc, b_r0, b_c0, b_du, b_dv;
@@ -105,7 +111,7 @@ __host__ __device__ inline GatherGemm forward_gemm(const Dims& d) {
   GatherGemm g{};
   const int khw = d.kh * d.kw;
   g.M = d.og(), g.N = d.N * d.Ho * d.Wo, g.K = d.cg() * khw;
-  g.UV = FastDiv(khw), g.V = FastDiv(d.kw);
+  g.UV = FastDiv(khw), g.V = FastDiv(d.kw), g.C = FastDiv(d.cg());
   g.a_m = d.cg() * khw, g.a_c = khw, g.a_u = d.kw, g.a_v = 1, g.a_off = 0, g.a_grp = d.og() * d.cg() * khw;
   g.b_img = int64_t(d.Cin) * d.H * d.W, g.b_c = d.H * d.W, g.b_grp = d.cg() * d.H * d.W;
   g.b_ld = d.W, g.b_rows = d.H, g.b_cols = d.W;
@@ -153,7 +159,7 @@ __host__ __device__ inline GatherGemm backward_data_gemm(const Dims& d, int phas
   GatherGemm g{};
   const int khw = d.kh * d.kw;
   g.M = d.cg(), g.N = d.N * ph.q * pw.q, g.K = d.og() * ph.taps * pw.taps;
-  g.UV = FastDiv(ph.taps * pw.taps), g.V = FastDiv(pw.taps);
+  g.UV = FastDiv(ph.taps * pw.taps), g.V = FastDiv(pw.taps), g.C = FastDiv(d.og());
   g.a_m = khw, g.a_c = d.cg() * khw, g.a_u = ph.tap_step * d.kw, g.a_v = pw.tap_step;
   g.a_off = g.K > 0 ? ph.i0 * d.kw + pw.i0 : 0, g.a_grp = d.og() * d.cg() * khw;
   g.b_img = int64_t(d.Cout) * d.Ho * d.Wo, g.b_c = d.Ho * d.Wo, g.b_grp = d.og() * d.Ho * d.Wo;
@@ -209,32 +215,48 @@ struct WeightArgs {
 
 // ---- forward / backward data: the gather kernel ----------------------------------------------------------
 
+// The order in which the K loop visits k = (channel, tap). The sum is the same either way (up to rounding);
+// what differs is what a thread computes per element.
+//   ChannelMajor: k = (c, u, v), taps fastest. Every element decodes its own k (two divisions) and checks its own
+//     bounds: any channel count works.
+//   TapMajor: k = (u, v, c), channels fastest. When the channel count C is a multiple of BK, every K step lies in
+//     one tap: a thread decodes the tap once per step, checks its B column's bounds once, and each element is a
+//     pointer increment. The launcher picks it whenever C % BK == 0 (the DCGAN layers but the first), so the
+//     loads stop outnumbering the tensor-core instructions they feed.
+enum class KOrder { ChannelMajor, TapMajor };
+
 // A loads are k-fast (each thread one k, AE rows m); B loads are n-fast (each thread one column n, BE rows k), so
-// a warp reads consecutive weights along k and consecutive pixels along n.
-template <typename T, class Cfg>
+// a warp reads consecutive pixels along n.
+template <typename T, class Cfg, KOrder Order>
 struct GatherLoader {
+  static constexpr int kB = Cfg::NT / Cfg::BN;  // k distance between a thread's B rows
   GatherGemm g;
   const T* a;
   int kk;                 // this thread's k within the step, for A
   int ml0;                // its first A row within the tile; the others follow every NT / BK
-  int m_row[Cfg::AE];     // its A rows (global; >= M means padding)
+  int m_first;            // its first A row (global); row q is m_first + q NT / BK, >= M means padding
+  const T* a_row;         // A's row m_first
+  int a_stride;           // A offset between its rows: (NT / BK) a_m
   int kb;                 // its first B row within the step; the others follow every NT / BN
   int nl;                 // its B column within the tile
-  const T* b_img;         // its column's image, or null past N
+  bool b_col;             // its column is inside N
+  const T* b_img;         // its column's image (the first image past N)
   int b_r0, b_c0;         // its column's first input row and column
 
   __device__ GatherLoader(const GatherGemm& gemm, const T* a_ptr, const T* b_ptr, int m0, int n0, int tid)
       : g(gemm), a(a_ptr) {
     kk = tid % Cfg::BK;
     ml0 = tid / Cfg::BK;
-#pragma unroll
-    for (int q = 0; q < Cfg::AE; ++q) m_row[q] = m0 + tid / Cfg::BK + q * (Cfg::NT / Cfg::BK);
+    m_first = m0 + ml0;
+    a_row = a + m_first * g.a_m;
+    a_stride = (Cfg::NT / Cfg::BK) * g.a_m;
     kb = tid / Cfg::BN;
     nl = tid % Cfg::BN;
     const int n = n0 + nl;
-    b_img = nullptr;
+    b_col = n < g.N;
+    b_img = b_ptr;
     b_r0 = b_c0 = 0;
-    if (n < g.N) {
+    if (b_col) {
       const int img = g.QHW.div(n);
       const int rem = n - img * static_cast<int>(g.QHW.d);
       const int qa = g.QW.div(rem);
@@ -245,6 +267,8 @@ struct GatherLoader {
     }
   }
 
+  __device__ __forceinline__ bool a_row_valid(int q) const { return m_first + q * (Cfg::NT / Cfg::BK) < g.M; }
+
   // k = (c, u, v) -> c, u, v.
   __device__ __forceinline__ void decode(int k, int& c, int& u, int& v) const {
     c = g.UV.div(k);
@@ -253,51 +277,79 @@ struct GatherLoader {
     v = uv - u * static_cast<int>(g.V.d);
   }
 
-  // Calls a_elem(q, p) for this thread's A elements q of the step at k0 and b_elem(q, p) for its B elements, p
-  // their global address or null where the element is zero (past k_end, M or N; outside the image).
+  // Calls a_elem(q, p, valid) for this thread's A elements q of the step at k0 and b_elem(q, p, valid) for its B
+  // elements: p their global address, valid false where the element is zero (past k_end, M or N; outside the
+  // image). Nothing reads p then (a zero-filling cp.async names it and reads no byte): it may lie past A's rows.
   template <class AElem, class BElem>
   __device__ __forceinline__ void visit(int k0, int k_end, AElem&& a_elem, BElem&& b_elem) const {
-    const int ka = k0 + kk;
-    if (ka < k_end) {
-      int c, u, v;
-      decode(ka, c, u, v);
-      const int off = c * g.a_c + u * g.a_u + v * g.a_v + g.a_off;
-#pragma unroll
-      for (int q = 0; q < Cfg::AE; ++q) a_elem(q, m_row[q] < g.M ? a + m_row[q] * g.a_m + off : nullptr);
+    if constexpr (Order == KOrder::TapMajor) {
+      visit_tap_major(k0, a_elem, b_elem);
     } else {
-#pragma unroll
-      for (int q = 0; q < Cfg::AE; ++q) a_elem(q, static_cast<const T*>(nullptr));
-    }
-#pragma unroll
-    for (int q = 0; q < Cfg::BE; ++q) {
-      const int k = k0 + kb + q * (Cfg::NT / Cfg::BN);
-      const T* p = nullptr;
-      if (b_img != nullptr && k < k_end) {
-        int c, u, v;
-        decode(k, c, u, v);
-        const int r = b_r0 + u * g.b_du, col = b_c0 + v * g.b_dv;
-        if (static_cast<unsigned>(r) < static_cast<unsigned>(g.b_rows) &&
-            static_cast<unsigned>(col) < static_cast<unsigned>(g.b_cols))
-          p = b_img + c * g.b_c + r * g.b_ld + col;
-      }
-      b_elem(q, p);
+      visit_channel_major(k0, k_end, a_elem, b_elem);
     }
   }
 
-  // base(): a valid global address (the source of zero-filling copies, which read nothing); a_slot, b_slot: where
-  // A element q and B element q go in the shared tiles.
-  __device__ __forceinline__ const T* base() const { return a; }
+  template <class AElem, class BElem>
+  __device__ __forceinline__ void visit_channel_major(int k0, int k_end, AElem&& a_elem, BElem&& b_elem) const {
+    const int ka = k0 + kk;
+    const bool k_in = ka < k_end;
+    int off = 0;
+    if (k_in) {
+      int c, u, v;
+      decode(ka, c, u, v);
+      off = c * g.a_c + u * g.a_u + v * g.a_v + g.a_off;
+    }
+#pragma unroll
+    for (int q = 0; q < Cfg::AE; ++q) a_elem(q, a_row + off + q * a_stride, k_in && a_row_valid(q));
+#pragma unroll
+    for (int q = 0; q < Cfg::BE; ++q) {
+      const int k = k0 + kb + q * kB;
+      int b_off = 0;
+      bool valid = false;
+      if (b_col && k < k_end) {
+        int c, u, v;
+        decode(k, c, u, v);
+        const int r = b_r0 + u * g.b_du, col = b_c0 + v * g.b_dv;
+        valid = static_cast<unsigned>(r) < static_cast<unsigned>(g.b_rows) &&
+                static_cast<unsigned>(col) < static_cast<unsigned>(g.b_cols);
+        if (valid) b_off = c * g.b_c + r * g.b_ld + col;
+      }
+      b_elem(q, b_img + b_off, valid);
+    }
+  }
+
+  // The step [k0, k0 + BK) is channels c0 .. c0 + BK - 1 of one tap (C % BK == 0, and K slices are whole steps, so
+  // no k of it reaches k_end).
+  template <class AElem, class BElem>
+  __device__ __forceinline__ void visit_tap_major(int k0, AElem&& a_elem, BElem&& b_elem) const {
+    const int tap = g.C.div(k0);
+    const int c0 = k0 - tap * static_cast<int>(g.C.d);
+    const int u = g.V.div(tap), v = tap - u * static_cast<int>(g.V.d);
+    const int a_k = (c0 + kk) * g.a_c + u * g.a_u + v * g.a_v + g.a_off;
+#pragma unroll
+    for (int q = 0; q < Cfg::AE; ++q) a_elem(q, a_row + a_k + q * a_stride, a_row_valid(q));
+    const int r = b_r0 + u * g.b_du, col = b_c0 + v * g.b_dv;
+    const bool inside = b_col && static_cast<unsigned>(r) < static_cast<unsigned>(g.b_rows) &&
+                        static_cast<unsigned>(col) < static_cast<unsigned>(g.b_cols);
+    // Outside the image every element is a zero: the address stays at the image's start.
+    const T* b_k = b_img + (inside ? (c0 + kb) * g.b_c + r * g.b_ld + col : 0);
+    const int b_step = inside ? kB * g.b_c : 0;
+#pragma unroll
+    for (int q = 0; q < Cfg::BE; ++q) b_elem(q, b_k + q * b_step, inside);
+  }
+
+  // Where A element q and B element q go in the shared tiles.
   __device__ __forceinline__ T* a_slot(T (*As)[Cfg::BM + Cfg::PAD], int q) const {
     return &As[kk][ml0 + q * (Cfg::NT / Cfg::BK)];
   }
   __device__ __forceinline__ T* b_slot(T (*Bs)[Cfg::BN + Cfg::PAD], int q) const {
-    return &Bs[kb + q * (Cfg::NT / Cfg::BN)][nl];
+    return &Bs[kb + q * kB][nl];
   }
 };
 
 // C = A B for one (tile, group, phase, K slice): with splits == 1 the epilogue adds the bias and scatters to `out`;
 // otherwise the raw tile goes to ws[group][phase][split][M][ws_n] for gather_reduce_kernel.
-template <typename T, class Cfg, class Math>
+template <typename T, class Cfg, class Math, KOrder Order>
 __global__ void __launch_bounds__(Cfg::NT, sizeof(T) == 4 ? Cfg::MIN_BLOCKS : 1)
     gather_gemm_kernel(GatherArgs<T> args) {
   const int splits = args.splits;
@@ -315,7 +367,7 @@ __global__ void __launch_bounds__(Cfg::NT, sizeof(T) == 4 ? Cfg::MIN_BLOCKS : 1)
   Smem<T, Cfg>& sm = block_tiles<T, Cfg, Math>();
   const int tid = threadIdx.x;
   Math math(tid);
-  GatherLoader<T, Cfg> ld(g, a, b, m0, n0, tid);
+  GatherLoader<T, Cfg, Order> ld(g, a, b, m0, n0, tid);
   gemm_mainloop<T, Cfg>(ld, k_begin, k_end, sm, math);
 
   constexpr int RUN = Math::RUN;
@@ -410,7 +462,10 @@ __global__ void gather_reduce_kernel(GatherArgs<T> args) {
 // gw_g[og, cg kh kw] = Gy_g[og, R] col(x_g)^T[R, cg kh kw], R = N Ho Wo, per group g (x and gy already offset to
 // the group's channels). The reduction index r = (img, oh, ow) is the same for A and B within a step, so both loads
 // are r-fast: each thread decodes one r per step and reads AE channels of gy and BE taps of x at that pixel.
-template <typename T, class Cfg>
+// A thread's B columns are NT / BK apart. SharedTap (the launcher's choice, when kh kw divides NT / BK: a 4x4 kernel
+// under the 128x128 and 64x128 tensor-core tiles, any 1x1 kernel): they are one tap of channels (NT / BK) / (kh kw)
+// apart, so one bounds check per step serves them all and each element is a pointer increment.
+template <typename T, class Cfg, bool SharedTap>
 struct WeightLoader {
   Dims d;
   const T* x;
@@ -418,19 +473,22 @@ struct WeightLoader {
   FastDiv L, Wo;
   int kk;                 // this thread's r within the step
   int ml0;                // its first A row within the tile; the others follow every NT / BK
-  int m_row[Cfg::AE];     // its A rows (output channels of the group; >= og means padding)
+  int m_first;            // its first A row (output channel of the group); row q is m_first + q NT / BK, >= og
+                          // means padding
   int nl0;                // its first B column within the tile; the others follow every NT / BK
   int x_off[Cfg::BE];     // per B column: c H W (c within the group), or -1 past the group's columns
   int tap_i[Cfg::BE], tap_j[Cfg::BE];  // per B column: the dilated tap offsets i dh, j dw
+  int n_first, ncols;     // the thread's first B column; the group's column count
 
   __device__ WeightLoader(const Dims& dims, const T* x_ptr, const T* gy_ptr, int m0, int n0, int tid)
       : d(dims), x(x_ptr), gy(gy_ptr), L(dims.Ho * dims.Wo), Wo(dims.Wo) {
     kk = tid % Cfg::BK;
     ml0 = tid / Cfg::BK;
-#pragma unroll
-    for (int q = 0; q < Cfg::AE; ++q) m_row[q] = m0 + tid / Cfg::BK + q * (Cfg::NT / Cfg::BK);
+    m_first = m0 + ml0;
     nl0 = tid / Cfg::BK;
-    const int khw = d.kh * d.kw, ncols = d.cg() * khw;
+    const int khw = d.kh * d.kw;
+    ncols = d.cg() * khw;
+    n_first = n0 + nl0;
     const FastDiv KHW(khw), KW(d.kw);
 #pragma unroll
     for (int q = 0; q < Cfg::BE; ++q) {
@@ -453,31 +511,46 @@ struct WeightLoader {
     const int r = r0 + kk;
     if (r >= r_end) {
 #pragma unroll
-      for (int q = 0; q < Cfg::AE; ++q) a_elem(q, static_cast<const T*>(nullptr));
+      for (int q = 0; q < Cfg::AE; ++q) a_elem(q, gy, false);
 #pragma unroll
-      for (int q = 0; q < Cfg::BE; ++q) b_elem(q, static_cast<const T*>(nullptr));
+      for (int q = 0; q < Cfg::BE; ++q) b_elem(q, x, false);
       return;
     }
     const int img = L.div(r);
     const int l = r - img * static_cast<int>(L.d);
     const int oh = Wo.div(l);
     const int ow = l - oh * static_cast<int>(Wo.d);
-    const T* gyi = gy + int64_t(img) * d.Cout * static_cast<int>(L.d) + l;
+    // Rows q of A are q (NT / BK) channels of gy apart; those past og are padding (not read).
+    const T* gyi = gy + int64_t(img) * d.Cout * static_cast<int>(L.d) + m_first * static_cast<int>(L.d) + l;
+    const int a_stride = (Cfg::NT / Cfg::BK) * static_cast<int>(L.d);
     const int og = d.og();
 #pragma unroll
-    for (int q = 0; q < Cfg::AE; ++q) a_elem(q, m_row[q] < og ? gyi + m_row[q] * static_cast<int>(L.d) : nullptr);
+    for (int q = 0; q < Cfg::AE; ++q) {
+      a_elem(q, gyi + q * a_stride, m_first + q * (Cfg::NT / Cfg::BK) < og);
+    }
     const T* xi = x + int64_t(img) * d.Cin * d.H * d.W;
     const int ih0 = oh * d.sh - d.ph, iw0 = ow * d.sw - d.pw;
-#pragma unroll
-    for (int q = 0; q < Cfg::BE; ++q) {
-      const int ih = ih0 + tap_i[q], iw = iw0 + tap_j[q];
-      const bool inside = x_off[q] >= 0 && static_cast<unsigned>(ih) < static_cast<unsigned>(d.H) &&
+    if constexpr (SharedTap) {
+      const int ih = ih0 + tap_i[0], iw = iw0 + tap_j[0];
+      const bool inside = static_cast<unsigned>(ih) < static_cast<unsigned>(d.H) &&
                           static_cast<unsigned>(iw) < static_cast<unsigned>(d.W);
-      b_elem(q, inside ? xi + x_off[q] + ih * d.W + iw : nullptr);
+      // Past the group's columns x_off[0] is -1: those elements are not read, so the address is only kept in range.
+      const T* xb = xi + (inside ? max(x_off[0], 0) + ih * d.W + iw : 0);
+      const int c_step = inside ? (Cfg::NT / Cfg::BK) / (d.kh * d.kw) * d.H * d.W : 0;
+#pragma unroll
+      for (int q = 0; q < Cfg::BE; ++q)
+        b_elem(q, xb + q * c_step, inside && n_first + q * (Cfg::NT / Cfg::BK) < ncols);
+    } else {
+#pragma unroll
+      for (int q = 0; q < Cfg::BE; ++q) {
+        const int ih = ih0 + tap_i[q], iw = iw0 + tap_j[q];
+        const bool inside = x_off[q] >= 0 && static_cast<unsigned>(ih) < static_cast<unsigned>(d.H) &&
+                            static_cast<unsigned>(iw) < static_cast<unsigned>(d.W);
+        b_elem(q, xi + (inside ? x_off[q] + ih * d.W + iw : 0), inside);
+      }
     }
   }
 
-  __device__ __forceinline__ const T* base() const { return gy; }
   __device__ __forceinline__ T* a_slot(T (*As)[Cfg::BM + Cfg::PAD], int q) const {
     return &As[kk][ml0 + q * (Cfg::NT / Cfg::BK)];
   }
@@ -488,7 +561,7 @@ struct WeightLoader {
 
 // One (tile, group, R slice) of the weight gradient: straight into gw when splits == 1, else into
 // ws[split][Cout][ncols] (the group's og rows of it).
-template <typename T, class Cfg, class Math>
+template <typename T, class Cfg, class Math, bool SharedTap>
 __global__ void __launch_bounds__(Cfg::NT, sizeof(T) == 4 ? Cfg::MIN_BLOCKS : 1)
     weight_gemm_kernel(WeightArgs<T> args) {
   const Dims& d = args.d;
@@ -501,7 +574,7 @@ __global__ void __launch_bounds__(Cfg::NT, sizeof(T) == 4 ? Cfg::MIN_BLOCKS : 1)
   Smem<T, Cfg>& sm = block_tiles<T, Cfg, Math>();
   const int tid = threadIdx.x;
   Math math(tid);
-  WeightLoader<T, Cfg> ld(d, args.x + int64_t(group) * d.cg() * d.H * d.W,
+  WeightLoader<T, Cfg, SharedTap> ld(d, args.x + int64_t(group) * d.cg() * d.H * d.W,
                           args.gy + int64_t(group) * M * d.Ho * d.Wo, m0, n0, tid);
   gemm_mainloop<T, Cfg>(ld, r_begin, r_end, sm, math);
 
@@ -752,12 +825,20 @@ size_t dynamic_tiles_bytes() {
   }
 }
 
+// channels: the GEMM's C (input channels per group forward, output channels per group backward data), which
+// picks the K order.
 template <typename T, class Cfg, class Math>
-void launch_gather(const char* op, GatherArgs<T> args, int phases, int M) {
+void launch_gather(const char* op, GatherArgs<T> args, int phases, int M, int channels) {
   args.m_tiles = m_tiles_for(op, M, args.d.G, Cfg::BM);
   const dim3 grid((args.ws_n + Cfg::BN - 1) / Cfg::BN, args.m_tiles * args.d.G, phases * args.splits);
-  constexpr auto kernel = gather_gemm_kernel<T, Cfg, Math>;
-  launch<kernel>(grid, Cfg::NT, dynamic_tiles_bytes<kernel, T, Cfg, Math>(), stream(), args);
+  const auto go = [&]<KOrder Order>() {
+    constexpr auto kernel = gather_gemm_kernel<T, Cfg, Math, Order>;
+    launch<kernel>(grid, Cfg::NT, dynamic_tiles_bytes<kernel, T, Cfg, Math>(), stream(), args);
+  };
+  if (channels % Cfg::BK == 0)
+    go.template operator()<KOrder::TapMajor>();
+  else
+    go.template operator()<KOrder::ChannelMajor>();
 }
 
 // Forward (backward_data false: a = w, b = x, out = y) or backward data (a = w, b = gy, out = gx).
@@ -778,7 +859,9 @@ void run_gather(const char* op, const Conv2dShape& s, bool backward_data, const 
   const Workspace ws(plan.splits > 1 ? size_t(plan.splits) * phases * d.G * M * n_max * sizeof(T) : 0);
   const GatherArgs<T> args{d,           backward_data, a,     b,   bias, out, plan.splits, plan.k_per_split,
                            ws.as<T>(), n_max,         0,     plan.arith == Arith::Bf16};
-  with_kernel_config<T>(plan, [&]<class Cfg, class Math>() { launch_gather<T, Cfg, Math>(op, args, phases, M); });
+  const int channels = backward_data ? d.og() : d.cg();
+  with_kernel_config<T>(plan,
+                        [&]<class Cfg, class Math>() { launch_gather<T, Cfg, Math>(op, args, phases, M, channels); });
   if (plan.splits > 1) {
     const dim3 grid(reduce_blocks(int64_t(M) * n_max), phases, d.G);
     launch<gather_reduce_kernel<T>>(grid, 256, 0, stream(), args);
@@ -789,8 +872,14 @@ template <typename T, class Cfg, class Math>
 void launch_weight(const char* op, WeightArgs<T> args, int ncols) {
   args.m_tiles = m_tiles_for(op, args.d.og(), args.d.G, Cfg::BM);
   const dim3 grid((ncols + Cfg::BN - 1) / Cfg::BN, args.m_tiles * args.d.G, args.splits);
-  constexpr auto kernel = weight_gemm_kernel<T, Cfg, Math>;
-  launch<kernel>(grid, Cfg::NT, dynamic_tiles_bytes<kernel, T, Cfg, Math>(), stream(), args);
+  const auto go = [&]<bool SharedTap>() {
+    constexpr auto kernel = weight_gemm_kernel<T, Cfg, Math, SharedTap>;
+    launch<kernel>(grid, Cfg::NT, dynamic_tiles_bytes<kernel, T, Cfg, Math>(), stream(), args);
+  };
+  if ((Cfg::NT / Cfg::BK) % (args.d.kh * args.d.kw) == 0)
+    go.template operator()<true>();
+  else
+    go.template operator()<false>();
 }
 
 }  // namespace

@@ -121,9 +121,10 @@ struct MmaTileCfg {
   static constexpr int FM = WM / 16, FN = WN / 8;  // m16n8 accumulator tiles per warp
   static constexpr int AE = BM * BK / NT, BE = BK * BN / NT;
   static constexpr int PAD = 8;
-  // One block per SM is all the launch bounds ask: the accumulators (FM FN 4) plus fragments and the loaders'
-  // registers exceed the 128 registers that two 256-thread blocks would leave each thread.
-  static constexpr int MIN_BLOCKS = 1;
+  // Blocks per SM the launch bounds ask for. A 64 x 32 warp tile (FM FN 4 = 64 accumulators, plus fragments and
+  // the loaders' registers) needs more than the 128 registers per thread that two 256-thread blocks leave: one.
+  // Smaller warp tiles fit in 128 (ptxas: no spills), and two blocks give the SM 16 warps to hide latency with.
+  static constexpr int MIN_BLOCKS = FM * FN <= 8 ? 2 : 1;
   // Shared-memory buffers of the cp.async pipeline: up to STAGES - 1 steps in flight while one is multiplied.
   // Three stages of the 128x128 tile take 51 KiB: the kernels use dynamic shared memory for these tiles.
   static constexpr int STAGES = 3;
@@ -316,8 +317,9 @@ struct BfMath : MmaAccumulators<Cfg> {
 };
 
 // The K loop shared by every kernel, staged through shared memory in one of two ways. The Loader says which
-// elements a thread moves (visit(k0, k_end, a_elem, b_elem): global address or null for a zero) and where they go
-// (a_slot, b_slot); Math is one of the policies above.
+// elements a thread moves (visit(k0, k_end, a_elem, b_elem), each element a global address and whether it is
+// there: false means a zero, the address then only one that exists) and where they go (a_slot, b_slot); Math is one
+// of the policies above.
 //   Register staging (SIMT): step t + 1 is loaded into registers before step t's FMAs and stored to the other
 //     buffer after them, one barrier per step.
 //   cp.async (tensor cores, Math::ASYNC): a Cfg::STAGES-stage pipeline. Steps t + 1 .. t + STAGES - 1 are in
@@ -336,11 +338,10 @@ __device__ __forceinline__ void gemm_mainloop(Loader& ld, int k_begin, int k_end
       if (step < steps) {
         T(*As)[Cfg::BM + Cfg::PAD] = sm.a[step % S];
         T(*Bs)[Cfg::BN + Cfg::PAD] = sm.b[step % S];
-        const T* any = ld.base();  // a valid address for the zero-filling copies, which read nothing
         ld.visit(
             k_begin + step * Cfg::BK, k_end,
-            [&](int q, const T* p) { cp_async_4(ld.a_slot(As, q), p ? p : any, p != nullptr); },
-            [&](int q, const T* p) { cp_async_4(ld.b_slot(Bs, q), p ? p : any, p != nullptr); });
+            [&](int q, const T* p, bool valid) { cp_async_4(ld.a_slot(As, q), p, valid); },
+            [&](int q, const T* p, bool valid) { cp_async_4(ld.b_slot(Bs, q), p, valid); });
       }
       cp_async_commit_group();
     };
@@ -356,8 +357,8 @@ __device__ __forceinline__ void gemm_mainloop(Loader& ld, int k_begin, int k_end
     T ra[Cfg::AE], rb[Cfg::BE];
     const auto load = [&](int k0) {
       ld.visit(
-          k0, k_end, [&](int q, const T* p) { ra[q] = p ? ldg(p) : T(0); },
-          [&](int q, const T* p) { rb[q] = p ? ldg(p) : T(0); });
+          k0, k_end, [&](int q, const T* p, bool valid) { ra[q] = valid ? ldg(p) : T(0); },
+          [&](int q, const T* p, bool valid) { rb[q] = valid ? ldg(p) : T(0); });
     };
     const auto store = [&](T(*As)[Cfg::BM + Cfg::PAD], T(*Bs)[Cfg::BN + Cfg::PAD]) {
 #pragma unroll

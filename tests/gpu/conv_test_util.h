@@ -120,9 +120,12 @@ class PlannerSmCount {
 };
 
 // "<family>/<tile>/<split>" for the kernels one call launched, read from the launch counters: the GEMM kernel's
-// tile configuration, and whether the split-K reduction ran.
+// tile configuration, and whether the split-K reduction ran; for the gather kernel also "/tap" or "/channel", the
+// order its K loop visits k in (KOrder in kernels/cuda/conv.cu: tap-major when the channel count is a multiple of
+// the tile's K step), for the weight kernel "/one-tap" or "/per-column", how its loads check bounds (SharedTap:
+// one tap per step when kh kw divides the distance between a thread's columns).
 inline std::string plan_launched(const char* family) {
-  std::string tile = "?";
+  std::string tile = "?", order;
   bool split = false;
   for (const kcuda::KernelLaunches& k : kcuda::launch_counts()) {
     const std::string& n = k.kernel;
@@ -130,19 +133,26 @@ inline std::string plan_launched(const char* family) {
       for (const auto& [cfg, name] : {std::pair{"TileCfg<128, 128,", "Big"}, std::pair{"TileCfg<64, 128,", "Wide"},
                                       std::pair{"TileCfg<64, 64,", "Mid"}, std::pair{"TileCfg<16, 128,", "Thin"}})
         if (n.find(cfg) != std::string::npos) tile = name;
+      if (n.find("KOrder::TapMajor") != std::string::npos) order = "/tap";
+      if (n.find("KOrder::ChannelMajor") != std::string::npos) order = "/channel";
+      if (std::string(family) == "weight") order = n.find(", true>") != std::string::npos ? "/one-tap" : "/per-column";
     }
     if (n.rfind(std::string(family) + "_reduce_kernel<", 0) == 0) split = true;
   }
-  return std::string(family) + "/" + tile + "/" + (split ? "split" : "whole");
+  return std::string(family) + "/" + tile + "/" + (split ? "split" : "whole") + order;
 }
 
-// Fails naming every one of the 16 plans (two GEMM families, four tiles, whole or split-K) missing from `seen`.
+// Fails naming every one of the 32 plans missing from `seen`: each GEMM kernel's four tiles, whole or split-K, in
+// both of its load variants (plan_launched).
 inline void expect_every_plan(const std::set<std::string>& seen) {
   for (const char* family : {"gather", "weight"})
     for (const char* tile : {"Big", "Wide", "Mid", "Thin"})
       for (const char* split : {"whole", "split"}) {
-        const std::string plan = std::string(family) + "/" + tile + "/" + split;
-        EXPECT_TRUE(seen.count(plan)) << plan << " never ran";
+        const bool gather = std::string(family) == "gather";
+        for (const char* variant : {gather ? "/tap" : "/one-tap", gather ? "/channel" : "/per-column"}) {
+          const std::string plan = std::string(family) + "/" + tile + "/" + split + variant;
+          EXPECT_TRUE(seen.count(plan)) << plan << " never ran";
+        }
       }
 }
 
@@ -259,7 +269,8 @@ inline std::vector<Conv2dShape> odd_shapes() {
 }
 
 // Small shapes that, planned for 1, 2, 4, 8, 16 and 1024 SMs (kPlannerSmCounts), run every tile shape (128x128,
-// 64x128, 64x64, 16x128) and the split-K path of both tensor-core GEMM kernels: all 16 plans (expect_every_plan).
+// 64x128, 64x64, 16x128) and the split-K path of both tensor-core GEMM kernels, each in both load variants: all 32
+// plans (expect_every_plan).
 inline std::vector<Conv2dShape> every_plan_shapes() {
   return {
       make(4, 32, 8, 8, 1, 3, 3, 1, 1),                        // forward / weight M = 1: thin; R 256
@@ -267,6 +278,20 @@ inline std::vector<Conv2dShape> every_plan_shapes() {
       make(2, 32, 8, 8, 40, 3, 3, 1, 1),                       // M = 40: 64x64 and 64x128
       make(2, 72, 8, 8, 72, 3, 3, 1, 1),                       // M = 72: 128x128; K 648
       make_ext(4, 64, 8, 8, 144, 3, 3, 1, 1, 1, 1, 1, 1, 2),   // two groups of 72 (grid y) with split-K
+      // The gather kernel's plans in the K order the shapes above leave out (tap-major when the channel count is a
+      // multiple of 16): 128x128 whole in channel order (K 216), 64x128 and 64x64 whole in tap order (K 144),
+      // 16x128 in channel order whole (K 216) and split (K 360).
+      make(2, 24, 8, 8, 72, 3, 3, 1, 1),
+      make(2, 16, 8, 8, 40, 3, 3, 1, 1),
+      make(4, 24, 8, 8, 1, 3, 3, 1, 1),
+      make(4, 40, 8, 8, 1, 3, 3, 1, 1),
+      // The weight kernel with one tap per step (a 1x1 kernel): the first five shapes' plans again.
+      make(4, 32, 8, 8, 1, 1, 1, 1, 0),
+      make(2, 8, 8, 8, 64, 1, 1, 1, 0),
+      make(2, 32, 8, 8, 40, 1, 1, 1, 0),
+      make(2, 72, 8, 8, 72, 1, 1, 1, 0),
+      make_ext(4, 64, 8, 8, 144, 1, 1, 1, 1, 0, 0, 1, 1, 2),
+      make(2, 16, 8, 8, 1, 1, 1, 1, 0),  // 16x128 whole (R 128)
   };
 }
 inline constexpr int kPlannerSmCounts[] = {1, 2, 4, 8, 16, 1024};

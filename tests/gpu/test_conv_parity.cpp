@@ -156,7 +156,7 @@ TEST_F(ConvParity, ShapesFloat64) {
 
 // Dilation, groups, depthwise, per-axis stride and padding, with per-group M from thin to wide and long reductions
 // (split-K) at the device's own SM count; EveryTileShapeAndSplitKPathWithGroupsAndDilation below makes sure every
-// one of the 16 plans runs with groups and dilation.
+// one of the 32 plans runs with groups and dilation.
 TEST_F(ConvParity, DilationGroupsPerAxisFloat32) {
   std::mt19937 rng(15);
   const Conv2dShape shapes[] = {
@@ -271,7 +271,8 @@ void check_planned(const Conv2dShape& s, int sms, std::set<std::string>& seen, s
 // backward data; weight: backward weight). Which one runs depends on the shape and the GPU's SM count, and the
 // shapes a test can afford on a small GPU (or the emulator at 132 SMs) mostly get the 64x64 tile with split-K. With
 // the planner told there are 1 or 2 SMs, small shapes get every plan, including the 128x128 and 64x128 tiles that
-// DCGAN-64 gets at batch 128 on a 132-SM GPU; each must still match the CPU, and all 16 must have run.
+// DCGAN-64 gets at batch 128 on a 132-SM GPU; each must still match the CPU, and all 32 (expect_every_plan) must
+// have run.
 TEST_F(ConvParity, EveryTileShapeAndSplitKPath) {
   struct Case {
     Conv2dShape shape;
@@ -284,6 +285,17 @@ TEST_F(ConvParity, EveryTileShapeAndSplitKPath) {
       {make(2, 3, 8, 8, 17, 1, 1, 1, 0), 1},    {make(2, 3, 8, 8, 17, 1, 1, 1, 0), 2},
       {make(2, 3, 8, 8, 65, 1, 1, 1, 0), 1},    {make(1, 5, 5, 5, 17, 5, 5, 2, 2), 1},
       {make(1, 5, 5, 5, 17, 5, 5, 2, 2), 2},    {make(1, 5, 5, 5, 65, 5, 5, 2, 2), 1},
+      // The same with 8 or 136 input channels: the forward's K loop in the tap-major order.
+      {make(1, 8, 5, 5, 1, 1, 1, 1, 0), 1},     {make(1, 8, 5, 5, 17, 1, 1, 1, 0), 1},
+      {make(1, 8, 5, 5, 17, 1, 1, 1, 0), 2},    {make(2, 8, 8, 8, 1, 1, 1, 1, 0), 1},
+      {make(1, 136, 5, 5, 1, 1, 1, 1, 0), 1},   {make(1, 8, 5, 5, 65, 1, 1, 1, 0), 1},
+      {make(2, 8, 8, 8, 17, 1, 1, 1, 0), 1},    {make(2, 8, 8, 8, 17, 1, 1, 1, 0), 2},
+      {make(2, 8, 8, 8, 65, 1, 1, 1, 0), 1},    {make(1, 8, 5, 5, 17, 5, 5, 2, 2), 1},
+      {make(1, 8, 5, 5, 17, 5, 5, 2, 2), 2},    {make(1, 8, 5, 5, 65, 5, 5, 2, 2), 1},
+      // 3x3 kernels over a longer reduction: the weight kernel's per-column loads, split (R 128) and whole (R 25).
+      {make(2, 3, 8, 8, 1, 3, 3, 1, 1), 1},     {make(1, 3, 5, 5, 1, 3, 3, 1, 1), 1},
+      {make(2, 3, 8, 8, 65, 3, 3, 1, 1), 1},    {make(2, 3, 8, 8, 17, 3, 3, 1, 1), 1},
+      {make(2, 3, 8, 8, 17, 3, 3, 1, 1), 2},
   };
   std::mt19937 rng(3);
   std::set<std::string> seen;
@@ -291,7 +303,7 @@ TEST_F(ConvParity, EveryTileShapeAndSplitKPath) {
   expect_every_plan(seen);
 }
 
-// The same 16 plans with groups, dilation and per-axis stride and padding (the group index on the grid's y, the
+// The same 32 plans with groups, dilation and per-axis stride and padding (the group index on the grid's y, the
 // stride phases with dilated taps, the per-group split-K workspace). Each shape runs under a sweep of SM counts:
 // one SM gives the largest tile a group's M allows without split-K (two groups already fill it), a count equal to
 // the tile count gives that tile with split-K, and a count beyond every tile count gives the 64x64 tile.
@@ -307,6 +319,18 @@ TEST_F(ConvParity, EveryTileShapeAndSplitKPathWithGroupsAndDilation) {
       make_ext(1, 40, 6, 7, 40, 3, 1, 1, 1, 1, 0, 2, 1, 2),
       // depthwise, stride 2 x 1 with dilation 1 x 2.
       make_ext(2, 8, 16, 16, 8, 3, 3, 2, 1, 1, 1, 1, 2, 8),
+      // The K order the shapes above leave out for some plans (tap-major when a group's channel count is a
+      // multiple of 8): channel order with og = cg = 68 (big), 36 (wide), cg 18 and og 8 (thin); tap order with
+      // og = cg = 24 and short reductions (the whole 64x64 tile).
+      make_ext(3, 136, 8, 12, 136, 3, 3, 1, 2, 2, 1, 1, 2, 2),
+      make_ext(2, 72, 16, 12, 72, 3, 3, 2, 1, 1, 2, 2, 1, 2),
+      make_ext(2, 36, 16, 16, 16, 3, 3, 2, 1, 1, 2, 2, 1, 2),
+      make_ext(1, 48, 6, 7, 48, 3, 1, 1, 1, 1, 0, 2, 1, 2),
+      // 2x2 kernels (dilated): the weight kernel with one tap per step, under groups and dilation.
+      make_ext(2, 32, 16, 16, 16, 2, 2, 2, 1, 1, 1, 2, 1, 2),
+      make_ext(2, 64, 16, 12, 64, 2, 2, 2, 1, 1, 1, 2, 1, 2),
+      make_ext(3, 144, 8, 12, 144, 2, 2, 1, 2, 1, 1, 1, 2, 2),
+      make_ext(1, 40, 6, 7, 40, 2, 2, 1, 1, 1, 0, 2, 1, 2),
   };
   std::mt19937 rng(5);
   std::set<std::string> seen;

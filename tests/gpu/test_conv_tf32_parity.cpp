@@ -139,7 +139,8 @@ TEST_F(ConvTf32Parity, OddShapesDilationAndGroups) {
 }
 
 // Every tile shape (128x128, 64x128, 64x64, 16x128) and the split-K path of both GEMM kernels in the TF32 mode,
-// with the planner told 1 to 1024 SMs so that small shapes get every plan; all 16 must run and pass.
+// with the planner told 1 to 1024 SMs so that small shapes get every plan; all 32 (both load variants of each
+// kernel) must run and pass.
 TEST_F(ConvTf32Parity, EveryTileShapeAndSplitKPath) {
   std::mt19937 rng(5);
   std::set<std::string> seen;
