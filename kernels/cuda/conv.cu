@@ -333,9 +333,9 @@ struct GatherLoader {
                         static_cast<unsigned>(col) < static_cast<unsigned>(g.b_cols);
     // Outside the image every element is a zero: the address stays at the image's start.
     const T* b_k = b_img + (inside ? (c0 + kb) * g.b_c + r * g.b_ld + col : 0);
-    const int b_step = inside ? kB * g.b_c : 0;
+    const int64_t b_step = inside ? kB * g.b_c : 0;  // 64-bit: each element one pointer add
 #pragma unroll
-    for (int q = 0; q < Cfg::BE; ++q) b_elem(q, b_k + q * b_step, inside);
+    for (int q = 0; q < Cfg::BE; ++q, b_k += b_step) b_elem(q, b_k, inside);
   }
 
   // Where A element q and B element q go in the shared tiles.
