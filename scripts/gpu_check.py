@@ -3,7 +3,8 @@
 
 usage (on the GPU machine, from anywhere):  gpu-bundle/run.sh [--out DIR] [--budget SECONDS] [--skip-memcheck]
                                             [--skip-bench] [--memcheck-filter GTEST_FILTER] [--skip-tests]
-                                            [--skip-pytorch] [--bench-filter REGEX] [--only-train-step]
+                                            [--skip-pytorch] [--bench-filter REGEX] [--bench-args ARGS]
+                                            [--only-train-step]
 
 It unpacks gpu-bundle/payload.tar.xz into a scratch folder, points LD_LIBRARY_PATH at the bundled libraries, the
 machine's cuBLAS (CUDA toolkit or the Python environment's nvidia packages) and cuDNN (the Python environment's
@@ -35,6 +36,7 @@ import glob
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -341,11 +343,11 @@ def table_from_json(path):
     return "\n".join(rows) if len(rows) > 2 else ""
 
 
-def run_benchmark(program, env, scratch, timeout, log):
+def run_benchmark(program, env, scratch, timeout, log, extra_args=()):
     name = os.path.basename(program)
     js = os.path.join(scratch, f"{name}.json")
     rc, out, secs = run([program, f"--benchmark_out={js}", "--benchmark_out_format=json",
-                         "--benchmark_color=false"], env, timeout, cwd=scratch)
+                         "--benchmark_color=false", *extra_args], env, timeout, cwd=scratch)
     log.write(f"\n==== {name} ({describe_rc(rc)}, {secs:.1f} s) ====\n{out}")
     table = markdown_blocks(out) or table_from_json(js)
     return {"name": name, "rc": rc, "seconds": secs, "table": table,
@@ -457,6 +459,8 @@ def main():
     ap.add_argument("--skip-bench", action="store_true")
     ap.add_argument("--skip-tests", action="store_true", help="run no test label")
     ap.add_argument("--bench-filter", default="", help="run only the benchmark programs whose name matches")
+    ap.add_argument("--bench-args", default="", help="extra arguments for the benchmark programs but "
+                    "train_step_bench, given with '=' (e.g. --bench-args='--benchmark_filter=conv/tf32')")
     ap.add_argument("--train-step-timeout", type=float, default=200.0, help="cap for train_step_bench")
     ap.add_argument("--skip-pytorch", action="store_true", help="do not run the PyTorch train-step peer")
     ap.add_argument("--pytorch-timeout", type=float, default=420.0, help="cap for the PyTorch train-step peer")
@@ -613,7 +617,7 @@ def main():
             r = run_train_step_bench(prog, env, args.out, timeout, log, manifest.get("commit", "unknown"))
             train_step.update(json=r["json"], csv=r["csv"])
         else:
-            r = run_benchmark(prog, env, scratch, timeout, log)
+            r = run_benchmark(prog, env, scratch, timeout, log, shlex.split(args.bench_args))
         benches.append(r)
         print(f"bench: {r['name']}: {describe_rc(r['rc'])} ({r['seconds']:.1f} s)", flush=True)
         if r["rc"] != 0:
