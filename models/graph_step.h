@@ -17,8 +17,10 @@
 //      overwritten by each replay: read or copy them before the next iteration (the trainer's MetricsBuffer copies
 //      them at once).
 // Fallbacks, each said once through Options::log with its reason, after which the iteration runs eagerly:
-//   - for good: the CPU device; a model's own reason (GanModel::cuda_graph_blocker); a warm-up step that waited
-//     for the device (a loss or a label read back: such a step cannot be captured); a step whose
+//   - for good: the CPU device; a model's own reason (GanModel::cuda_graph_blocker); a step that waited for the
+//     device in its last warm-up iteration and in the (up to two) extra ones that follow it (a loss or a label
+//     read back: such a step cannot be captured; a one-off wait, such as a buffer growing at its first use, only
+//     lengthens the warm-up); a step whose
 //     batch count changed between warm-up iterations; a failed capture (a synchronizing call, a host upload or
 //     state created inside the step, ...: the error says which); a step that reports host numbers as metrics
 //     (they would be frozen at capture);
@@ -96,6 +98,10 @@ class GraphedStep {
   Options options_;
   std::string disabled_;
   int64_t eager_steps_ = 0;
+  // A last warm-up iteration that waited for the device is repeated, at most this often, before the graph is given
+  // up: a wait seen once (a scratch buffer growing at its first use, with --warmup 1) says nothing about the step.
+  static constexpr int64_t kExtraWarmups = 2;
+  int64_t extra_warmups_ = 0;
   std::vector<BatchShape> calls_;  // the batches the last warm-up step took
   bool calls_stable_ = true;       // every warm-up step took the same batches
   std::vector<std::pair<Tensor, Tensor>> statics_;  // the graph's input buffers, one per next_batch call

@@ -184,7 +184,8 @@ TEST_F(CudaGraphStep, ABatchOfAnotherSizeRunsEagerlyBetweenReplaysAndStaysIdenti
 }
 
 TEST_F(CudaGraphStep, AStepThatReadsALossOnTheHostIsDetectedAndRunsEagerly) {
-  const std::vector<Tensor> data = batches(std::vector<int64_t>(3, 4));
+  // Two warm-up iterations, the last repeated twice more (kExtraWarmups) while it waits, then given up.
+  const std::vector<Tensor> data = batches(std::vector<int64_t>(5, 4));
   Dcgan model;
   const models::StepFn step = [&](const models::NextBatch& nb) {
     Metrics m = model.step(nb);
@@ -205,7 +206,28 @@ TEST_F(CudaGraphStep, AStepThatReadsALossOnTheHostIsDetectedAndRunsEagerly) {
     (void)m[2].second.value();
     return m;
   };
+  for (int extra = 0; extra < 2; ++extra)
+    EXPECT_NO_THROW((void)strict.run(strict_step, [&] { return std::pair{data[0], Tensor()}; }));
   EXPECT_THROW((void)strict.run(strict_step, [&] { return std::pair{data[0], Tensor()}; }), std::runtime_error);
+}
+
+// One warm-up iteration that waits once (as a scratch buffer growing at its first use does): the warm-up runs once
+// more instead of giving the graph up, and the step is captured.
+TEST_F(CudaGraphStep, AWaitInTheLastWarmupOnlyLengthensTheWarmup) {
+  const std::vector<Tensor> data = batches(std::vector<int64_t>(4, 4));
+  Dcgan model;
+  int calls = 0;
+  const models::StepFn step = [&](const models::NextBatch& nb) {
+    Metrics m = model.step(nb);
+    if (calls++ == 0) (void)m[2].second.value();  // the first call reads a loss: a host sync
+    return m;
+  };
+  std::vector<std::string> log;
+  models::GraphedStep gs(kGpu, options(models::CudaGraphMode::On, 1, &log));
+  for (const Tensor& real : data) (void)gs.run(step, [&] { return std::pair{real, Tensor()}; });
+  EXPECT_TRUE(gs.replaying());
+  EXPECT_EQ(gs.disabled_reason(), "");
+  for (const std::string& line : log) EXPECT_EQ(line.find("wait for the device"), std::string::npos) << line;
 }
 
 TEST_F(CudaGraphStep, TheCpuDeviceKeepsItsEagerPath) {
