@@ -236,7 +236,7 @@ struct GatherLoader {
   int ml0;                // its first A row within the tile; the others follow every NT / BK
   int m_first;            // its first A row (global); row q is m_first + q NT / BK, >= M means padding
   const T* a_row;         // A's row m_first
-  int a_stride;           // A offset between its rows: (NT / BK) a_m
+  int64_t a_stride;       // A offset between its rows: (NT / BK) a_m (64-bit: padding rows may lie far past A)
   int kb;                 // its first B row within the step; the others follow every NT / BN
   int nl;                 // its B column within the tile
   bool b_col;             // its column is inside N
@@ -248,8 +248,8 @@ struct GatherLoader {
     kk = tid % Cfg::BK;
     ml0 = tid / Cfg::BK;
     m_first = m0 + ml0;
-    a_row = a + m_first * g.a_m;
-    a_stride = (Cfg::NT / Cfg::BK) * g.a_m;
+    a_row = a + int64_t(m_first) * g.a_m;
+    a_stride = int64_t(Cfg::NT / Cfg::BK) * g.a_m;
     kb = tid / Cfg::BN;
     nl = tid % Cfg::BN;
     const int n = n0 + nl;
@@ -299,8 +299,9 @@ struct GatherLoader {
       decode(ka, c, u, v);
       off = c * g.a_c + u * g.a_u + v * g.a_v + g.a_off;
     }
+    const T* p = a_row + off;
 #pragma unroll
-    for (int q = 0; q < Cfg::AE; ++q) a_elem(q, a_row + off + q * a_stride, k_in && a_row_valid(q));
+    for (int q = 0; q < Cfg::AE; ++q, p += a_stride) a_elem(q, p, k_in && a_row_valid(q));
 #pragma unroll
     for (int q = 0; q < Cfg::BE; ++q) {
       const int k = k0 + kb + q * kB;
@@ -326,8 +327,9 @@ struct GatherLoader {
     const int c0 = k0 - tap * static_cast<int>(g.C.d);
     const int u = g.V.div(tap), v = tap - u * static_cast<int>(g.V.d);
     const int a_k = (c0 + kk) * g.a_c + u * g.a_u + v * g.a_v + g.a_off;
+    const T* p = a_row + a_k;
 #pragma unroll
-    for (int q = 0; q < Cfg::AE; ++q) a_elem(q, a_row + a_k + q * a_stride, a_row_valid(q));
+    for (int q = 0; q < Cfg::AE; ++q, p += a_stride) a_elem(q, p, a_row_valid(q));
     const int r = b_r0 + u * g.b_du, col = b_c0 + v * g.b_dv;
     const bool inside = b_col && static_cast<unsigned>(r) < static_cast<unsigned>(g.b_rows) &&
                         static_cast<unsigned>(col) < static_cast<unsigned>(g.b_cols);
@@ -521,13 +523,12 @@ struct WeightLoader {
     const int oh = Wo.div(l);
     const int ow = l - oh * static_cast<int>(Wo.d);
     // Rows q of A are q (NT / BK) channels of gy apart; those past og are padding (not read).
-    const T* gyi = gy + int64_t(img) * d.Cout * static_cast<int>(L.d) + m_first * static_cast<int>(L.d) + l;
-    const int a_stride = (Cfg::NT / Cfg::BK) * static_cast<int>(L.d);
+    // 64-bit offsets: padding rows may lie far past gy.
+    const T* gyi = gy + (int64_t(img) * d.Cout + m_first) * static_cast<int>(L.d) + l;
+    const int64_t a_stride = int64_t(Cfg::NT / Cfg::BK) * static_cast<int>(L.d);
     const int og = d.og();
 #pragma unroll
-    for (int q = 0; q < Cfg::AE; ++q) {
-      a_elem(q, gyi + q * a_stride, m_first + q * (Cfg::NT / Cfg::BK) < og);
-    }
+    for (int q = 0; q < Cfg::AE; ++q, gyi += a_stride) a_elem(q, gyi, m_first + q * (Cfg::NT / Cfg::BK) < og);
     const T* xi = x + int64_t(img) * d.Cin * d.H * d.W;
     const int ih0 = oh * d.sh - d.ph, iw0 = ow * d.sw - d.pw;
     if constexpr (SharedTap) {
@@ -536,10 +537,10 @@ struct WeightLoader {
                           static_cast<unsigned>(iw) < static_cast<unsigned>(d.W);
       // Past the group's columns x_off[0] is -1: those elements are not read, so the address is only kept in range.
       const T* xb = xi + (inside ? max(x_off[0], 0) + ih * d.W + iw : 0);
-      const int c_step = inside ? (Cfg::NT / Cfg::BK) / (d.kh * d.kw) * d.H * d.W : 0;
+      const int64_t c_step = inside ? int64_t((Cfg::NT / Cfg::BK) / (d.kh * d.kw)) * d.H * d.W : 0;
 #pragma unroll
-      for (int q = 0; q < Cfg::BE; ++q)
-        b_elem(q, xb + q * c_step, inside && n_first + q * (Cfg::NT / Cfg::BK) < ncols);
+      for (int q = 0; q < Cfg::BE; ++q, xb += c_step)
+        b_elem(q, xb, inside && n_first + q * (Cfg::NT / Cfg::BK) < ncols);
     } else {
 #pragma unroll
       for (int q = 0; q < Cfg::BE; ++q) {
