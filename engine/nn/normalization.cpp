@@ -1,4 +1,5 @@
-// layer_norm (composed from engine ops, so it has double backward) and dropout (a constant Philox mask times x).
+// layer_norm (batch norm's fused kernels on a transposed view, plus the affine as ops; double backward through batch
+// norm's ops-form backward) and dropout (a constant Philox mask times x).
 #include <cmath>
 #include <stdexcept>
 #include <string>
@@ -25,12 +26,25 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
       throw std::invalid_argument(std::string("layer_norm: ") + what + " of shape " + shape_str(t->shape()) +
                                   " does not match normalized_shape " + shape_str(normalized_shape));
   if (!(eps >= 0.0)) throw std::invalid_argument("layer_norm: eps must be >= 0, got " + std::to_string(eps));
-  std::vector<int64_t> dims;
-  for (int64_t i = x.dim() - k; i < x.dim(); ++i) dims.push_back(i);
-  // y = (x - mean) / sqrt(var + eps), biased variance, over the trailing dims.
-  const Tensor centered = sub(x, mean(x, dims, true));
-  const Tensor var_b = mean(mul(centered, centered), dims, true);
-  Tensor y = mul(centered, pow(add(var_b, eps), -0.5));
+  // y = (x - mean) / sqrt(var + eps), biased variance, over the trailing dims; then the affine.
+  int64_t D = 1;
+  for (const int64_t d : normalized_shape) D *= d;
+  const int64_t R = D > 0 ? x.numel() / D : 0;
+  Tensor y;
+  if (D > 1 && R > 0) {
+    // Row r's statistics over its D values are batch norm's per-channel statistics of the [1, R, D] view (channel r,
+    // one run of D values): batch norm's fused kernels (two passes forward, two backward, double accumulation,
+    // deterministic) instead of nine ops, with its ops-form backward under create_graph (WGAN-GP's penalty).
+    y = reshape(batch_norm(reshape(x, {1, R, D}), Tensor(), Tensor(), Tensor(), Tensor(), /*training=*/true,
+                           /*momentum=*/0.0, eps),
+                x.shape());
+  } else {  // a single value per row (batch norm needs two) or an empty input
+    std::vector<int64_t> dims;
+    for (int64_t i = x.dim() - k; i < x.dim(); ++i) dims.push_back(i);
+    const Tensor centered = sub(x, mean(x, dims, true));
+    const Tensor var_b = mean(mul(centered, centered), dims, true);
+    y = mul(centered, pow(add(var_b, eps), -0.5));
+  }
   if (weight.defined()) y = mul(y, weight);
   if (bias.defined()) y = add(y, bias);
   return y;
