@@ -236,7 +236,7 @@ struct GatherLoader {
   int ml0;                // its first A row within the tile; the others follow every NT / BK
   int m_first;            // its first A row (global); row q is m_first + q NT / BK, >= M means padding
   const T* a_row;         // A's row m_first
-  int64_t a_stride;       // A offset between its rows: (NT / BK) a_m (64-bit: padding rows may lie far past A)
+  int a_stride;           // A offset between its rows: (NT / BK) a_m, saturated (used for rows inside A only)
   int kb;                 // its first B row within the step; the others follow every NT / BN
   int nl;                 // its B column within the tile
   bool b_col;             // its column is inside N
@@ -249,7 +249,11 @@ struct GatherLoader {
     ml0 = tid / Cfg::BK;
     m_first = m0 + ml0;
     a_row = a + int64_t(m_first) * g.a_m;
-    a_stride = int64_t(Cfg::NT / Cfg::BK) * g.a_m;
+    // Rows inside A are less than M a_m <= INT32_MAX elements apart (the launcher checks the weight's size), so the
+    // stride is exact whenever a second row exists; padding rows take row m_first's address instead (32-bit
+    // offsets keep the SIMT tiles within their registers).
+    const int64_t stride = int64_t(Cfg::NT / Cfg::BK) * g.a_m;
+    a_stride = static_cast<int>(stride < INT32_MAX ? stride : INT32_MAX);
     kb = tid / Cfg::BN;
     nl = tid % Cfg::BN;
     const int n = n0 + nl;
@@ -299,9 +303,11 @@ struct GatherLoader {
       decode(ka, c, u, v);
       off = c * g.a_c + u * g.a_u + v * g.a_v + g.a_off;
     }
-    const T* p = a_row + off;
 #pragma unroll
-    for (int q = 0; q < Cfg::AE; ++q, p += a_stride) a_elem(q, p, k_in && a_row_valid(q));
+    for (int q = 0; q < Cfg::AE; ++q) {
+      const bool row = a_row_valid(q);
+      a_elem(q, a_row + off + (row ? q * a_stride : 0), k_in && row);
+    }
 #pragma unroll
     for (int q = 0; q < Cfg::BE; ++q) {
       const int k = k0 + kb + q * kB;
@@ -327,9 +333,11 @@ struct GatherLoader {
     const int c0 = k0 - tap * static_cast<int>(g.C.d);
     const int u = g.V.div(tap), v = tap - u * static_cast<int>(g.V.d);
     const int a_k = (c0 + kk) * g.a_c + u * g.a_u + v * g.a_v + g.a_off;
-    const T* p = a_row + a_k;
 #pragma unroll
-    for (int q = 0; q < Cfg::AE; ++q, p += a_stride) a_elem(q, p, a_row_valid(q));
+    for (int q = 0; q < Cfg::AE; ++q) {
+      const bool row = a_row_valid(q);
+      a_elem(q, a_row + a_k + (row ? q * a_stride : 0), row);
+    }
     const int r = b_r0 + u * g.b_du, col = b_c0 + v * g.b_dv;
     const bool inside = b_col && static_cast<unsigned>(r) < static_cast<unsigned>(g.b_rows) &&
                         static_cast<unsigned>(col) < static_cast<unsigned>(g.b_cols);
