@@ -350,7 +350,10 @@ struct GatherLoader {
 
   // Where A element q and B element q go in the shared tiles.
   __device__ __forceinline__ T* a_slot(T (*As)[Cfg::BM + Cfg::PAD], int q) const {
-    return &As[kk][ml0 + q * (Cfg::NT / Cfg::BK)];
+    if constexpr (Cfg::FRAGMENT_A)
+      return &As[0][0] + Cfg::a_index(kk, ml0 + q * (Cfg::NT / Cfg::BK));
+    else
+      return &As[kk][ml0 + q * (Cfg::NT / Cfg::BK)];
   }
   __device__ __forceinline__ T* b_slot(T (*Bs)[Cfg::BN + Cfg::PAD], int q) const {
     return &Bs[kb + q * kB][nl];
@@ -561,7 +564,10 @@ struct WeightLoader {
   }
 
   __device__ __forceinline__ T* a_slot(T (*As)[Cfg::BM + Cfg::PAD], int q) const {
-    return &As[kk][ml0 + q * (Cfg::NT / Cfg::BK)];
+    if constexpr (Cfg::FRAGMENT_A)
+      return &As[0][0] + Cfg::a_index(kk, ml0 + q * (Cfg::NT / Cfg::BK));
+    else
+      return &As[kk][ml0 + q * (Cfg::NT / Cfg::BK)];
   }
   __device__ __forceinline__ T* b_slot(T (*Bs)[Cfg::BN + Cfg::PAD], int q) const {
     return &Bs[kk][nl0 + q * (Cfg::NT / Cfg::BK)];

@@ -101,6 +101,7 @@ struct TileCfg {
   static_assert(NT % BK == 0 && BM % (NT / BK) == 0 && BN % (NT / BK) == 0, "k-fast loads must cover the tile");
   static_assert(NT % BN == 0 && BK % (NT / BN) == 0, "n-fast loads must cover the tile");
   static_assert(AE >= 1 && BE >= 1, "every thread loads");
+  static constexpr bool FRAGMENT_A = false;  // A tile row-major in k: As[k][m]
 };
 
 using CfgBig = TileCfg<128, 128, 8, 8, 8>;   // 256 threads
@@ -111,8 +112,9 @@ using CfgThin = TileCfg<16, 128, 8, 4, 4>;   // 128 threads: M <= 16 (e.g. one o
 // Tensor-core (TF32) tiles: the same block tiles, loaders and shared-memory staging, but each warp computes a
 // WM x WN warp tile as (WM / 16) x (WN / 8) mma.sync m16n8k8 with FP32 accumulators, and K advances 16 per step
 // (two mma k-steps per barrier). The names the loaders use (BM, BN, BK, NT, AE, BE, PAD) mean what they mean in
-// TileCfg. PAD = 8: a warp's fragment reads As[k + t][m + g] (t = lane % 4, g = lane / 4) then fall in banks
-// (t (BM + 8) + g) mod 32 = 8 t + g for BM a multiple of 32 (24 t + g for BM = 16): 32 distinct banks.
+// TileCfg, except that the A tile is stored fragment-major (a_index below; the padded shape only sizes it). PAD = 8:
+// a warp's B fragment reads Bs[k + t][n + g] (t = lane % 4, g = lane / 4) fall in banks (t (BN + 8) + g) mod 32 =
+// 8 t + g for BN a multiple of 32: 32 distinct banks.
 template <int BM_, int BN_, int BK_, int WM_, int WN_>
 struct MmaTileCfg {
   static constexpr int BM = BM_, BN = BN_, BK = BK_, WM = WM_, WN = WN_;
@@ -129,11 +131,22 @@ struct MmaTileCfg {
   // Three stages of the 128x128 tile take 51 KiB: the kernels use dynamic shared memory for these tiles.
   static constexpr int STAGES = 3;
   static_assert(BM % WM == 0 && BN % WN == 0 && WM % 16 == 0 && WN % 8 == 0 && BK % 8 == 0, "mma tiling");
-  static_assert((BM + PAD) % 32 == 8 || (BM + PAD) % 32 == 24, "conflict-free A fragment reads");
   static_assert((BN + PAD) % 32 == 8 || (BN + PAD) % 32 == 24, "conflict-free B fragment reads");
   static_assert(NT % BK == 0 && BM % (NT / BK) == 0 && BN % (NT / BK) == 0, "k-fast loads must cover the tile");
   static_assert(NT % BN == 0 && BK % (NT / BN) == 0, "n-fast loads must cover the tile");
   static_assert(AE >= 1 && BE >= 1, "every thread loads");
+  static_assert(BK * (BM + PAD) >= BK * BM, "the fragment-major A tile fits the padded one");
+  static constexpr bool FRAGMENT_A = true;
+  // Where A[k][m] of a stage sits in its shared tile: fragment-major. Each 16 x 8 (m x k) block is 128 consecutive
+  // elements, blocks ordered by k / 8 then m / 16; within a block, lane g * 4 + t (g = m % 8, t = k % 4) holds its
+  // m16n8k8 A fragment (A[g][t], A[g+8][t], A[g][t+4], A[g+8][t+4]) as 4 consecutive elements, so a warp reads a
+  // fragment with one 128-bit load per lane (512 consecutive bytes: no bank conflict) instead of four 32-bit ones.
+  // The BF16 policy reads the same blocks (BfMath). The cp.async writes into it conflict two ways at most.
+  static __host__ __device__ constexpr int a_index(int k, int m) {
+    return ((k / 8) * (BM / 16) + m / 16) * 128 + ((m % 8) * 4 + k % 4) * 4 + (m % 16) / 8 + 2 * ((k % 8) / 4);
+  }
+  // The first element of the fragment block (k8 = k / 8, mb = m / 16).
+  static __host__ __device__ constexpr int a_block(int k8, int mb) { return (k8 * (BM / 16) + mb) * 128; }
 };
 
 using MmaBig = MmaTileCfg<128, 128, 16, 64, 32>;  // 8 warps, 2 x 4
@@ -253,17 +266,17 @@ struct MmaMath : MmaAccumulators<Cfg> {
   using MmaAccumulators<Cfg>::MmaAccumulators;
   __device__ __forceinline__ void step(const float (*As)[Cfg::BM + Cfg::PAD],
                                        const float (*Bs)[Cfg::BN + Cfg::PAD]) {
-    const int g = this->g, t = this->t;
+    const int g = this->g, t = this->t, lane4 = (g * 4 + t) * 4;
+    const float* a_tile = &As[0][0];  // fragment-major (MmaTileCfg::a_index)
 #pragma unroll
     for (int k = 0; k < Cfg::BK; k += 8) {
       float a[Cfg::FM][4], b[Cfg::FN][2];
 #pragma unroll
       for (int i = 0; i < Cfg::FM; ++i) {
-        const int m = this->wm + 16 * i + g;
-        a[i][0] = tf32_round(As[k + t][m]);
-        a[i][1] = tf32_round(As[k + t][m + 8]);
-        a[i][2] = tf32_round(As[k + t + 4][m]);
-        a[i][3] = tf32_round(As[k + t + 4][m + 8]);
+        float v[4];
+        load4(a_tile + Cfg::a_block(k / 8, this->wm / 16 + i) + lane4, v);
+#pragma unroll
+        for (int r = 0; r < 4; ++r) a[i][r] = tf32_round(v[r]);
       }
 #pragma unroll
       for (int j = 0; j < Cfg::FN; ++j) {
@@ -293,17 +306,21 @@ struct BfMath : MmaAccumulators<Cfg> {
   static __device__ __forceinline__ float finish(float v) { return bf16_round_float(v); }
   __device__ __forceinline__ void step(const float (*As)[Cfg::BM + Cfg::PAD],
                                        const float (*Bs)[Cfg::BN + Cfg::PAD]) {
-    const int g = this->g, t = this->t;
+    const int g = this->g, t = this->t, lane4 = (g * 4 + t) * 4;
+    const float* a_tile = &As[0][0];  // fragment-major (MmaTileCfg::a_index)
 #pragma unroll
     for (int k = 0; k < Cfg::BK; k += 16) {
       uint32_t a[Cfg::FM][4], b[Cfg::FN][2];
 #pragma unroll
       for (int i = 0; i < Cfg::FM; ++i) {
-        const int m = this->wm + 16 * i + g;
-        a[i][0] = bf16x2_pack(As[k + t][m], As[k + t + 4][m]);
-        a[i][1] = bf16x2_pack(As[k + t][m + 8], As[k + t + 4][m + 8]);
-        a[i][2] = bf16x2_pack(As[k + t + 8][m], As[k + t + 12][m]);
-        a[i][3] = bf16x2_pack(As[k + t + 8][m + 8], As[k + t + 12][m + 8]);
+        // The TF32 blocks of k .. k + 7 and k + 8 .. k + 15: (A[g][t], A[g+8][t], A[g][t+4], A[g+8][t+4]) each.
+        float lo[4], hi[4];
+        load4(a_tile + Cfg::a_block(k / 8, this->wm / 16 + i) + lane4, lo);
+        load4(a_tile + Cfg::a_block(k / 8 + 1, this->wm / 16 + i) + lane4, hi);
+        a[i][0] = bf16x2_pack(lo[0], lo[2]);
+        a[i][1] = bf16x2_pack(lo[1], lo[3]);
+        a[i][2] = bf16x2_pack(hi[0], hi[2]);
+        a[i][3] = bf16x2_pack(hi[1], hi[3]);
       }
 #pragma unroll
       for (int j = 0; j < Cfg::FN; ++j) {
