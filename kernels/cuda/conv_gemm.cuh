@@ -258,9 +258,9 @@ struct MmaAccumulators {
   static __device__ __forceinline__ float finish(float v) { return v; }
 };
 
-// TF32 tensor cores (float only): each warp a WM x WN warp tile of m16n8k8 mmas. Fragments are read from the
-// k-major shared tiles in the PTX ISA's layout (kernels/cuda/mma.cuh) and rounded with cvt.rna on the way (the
-// tensor core would truncate unrounded operands).
+// TF32 tensor cores (float only): each warp a WM x WN warp tile of m16n8k8 mmas. Fragments are read in the PTX
+// ISA's layout (kernels/cuda/mma.cuh), A's whole from the fragment-major A tile (MmaTileCfg::a_index), B's from the
+// k-major B tile, and rounded with cvt.rna on the way (the tensor core would truncate unrounded operands).
 template <class Cfg>
 struct MmaMath : MmaAccumulators<Cfg> {
   using MmaAccumulators<Cfg>::MmaAccumulators;
@@ -295,9 +295,9 @@ struct MmaMath : MmaAccumulators<Cfg> {
 // accumulated in FP32.
 // Which k a register pair holds: the ISA puts k = 2t, 2t + 1 (and 2t + 8, 2t + 9) in lane t's registers, but the
 // mma sums over k, so any permutation of the 16 k applied to A and B alike gives the same sum of the same products.
-// This one reads shared rows t and t + 4 (and t + 8, t + 12) for ISA k 2t and 2t + 1 (2t + 8 and 2t + 9): the
-// rows the TF32 policy reads, whose fragment loads are free of bank conflicts (MmaTileCfg's PAD), where rows 2t and
-// 2t + 1 would make lanes t and t + 2 collide.
+// This one takes k = t and t + 4 (and t + 8, t + 12) for ISA k 2t and 2t + 1 (2t + 8 and 2t + 9): the k the TF32
+// policy reads, so A comes from the same fragment-major blocks (two per 16 k) and B's loads from the k-major tile
+// stay free of bank conflicts (MmaTileCfg's PAD), where rows 2t and 2t + 1 would make lanes t and t + 2 collide.
 // The output is rounded to bf16 after the bias (kernels/conv.h), as the CPU twin rounds it.
 template <class Cfg>
 struct BfMath : MmaAccumulators<Cfg> {
