@@ -37,10 +37,12 @@
 #include <map>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "benchmarks/cuda_bench_util.h"
 #include "kernels/conv.h"
+#include "kernels/cuda/launch_count.h"
 #include "kernels/cuda/runtime.h"
 #include "kernels/math_mode.h"
 
@@ -84,6 +86,26 @@ std::vector<Layer> dcgan64_layers(int64_t batch) {
 }
 
 enum class Pass { Forward, BackwardData, BackwardWeight };  // the layer's passes
+
+// The plan of our conv call just made, from the launch counters (kernels/cuda/launch_count.h): the GEMM kernel's
+// tile, its load variant (gather: K order tap- or channel-major; weight: one tap per step or per column) and
+// whether a split-K reduction ran, e.g. "64x128 tap split". Timings can then be told apart by kernel variant.
+std::string our_plan() {
+  std::string tile = "?", variant, split;
+  for (const kc::KernelLaunches& k : kc::launch_counts()) {
+    const std::string& n = k.kernel;
+    if (n.find("_reduce_kernel<") != std::string::npos) split = " split";
+    if (n.find("_gemm_kernel<") == std::string::npos) continue;
+    for (const auto& [cfg, name] : {std::pair{"TileCfg<128, 128,", "128x128"}, std::pair{"TileCfg<64, 128,", "64x128"},
+                                    std::pair{"TileCfg<64, 64,", "64x64"}, std::pair{"TileCfg<16, 128,", "16x128"}})
+      if (n.find(cfg) != std::string::npos) tile = name;
+    if (n.find("TapMajor") != std::string::npos) variant = " tap";
+    if (n.find("ChannelMajor") != std::string::npos) variant = " channel";
+    if (n.rfind("weight_gemm_kernel<", 0) == 0)
+      variant = n.find(", true>") != std::string::npos ? " one-tap" : " per-col";
+  }
+  return tile + variant + split;
+}
 enum class MathMode { Fp32, Tf32, Bf16 };                    // ours and cuDNN's arithmetic
 
 const char* math_name(MathMode m) { return m == MathMode::Tf32 ? "tf32" : m == MathMode::Bf16 ? "bf16" : "fp32"; }
@@ -320,8 +342,10 @@ void bench_layer_pass(benchmark::State& state, const Layer& layer, Pass pass, Ma
     }
   };
 
-  // Same answer first: a fast wrong kernel is not a result.
+  // Same answer first: a fast wrong kernel is not a result. The launch counters say which of our plans ran.
+  kc::reset_launch_counts();
   ours();
+  const std::string plan = our_plan();
   baseline();
   const std::vector<float> a = ours_out.to_host(), b = bf16 ? outb.to_host() : base_out.to_host();
   double max_ref = 0, max_diff = 0;
@@ -340,7 +364,7 @@ void bench_layer_pass(benchmark::State& state, const Layer& layer, Pass pass, Ma
   const double ms = bench::time_in_loop(state, flush, ours);
   const double base_ms = bench::time_ms(flush, baseline, 30).mean_ms;
   const double flops = 2.0 * double(s.N) * double(s.Cout) * double(s.Ho * s.Wo) * double(s.Cin * s.kh * s.kw);
-  const std::string row = layer.name + " " + pass_name(pass) + " " + math_name(math);
+  const std::string row = layer.name + " " + pass_name(pass) + " " + math_name(math) + " [" + plan + "]";
   bench::report(state, {row, ms, flops, bench::Unit::TFLOPS, base_ms, choice.label});
 }
 
