@@ -61,10 +61,17 @@ Tensor sub(const Tensor& a, const Tensor& b) {
 }
 
 Tensor mul(const Tensor& a, const Tensor& b) {
-  return record("mul", {a, b}, run_binary("mul", BinaryOp::Mul, a, b), [a, b](const Tensor& g, const Tensor&) {
-    return std::vector<Tensor>{wants(a) ? sum_to(mul(g, b), a.shape()) : Tensor(),
-                               wants(b) ? sum_to(mul(g, a), b.shape()) : Tensor()};
-  });
+  // Each factor is kept only for the other's gradient (a constant mask times x keeps the mask, not x), and as its
+  // Recomputation when it has one (layer_norm's affine on batch norm's output; engine/saved_activation.h).
+  const bool want_a = wants(a), want_b = wants(b);
+  const SavedActivation kept_a = want_b ? SavedActivation::kept(a) : SavedActivation();
+  const SavedActivation kept_b = want_a ? SavedActivation::kept(b) : SavedActivation();
+  return record("mul", {a, b}, run_binary("mul", BinaryOp::Mul, a, b),
+                [kept_a, kept_b, want_a, want_b, shape_a = a.shape(), shape_b = b.shape()](const Tensor& g,
+                                                                                           const Tensor&) {
+                  return std::vector<Tensor>{want_a ? sum_to(mul(g, kept_b.unpack()), shape_a) : Tensor(),
+                                             want_b ? sum_to(mul(g, kept_a.unpack()), shape_b) : Tensor()};
+                });
 }
 
 Tensor div(const Tensor& a, const Tensor& b) {
@@ -209,15 +216,41 @@ BackwardFn leaky_relu_grad_fn(const Tensor& x, double slope) {
   };
 }
 
-}  // namespace
-
-Tensor relu(const Tensor& x) {
-  return record("relu", {x}, run_unary("relu", UnaryOp::Relu, x), leaky_relu_grad_fn(x, 0.0));
+// Records relu or leaky_relu, y = act(x). For slope >= 0, y > 0 exactly where x > 0, so the backward can read y's
+// sign instead of x's: the node keeps y, which the next layer keeps anyway (a conv saves its input), and x is
+// freed once the forward no longer needs it: one activation-sized tensor less per layer between forward and
+// backward (32 MiB for DCGAN-64's first discriminator layer at batch 128). PyTorch's in-place ReLU/LeakyReLU keep
+// the output the same way. The double-backward graph keeps its (zero) edge through y and this node to x.
+Tensor record_sign_activation(const char* name, const Tensor& x, Tensor y, double slope) {
+  if (slope < 0.0) return record(name, {x}, std::move(y), leaky_relu_grad_fn(x, slope));
+  const SavedActivation saved = save_for_backward({x}, y, SavedUse::Sign);
+  if (!saved.is_packed())
+    return record(
+        name, {x}, std::move(y),
+        [slope](const Tensor& g, const Tensor& out) {
+          return std::vector<Tensor>{leaky_relu_backward(g, out, slope)};
+        },
+        {.save_output = true});
+  // The bf16 mode: the node keeps y's bf16 copy (shared with the next conv's). y had no history when it was
+  // packed; a differentiable backward re-attaches it from a weak pointer to this node (a strong one would be a
+  // cycle), which is alive while it runs.
+  auto self = std::make_shared<std::weak_ptr<Node>>();
+  Tensor out = record(name, {x}, std::move(y), [saved, self, slope](const Tensor& g, const Tensor&) {
+    if (!grad_enabled()) return std::vector<Tensor>{leaky_relu_grad_values(g, saved.packed(), slope)};
+    Tensor y_values = saved.unpack();
+    y_values.impl()->grad_fn = self->lock();
+    return std::vector<Tensor>{leaky_relu_backward(g, y_values, slope)};
+  });
+  *self = out.grad_fn();
+  return out;
 }
 
+}  // namespace
+
+Tensor relu(const Tensor& x) { return record_sign_activation("relu", x, run_unary("relu", UnaryOp::Relu, x), 0.0); }
+
 Tensor leaky_relu(const Tensor& x, double slope) {
-  return record("leaky_relu", {x}, run_unary("leaky_relu", UnaryOp::LeakyRelu, x, {slope, 0}),
-                leaky_relu_grad_fn(x, slope));
+  return record_sign_activation("leaky_relu", x, run_unary("leaky_relu", UnaryOp::LeakyRelu, x, {slope, 0}), slope);
 }
 
 // ---- backward rules that keep their edge to the input ----

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -706,4 +707,60 @@ TEST(AutogradDeep, DeepGraphIsFreedWithoutRecursion) {
   EXPECT_EQ(grad, 2501.0);
 }
 
+// ---- what a node keeps alive ------------------------------------------------------------------------------
+
+// relu and leaky_relu with slope >= 0 read the sign of their output in backward, so their input is freed once the
+// caller drops it (the memory a training step keeps between forward and backward); a negative slope flips signs,
+// so that node keeps its input. Gradients are the same either way, including at 0 (slope there, as PyTorch).
+TEST(AutogradSaved, ReluAndLeakyReluKeepTheirOutputNotTheirInput) {
+  struct Case {
+    const char* name;
+    std::function<Tensor(const Tensor&)> f;
+    double slope;
+    bool input_freed;
+  };
+  const std::vector<Case> cases = {
+      {"relu", [](const Tensor& x) { return gan::relu(x); }, 0.0, true},
+      {"leaky_relu 0.2", [](const Tensor& x) { return gan::leaky_relu(x, 0.2); }, 0.2, true},
+      {"leaky_relu 0", [](const Tensor& x) { return gan::leaky_relu(x, 0.0); }, 0.0, true},
+      {"leaky_relu -0.5", [](const Tensor& x) { return gan::leaky_relu(x, -0.5); }, -0.5, false},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    Tensor w = leaf({-2, -0.5, 0, 0.5, 3}, {5});
+    std::weak_ptr<gan::Storage> input_storage;
+    Tensor y;
+    {
+      const Tensor x = gan::mul(w, 2.0);  // a non-leaf: only the graph could keep it
+      input_storage = x.storage();
+      y = c.f(x);
+    }
+    EXPECT_EQ(input_storage.expired(), c.input_freed);
+    gan::sum(y).backward();
+    const double s = c.slope;
+    expect_tensor(w.grad(), {5}, {2 * s, 2 * s, 2 * s, 2, 2});
+  }
+}
+
+// mul keeps each factor only for the other's gradient: x times a constant mask lets x go; x times a weight that
+// requires grad keeps it.
+TEST(AutogradSaved, MulKeepsEachFactorOnlyForTheOthersGradient) {
+  for (const bool weight_wants_grad : {false, true}) {
+    SCOPED_TRACE(weight_wants_grad ? "times a weight" : "times a constant");
+    Tensor w = leaf({1, -2, 3}, {3});
+    Tensor m = constant({0.5, 2, -1}, {3});
+    if (weight_wants_grad) m.requires_grad_();
+    std::weak_ptr<gan::Storage> input_storage;
+    Tensor y;
+    {
+      const Tensor x = gan::mul(w, 2.0);
+      input_storage = x.storage();
+      y = gan::mul(x, m);
+    }
+    EXPECT_EQ(input_storage.expired(), !weight_wants_grad);
+    gan::sum(y).backward();
+    expect_tensor(w.grad(), {3}, {1, 4, -2});
+    if (weight_wants_grad) expect_tensor(m.grad(), {3}, {2, -4, 6});
+  }
+}
 }  // namespace
