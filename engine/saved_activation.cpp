@@ -18,7 +18,17 @@ bool pack_from_environment() {
   return v == nullptr || std::string_view(v) != "0";
 }
 std::atomic<bool> g_pack_enabled{pack_from_environment()};
+// GAN_RECOMPUTE=0 starts with recomputation off (to measure what it saves); anything else, on.
+bool recompute_from_environment() {
+  const char* v = std::getenv("GAN_RECOMPUTE");
+  return v == nullptr || std::string_view(v) != "0";
+}
+std::atomic<bool> g_recompute_enabled{recompute_from_environment()};
 }  // namespace
+
+bool recomputes_saved_activations() { return g_recompute_enabled.load(std::memory_order_relaxed); }
+
+void set_recompute_saved_activations(bool enabled) { g_recompute_enabled.store(enabled, std::memory_order_relaxed); }
 
 bool packs_saved_activations() {
   return g_pack_enabled.load(std::memory_order_relaxed) && kernels::float_math() == kernels::FloatMath::Bf16;
@@ -34,6 +44,11 @@ void mark_bf16_values(const Tensor& out) {
 SavedActivation::SavedActivation(const Tensor& t, SavedUse use) {
   if (!t.defined()) return;
   TensorImpl* impl = t.impl();
+  if (impl->recompute && recomputes_saved_activations()) {
+    recompute_ = impl->recompute;
+    grad_fn_ = impl->grad_fn;
+    return;
+  }
   const bool leaf_with_grad = impl->grad_fn == nullptr && impl->requires_grad;
   const bool exact = use != SavedUse::Values || impl->bf16_values;
   if (t.dtype() != DType::Float32 || leaf_with_grad || !exact || !packs_saved_activations()) {
@@ -49,7 +64,27 @@ SavedActivation::SavedActivation(const Tensor& t, SavedUse use) {
   }
 }
 
+SavedActivation SavedActivation::kept(const Tensor& t) {
+  SavedActivation s;
+  if (t.defined() && t.impl()->recompute && recomputes_saved_activations()) {
+    s.recompute_ = t.impl()->recompute;
+    s.grad_fn_ = t.impl()->grad_fn;
+  } else {
+    s.tensor_ = t;
+  }
+  return s;
+}
+
 Tensor SavedActivation::unpack() const {
+  if (recompute_) {
+    Tensor values;
+    {
+      NoGradGuard no_grad;
+      values = recompute_->values();
+    }
+    values.impl()->grad_fn = grad_fn_;
+    return values;
+  }
   if (!packed_) return tensor_;
   Tensor values;
   {

@@ -21,8 +21,17 @@
 // share one bf16 copy. A leaf that requires grad is never packed: its AccumulateGrad node keeps it alive anyway.
 // Like every saved tensor, a packed one must not be changed in place between forward and backward. (copy_ and
 // fill_ into a tensor clear its bf16-values mark; a write through another view of its storage would not.)
+//
+// Recomputed instead of kept: a tensor whose op can compute it again, bit for bit, from what that op's node keeps
+// anyway carries a Recomputation (TensorImpl::recompute). A saver of it keeps that, in any math mode and for any
+// use, and unpack() computes the values again. Batch norm's training output is one (engine/nn/batch_norm.cpp:
+// from its input and the statistics, one elementwise pass): the next conv's saved input and batch norm's own
+// activation mask then cost no memory between forward and backward, at the price of that pass in backward (twice
+// per layer: for the conv's weight gradient and for batch norm's backward). What the recomputation reads (the
+// op's input, weight and bias) must not change in place before the backward, as for any saved tensor.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -37,6 +46,16 @@ class Node;
 bool packs_saved_activations();
 void set_pack_saved_activations(bool enabled);
 
+// Whether ops attach Recomputations: on unless turned off here or by GAN_RECOMPUTE=0 in the environment (tests and
+// benchmarks compare).
+bool recomputes_saved_activations();
+void set_recompute_saved_activations(bool enabled);
+
+// Computes a tensor's values again (no history; the saver re-attaches it).
+struct Recomputation {
+  std::function<Tensor()> values;
+};
+
 // How a backward reads a saved tensor (above).
 enum class SavedUse { Values, Sign, Bf16Operand };
 
@@ -46,11 +65,17 @@ void mark_bf16_values(const Tensor& out);
 class SavedActivation {
  public:
   SavedActivation() = default;
-  // Packs t when packs_saved_activations(), t is float32 and not a leaf that requires grad, and `use` allows.
+  // Keeps t's Recomputation when it has one (and recomputes_saved_activations()); else packs t when
+  // packs_saved_activations(), t is float32 and not a leaf that requires grad, and `use` allows.
   explicit SavedActivation(const Tensor& t, SavedUse use);
 
-  bool defined() const { return tensor_.defined() || packed_ != nullptr; }
+  // t as it is, or its Recomputation when it has one: never packed (for ops that read it as exact values and may
+  // share it with others that keep it anyway, as mul does).
+  static SavedActivation kept(const Tensor& t);
+
+  bool defined() const { return tensor_.defined() || packed_ != nullptr || recompute_ != nullptr; }
   bool is_packed() const { return packed_ != nullptr; }
+  bool is_recomputed() const { return recompute_ != nullptr; }
   // The saved values as a float32 tensor with t's history (t itself when not packed).
   Tensor unpack() const;
   // The contiguous bfloat16 copy (when packed), for kernels that read it directly (batch norm's backward).
@@ -59,6 +84,7 @@ class SavedActivation {
  private:
   Tensor tensor_;                        // when not packed
   std::shared_ptr<TensorImpl> packed_;   // the contiguous bfloat16 copy, shared with other savers of t
+  std::shared_ptr<const Recomputation> recompute_;  // in place of the values, when t carries one
   std::shared_ptr<Node> grad_fn_;        // t's history
 };
 

@@ -275,11 +275,18 @@ void transfer(void* dst, const Device& dd, const void* src, const Device& sd, si
   }
 }
 
+// Facts about a tensor's values (engine/saved_activation.h) that a write makes false: it no longer holds bf16
+// values, and its op's recomputation no longer gives them.
+void written_over(const Tensor& dst) {
+  dst.impl()->bf16_values = false;
+  dst.impl()->recompute.reset();
+}
+
 }  // namespace
 
 void fill_(const Tensor& dst, double value) {
   detail::check_defined("fill_", dst);
-  dst.impl()->bf16_values = false;  // written over: no longer known to hold bf16 values (engine/saved_activation.h)
+  written_over(dst);
   if (dst.numel() == 0) return;
   const kernels::Layout l = detail::layout_of(dst);
   GAN_DISPATCH_ALL(dst.dtype(), "fill_", [&] {
@@ -375,7 +382,7 @@ void copy_(const Tensor& dst, const Tensor& src) {
   if (dst.shape() != src.shape())
     throw std::invalid_argument("copy_: source shape " + shape_str(src.shape()) + " does not match destination " +
                                 shape_str(dst.shape()));
-  dst.impl()->bf16_values = false;  // written over: no longer known to hold bf16 values (engine/saved_activation.h)
+  written_over(dst);
   if (dst.numel() == 0) return;
   const Device dd = dst.device(), sd = src.device();
   if (dd == sd) {

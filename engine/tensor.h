@@ -20,6 +20,7 @@ namespace gan {
 
 class Node;
 class Generator;
+struct Recomputation;
 
 struct TensorImpl {
   std::shared_ptr<Storage> storage;
@@ -37,6 +38,9 @@ struct TensorImpl {
   std::weak_ptr<TensorImpl> saved_bf16;
   // Every element is a bf16 value (a float32 conv output in the bf16 math mode): a bf16 copy of it is exact.
   bool bf16_values = false;
+  // How to compute this tensor's values again from what its op keeps anyway (batch norm's output), so that ops
+  // saving it for backward keep this instead of the values (engine/saved_activation.h). Reset by writes.
+  std::shared_ptr<const Recomputation> recompute;
 };
 
 class Tensor {

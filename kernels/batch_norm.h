@@ -19,6 +19,10 @@
 //   training (through the batch statistics):  dx = w_c inv_std_c (gz - db_c / M - xhat dw_c / M)
 //   eval     (statistics are constants):      dx = w_c inv_std_c gz
 //
+// Recomputing y (engine/nn/batch_norm.cpp frees a training forward's output and computes it again in backward):
+// the training forward can hand out the per-channel statistics it normalized with, in double ([C][2]: mean,
+// inv_std), and batch_norm_apply computes y from them with the forward's own arithmetic: the same bits.
+//
 // Reductions accumulate in double in a fixed order that depends only on the shape (never on the thread
 // count), so results are bit-identical from run to run. Variance uses two passes (mean, then squared
 // deviations), which stays accurate when |mean| >> std. All arrays are contiguous; x, y, dy, dx are [N, C, S];
@@ -47,10 +51,16 @@ namespace cpu {
 // Training forward: batch statistics, normalized + affine + activation output, saved mean and inv_std ([C],
 // for the backward), and the running-statistics update when running_mean/running_var are not null.
 // Needs M = N * S > 1 when the running statistics are updated (the unbiased variance divides by M - 1).
+// `stats` (may be null) receives the statistics y was computed with, [C][2] doubles (mean, inv_std).
 template <typename T>
 void batch_norm_forward_train(const T* x, BatchNormShape shape, const T* weight, const T* bias, double eps,
                               BnActivationParams act, T* y, T* save_mean, T* save_inv_std, T* running_mean,
-                              T* running_var, double momentum);
+                              T* running_var, double momentum, double* stats = nullptr);
+
+// y = act(w xhat + b) with the statistics a training forward handed out: bit-identical to that forward's y.
+template <typename T>
+void batch_norm_apply(const T* x, BatchNormShape shape, const double* stats, const T* weight, const T* bias,
+                      BnActivationParams act, T* y);
 
 // Eval forward: normalizes with the running statistics. save_mean/save_inv_std (may be null) receive the
 // statistics used, in the form the backward takes.
@@ -85,10 +95,16 @@ namespace cuda {
 // Training forward: batch statistics, normalized + affine + activation output, saved mean and inv_std ([C],
 // for the backward), and the running-statistics update when running_mean/running_var are not null.
 // Needs M = N * S > 1 when the running statistics are updated (the unbiased variance divides by M - 1).
+// `stats` (may be null) receives the statistics y was computed with, [C][2] doubles (mean, inv_std).
 template <typename T>
 void batch_norm_forward_train(const T* x, BatchNormShape shape, const T* weight, const T* bias, double eps,
                               BnActivationParams act, T* y, T* save_mean, T* save_inv_std, T* running_mean,
-                              T* running_var, double momentum);
+                              T* running_var, double momentum, double* stats = nullptr);
+
+// y = act(w xhat + b) with the statistics a training forward handed out: bit-identical to that forward's y.
+template <typename T>
+void batch_norm_apply(const T* x, BatchNormShape shape, const double* stats, const T* weight, const T* bias,
+                      BnActivationParams act, T* y);
 
 // Eval forward: normalizes with the running statistics. save_mean/save_inv_std (may be null) receive the
 // statistics used, in the form the backward takes.

@@ -122,6 +122,11 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
   Tensor y = empty(x.shape(), x.dtype(), x.device());
   Tensor save_mean = empty({C}, x.dtype(), x.device());
   Tensor save_inv_std = empty({C}, x.dtype(), x.device());
+  const bool recording = needs_grad({x, weight, bias});
+  // A recorded training forward hands out the statistics it normalized with, so that y can be computed again
+  // in backward instead of being kept (engine/saved_activation.h: Recomputation).
+  const bool recompute = recording && training && recomputes_saved_activations();
+  const Tensor stats = recompute ? empty({C, 2}, DType::Float64, x.device()) : Tensor();
   GAN_DISPATCH_FLOATING(x.dtype(), name, [&] {
     const scalar_t* pw = wc.defined() ? wc.data<scalar_t>() : nullptr;
     const scalar_t* pb = bc.defined() ? bc.data<scalar_t>() : nullptr;
@@ -129,7 +134,8 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
       GAN_KERNEL(x.device(), name, batch_norm_forward_train<scalar_t>, xc.data<scalar_t>(), shape, pw, pb, eps, act,
                  y.data<scalar_t>(), save_mean.data<scalar_t>(), save_inv_std.data<scalar_t>(),
                  running_mean.defined() ? running_mean.data<scalar_t>() : nullptr,
-                 running_var.defined() ? running_var.data<scalar_t>() : nullptr, momentum);
+                 running_var.defined() ? running_var.data<scalar_t>() : nullptr, momentum,
+                 stats.defined() ? stats.data<double>() : nullptr);
     } else {
       GAN_KERNEL(x.device(), name, batch_norm_forward_eval<scalar_t>, xc.data<scalar_t>(), shape,
                  running_mean.data<scalar_t>(), running_var.data<scalar_t>(), pw, pb, eps, act, y.data<scalar_t>(),
@@ -138,27 +144,43 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
   });
 
   const bool want_x = wants(x), want_w = wants(weight), want_b = wants(bias);
-  // The backward reads x, and y for its activation's sign; in the bf16 math mode y is kept as bf16 in place of the
-  // node's saved output, and x too when it is a conv output (engine/saved_activation.h).
-  const bool recording = needs_grad({x, weight, bias});
+  // The backward reads x, and y for its activation's sign. y is computed again from x and the statistics when
+  // recompute; otherwise in the bf16 math mode y is kept as bf16 in place of the node's saved output. x is kept
+  // (as bf16 in the bf16 mode when it is a conv output) (engine/saved_activation.h).
   const SavedActivation saved_x = recording ? SavedActivation(x, SavedUse::Values) : SavedActivation();
+  std::shared_ptr<const Recomputation> recompute_y;
+  if (recompute) {
+    recompute_y = std::make_shared<const Recomputation>(Recomputation{[saved_x, stats, wc, bc, shape, act] {
+      const Tensor xv = saved_x.unpack().detach().contiguous();
+      Tensor out = empty(xv.shape(), xv.dtype(), xv.device());
+      GAN_DISPATCH_FLOATING(xv.dtype(), "batch_norm (recomputed in backward)", [&] {
+        GAN_KERNEL(xv.device(), "batch_norm_apply", batch_norm_apply<scalar_t>, xv.data<scalar_t>(), shape,
+                   stats.data<double>(), wc.defined() ? wc.data<scalar_t>() : nullptr,
+                   bc.defined() ? bc.data<scalar_t>() : nullptr, act, out.data<scalar_t>());
+      });
+      return out;
+    }});
+    y.impl()->recompute = recompute_y;
+  }
+  // y is read for the activation's mask only: identity has none, and the kernel is then given x in its place.
+  const bool identity = act.kind == kernels::BnActivation::Identity;
   SavedActivation saved_y;
-  if (recording && y.dtype() == DType::Float32 && packs_saved_activations()) {
+  if (recording && !recompute && !identity && y.dtype() == DType::Float32 && packs_saved_activations()) {
     saved_y = SavedActivation(y, SavedUse::Sign);
     if (!saved_y.is_packed()) saved_y = {};  // the node saves y instead (a capture of y itself would be a cycle)
   }
   return record(
       name, {x, weight, bias}, y,
-      [saved_x, saved_y, weight, bias, wc, save_mean, save_inv_std, shape, training, eps, act, want_x, want_w,
-       want_b](const Tensor& g_in, const Tensor& out) {
+      [saved_x, saved_y, recompute_y, weight, bias, wc, save_mean, save_inv_std, shape, training, eps, act, want_x,
+       want_w, want_b, identity](const Tensor& g_in, const Tensor& out) {
         if (grad_enabled())
           return backward_by_ops(g_in, saved_x.unpack(), weight, bias, save_mean, save_inv_std, training, eps, act);
         const Tensor g = g_in.detach().contiguous();
         Tensor gx = want_x ? empty(g.shape(), g.dtype(), g.device()) : Tensor();
         Tensor gw = want_w ? empty({shape.C}, g.dtype(), g.device()) : Tensor();
         Tensor gb = want_b ? empty({shape.C}, g.dtype(), g.device()) : Tensor();
-        if (saved_x.is_packed() && saved_y.is_packed()) {  // the kernel reads the bf16 copies (no float32 copy)
-          const Tensor xb = saved_x.packed(), yb = saved_y.packed();
+        if (saved_x.is_packed() && (saved_y.is_packed() || identity)) {  // the bf16 copies (no float32 copy)
+          const Tensor xb = saved_x.packed(), yb = identity ? xb : saved_y.packed();
           GAN_KERNEL(g.device(), "batch_norm_backward", batch_norm_backward, g.data<float>(), xb.data<bfloat16>(),
                      yb.data<bfloat16>(), shape, save_mean.data<float>(), save_inv_std.data<float>(),
                      wc.defined() ? wc.data<float>() : nullptr, training, act,
@@ -167,7 +189,10 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
           return std::vector<Tensor>{gx, gw, gb};
         }
         const Tensor xc = saved_x.unpack().detach().contiguous();
-        const Tensor yc = (saved_y.defined() ? saved_y.unpack() : out).detach().contiguous();
+        const Tensor yc = identity            ? xc
+                          : recompute_y       ? recompute_y->values()
+                          : saved_y.defined() ? saved_y.unpack().detach().contiguous()
+                                              : out.detach().contiguous();
         GAN_DISPATCH_FLOATING(xc.dtype(), "batch_norm_backward", [&] {
           GAN_KERNEL(xc.device(), "batch_norm_backward", batch_norm_backward<scalar_t>, g.data<scalar_t>(),
                      xc.data<scalar_t>(), yc.data<scalar_t>(), shape, save_mean.data<scalar_t>(),
@@ -177,7 +202,7 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
         });
         return std::vector<Tensor>{gx, gw, gb};
       },
-      {.save_output = !saved_y.defined()});
+      {.save_output = !identity && !saved_y.defined() && !recompute_y});
 }
 
 }  // namespace gan::nn::functional

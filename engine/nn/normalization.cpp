@@ -35,9 +35,13 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
     // Row r's statistics over its D values are batch norm's per-channel statistics of the [1, R, D] view (channel r,
     // one run of D values): batch norm's fused kernels (two passes forward, two backward, double accumulation,
     // deterministic) instead of nine ops, with its ops-form backward under create_graph (WGAN-GP's penalty).
-    y = reshape(batch_norm(reshape(x, {1, R, D}), Tensor(), Tensor(), Tensor(), Tensor(), /*training=*/true,
-                           /*momentum=*/0.0, eps),
-                x.shape());
+    // The affine applies to batch norm's output itself, not a view of it, so that mul keeps that output's
+    // Recomputation rather than its values (engine/saved_activation.h).
+    Tensor rows = batch_norm(reshape(x, {1, R, D}), Tensor(), Tensor(), Tensor(), Tensor(), /*training=*/true,
+                             /*momentum=*/0.0, eps);
+    if (weight.defined()) rows = mul(rows, reshape(weight, {D}));
+    if (bias.defined()) rows = add(rows, reshape(bias, {D}));
+    return reshape(rows, x.shape());
   } else {  // a single value per row (batch norm needs two) or an empty input
     std::vector<int64_t> dims;
     for (int64_t i = x.dim() - k; i < x.dim(); ++i) dims.push_back(i);

@@ -117,7 +117,7 @@ void normalize(const T* x, const BatchNormShape& s, const std::vector<double>& m
 template <typename T>
 void batch_norm_forward_train(const T* x, BatchNormShape s, const T* weight, const T* bias, double eps,
                               BnActivationParams act, T* y, T* save_mean, T* save_inv_std, T* running_mean,
-                              T* running_var, double momentum) {
+                              T* running_var, double momentum, double* stats) {
   const int64_t M = s.N * s.S;
   const double inv_m = M > 0 ? 1.0 / static_cast<double>(M) : 0.0;
   // Pass 1: mean.
@@ -158,6 +158,10 @@ void batch_norm_forward_train(const T* x, BatchNormShape s, const T* weight, con
     inv_std[k] = 1.0 / std::sqrt(var[k] + eps);
     if (save_mean) save_mean[c] = static_cast<T>(mean[k]);
     if (save_inv_std) save_inv_std[c] = static_cast<T>(inv_std[k]);
+    if (stats) {
+      stats[2 * c] = mean[k];
+      stats[2 * c + 1] = inv_std[k];
+    }
     if (running_mean)
       running_mean[c] = static_cast<T>((1.0 - momentum) * static_cast<double>(running_mean[c]) + momentum * mean[k]);
     if (running_var) {
@@ -166,6 +170,17 @@ void batch_norm_forward_train(const T* x, BatchNormShape s, const T* weight, con
     }
   }
   // Pass 3: normalized output with affine and activation.
+  normalize(x, s, mean, inv_std, weight, bias, act, y);
+}
+
+template <typename T>
+void batch_norm_apply(const T* x, BatchNormShape s, const double* stats, const T* weight, const T* bias,
+                      BnActivationParams act, T* y) {
+  std::vector<double> mean(static_cast<size_t>(s.C)), inv_std(static_cast<size_t>(s.C));
+  for (size_t k = 0; k < mean.size(); ++k) {
+    mean[k] = stats[2 * k];
+    inv_std[k] = stats[2 * k + 1];
+  }
   normalize(x, s, mean, inv_std, weight, bias, act, y);
 }
 
@@ -269,7 +284,9 @@ void batch_norm_count_batch(int64_t* num_batches_tracked) { ++*num_batches_track
 
 #define GAN_INSTANTIATE(T)                                                                                      \
   template void batch_norm_forward_train<T>(const T*, BatchNormShape, const T*, const T*, double,             \
-                                            BnActivationParams, T*, T*, T*, T*, T*, double);                  \
+                                            BnActivationParams, T*, T*, T*, T*, T*, double, double*);         \
+  template void batch_norm_apply<T>(const T*, BatchNormShape, const double*, const T*, const T*,              \
+                                    BnActivationParams, T*);                                                    \
   template void batch_norm_forward_eval<T>(const T*, BatchNormShape, const T*, const T*, const T*, const T*,  \
                                            double, BnActivationParams, T*, T*, T*);                            \
   template void batch_norm_backward<T>(const T*, const T*, const T*, BatchNormShape, const T*, const T*,       \

@@ -101,6 +101,7 @@ __device__ __forceinline__ Moments shfl_down(Moments m, int offset) {
 struct ChannelStats {
   double mean, inv_std;
 };
+static_assert(sizeof(ChannelStats) == 2 * sizeof(double), "the [C][2] doubles of batch_norm_apply's stats");
 
 // ---- training statistics ----
 
@@ -413,17 +414,27 @@ size_t round_up(size_t n) { return (n + 255) / 256 * 256; }
 template <typename T, int VEC>
 void forward_train_impl(const T* x, const BatchNormShape& s, const T* weight, const T* bias, double eps,
                         BnActivationParams act, T* y, T* save_mean, T* save_inv_std, T* running_mean,
-                        T* running_var, double momentum) {
+                        T* running_var, double momentum, double* stats_out) {
   const Geometry g = geometry("batch_norm_forward_train", s, VEC);
   const size_t part_bytes = round_up(static_cast<size_t>(blocks_of(g)) * sizeof(Moments));
   char* ws = static_cast<char*>(detail::scratch_workspace(part_bytes + static_cast<size_t>(s.C) * sizeof(ChannelStats)));
   unsigned* counters = detail::scratch_counters(static_cast<size_t>(s.C));
   auto* partials = reinterpret_cast<Moments*>(ws);
-  auto* stats = reinterpret_cast<ChannelStats*>(ws + part_bytes);
+  // The caller's [C][2] doubles when it wants them (ChannelStats has that layout), else scratch.
+  auto* stats = reinterpret_cast<ChannelStats*>(stats_out ? reinterpret_cast<char*>(stats_out) : ws + part_bytes);
   const Stream st = stream();
   launch<bn_stats_kernel<T, VEC>>(blocks_of(g), kThreads, 0, st, x, g, eps, momentum, partials, counters, stats,
                                   save_mean, save_inv_std, running_mean, running_var);
   launch<bn_apply_kernel<T, VEC>>(blocks_of(g), kThreads, 0, st, x, y, g, stats, nullptr, nullptr, eps, weight, bias,
+                                  act.kind, act.slope, nullptr, nullptr);
+}
+
+template <typename T, int VEC>
+void apply_impl(const T* x, const BatchNormShape& s, const double* stats, const T* weight, const T* bias,
+                BnActivationParams act, T* y) {
+  const Geometry g = geometry("batch_norm_apply", s, VEC);
+  launch<bn_apply_kernel<T, VEC>>(blocks_of(g), kThreads, 0, stream(), x, y, g,
+                                  reinterpret_cast<const ChannelStats*>(stats), nullptr, nullptr, 0.0, weight, bias,
                                   act.kind, act.slope, nullptr, nullptr);
 }
 
@@ -458,15 +469,26 @@ void backward_impl(const T* grad_y, const S* x, const S* y, const BatchNormShape
 template <typename T>
 void batch_norm_forward_train(const T* x, BatchNormShape shape, const T* weight, const T* bias, double eps,
                               BnActivationParams act, T* y, T* save_mean, T* save_inv_std, T* running_mean,
-                              T* running_var, double momentum) {
+                              T* running_var, double momentum, double* stats) {
   if (shape.C <= 0) return;
   constexpr int kVec = static_cast<int>(16 / sizeof(T));
   if (vector_width<T>(shape, {x, y}) == kVec)
     forward_train_impl<T, kVec>(x, shape, weight, bias, eps, act, y, save_mean, save_inv_std, running_mean,
-                                running_var, momentum);
+                                running_var, momentum, stats);
   else
     forward_train_impl<T, 1>(x, shape, weight, bias, eps, act, y, save_mean, save_inv_std, running_mean, running_var,
-                             momentum);
+                             momentum, stats);
+}
+
+template <typename T>
+void batch_norm_apply(const T* x, BatchNormShape shape, const double* stats, const T* weight, const T* bias,
+                      BnActivationParams act, T* y) {
+  if (shape.C <= 0) return;
+  constexpr int kVec = static_cast<int>(16 / sizeof(T));
+  if (vector_width<T>(shape, {x, y}) == kVec)
+    apply_impl<T, kVec>(x, shape, stats, weight, bias, act, y);
+  else
+    apply_impl<T, 1>(x, shape, stats, weight, bias, act, y);
 }
 
 template <typename T>
@@ -520,7 +542,9 @@ void batch_norm_backward(const float* grad_y, const bfloat16* x, const bfloat16*
 
 #define GAN_INSTANTIATE(T)                                                                                      \
   template void batch_norm_forward_train<T>(const T*, BatchNormShape, const T*, const T*, double,             \
-                                            BnActivationParams, T*, T*, T*, T*, T*, double);                  \
+                                            BnActivationParams, T*, T*, T*, T*, T*, double, double*);         \
+  template void batch_norm_apply<T>(const T*, BatchNormShape, const double*, const T*, const T*,              \
+                                    BnActivationParams, T*);                                                    \
   template void batch_norm_forward_eval<T>(const T*, BatchNormShape, const T*, const T*, const T*, const T*,  \
                                            double, BnActivationParams, T*, T*, T*);                            \
   template void batch_norm_backward<T>(const T*, const T*, const T*, BatchNormShape, const T*, const T*,       \

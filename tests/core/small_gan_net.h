@@ -1,13 +1,14 @@
 // A small DCGAN-shaped generator and critic (16x16 images) built from the functional ops the zoo uses: transposed
 // convs, batch norm with and without a fused activation, relu, leaky_relu, tanh and strided convs; and the check
-// that saving its activations as bf16 (engine/saved_activation.h) changes no gradient. Shared by the
-// saved-activation tests on the CPU (tests/core) and on CUDA (tests/gpu).
+// that saving its activations as bf16 or recomputing them (engine/saved_activation.h) changes no gradient. Shared
+// by the saved-activation tests on the CPU (tests/core) and on CUDA (tests/gpu).
 #pragma once
 
 #include <gtest/gtest.h>
 
 #include <cstdio>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 #include "engine/autograd.h"
@@ -107,31 +108,50 @@ inline std::vector<std::vector<float>> penalty_grads(const SmallGanNet& net, Dev
   return out;
 }
 
-// Runs the step with packing on and off in the bf16 mode on `device`: the gradients must be bit-identical and the
-// packed graph must keep fewer bytes.
-inline void expect_packing_changes_no_gradient(Device device) {
+// Runs the step and the penalty with `saving` off, then on, in `mode` on `device`: the gradients must be
+// bit-identical. Returns the bytes the graph kept after the forward, off and on.
+inline std::pair<int64_t, int64_t> expect_same_gradients(Device device, kernels::FloatMath mode_value,
+                                                        void (*saving)(bool), const char* what) {
   const SmallGanNet net = SmallGanNet::make(device, 3);
-  const kernels::ScopedFloatMath mode(kernels::FloatMath::Bf16);
-  set_pack_saved_activations(false);
+  const kernels::ScopedFloatMath mode(mode_value);
+  saving(false);
   const StepResult plain = first_order_step(net, device);
   const auto plain_penalty = penalty_grads(net, device);
-  set_pack_saved_activations(true);
-  const StepResult packed = first_order_step(net, device);
-  const auto packed_penalty = penalty_grads(net, device);
-  ASSERT_EQ(plain.grads.size(), packed.grads.size());
-  for (size_t i = 0; i < plain.grads.size(); ++i)
-    EXPECT_EQ(0, std::memcmp(plain.grads[i].data(), packed.grads[i].data(), plain.grads[i].size() * 4))
-        << "gradient of parameter " << i << " changed when the activations were saved as bf16";
-  ASSERT_EQ(plain_penalty.size(), packed_penalty.size());
-  for (size_t i = 0; i < plain_penalty.size(); ++i)
-    EXPECT_EQ(0, std::memcmp(plain_penalty[i].data(), packed_penalty[i].data(), plain_penalty[i].size() * 4))
-        << "gradient-penalty gradient of critic parameter " << i << " changed (double backward)";
-  std::printf("[ saved    ] bytes the graph keeps after the forward on %s: %lld float32, %lld bf16-packed (%.2fx)\n",
-              device.str().c_str(), static_cast<long long>(plain.graph_bytes),
-              static_cast<long long>(packed.graph_bytes), double(packed.graph_bytes) / double(plain.graph_bytes));
+  saving(true);
+  const StepResult saved = first_order_step(net, device);
+  const auto saved_penalty = penalty_grads(net, device);
+  EXPECT_EQ(plain.grads.size(), saved.grads.size());
+  for (size_t i = 0; i < plain.grads.size() && i < saved.grads.size(); ++i)
+    EXPECT_EQ(0, std::memcmp(plain.grads[i].data(), saved.grads[i].data(), plain.grads[i].size() * 4))
+        << "gradient of parameter " << i << " changed by " << what;
+  EXPECT_EQ(plain_penalty.size(), saved_penalty.size());
+  for (size_t i = 0; i < plain_penalty.size() && i < saved_penalty.size(); ++i)
+    EXPECT_EQ(0, std::memcmp(plain_penalty[i].data(), saved_penalty[i].data(), plain_penalty[i].size() * 4))
+        << "gradient-penalty gradient of critic parameter " << i << " changed (double backward) by " << what;
+  std::printf("[ saved    ] bytes the graph keeps after the forward on %s without / with %s: %lld / %lld (%.2fx)\n",
+              device.str().c_str(), what, static_cast<long long>(plain.graph_bytes),
+              static_cast<long long>(saved.graph_bytes), double(saved.graph_bytes) / double(plain.graph_bytes));
+  return {plain.graph_bytes, saved.graph_bytes};
+}
+
+// Packing in the bf16 mode (recomputation off, so that every activation is saved): gradients bit-identical.
+inline void expect_packing_changes_no_gradient(Device device) {
+  set_recompute_saved_activations(false);
+  const auto [plain, packed] =
+      expect_same_gradients(device, kernels::FloatMath::Bf16, set_pack_saved_activations, "bf16 packing");
+  set_recompute_saved_activations(true);
   // Every saved activation but tanh's output (read as 1 - y^2, not packed) and the small per-channel statistics
   // halves: well under 3/4 (the GPU's allocator rounds each block up to 512 bytes, which these small tensors feel).
-  EXPECT_LT(double(packed.graph_bytes), 0.75 * double(plain.graph_bytes));
+  EXPECT_LT(double(packed), 0.75 * double(plain));
+}
+
+// Recomputing batch norm's outputs in backward (engine/saved_activation.h: Recomputation), in `mode`: gradients
+// bit-identical, and the graph keeps fewer bytes: the generator's batch-norm output (kept by batch norm's own node
+// for its activation mask) and the critic's (also the next conv's saved input) are no longer kept.
+inline void expect_recomputation_changes_no_gradient(Device device, kernels::FloatMath mode) {
+  const auto [kept, recomputed] =
+      expect_same_gradients(device, mode, set_recompute_saved_activations, "batch-norm recomputation");
+  EXPECT_LT(recomputed, kept);
 }
 
 }  // namespace gan::testing

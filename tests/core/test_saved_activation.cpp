@@ -119,4 +119,78 @@ TEST(SavedActivation, PackingChangesNoGradientFirstOrSecondOrderAndKeepsFewerByt
   expect_packing_changes_no_gradient(Device::cpu());
 }
 
+TEST(SavedActivation, RecomputingBatchNormChangesNoGradientFirstOrSecondOrderAndKeepsFewerBytes) {
+  for (const FloatMath mode : {FloatMath::Fp32, FloatMath::Bf16}) {
+    SCOPED_TRACE(mode == FloatMath::Fp32 ? "fp32" : "bf16");
+    expect_recomputation_changes_no_gradient(Device::cpu(), mode);
+  }
+}
+
+// layer_norm's affine multiplies batch norm's own output, so mul keeps its Recomputation: a critic layer keeps x
+// and the activation's output, as PyTorch's does, not also the normalized values. Gradients (first order, and the
+// gradient penalty's second order) are bit-identical with recomputation off.
+TEST(SavedActivation, LayerNormKeepsItsNormalizedValuesAsARecomputation) {
+  namespace F = nn::functional;
+  Generator gen(4);
+  const auto param = [&](const Shape& shape, double mean) {
+    Tensor t = randn(shape, DType::Float32, &gen, mean, 0.3);
+    t.requires_grad_();
+    return t;
+  };
+  const std::vector<Tensor> params = {param({4, 3, 3, 3}, 0.0), param({4, 5, 5}, 1.0), param({4, 5, 5}, 0.0),
+                                      param({1, 4, 5, 5}, 0.0)};
+  const auto critic = [&](const Tensor& x) {
+    const Tensor h = F::layer_norm(F::conv2d(x, params[0]), {4, 5, 5}, params[1], params[2]);
+    return F::conv2d(leaky_relu(h, 0.2), params[3]);
+  };
+  const Tensor x = randn({3, 3, 7, 7}, DType::Float32, &gen);
+  struct Result {
+    int64_t kept_bytes = 0;
+    std::vector<std::vector<float>> grads;
+  };
+  const auto run = [&](bool recompute) {
+    set_recompute_saved_activations(recompute);
+    Result r;
+    const int64_t before = host_memory_stats().allocated_bytes;
+    const Tensor scores = critic(x);
+    r.kept_bytes = host_memory_stats().allocated_bytes - before;
+    for (const Tensor& g : gan::grad({sum(scores)}, params)) r.grads.push_back(g.to_vector<float>());
+    Tensor x_hat = x.detach();
+    x_hat.requires_grad_();
+    const Tensor gx = gan::grad({sum(critic(x_hat))}, {x_hat}, {}, /*create_graph=*/true)[0];
+    for (const Tensor& g : gan::grad({sum(mul(gx, gx))}, params)) r.grads.push_back(g.to_vector<float>());
+    set_recompute_saved_activations(true);
+    return r;
+  };
+  const Result kept = run(false), recomputed = run(true);
+  ASSERT_EQ(kept.grads.size(), recomputed.grads.size());
+  for (size_t i = 0; i < kept.grads.size(); ++i) EXPECT_EQ(kept.grads[i], recomputed.grads[i]) << "gradient " << i;
+  // The normalized values, [1, 3, 100] floats, are no longer kept; the statistics, 3 x 2 doubles, are.
+  EXPECT_EQ(kept.kept_bytes - recomputed.kept_bytes, 3 * 100 * 4 - 3 * 2 * 8);
+}
+
+// A write into a recomputable tensor drops its Recomputation: a saver then keeps the written values themselves.
+TEST(SavedActivation, AWriteIntoABatchNormOutputDropsItsRecomputation) {
+  namespace F = nn::functional;
+  Tensor w = ones({3});
+  w.requires_grad_();
+  const Tensor x = randn({4, 3, 2, 2});
+  Tensor y = F::batch_norm(x, Tensor(), Tensor(), w, Tensor(), /*training=*/true);
+  EXPECT_TRUE(SavedActivation(y, SavedUse::Values).is_recomputed());
+  const std::vector<float> values = y.to_vector<float>();
+  EXPECT_EQ(SavedActivation(y, SavedUse::Values).unpack().to_vector<float>(), values) << "recomputed bit for bit";
+  fill_(y, 0.5);
+  const SavedActivation after(y, SavedUse::Values);
+  EXPECT_FALSE(after.is_recomputed());
+  for (float v : after.unpack().to_vector<float>()) EXPECT_EQ(v, 0.5f);
+  set_recompute_saved_activations(false);
+  EXPECT_FALSE(SavedActivation(F::batch_norm(x, Tensor(), Tensor(), w, Tensor(), true), SavedUse::Values)
+                   .is_recomputed())
+      << "recomputation turned off";
+  set_recompute_saved_activations(true);
+  EXPECT_FALSE(SavedActivation(F::batch_norm(x, Tensor(), Tensor(), ones({3}), Tensor(), true), SavedUse::Values)
+                   .is_recomputed())
+      << "nothing to differentiate: nothing recorded";
+}
+
 }  // namespace gan::testing

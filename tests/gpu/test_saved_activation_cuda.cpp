@@ -1,5 +1,6 @@
 // bfloat16 storage and bf16-saved activations (engine/saved_activation.h) on CUDA: the copy kernels convert as
-// the CPU's do, bit for bit, and packing changes no gradient of a small GAN step, first or second order.
+// the CPU's do, bit for bit, and packing or recomputing batch norm's outputs changes no gradient of a small GAN
+// step, first or second order.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -31,6 +32,14 @@ TEST_F(SavedActivationCuda, Bf16ConversionsMatchTheCpuBitForBit) {
 
 TEST_F(SavedActivationCuda, PackingChangesNoGradientFirstOrSecondOrderAndKeepsFewerBytes) {
   expect_packing_changes_no_gradient(Device::cuda());
+}
+
+TEST_F(SavedActivationCuda, RecomputingBatchNormChangesNoGradientFirstOrSecondOrderAndKeepsFewerBytes) {
+  for (const kernels::FloatMath mode : {kernels::FloatMath::Tf32, kernels::FloatMath::Fp32,
+                                        kernels::FloatMath::Bf16}) {
+    SCOPED_TRACE(static_cast<int>(mode));
+    expect_recomputation_changes_no_gradient(Device::cuda(), mode);
+  }
 }
 
 }  // namespace
