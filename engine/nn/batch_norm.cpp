@@ -1,10 +1,12 @@
 // batch_norm with a fused activation: the op around kernels/batch_norm.h. A plain backward runs the fused one-pass
-// kernel. A backward with create_graph (grad mode is on inside a backward only then) builds the same gradient from
-// ops of x, weight and bias instead, batch statistics included, so it is recorded and can be differentiated again:
-// a gradient penalty (WGAN-GP, R1) through a critic with batch norm, as PyTorch allows.
+// kernel. A backward with create_graph (grad mode is on inside a backward only then) must be differentiable again
+// (a gradient penalty, WGAN-GP or R1, through a critic with layer_norm or batch norm, as PyTorch allows): without a
+// fused activation in training it runs the fused kernel recorded with its own backward (batch_norm_grads.h);
+// otherwise it builds the same gradient from ops of x, weight and bias, batch statistics included.
 #include <stdexcept>
 #include <string>
 
+#include "engine/nn/batch_norm_grads.h"
 #include "engine/nn/functional.h"
 #include "engine/ops/dispatch.h"
 #include "engine/ops/op_helpers.h"
@@ -173,8 +175,12 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
       name, {x, weight, bias}, y,
       [saved_x, saved_y, recompute_y, weight, bias, wc, save_mean, save_inv_std, shape, training, eps, act, want_x,
        want_w, want_b, identity](const Tensor& g_in, const Tensor& out) {
-        if (grad_enabled())
+        if (grad_enabled()) {  // create_graph: a gradient that is differentiated again
+          if (training && identity)  // the fused kernel, recorded with its own backward (batch_norm_grads.h)
+            return batch_norm_training_grads(g_in, saved_x.unpack(), weight, save_mean, save_inv_std, eps, shape,
+                                             want_x, want_w, want_b);
           return backward_by_ops(g_in, saved_x.unpack(), weight, bias, save_mean, save_inv_std, training, eps, act);
+        }
         const Tensor g = g_in.detach().contiguous();
         Tensor gx = want_x ? empty(g.shape(), g.dtype(), g.device()) : Tensor();
         Tensor gw = want_w ? empty({shape.C}, g.dtype(), g.device()) : Tensor();
