@@ -150,20 +150,19 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
   // recompute; otherwise in the bf16 math mode y is kept as bf16 in place of the node's saved output. x is kept
   // (as bf16 in the bf16 mode when it is a conv output) (engine/saved_activation.h).
   const SavedActivation saved_x = recording ? SavedActivation(x, SavedUse::Values) : SavedActivation();
-  std::shared_ptr<const Recomputation> recompute_y;
-  if (recompute) {
-    recompute_y = std::make_shared<const Recomputation>(Recomputation{[saved_x, stats, wc, bc, shape, act] {
-      const Tensor xv = saved_x.unpack().detach().contiguous();
-      Tensor out = empty(xv.shape(), xv.dtype(), xv.device());
-      GAN_DISPATCH_FLOATING(xv.dtype(), "batch_norm (recomputed in backward)", [&] {
-        GAN_KERNEL(xv.device(), "batch_norm_apply", batch_norm_apply<scalar_t>, xv.data<scalar_t>(), shape,
-                   stats.data<double>(), wc.defined() ? wc.data<scalar_t>() : nullptr,
-                   bc.defined() ? bc.data<scalar_t>() : nullptr, act, out.data<scalar_t>());
-      });
-      return out;
-    }});
-    y.impl()->recompute = recompute_y;
-  }
+  // y again from x's values (contiguous, no history) and the statistics: the forward's arithmetic, the same bits.
+  const auto apply_to = [stats, wc, bc, shape, act](const Tensor& xv) {
+    Tensor out = empty(xv.shape(), xv.dtype(), xv.device());
+    GAN_DISPATCH_FLOATING(xv.dtype(), "batch_norm (recomputed in backward)", [&] {
+      GAN_KERNEL(xv.device(), "batch_norm_apply", batch_norm_apply<scalar_t>, xv.data<scalar_t>(), shape,
+                 stats.data<double>(), wc.defined() ? wc.data<scalar_t>() : nullptr,
+                 bc.defined() ? bc.data<scalar_t>() : nullptr, act, out.data<scalar_t>());
+    });
+    return out;
+  };
+  if (recompute)
+    y.impl()->recompute = std::make_shared<const Recomputation>(
+        Recomputation{[saved_x, apply_to] { return apply_to(saved_x.unpack().detach().contiguous()); }});
   // y is read for the activation's mask only: identity has none, and the kernel is then given x in its place.
   const bool identity = act.kind == kernels::BnActivation::Identity;
   SavedActivation saved_y;
@@ -173,8 +172,8 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
   }
   return record(
       name, {x, weight, bias}, y,
-      [saved_x, saved_y, recompute_y, weight, bias, wc, save_mean, save_inv_std, shape, training, eps, act, want_x,
-       want_w, want_b, identity](const Tensor& g_in, const Tensor& out) {
+      [saved_x, saved_y, recompute, apply_to, weight, bias, wc, save_mean, save_inv_std, shape, training, eps, act,
+       want_x, want_w, want_b, identity](const Tensor& g_in, const Tensor& out) {
         if (grad_enabled()) {  // create_graph: a gradient that is differentiated again
           if (training && identity)  // the fused kernel, recorded with its own backward (batch_norm_grads.h)
             return batch_norm_training_grads(g_in, saved_x.unpack(), weight, save_mean, save_inv_std, eps, shape,
@@ -196,7 +195,7 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
         }
         const Tensor xc = saved_x.unpack().detach().contiguous();
         const Tensor yc = identity            ? xc
-                          : recompute_y       ? recompute_y->values()
+                          : recompute         ? apply_to(xc)  // from the x just unpacked, not a second copy
                           : saved_y.defined() ? saved_y.unpack().detach().contiguous()
                                               : out.detach().contiguous();
         GAN_DISPATCH_FLOATING(xc.dtype(), "batch_norm_backward", [&] {
@@ -208,7 +207,7 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
         });
         return std::vector<Tensor>{gx, gw, gb};
       },
-      {.save_output = !identity && !saved_y.defined() && !recompute_y});
+      {.save_output = !identity && !saved_y.defined() && !recompute});
 }
 
 }  // namespace gan::nn::functional
